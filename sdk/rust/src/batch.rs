@@ -1,0 +1,555 @@
+//! Building and reading batches without touching offsets or bitmaps.
+//!
+//! A [`Batch`] is columnar in Arrow's physical layout (see the WIT docs of
+//! `column-data` for which layout each logical type uses). Authors append
+//! values with [`BatchBuilder`] and read them with [`BatchReader`].
+
+use crate::bindings::weir::connector::types::{
+    Batch, Column, ColumnData, LogicalType, RowKind, Schema, VarData,
+};
+use crate::error::{Error, Result};
+
+// ---------------------------------------------------------------------------
+// Variable-length data (frames, strings)
+// ---------------------------------------------------------------------------
+
+impl VarData {
+    /// An empty list of values.
+    pub fn empty() -> Self {
+        VarData { offsets: vec![0], data: Vec::new() }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i`, or `None` if out of range or the offsets are malformed.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let start = usize::try_from(*self.offsets.get(i)?).ok()?;
+        let end = usize::try_from(*self.offsets.get(i + 1)?).ok()?;
+        self.data.get(start..end)
+    }
+
+    /// Iterates over the values (stops at the first malformed offset).
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).map_while(|i| self.get(i))
+    }
+}
+
+/// Appends variable-length values (frames, records) to one buffer.
+#[derive(Debug, Clone)]
+pub struct VarDataBuilder {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+}
+
+impl Default for VarDataBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VarDataBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        VarDataBuilder { offsets: vec![0], data: Vec::new() }
+    }
+
+    /// Appends one value.
+    pub fn push(&mut self, value: &[u8]) -> Result<()> {
+        self.data.extend_from_slice(value);
+        self.end_value()
+    }
+
+    /// The buffer to write the current value into, piece by piece; close it
+    /// with [`end_value`](Self::end_value).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+
+    /// Ends the value written through [`buffer`](Self::buffer).
+    pub fn end_value(&mut self) -> Result<()> {
+        let end = i32::try_from(self.data.len())
+            .map_err(|_| Error::unsupported("a batch's data buffer is limited to 2 GiB"))?;
+        self.offsets.push(end);
+        Ok(())
+    }
+
+    /// Drops the bytes written since the last completed value.
+    pub fn discard_partial(&mut self) {
+        let end = self.offsets.last().copied().unwrap_or(0) as usize;
+        self.data.truncate(end);
+    }
+
+    /// Number of completed values.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Whether no value was completed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.offsets.truncate(len + 1);
+        self.discard_partial();
+    }
+
+    /// The finished values.
+    pub fn finish(self) -> VarData {
+        VarData { offsets: self.offsets, data: self.data }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bitmaps
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default)]
+struct Bits {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Bits {
+    fn push(&mut self, bit: bool) {
+        if self.len % 8 == 0 {
+            self.bytes.push(0);
+        }
+        if bit {
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= 1 << (self.len % 8);
+        }
+        self.len += 1;
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.len = len;
+        self.bytes.truncate(len.div_ceil(8));
+        if len % 8 != 0 {
+            let last = self.bytes.len() - 1;
+            self.bytes[last] &= (1u8 << (len % 8)) - 1;
+        }
+    }
+}
+
+fn bit(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+}
+
+// ---------------------------------------------------------------------------
+// Column builders
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Values {
+    Boolean(Bits),
+    Int8(Vec<i8>),
+    Int16(Vec<i16>),
+    Int32(Vec<i32>),
+    Int64(Vec<i64>),
+    Float32(Vec<f32>),
+    Float64(Vec<f64>),
+    Decimal(Vec<u64>),
+    Utf8(VarDataBuilder),
+    Binary(VarDataBuilder),
+    /// ARRAY, MAP and ROW: not built by this version of the SDK.
+    Nested(&'static str),
+}
+
+/// Appends the values of one column. Each `push_*` fails with a clear error
+/// if the column's type does not take that kind of value.
+#[derive(Debug, Clone)]
+pub struct ColumnBuilder {
+    name: String,
+    nullable: bool,
+    validity: Bits,
+    nulls: usize,
+    values: Values,
+}
+
+macro_rules! push_fixed {
+    ($(#[$doc:meta] $fn:ident, $variant:ident, $ty:ty;)*) => {$(
+        #[$doc]
+        pub fn $fn(&mut self, v: $ty) -> Result<()> {
+            match &mut self.values {
+                Values::$variant(values) => values.push(v),
+                _ => return Err(self.mismatch(stringify!($ty))),
+            }
+            self.validity.push(true);
+            Ok(())
+        }
+    )*};
+}
+
+impl ColumnBuilder {
+    /// A builder for a column of `ty` named `name`.
+    pub fn new(name: &str, ty: &LogicalType, nullable: bool) -> Self {
+        use LogicalType as T;
+        let values = match ty {
+            T::Boolean => Values::Boolean(Bits::default()),
+            T::Tinyint => Values::Int8(Vec::new()),
+            T::Smallint => Values::Int16(Vec::new()),
+            T::Int | T::Date => Values::Int32(Vec::new()),
+            T::Time(p) if *p <= 3 => Values::Int32(Vec::new()),
+            T::Bigint | T::Time(_) | T::Timestamp(_) | T::TimestampLtz(_) => Values::Int64(Vec::new()),
+            T::Float => Values::Float32(Vec::new()),
+            T::Double => Values::Float64(Vec::new()),
+            T::Decimal(_) => Values::Decimal(Vec::new()),
+            T::Char(_) | T::Varchar(_) | T::String => Values::Utf8(VarDataBuilder::new()),
+            T::Binary(_) | T::Varbinary(_) | T::Bytes => Values::Binary(VarDataBuilder::new()),
+            T::Array(_) => Values::Nested("ARRAY"),
+            T::Map(_) => Values::Nested("MAP"),
+            T::Row(_) => Values::Nested("ROW"),
+        };
+        ColumnBuilder { name: name.to_owned(), nullable, validity: Bits::default(), nulls: 0, values }
+    }
+
+    fn mismatch(&self, what: &str) -> Error {
+        let kind = match &self.values {
+            Values::Boolean(_) => "BOOLEAN",
+            Values::Int8(_) => "TINYINT",
+            Values::Int16(_) => "SMALLINT",
+            Values::Int32(_) => "INT/DATE/TIME(0-3)",
+            Values::Int64(_) => "BIGINT/TIME(4-9)/TIMESTAMP",
+            Values::Float32(_) => "FLOAT",
+            Values::Float64(_) => "DOUBLE",
+            Values::Decimal(_) => "DECIMAL",
+            Values::Utf8(_) => "STRING",
+            Values::Binary(_) => "BYTES",
+            Values::Nested(n) => n,
+        };
+        Error::unsupported(format!("column '{}' is {kind}; cannot append a {what}", self.name))
+    }
+
+    /// Number of values appended.
+    pub fn len(&self) -> usize {
+        self.validity.len
+    }
+
+    /// Whether no value was appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a null; fails on a `NOT NULL` column.
+    pub fn push_null(&mut self) -> Result<()> {
+        if !self.nullable {
+            return Err(Error::data(
+                self.len() as u64,
+                b"",
+                format!("column '{}' is NOT NULL but got a null", self.name),
+            ));
+        }
+        match &mut self.values {
+            Values::Boolean(b) => b.push(false),
+            Values::Int8(v) => v.push(0),
+            Values::Int16(v) => v.push(0),
+            Values::Int32(v) => v.push(0),
+            Values::Int64(v) => v.push(0),
+            Values::Float32(v) => v.push(0.0),
+            Values::Float64(v) => v.push(0.0),
+            Values::Decimal(v) => v.extend([0, 0]),
+            Values::Utf8(v) | Values::Binary(v) => v.end_value()?,
+            Values::Nested(n) => return Err(Error::unsupported(format!("{n} columns in the Rust SDK 0.1"))),
+        }
+        self.validity.push(false);
+        self.nulls += 1;
+        Ok(())
+    }
+
+    /// Appends a BOOLEAN.
+    pub fn push_bool(&mut self, v: bool) -> Result<()> {
+        match &mut self.values {
+            Values::Boolean(b) => b.push(v),
+            _ => return Err(self.mismatch("bool")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    push_fixed! {
+        /// Appends a TINYINT.
+        push_i8, Int8, i8;
+        /// Appends a SMALLINT.
+        push_i16, Int16, i16;
+        /// Appends an INT, DATE (days since 1970-01-01) or TIME(0..=3).
+        push_i32, Int32, i32;
+        /// Appends a BIGINT, TIME(4..=9), TIMESTAMP or TIMESTAMP_LTZ.
+        push_i64, Int64, i64;
+        /// Appends a FLOAT.
+        push_f32, Float32, f32;
+        /// Appends a DOUBLE.
+        push_f64, Float64, f64;
+    }
+
+    /// Appends a DECIMAL given as its unscaled value.
+    pub fn push_decimal(&mut self, unscaled: i128) -> Result<()> {
+        match &mut self.values {
+            Values::Decimal(v) => v.extend([unscaled as u64, (unscaled >> 64) as u64]),
+            _ => return Err(self.mismatch("decimal")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    /// Appends a CHAR / VARCHAR / STRING.
+    pub fn push_str(&mut self, v: &str) -> Result<()> {
+        match &mut self.values {
+            Values::Utf8(b) => b.push(v.as_bytes())?,
+            _ => return Err(self.mismatch("string")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    /// Appends a BINARY / VARBINARY / BYTES.
+    pub fn push_bytes(&mut self, v: &[u8]) -> Result<()> {
+        match &mut self.values {
+            Values::Binary(b) => b.push(v)?,
+            _ => return Err(self.mismatch("bytes")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        let dropped_nulls = (len..self.len()).filter(|&i| !bit(&self.validity.bytes, i)).count();
+        self.nulls -= dropped_nulls;
+        self.validity.truncate(len);
+        match &mut self.values {
+            Values::Boolean(b) => b.truncate(len),
+            Values::Int8(v) => v.truncate(len),
+            Values::Int16(v) => v.truncate(len),
+            Values::Int32(v) => v.truncate(len),
+            Values::Int64(v) => v.truncate(len),
+            Values::Float32(v) => v.truncate(len),
+            Values::Float64(v) => v.truncate(len),
+            Values::Decimal(v) => v.truncate(len * 2),
+            Values::Utf8(v) | Values::Binary(v) => v.truncate(len),
+            Values::Nested(_) => {}
+        }
+    }
+
+    fn finish(self) -> Result<Column> {
+        let data = match self.values {
+            Values::Boolean(b) => ColumnData::Boolean(b.bytes),
+            Values::Int8(v) => ColumnData::Int8(v),
+            Values::Int16(v) => ColumnData::Int16(v),
+            Values::Int32(v) => ColumnData::Int32(v),
+            Values::Int64(v) => ColumnData::Int64(v),
+            Values::Float32(v) => ColumnData::Float32(v),
+            Values::Float64(v) => ColumnData::Float64(v),
+            Values::Decimal(v) => ColumnData::Decimal128(v),
+            Values::Utf8(v) => ColumnData::Utf8(v.finish()),
+            Values::Binary(v) => ColumnData::Binary(v.finish()),
+            Values::Nested(n) => return Err(Error::unsupported(format!("{n} columns in the Rust SDK 0.1"))),
+        };
+        let validity = (self.nulls > 0).then_some(self.validity.bytes);
+        Ok(Column { validity, data })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Batch builder
+// ---------------------------------------------------------------------------
+
+/// Builds a [`Batch`] row by row: append one value to every column, then
+/// call [`end_row`](Self::end_row).
+#[derive(Debug, Clone)]
+pub struct BatchBuilder {
+    columns: Vec<ColumnBuilder>,
+    kinds: Vec<u8>,
+    only_inserts: bool,
+    rows: usize,
+}
+
+impl BatchBuilder {
+    /// A builder with one column per schema field.
+    pub fn new(schema: &Schema) -> Self {
+        let columns = schema
+            .fields
+            .iter()
+            .map(|f| ColumnBuilder::new(&f.name, &f.data_type, f.nullable))
+            .collect();
+        BatchBuilder { columns, kinds: Vec::new(), only_inserts: true, rows: 0 }
+    }
+
+    /// The builder of column `i`. Panics if `i` is not a schema index, which
+    /// is a bug in the component, not bad input.
+    pub fn column(&mut self, i: usize) -> &mut ColumnBuilder {
+        &mut self.columns[i]
+    }
+
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Number of completed rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Completes the current row with its change kind. Fails if a column
+    /// did not get exactly one value for it.
+    pub fn end_row(&mut self, kind: RowKind) -> Result<()> {
+        let want = self.rows + 1;
+        if let Some(c) = self.columns.iter().find(|c| c.len() != want) {
+            let got = c.len() as i64 - self.rows as i64;
+            let message = format!("column '{}' got {got} values for this row instead of 1", c.name);
+            self.discard_row();
+            return Err(Error::data(self.rows as u64, b"", message));
+        }
+        let byte = kind as u8;
+        if byte != 0 && self.only_inserts {
+            self.only_inserts = false;
+            self.kinds = vec![0; self.rows];
+        }
+        if !self.only_inserts {
+            self.kinds.push(byte);
+        }
+        self.rows = want;
+        Ok(())
+    }
+
+    /// Drops the values appended since the last completed row (after a
+    /// record turned out to be malformed half way).
+    pub fn discard_row(&mut self) {
+        for c in &mut self.columns {
+            c.truncate(self.rows);
+        }
+    }
+
+    /// The finished batch.
+    pub fn finish(mut self) -> Result<Batch> {
+        self.discard_row();
+        let row_count = u32::try_from(self.rows).map_err(|_| Error::unsupported("more than 2^32 rows in one batch"))?;
+        let columns = self.columns.into_iter().map(ColumnBuilder::finish).collect::<Result<_>>()?;
+        Ok(Batch { row_count, row_kinds: self.kinds, columns, children: Vec::new() })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+/// One value read from a batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// SQL NULL.
+    Null,
+    /// BOOLEAN.
+    Bool(bool),
+    /// TINYINT.
+    I8(i8),
+    /// SMALLINT.
+    I16(i16),
+    /// INT, DATE, TIME(0..=3).
+    I32(i32),
+    /// BIGINT, TIME(4..=9), TIMESTAMP, TIMESTAMP_LTZ.
+    I64(i64),
+    /// FLOAT.
+    F32(f32),
+    /// DOUBLE.
+    F64(f64),
+    /// DECIMAL, unscaled.
+    Decimal(i128),
+    /// CHAR, VARCHAR, STRING.
+    Str(&'a str),
+    /// BINARY, VARBINARY, BYTES.
+    Bytes(&'a [u8]),
+    /// ARRAY, MAP, ROW (read their children through the batch).
+    Nested,
+}
+
+/// Reads a batch received from the host.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchReader<'a> {
+    batch: &'a Batch,
+}
+
+impl<'a> BatchReader<'a> {
+    /// A reader over `batch`.
+    pub fn new(batch: &'a Batch) -> Self {
+        BatchReader { batch }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.batch.row_count as usize
+    }
+
+    /// Number of top-level columns.
+    pub fn width(&self) -> usize {
+        self.batch.columns.len()
+    }
+
+    /// The change kind of row `i`.
+    pub fn row_kind(&self, i: usize) -> RowKind {
+        match self.batch.row_kinds.get(i) {
+            Some(1) => RowKind::UpdateBefore,
+            Some(2) => RowKind::UpdateAfter,
+            Some(3) => RowKind::Delete,
+            _ => RowKind::Insert,
+        }
+    }
+
+    /// Value of column `col` in row `row`.
+    pub fn value(&self, col: usize, row: usize) -> Result<ValueRef<'a>> {
+        let column = self
+            .batch
+            .columns
+            .get(col)
+            .ok_or_else(|| Error::unsupported(format!("batch has no column {col}")))?;
+        read_value(column, row)
+    }
+}
+
+fn read_value(column: &Column, row: usize) -> Result<ValueRef<'_>> {
+    if column.validity.as_deref().is_some_and(|v| !bit(v, row)) {
+        return Ok(ValueRef::Null);
+    }
+    let out_of_range = || Error::data(row as u64, b"", "row index out of range");
+    let v = match &column.data {
+        ColumnData::Boolean(b) => {
+            if row / 8 >= b.len() {
+                return Err(out_of_range());
+            }
+            ValueRef::Bool(bit(b, row))
+        }
+        ColumnData::Int8(v) => ValueRef::I8(*v.get(row).ok_or_else(out_of_range)?),
+        ColumnData::Int16(v) => ValueRef::I16(*v.get(row).ok_or_else(out_of_range)?),
+        ColumnData::Int32(v) => ValueRef::I32(*v.get(row).ok_or_else(out_of_range)?),
+        ColumnData::Int64(v) => ValueRef::I64(*v.get(row).ok_or_else(out_of_range)?),
+        ColumnData::Float32(v) => ValueRef::F32(*v.get(row).ok_or_else(out_of_range)?),
+        ColumnData::Float64(v) => ValueRef::F64(*v.get(row).ok_or_else(out_of_range)?),
+        ColumnData::Decimal128(v) => {
+            let lo = *v.get(2 * row).ok_or_else(out_of_range)?;
+            let hi = *v.get(2 * row + 1).ok_or_else(out_of_range)?;
+            ValueRef::Decimal(((hi as u128) << 64 | lo as u128) as i128)
+        }
+        ColumnData::Utf8(d) => {
+            let bytes = d.get(row).ok_or_else(out_of_range)?;
+            ValueRef::Str(
+                core::str::from_utf8(bytes).map_err(|_| Error::data(row as u64, bytes, "invalid UTF-8"))?,
+            )
+        }
+        ColumnData::Binary(d) => ValueRef::Bytes(d.get(row).ok_or_else(out_of_range)?),
+        ColumnData::List(_) | ColumnData::Struct(_) => ValueRef::Nested,
+    };
+    Ok(v)
+}

@@ -1,0 +1,71 @@
+//! Typed access to validated options.
+//!
+//! The host has already rejected unknown keys, checked that required keys
+//! are present and that every value parses as its declared type, and filled
+//! in defaults; these accessors parse the text once more into Rust values.
+
+use crate::error::{Error, Result};
+
+/// Reading options by key, as passed to `open` / `validate`.
+pub trait OptionsExt {
+    /// The raw value, if set (or defaulted).
+    fn get(&self, key: &str) -> Option<&str>;
+
+    /// The value, or a config error naming the key.
+    fn string(&self, key: &str) -> Result<&str> {
+        self.get(key).ok_or_else(|| Error::config(Some(key), "is required but not set"))
+    }
+
+    /// A boolean option (`true` / `false`, any case).
+    fn boolean(&self, key: &str) -> Result<bool> {
+        let v = self.string(key)?;
+        match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Error::config(Some(key), format!("expected true or false, got '{v}'"))),
+        }
+    }
+
+    /// An integer option.
+    fn long(&self, key: &str) -> Result<i64> {
+        let v = self.string(key)?;
+        v.trim().parse().map_err(|_| Error::config(Some(key), format!("expected an integer, got '{v}'")))
+    }
+
+    /// A single-character option; `\t`, `\n`, `\\` and `\u0001`-style escapes
+    /// are understood, as in Flink's csv options.
+    fn character(&self, key: &str) -> Result<char> {
+        let v = self.string(key)?;
+        unescape_char(v).ok_or_else(|| Error::config(Some(key), format!("expected a single character, got '{v}'")))
+    }
+}
+
+impl OptionsExt for [(String, String)] {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl OptionsExt for Vec<(String, String)> {
+    fn get(&self, key: &str) -> Option<&str> {
+        OptionsExt::get(self.as_slice(), key)
+    }
+}
+
+/// Parses a one-character option value with escapes.
+pub fn unescape_char(v: &str) -> Option<char> {
+    let mut chars = v.chars();
+    let c = match (chars.next()?, chars.as_str()) {
+        (c, "") => return Some(c),
+        ('\\', "t") => '\t',
+        ('\\', "n") => '\n',
+        ('\\', "r") => '\r',
+        ('\\', "\\") => '\\',
+        ('\\', "0") => '\0',
+        ('\\', rest) if rest.len() == 5 && rest.starts_with('u') => {
+            char::from_u32(u32::from_str_radix(&rest[1..], 16).ok()?)?
+        }
+        _ => return None,
+    };
+    Some(c)
+}
