@@ -1,1 +1,45 @@
-//! placeholder
+//! Weir: a WebAssembly-sandboxed connector runtime.
+//!
+//! Connectors and formats are WebAssembly components implementing the WIT
+//! contract `weir:connector@0.1.0`; this crate instantiates them, feeds them
+//! bytes and batches, and decides what each one may touch. It is organised
+//! by concern, along three lifetimes kept apart in types:
+//!
+//! * **engine** ([`engine`]): once per process — wasmtime configuration,
+//!   the linker, the compile cache.
+//! * **job**: parse and validate a table's options ([`options`]) against
+//!   the spec from the [`catalog`], decide capabilities ([`policy`]) —
+//!   without running any component's data path.
+//! * **instance** ([`instance`], [`store`], [`limits`]): one store per
+//!   component instance, with exactly the granted capabilities and limits.
+//!
+//! The boundary batch converts to and from Arrow in [`batch`]; [`api`] is
+//! the embedding entry point.
+//!
+//! ```no_run
+//! # async fn demo() -> weir::Result<()> {
+//! let (runtime, _) = weir::Runtime::new(weir::RuntimeConfig::default()).await?;
+//! for entry in runtime.catalog().entries() {
+//!     println!("{} ({})", entry.spec.identifier, entry.kind);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod batch;
+pub mod bindings;
+pub mod catalog;
+pub mod engine;
+pub mod error;
+pub mod instance;
+pub mod limits;
+pub mod options;
+pub mod policy;
+pub mod spec;
+pub mod store;
+
+pub use api::{frames, Decoder, Encoder, Runtime, RuntimeConfig};
+pub use error::{Error, GuestError, Result, TrapReason};
+
+/// The contract's data types (schema, batch, logical types), version 0.1.0.
+pub use bindings::v0_1_0::weir::connector::types;

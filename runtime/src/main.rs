@@ -1,1 +1,7 @@
-fn main() {}
+//! The `weir` command line. See `weir --help`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,336 @@
+//! The boundary batch and Arrow.
+//!
+//! [`to_arrow`] turns a batch lifted from a guest into an Arrow
+//! `RecordBatch`, taking ownership of each buffer (a `Vec` becomes an Arrow
+//! buffer without copying), and validates everything on the way: a guest is
+//! untrusted, so lengths, offsets, bitmaps, UTF-8, row kinds and decimal
+//! precision are checked before any value is read. [`from_arrow`] builds a
+//! batch to lower into a guest with one copy per buffer.
+//!
+//! Types map as in Flink's own Arrow conversion (`ArrowUtils`): TIME and
+//! TIMESTAMP units follow the precision (0 → s, ≤ 3 → ms, ≤ 6 → µs, else ns),
+//! TIMESTAMP_LTZ carries the time zone "UTC". ARRAY, MAP and ROW are not yet
+//! converted (they arrive with the json format).
+
+use std::sync::Arc;
+
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, PrimitiveArray, RecordBatch,
+    RecordBatchOptions, StringArray,
+};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field as ArrowField, Schema as ArrowSchema, TimeUnit};
+
+use crate::bindings::v0_1_0::weir::connector::types::{
+    Batch, Column, ColumnData, DecimalType, Field, LogicalType, Schema, VarData,
+};
+use crate::error::{Error, Result};
+
+/// Rows with their change kinds, as embedders see them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangelogBatch {
+    /// The rows.
+    pub rows: RecordBatch,
+    /// One `RowKind` byte per row (Flink's byte values), or empty when every
+    /// row is an insert.
+    pub row_kinds: Vec<u8>,
+}
+
+fn unit(precision: u8) -> TimeUnit {
+    match precision {
+        0 => TimeUnit::Second,
+        1..=3 => TimeUnit::Millisecond,
+        4..=6 => TimeUnit::Microsecond,
+        _ => TimeUnit::Nanosecond,
+    }
+}
+
+fn precision(unit: &TimeUnit) -> u8 {
+    match unit {
+        TimeUnit::Second => 0,
+        TimeUnit::Millisecond => 3,
+        TimeUnit::Microsecond => 6,
+        TimeUnit::Nanosecond => 9,
+    }
+}
+
+/// The Arrow type of a Flink logical type.
+pub fn arrow_type(ty: &LogicalType) -> Result<DataType, String> {
+    use LogicalType as T;
+    Ok(match ty {
+        T::Boolean => DataType::Boolean,
+        T::Tinyint => DataType::Int8,
+        T::Smallint => DataType::Int16,
+        T::Int => DataType::Int32,
+        T::Bigint => DataType::Int64,
+        T::Float => DataType::Float32,
+        T::Double => DataType::Float64,
+        T::Decimal(DecimalType { precision, scale }) => {
+            if *precision == 0 || *precision > 38 || scale > precision {
+                return Err(format!("DECIMAL({precision}, {scale}) is out of range (precision 1..=38, scale <= precision)"));
+            }
+            DataType::Decimal128(*precision, *scale as i8)
+        }
+        T::Char(_) | T::Varchar(_) | T::String => DataType::Utf8,
+        T::Binary(_) | T::Varbinary(_) | T::Bytes => DataType::Binary,
+        T::Date => DataType::Date32,
+        T::Time(p) if *p <= 3 => DataType::Time32(unit(*p)),
+        T::Time(p) => DataType::Time64(unit(*p)),
+        T::Timestamp(p) => DataType::Timestamp(unit(*p), None),
+        T::TimestampLtz(p) => DataType::Timestamp(unit(*p), Some("UTC".into())),
+        T::Array(_) | T::Map(_) | T::Row(_) => return Err("ARRAY, MAP and ROW columns are not converted to Arrow yet".to_owned()),
+    })
+}
+
+/// The Arrow schema of a table schema.
+pub fn arrow_schema(schema: &Schema) -> Result<ArrowSchema, String> {
+    let fields = schema
+        .fields
+        .iter()
+        .map(|f| Ok(ArrowField::new(&f.name, arrow_type(&f.data_type).map_err(|e| format!("column '{}': {e}", f.name))?, f.nullable)))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(ArrowSchema::new(fields))
+}
+
+/// The table schema of an Arrow schema (the inverse of [`arrow_schema`]).
+pub fn schema_from_arrow(schema: &ArrowSchema) -> Result<Schema, String> {
+    use LogicalType as T;
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = match f.data_type() {
+                DataType::Boolean => T::Boolean,
+                DataType::Int8 => T::Tinyint,
+                DataType::Int16 => T::Smallint,
+                DataType::Int32 => T::Int,
+                DataType::Int64 => T::Bigint,
+                DataType::Float32 => T::Float,
+                DataType::Float64 => T::Double,
+                DataType::Decimal128(p, s) if *s >= 0 => T::Decimal(DecimalType { precision: *p, scale: *s as u8 }),
+                DataType::Utf8 => T::String,
+                DataType::Binary => T::Bytes,
+                DataType::Date32 => T::Date,
+                DataType::Time32(u) | DataType::Time64(u) => T::Time(precision(u)),
+                DataType::Timestamp(u, None) => T::Timestamp(precision(u)),
+                DataType::Timestamp(u, Some(_)) => T::TimestampLtz(precision(u)),
+                other => return Err(format!("column '{}': Arrow type {other} has no Flink equivalent in Weir 0.1", f.name())),
+            };
+            Ok(Field { name: f.name().clone(), data_type: ty, nullable: f.is_nullable() })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Schema { fields, nested: Vec::new(), primary_key: Vec::new() })
+}
+
+/// Validates a batch from `component` against `schema` and converts it to
+/// Arrow without copying its buffers.
+pub fn to_arrow(component: &str, schema: &Schema, batch: Batch) -> Result<ChangelogBatch> {
+    let invalid = |message: String| Error::InvalidBatch { component: component.to_owned(), message };
+    let n = batch.row_count as usize;
+    if batch.columns.len() != schema.fields.len() {
+        return Err(invalid(format!("{} columns, the schema has {}", batch.columns.len(), schema.fields.len())));
+    }
+    if !batch.row_kinds.is_empty() && batch.row_kinds.len() != n {
+        return Err(invalid(format!("{} row kinds for {n} rows", batch.row_kinds.len())));
+    }
+    if let Some(pos) = batch.row_kinds.iter().position(|&k| k > 3) {
+        return Err(invalid(format!("row {pos} has row kind {}, valid kinds are 0..=3", batch.row_kinds[pos])));
+    }
+    if !batch.children.is_empty() {
+        return Err(invalid("nested child columns are not supported in Weir 0.1".to_owned()));
+    }
+    let arrow = arrow_schema(schema).map_err(invalid)?;
+    let columns = batch
+        .columns
+        .into_iter()
+        .zip(&schema.fields)
+        .map(|(column, field)| column_to_arrow(column, field, n).map_err(|e| invalid(format!("column '{}': {e}", field.name))))
+        .collect::<Result<Vec<_>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(n));
+    let rows = RecordBatch::try_new_with_options(Arc::new(arrow), columns, &options).map_err(|e| invalid(e.to_string()))?;
+    Ok(ChangelogBatch { rows, row_kinds: batch.row_kinds })
+}
+
+fn nulls(validity: Option<Vec<u8>>, n: usize, nullable: bool) -> Result<Option<NullBuffer>, String> {
+    let Some(bits) = validity else { return Ok(None) };
+    if bits.len() < n.div_ceil(8) {
+        return Err(format!("validity bitmap has {} bytes for {n} rows", bits.len()));
+    }
+    let nulls = NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, n));
+    if nulls.null_count() > 0 && !nullable {
+        return Err(format!("{} nulls in a NOT NULL column", nulls.null_count()));
+    }
+    Ok(Some(nulls))
+}
+
+fn expect_len(got: usize, n: usize, what: &str) -> Result<(), String> {
+    if got == n { Ok(()) } else { Err(format!("{got} {what} for {n} rows")) }
+}
+
+fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, n: usize, nulls: Option<NullBuffer>, dt: &DataType) -> Result<ArrayRef, String> {
+    expect_len(values.len(), n, "values")?;
+    let array = PrimitiveArray::<T>::try_new(ScalarBuffer::from(values), nulls).map_err(|e| e.to_string())?;
+    Ok(Arc::new(array.with_data_type(dt.clone())))
+}
+
+fn offsets(values: &VarData, n: usize) -> Result<OffsetBuffer<i32>, String> {
+    let o = &values.offsets;
+    expect_len(o.len(), n + 1, "offsets (expected rows + 1)")?;
+    if o.first().is_some_and(|&f| f < 0) {
+        return Err("negative first offset".to_owned());
+    }
+    if let Some(i) = o.windows(2).position(|w| w[1] < w[0]) {
+        return Err(format!("offsets decrease at value {i}"));
+    }
+    let last = o.last().copied().unwrap_or(0) as usize;
+    if last > values.data.len() {
+        return Err(format!("offsets point to byte {last}, the data has {}", values.data.len()));
+    }
+    Ok(OffsetBuffer::new(ScalarBuffer::from(o.clone())))
+}
+
+fn column_to_arrow(column: Column, field: &Field, n: usize) -> Result<ArrayRef, String> {
+    let dt = arrow_type(&field.data_type)?;
+    let nulls = nulls(column.validity, n, field.nullable)?;
+    let mismatch = |got: &str| Err(format!("{got} values for a column of type {dt}"));
+    match (column.data, &dt) {
+        (ColumnData::Boolean(bits), DataType::Boolean) => {
+            if bits.len() < n.div_ceil(8) {
+                return Err(format!("{} bytes of booleans for {n} rows", bits.len()));
+            }
+            Ok(Arc::new(BooleanArray::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, n), nulls)))
+        }
+        (ColumnData::Int8(v), DataType::Int8) => primitive::<Int8Type>(v, n, nulls, &dt),
+        (ColumnData::Int16(v), DataType::Int16) => primitive::<Int16Type>(v, n, nulls, &dt),
+        (ColumnData::Int32(v), DataType::Int32) => primitive::<Int32Type>(v, n, nulls, &dt),
+        (ColumnData::Int32(v), DataType::Date32) => primitive::<Date32Type>(v, n, nulls, &dt),
+        (ColumnData::Int32(v), DataType::Time32(TimeUnit::Second)) => primitive::<Time32SecondType>(v, n, nulls, &dt),
+        (ColumnData::Int32(v), DataType::Time32(_)) => primitive::<Time32MillisecondType>(v, n, nulls, &dt),
+        (ColumnData::Int64(v), DataType::Int64) => primitive::<Int64Type>(v, n, nulls, &dt),
+        (ColumnData::Int64(v), DataType::Time64(TimeUnit::Microsecond)) => primitive::<Time64MicrosecondType>(v, n, nulls, &dt),
+        (ColumnData::Int64(v), DataType::Time64(_)) => primitive::<Time64NanosecondType>(v, n, nulls, &dt),
+        (ColumnData::Int64(v), DataType::Timestamp(u, _)) => match u {
+            TimeUnit::Second => primitive::<TimestampSecondType>(v, n, nulls, &dt),
+            TimeUnit::Millisecond => primitive::<TimestampMillisecondType>(v, n, nulls, &dt),
+            TimeUnit::Microsecond => primitive::<TimestampMicrosecondType>(v, n, nulls, &dt),
+            TimeUnit::Nanosecond => primitive::<TimestampNanosecondType>(v, n, nulls, &dt),
+        },
+        (ColumnData::Float32(v), DataType::Float32) => primitive::<Float32Type>(v, n, nulls, &dt),
+        (ColumnData::Float64(v), DataType::Float64) => primitive::<Float64Type>(v, n, nulls, &dt),
+        (ColumnData::Decimal128(words), DataType::Decimal128(p, _)) => {
+            expect_len(words.len(), 2 * n, "64-bit words (expected 2 per DECIMAL value)")?;
+            let buffer = Buffer::from_vec(words);
+            // An i128 buffer must be 16-byte aligned; the allocator usually
+            // gives that, otherwise copy once.
+            let buffer = if buffer.as_ptr().align_offset(16) == 0 { buffer } else { Buffer::from_slice_ref(buffer.as_slice()) };
+            let values = ScalarBuffer::<i128>::new(buffer, 0, n);
+            let array = PrimitiveArray::<Decimal128Type>::try_new(values, nulls)
+                .map_err(|e| e.to_string())?
+                .with_data_type(dt.clone());
+            array.validate_decimal_precision(*p).map_err(|e| e.to_string())?;
+            Ok(Arc::new(array))
+        }
+        (ColumnData::Utf8(values), DataType::Utf8) => {
+            let offsets = offsets(&values, n)?;
+            let array = StringArray::try_new(offsets, Buffer::from_vec(values.data), nulls).map_err(|e| e.to_string())?;
+            Ok(Arc::new(array))
+        }
+        (ColumnData::Binary(values), DataType::Binary) => {
+            let offsets = offsets(&values, n)?;
+            let array = BinaryArray::try_new(offsets, Buffer::from_vec(values.data), nulls).map_err(|e| e.to_string())?;
+            Ok(Arc::new(array))
+        }
+        (ColumnData::Boolean(_), _) => mismatch("boolean"),
+        (ColumnData::Int8(_), _) => mismatch("int8"),
+        (ColumnData::Int16(_), _) => mismatch("int16"),
+        (ColumnData::Int32(_), _) => mismatch("int32"),
+        (ColumnData::Int64(_), _) => mismatch("int64"),
+        (ColumnData::Float32(_), _) => mismatch("float32"),
+        (ColumnData::Float64(_), _) => mismatch("float64"),
+        (ColumnData::Decimal128(_), _) => mismatch("decimal128"),
+        (ColumnData::Utf8(_), _) => mismatch("utf8"),
+        (ColumnData::Binary(_), _) => mismatch("binary"),
+        (ColumnData::List(_), _) => mismatch("list"),
+        (ColumnData::Struct(_), _) => mismatch("struct"),
+    }
+}
+
+/// Builds a batch from Arrow rows (one copy per buffer, none per value).
+pub fn from_arrow(batch: &ChangelogBatch) -> Result<Batch, String> {
+    let rows = &batch.rows;
+    let n = rows.num_rows();
+    if !batch.row_kinds.is_empty() && batch.row_kinds.len() != n {
+        return Err(format!("{} row kinds for {n} rows", batch.row_kinds.len()));
+    }
+    if let Some(k) = batch.row_kinds.iter().find(|&&k| k > 3) {
+        return Err(format!("row kind {k} is not one of 0..=3"));
+    }
+    let columns = rows
+        .columns()
+        .iter()
+        .zip(rows.schema().fields())
+        .map(|(a, f)| column_from_arrow(a.as_ref()).map_err(|e| format!("column '{}': {e}", f.name())))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Batch {
+        row_count: u32::try_from(n).map_err(|_| "more than 2^32 rows".to_owned())?,
+        row_kinds: batch.row_kinds.clone(),
+        columns,
+        children: Vec::new(),
+    })
+}
+
+fn prim<T: ArrowPrimitiveType>(a: &dyn Array) -> Result<Vec<T::Native>, String> {
+    let array = a.as_any().downcast_ref::<PrimitiveArray<T>>();
+    array.map(|a| a.values().to_vec()).ok_or_else(|| format!("array of {} is not a {}", a.data_type(), T::DATA_TYPE))
+}
+
+fn var_data(offsets: &OffsetBuffer<i32>, data: &[u8]) -> VarData {
+    let first = offsets.as_ref().first().copied().unwrap_or(0);
+    let last = offsets.as_ref().last().copied().unwrap_or(0);
+    let offsets = if first == 0 { offsets.to_vec() } else { offsets.iter().map(|o| o - first).collect() };
+    VarData { offsets, data: data[first as usize..last as usize].to_vec() }
+}
+
+fn column_from_arrow(a: &dyn Array) -> Result<Column, String> {
+    let validity = a.logical_nulls().filter(|n| n.null_count() > 0).map(|n| n.inner().sliced().as_slice().to_vec());
+    let data = match a.data_type() {
+        DataType::Boolean => {
+            let b = a.as_any().downcast_ref::<BooleanArray>().ok_or("not a boolean array")?;
+            ColumnData::Boolean(b.values().sliced().as_slice().to_vec())
+        }
+        DataType::Int8 => ColumnData::Int8(prim::<Int8Type>(a)?),
+        DataType::Int16 => ColumnData::Int16(prim::<Int16Type>(a)?),
+        DataType::Int32 => ColumnData::Int32(prim::<Int32Type>(a)?),
+        DataType::Date32 => ColumnData::Int32(prim::<Date32Type>(a)?),
+        DataType::Time32(TimeUnit::Second) => ColumnData::Int32(prim::<Time32SecondType>(a)?),
+        DataType::Time32(_) => ColumnData::Int32(prim::<Time32MillisecondType>(a)?),
+        DataType::Int64 => ColumnData::Int64(prim::<Int64Type>(a)?),
+        DataType::Time64(TimeUnit::Microsecond) => ColumnData::Int64(prim::<Time64MicrosecondType>(a)?),
+        DataType::Time64(_) => ColumnData::Int64(prim::<Time64NanosecondType>(a)?),
+        DataType::Timestamp(TimeUnit::Second, _) => ColumnData::Int64(prim::<TimestampSecondType>(a)?),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => ColumnData::Int64(prim::<TimestampMillisecondType>(a)?),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => ColumnData::Int64(prim::<TimestampMicrosecondType>(a)?),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => ColumnData::Int64(prim::<TimestampNanosecondType>(a)?),
+        DataType::Float32 => ColumnData::Float32(prim::<Float32Type>(a)?),
+        DataType::Float64 => ColumnData::Float64(prim::<Float64Type>(a)?),
+        DataType::Decimal128(..) => {
+            let d = a.as_any().downcast_ref::<PrimitiveArray<Decimal128Type>>().ok_or("not a decimal array")?;
+            ColumnData::Decimal128(d.values().inner().typed_data::<u64>().to_vec())
+        }
+        DataType::Utf8 => {
+            let s = a.as_any().downcast_ref::<StringArray>().ok_or("not a string array")?;
+            ColumnData::Utf8(var_data(s.offsets(), s.values()))
+        }
+        DataType::Binary => {
+            let b = a.as_any().downcast_ref::<BinaryArray>().ok_or("not a binary array")?;
+            ColumnData::Binary(var_data(b.offsets(), b.values()))
+        }
+        other => return Err(format!("Arrow type {other} is not supported by Weir 0.1")),
+    };
+    Ok(Column { validity, data })
+}

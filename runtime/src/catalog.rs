@@ -1,0 +1,208 @@
+//! The catalog: built-in components plus a plugin directory, looked up by
+//! identifier and kind — Flink's factory discovery. Each component is
+//! compiled (or loaded from the compile cache) and its spec read exactly
+//! once, when the catalog is built.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::instance::Loaded;
+use crate::policy::Grants;
+use crate::spec::{Kind, Spec};
+
+include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+
+/// Where a component came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Embedded in the `weir` binary.
+    BuiltIn,
+    /// A `.wasm` file in the plugin directory (or given on the command line).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::BuiltIn => f.write_str("built-in"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// What a table asks the catalog for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `'format' = '…'`.
+    Format,
+    /// `'connector' = '…'` read side.
+    Source,
+    /// `'connector' = '…'` write side.
+    Sink,
+}
+
+impl Role {
+    fn accepts(self, kind: Kind) -> bool {
+        match self {
+            Role::Format => kind == Kind::Format,
+            Role::Source => kind.is_source(),
+            Role::Sink => kind.is_sink(),
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Role::Format => "format",
+            Role::Source => "source connector",
+            Role::Sink => "sink connector",
+        }
+    }
+}
+
+/// One catalog entry.
+pub struct Entry {
+    /// The spec, read once.
+    pub spec: Spec,
+    /// What it can do.
+    pub kind: Kind,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The compiled, linked component.
+    pub loaded: Arc<Loaded>,
+}
+
+impl Entry {
+    /// Compiles a component, reads its spec and checks it.
+    pub async fn load(engine: Arc<Engine>, origin: Origin, wasm: &[u8]) -> Result<Entry> {
+        let name = match &origin {
+            Origin::BuiltIn => "built-in component".to_owned(),
+            Origin::File(p) => p.display().to_string(),
+        };
+        let loaded = Arc::new(Loaded::new(engine, &name, wasm)?);
+        // Reading the spec runs the component's own code: in a throwaway
+        // instance that is granted nothing.
+        let mut instance = loaded.instantiate(&name, &Grants::none()).await?;
+        let spec = instance.spec().await?;
+        check_identifier(&name, &spec.identifier)?;
+        Ok(Entry { kind: loaded.kind, spec, origin, loaded })
+    }
+}
+
+/// Identifiers are what users type in DDL: lowercase letters, digits, `-`,
+/// `_` and `.`; nothing that could be mistaken for a path or option.
+fn check_identifier(origin: &str, id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Load {
+            origin: origin.to_owned(),
+            message: format!("its spec declares the identifier {id:?}; identifiers must be 1-64 characters of a-z, 0-9, '-', '_' or '.'"),
+        })
+    }
+}
+
+/// The components a process knows.
+#[derive(Default)]
+pub struct Catalog {
+    entries: Vec<Entry>,
+}
+
+impl Catalog {
+    /// The built-in components plus every `*.wasm` in `plugin_dir`. A plugin
+    /// that fails to load is reported, not fatal: the others stay usable.
+    pub async fn load(engine: Arc<Engine>, plugin_dir: Option<&Path>) -> Result<(Catalog, Vec<Error>)> {
+        let mut catalog = Catalog::default();
+        for (package, wasm) in BUILTINS {
+            let entry = Entry::load(engine.clone(), Origin::BuiltIn, wasm).await.map_err(|e| Error::Load {
+                origin: format!("built-in {package}"),
+                message: e.to_string(),
+            })?;
+            catalog.add(entry)?;
+        }
+        let mut problems = Vec::new();
+        if let Some(dir) = plugin_dir {
+            for (path, wasm) in read_plugins(dir)? {
+                match Entry::load(engine.clone(), Origin::File(path), &wasm).await {
+                    Ok(entry) => {
+                        if let Err(e) = catalog.add(entry) {
+                            problems.push(e);
+                        }
+                    }
+                    Err(e) => problems.push(e),
+                }
+            }
+        }
+        Ok((catalog, problems))
+    }
+
+    /// Adds an entry; an identifier may appear once per role.
+    pub fn add(&mut self, entry: Entry) -> Result<()> {
+        let clash = self.entries.iter().find(|e| {
+            e.spec.identifier == entry.spec.identifier && (e.kind == Kind::Format) == (entry.kind == Kind::Format)
+        });
+        if let Some(existing) = clash {
+            return Err(Error::Duplicate {
+                identifier: entry.spec.identifier.clone(),
+                existing: existing.origin.to_string(),
+                origin: entry.origin.to_string(),
+            });
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    /// Every entry, built-ins first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The component for `identifier` in `role`.
+    pub fn find(&self, identifier: &str, role: Role) -> Result<&Entry> {
+        self.entries.iter().find(|e| e.spec.identifier == identifier && role.accepts(e.kind)).ok_or_else(|| {
+            let available: Vec<&str> =
+                self.entries.iter().filter(|e| role.accepts(e.kind)).map(|e| e.spec.identifier.as_str()).collect();
+            Error::NotFound {
+                kind: role.noun(),
+                identifier: identifier.to_owned(),
+                available: if available.is_empty() { "none".to_owned() } else { available.join(", ") },
+            }
+        })
+    }
+
+    /// Every entry with this identifier (a connector and a format may share
+    /// one, as Flink's `filesystem` and `csv` could).
+    pub fn find_any(&self, identifier: &str) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| e.spec.identifier == identifier).collect()
+    }
+}
+
+/// Reads `*.wasm` files directly in `dir` through a capability handle on
+/// that directory, so a symlink cannot make the catalog read elsewhere.
+fn read_plugins(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    use anyhow::Context as _;
+    let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+        .with_context(|| format!("cannot open the plugin directory {}", dir.display()))?;
+    let mut names = Vec::new();
+    for entry in handle.entries().with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name();
+        if Path::new(&name).extension().is_some_and(|e| e == "wasm") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let bytes = handle.read(&name).with_context(|| format!("cannot read {}", dir.join(&name).display()))?;
+        out.push((dir.join(name), bytes));
+    }
+    Ok(out)
+}

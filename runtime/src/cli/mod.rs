@@ -1,0 +1,244 @@
+//! Command-line verbs. Each prints for people by default and JSON with
+//! `--json`; failures are reported with their context and exit code 1.
+
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use weir::catalog::{Entry, Origin};
+use weir::engine::{Engine, EngineConfig};
+use weir::spec::{Kind, Spec};
+use weir::{Runtime, RuntimeConfig};
+
+use table::Table;
+
+/// Weir: run Flink-style connectors and formats as sandboxed WebAssembly
+/// components.
+#[derive(Parser)]
+#[command(name = "weir", version, about, long_about = None)]
+struct Cli {
+    /// Directory of third-party components (*.wasm) to add to the catalog.
+    #[arg(long, global = true, env = "WEIR_PLUGIN_DIR", value_name = "DIR")]
+    plugins: Option<PathBuf>,
+    /// Where precompiled components are cached [default: ~/.cache/weir/components].
+    #[arg(long, global = true, env = "WEIR_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile components on every start instead of caching them.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what a component file is: kind, identifier, contract version,
+    /// options and declared capabilities.
+    Inspect {
+        /// The component (.wasm).
+        file: PathBuf,
+    },
+    /// List the catalog: every connector and format with its origin.
+    Connectors,
+    /// Describe every option of a connector or format.
+    Describe {
+        /// Identifier, as in 'connector' = '…' or 'format' = '…'.
+        identifier: String,
+    },
+}
+
+/// Runs the CLI and maps errors to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn engine_config(cli: &Cli) -> EngineConfig {
+    let mut config = EngineConfig::default();
+    if cli.no_cache {
+        config.cache_dir = None;
+    } else if let Some(dir) = &cli.cache_dir {
+        config.cache_dir = Some(dir.clone());
+    }
+    config
+}
+
+async fn runtime(cli: &Cli) -> anyhow::Result<Runtime> {
+    let config = RuntimeConfig { engine: engine_config(cli), plugin_dir: cli.plugins.clone() };
+    let (runtime, problems) = Runtime::new(config).await.context("failed to load the component catalog")?;
+    for p in problems {
+        eprintln!("warning: skipped a plugin: {p}");
+    }
+    Ok(runtime)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Inspect { file } => inspect(&cli, file).await,
+        Command::Connectors => connectors(&cli).await,
+        Command::Describe { identifier } => describe(&cli, identifier).await,
+    }
+}
+
+async fn inspect(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
+    let wasm = std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))?;
+    let engine = Arc::new(Engine::new(&engine_config(cli))?);
+    let entry = Entry::load(engine, Origin::File(file.clone()), &wasm)
+        .await
+        .with_context(|| format!("failed to inspect {}", file.display()))?;
+    if cli.json {
+        let json = serde_json::json!({
+            "file": file,
+            "bytes": wasm.len(),
+            "kind": entry.kind,
+            "wit": format!("weir:connector@{}", entry.loaded.wit_version),
+            "spec": entry.spec,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let s = &entry.spec;
+    println!("file:          {} ({} KiB)", file.display(), wasm.len().div_ceil(1024));
+    println!("kind:          {}", entry.kind);
+    println!("identifier:    {}  ('{}' = '{}')", s.identifier, entry.kind.ddl_key(), s.identifier);
+    println!("contract:      weir:connector@{}", entry.loaded.wit_version);
+    println!("version:       {}", s.version);
+    println!("description:   {}", s.description);
+    println!("changelog:     {}", changelog(s));
+    if entry.kind != Kind::Format {
+        println!("payload:       {}", if s.needs_format { "raw records (needs a 'format')" } else { "rows" });
+    }
+    if !s.source_abilities.is_empty() {
+        println!("source abilities: {}", s.source_abilities.join(", "));
+    }
+    if !s.sink_abilities.is_empty() {
+        println!("sink abilities:   {}", s.sink_abilities.join(", "));
+    }
+    if s.capabilities.is_empty() {
+        println!("capabilities:  none (pure computation)");
+    } else {
+        println!("capabilities:");
+        for c in &s.capabilities {
+            println!("  {c}");
+        }
+    }
+    println!();
+    options_table(&entry).print();
+    Ok(())
+}
+
+fn changelog(s: &Spec) -> String {
+    if s.changelog_mode.is_empty() {
+        "insert-only".to_owned()
+    } else {
+        s.changelog_mode.iter().map(|k| k.short()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+async fn connectors(cli: &Cli) -> anyhow::Result<()> {
+    let runtime = runtime(cli).await?;
+    let entries = runtime.catalog().entries();
+    if cli.json {
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "identifier": e.spec.identifier, "kind": e.kind, "description": e.spec.description,
+                    "origin": e.origin.to_string(), "version": e.spec.version,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let mut t = Table::new(["IDENTIFIER", "KIND", "DESCRIPTION", "ORIGIN"]);
+    for e in entries {
+        t.row([e.spec.identifier.clone(), e.kind.to_string(), e.spec.description.clone(), e.origin.to_string()]);
+    }
+    t.print();
+    Ok(())
+}
+
+async fn describe(cli: &Cli, identifier: &str) -> anyhow::Result<()> {
+    let runtime = runtime(cli).await?;
+    let found = runtime.catalog().find_any(identifier);
+    if found.is_empty() {
+        let known: Vec<&str> = runtime.catalog().entries().iter().map(|e| e.spec.identifier.as_str()).collect();
+        anyhow::bail!("no connector or format named '{identifier}'; the catalog has: {}", known.join(", "));
+    }
+    if cli.json {
+        let list: Vec<_> = found.iter().map(|e| serde_json::json!({ "kind": e.kind, "spec": e.spec })).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for (i, e) in found.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("{} '{}' ({}, {}) — {}", e.kind, e.spec.identifier, e.origin, e.spec.version, e.spec.description);
+        println!("changelog: {}", changelog(&e.spec));
+        if !e.spec.capabilities.is_empty() {
+            let caps: Vec<String> = e.spec.capabilities.iter().map(ToString::to_string).collect();
+            println!("capabilities: {}", caps.join("; "));
+        }
+        println!();
+        options_table(e).print();
+    }
+    Ok(())
+}
+
+/// Every option with its key as the user writes it (format options carry
+/// the format's prefix), including the host-level selector keys.
+fn options_table(e: &Entry) -> Table {
+    let s = &e.spec;
+    let mut t = Table::new(["KEY", "TYPE", "DEFAULT", "REQUIRED", "DESCRIPTION"]);
+    let selector = e.kind.ddl_key();
+    t.row([selector.to_owned(), "String".into(), "(none)".into(), "yes".into(), format!("Must be '{}'.", s.identifier)]);
+    if e.kind != Kind::Format && s.needs_format {
+        t.row(["format".into(), "String".into(), "(none)".into(), "yes".into(), "Format of the records, e.g. 'raw'.".into()]);
+    }
+    for o in &s.options {
+        let key = if e.kind == Kind::Format { format!("{}.{}", s.identifier, o.key) } else { o.key.clone() };
+        let mut description = o.description.clone();
+        if !o.allowed_values.is_empty() {
+            description.push_str(&format!(" [{}]", o.allowed_values.join(", ")));
+        }
+        if o.secret {
+            description.push_str(" (secret)");
+        }
+        t.row([
+            key,
+            o.option_type.to_string(),
+            o.default_value.clone().unwrap_or_else(|| "(none)".into()),
+            if o.required { "yes" } else { "no" }.into(),
+            description,
+        ]);
+    }
+    t
+}

@@ -1,0 +1,172 @@
+//! The engine lifetime: one wasmtime `Engine` per process with the
+//! component model, async support, epoch interruption (driven by a ticker
+//! thread) and the pooling allocator; one `Linker` with full WASI 0.2 and
+//! the `host` interface; and the on-disk cache of precompiled components.
+
+mod cache;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+
+use crate::bindings::v0_1_0;
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::store::InstanceState;
+
+pub use cache::CompileCache;
+
+/// How often the epoch advances: the granularity of CPU budgets.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where precompiled components are kept (`None`: no disk cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Use the pooling instance allocator (fast instantiation).
+    pub pooling: bool,
+    /// Limits applied to every instance.
+    pub limits: Limits,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { cache_dir: default_cache_dir(), pooling: true, limits: Limits::default() }
+    }
+}
+
+/// `$WEIR_CACHE_DIR`, else `$XDG_CACHE_HOME/weir/components`, else
+/// `$HOME/.cache/weir/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WEIR_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("weir").join("components"))
+}
+
+/// Stops the epoch ticker thread when the engine goes away.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The process-wide engine. Cheap to share behind an `Arc`.
+pub struct Engine {
+    wasmtime: wasmtime::Engine,
+    linker: Linker<InstanceState>,
+    cache: Option<CompileCache>,
+    limits: Limits,
+    _ticker: Ticker,
+}
+
+impl Engine {
+    /// Creates the engine. Falls back to on-demand allocation if the pooling
+    /// allocator cannot reserve its memory on this machine.
+    pub fn new(config: &EngineConfig) -> Result<Engine> {
+        let wasmtime = match build_engine(config, config.pooling) {
+            Ok(e) => e,
+            Err(e) if config.pooling => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
+                build_engine(config, false)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+
+        let mut linker = Linker::new(&wasmtime);
+        // Full WASI 0.2 is linked because guests in every language import it
+        // even for pure computation; the policy decides what it can reach.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI 0.2")?;
+        v0_1_0::weir::connector::host::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)
+            .context("failed to link the weir host interface")?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (engine, stop) = (wasmtime.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("weir-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .context("failed to start the epoch ticker thread")?
+        };
+
+        let cache = config.cache_dir.as_ref().map(|dir| CompileCache::new(dir.clone(), &wasmtime));
+        Ok(Engine {
+            wasmtime,
+            linker,
+            cache,
+            limits: config.limits,
+            _ticker: Ticker { stop, thread: Some(thread) },
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.wasmtime
+    }
+
+    /// The limits every instance gets.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compiles `wasm` (or loads it precompiled from the cache).
+    pub fn compile(&self, origin: &str, wasm: &[u8]) -> Result<Component> {
+        let load_err = |e: anyhow::Error| Error::Load { origin: origin.to_owned(), message: format!("{e:#}") };
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.wasmtime, wasm).map_err(load_err),
+            None => Component::new(&self.wasmtime, wasm).map_err(|e| load_err(anyhow::Error::from(e))),
+        }
+    }
+
+    /// Links a component once, so instances are created without lookups.
+    pub fn instantiate_pre(&self, origin: &str, component: &Component) -> Result<InstancePre<InstanceState>> {
+        self.linker.instantiate_pre(component).map_err(|e| Error::Load {
+            origin: origin.to_owned(),
+            message: format!("it imports something the Weir host does not provide: {e:#}"),
+        })
+    }
+}
+
+fn build_engine(config: &EngineConfig, pooling: bool) -> anyhow::Result<wasmtime::Engine> {
+    let mut c = wasmtime::Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if pooling {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        // Sized for a few hundred concurrent instances; each memory slot is
+        // only address space until touched.
+        pool.total_component_instances(256)
+            .total_core_instances(512)
+            .total_memories(512)
+            .total_tables(512)
+            .max_memory_size(config.limits.memory_bytes.max(64 << 20))
+            .max_memories_per_component(8)
+            .max_core_instances_per_component(32)
+            .max_tables_per_component(16);
+        c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(wasmtime::Engine::new(&c)?)
+}

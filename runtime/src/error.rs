@@ -1,0 +1,177 @@
+//! The runtime's error type. Every variant names the component (or file)
+//! involved and, where there is one, what to do about it.
+
+use std::fmt;
+
+use crate::bindings::v0_1_0::weir::connector::types as wit;
+use crate::options::OptionsError;
+
+/// An expected failure reported by a component through the contract's typed
+/// `error` variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuestError {
+    /// Bad options or schema.
+    Config {
+        /// The option to fix, if one is to blame.
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The external system could not be reached.
+    Connection(String),
+    /// A malformed record.
+    Data {
+        /// Position of the record in the call's input.
+        position: u64,
+        /// Excerpt of the input.
+        excerpt: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Not implemented by the component.
+    Unsupported(String),
+    /// Temporary; retry may succeed.
+    Transient(String),
+}
+
+impl From<wit::Error> for GuestError {
+    fn from(e: wit::Error) -> Self {
+        match e {
+            wit::Error::Config(c) => GuestError::Config { key: c.key, message: c.message },
+            wit::Error::Connection(m) => GuestError::Connection(m),
+            wit::Error::Data(d) => GuestError::Data { position: d.position, excerpt: d.excerpt, message: d.message },
+            wit::Error::Unsupported(m) => GuestError::Unsupported(m),
+            wit::Error::Transient(m) => GuestError::Transient(m),
+        }
+    }
+}
+
+impl fmt::Display for GuestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GuestError::Config { key: Some(k), message } => write!(f, "configuration error in option '{k}': {message}"),
+            GuestError::Config { key: None, message } => write!(f, "configuration error: {message}"),
+            GuestError::Connection(m) => write!(f, "connection error: {m}"),
+            GuestError::Data { position, excerpt, message } => {
+                write!(f, "data error at record {position}: {message}")?;
+                if !excerpt.is_empty() {
+                    write!(f, " (input: {excerpt:?})")?;
+                }
+                Ok(())
+            }
+            GuestError::Unsupported(m) => write!(f, "unsupported: {m}"),
+            GuestError::Transient(m) => write!(f, "transient error: {m}"),
+        }
+    }
+}
+
+/// Why an instance stopped: a trap or a limit. The instance is discarded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrapReason {
+    /// The guest panicked or reached `unreachable` (the usual Rust panic).
+    Panic,
+    /// The guest tried to grow its memory past the limit.
+    MemoryLimit {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The guest ran longer than its CPU budget for one call.
+    CpuLimit {
+        /// The budget.
+        budget: std::time::Duration,
+    },
+    /// Any other trap (out-of-bounds access, stack overflow…), as wasmtime
+    /// describes it.
+    Other(String),
+}
+
+impl fmt::Display for TrapReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrapReason::Panic => f.write_str("the component panicked"),
+            TrapReason::MemoryLimit { limit } => write!(f, "memory limit {} MiB exceeded", limit / (1024 * 1024)),
+            TrapReason::CpuLimit { budget } => write!(f, "CPU time limit of {budget:?} per call exceeded"),
+            TrapReason::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Errors of the Weir runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A component file could not be read, compiled or typed.
+    #[error("failed to load component {origin}: {message}")]
+    Load {
+        /// Path or built-in name.
+        origin: String,
+        /// What went wrong, and what to do.
+        message: String,
+    },
+
+    /// No component with that identifier (and kind) in the catalog.
+    #[error("no {kind} named '{identifier}' in the catalog; available: {available}")]
+    NotFound {
+        /// `connector` or `format`.
+        kind: &'static str,
+        /// The identifier asked for.
+        identifier: String,
+        /// Identifiers that exist, comma separated.
+        available: String,
+    },
+
+    /// Two components claim the same identifier and kind.
+    #[error("component {origin} declares identifier '{identifier}', already provided by {existing}; rename one of them or remove it from the plugin directory")]
+    Duplicate {
+        /// The identifier.
+        identifier: String,
+        /// The component seen first.
+        existing: String,
+        /// The component seen second.
+        origin: String,
+    },
+
+    /// Options failed validation.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+
+    /// The component returned a typed error.
+    #[error("component '{component}': {error}")]
+    Guest {
+        /// Component identifier.
+        component: String,
+        /// Its error.
+        error: GuestError,
+    },
+
+    /// The component trapped or hit a limit; its instance is gone.
+    #[error("component '{component}' was stopped: {reason}{}", stderr_tail(.stderr))]
+    Trap {
+        /// Component identifier.
+        component: String,
+        /// Why.
+        reason: TrapReason,
+        /// The last lines the component wrote to stderr (panic message).
+        stderr: String,
+    },
+
+    /// A component returned a malformed batch (host-side validation).
+    #[error("component '{component}' returned an invalid batch: {message}")]
+    InvalidBatch {
+        /// Component identifier.
+        component: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A host-side failure (I/O, the engine) with context.
+    #[error(transparent)]
+    Host(#[from] anyhow::Error),
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    let s = stderr.trim();
+    if s.is_empty() { String::new() } else { format!("; its stderr: {s}") }
+}
+
+/// Result alias of the runtime.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

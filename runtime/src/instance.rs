@@ -1,0 +1,331 @@
+//! The instance lifetime: one wasmtime `Store` per component instance,
+//! created from a pre-linked [`Loaded`] component.
+//!
+//! Every guest call goes through [`Instance::finish`], which turns the
+//! contract's typed error into [`Error::Guest`] and a trap into
+//! [`Error::Trap`] with the reason (panic, memory, CPU) and the guest's
+//! stderr. A trap poisons the whole store, so after one the instance
+//! refuses further calls: drop it and create a new one.
+
+use std::sync::Arc;
+
+use wasmtime::component::{Component, InstancePre, ResourceAny};
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::bindings::v0_1_0::exports::weir::connector::{factory, format, sink, source};
+use crate::bindings::v0_1_0::weir::connector::types::{Batch, Options, Schema, VarData};
+use crate::bindings::v0_1_0::{self, weir::connector::types as wit};
+use crate::engine::{EPOCH_TICK, Engine};
+use crate::error::{Error, GuestError, Result, TrapReason};
+use crate::limits::LimitHit;
+use crate::policy::Grants;
+use crate::spec::{Kind, Spec};
+use crate::store::{InstanceState, Metrics};
+
+/// A compiled, linked component: what the catalog keeps per component. It
+/// knows its kind from the interfaces it exports.
+pub struct Loaded {
+    /// Where it came from (`built-in raw`, a file path).
+    pub origin: String,
+    /// What it can do.
+    pub kind: Kind,
+    /// The contract version it implements.
+    pub wit_version: String,
+    engine: Arc<Engine>,
+    pre: InstancePre<InstanceState>,
+    factory: factory::GuestIndices,
+    format: Option<format::GuestIndices>,
+    source: Option<source::GuestIndices>,
+    sink: Option<sink::GuestIndices>,
+}
+
+const PACKAGE: &str = "weir:connector";
+
+impl Loaded {
+    /// Compiles (or loads from cache) and links a component.
+    pub fn new(engine: Arc<Engine>, origin: &str, wasm: &[u8]) -> Result<Loaded> {
+        let component = engine.compile(origin, wasm)?;
+        let (kind, wit_version) = kind_of(&engine, origin, &component)?;
+        let pre = engine.instantiate_pre(origin, &component)?;
+        let load = |e: wasmtime::Error| Error::Load { origin: origin.to_owned(), message: format!("{e:#}") };
+        Ok(Loaded {
+            origin: origin.to_owned(),
+            kind,
+            wit_version,
+            factory: factory::GuestIndices::new(&pre).map_err(load)?,
+            format: (kind == Kind::Format).then(|| format::GuestIndices::new(&pre)).transpose().map_err(load)?,
+            source: kind.is_source().then(|| source::GuestIndices::new(&pre)).transpose().map_err(load)?,
+            sink: kind.is_sink().then(|| sink::GuestIndices::new(&pre)).transpose().map_err(load)?,
+            engine,
+            pre,
+        })
+    }
+
+    /// A new instance with `grants`, named `component` in logs and errors.
+    pub async fn instantiate(&self, component: &str, grants: &Grants) -> Result<Instance> {
+        let limits = self.engine.limits();
+        let mut store = Store::new(self.engine.wasmtime(), InstanceState::new(component, grants, limits));
+        store.limiter(|s| &mut s.limiter);
+        let budget_ticks = (limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        // Each epoch tick spent inside the guest counts against the call's
+        // budget; in between, the guest yields to tokio so one busy guest
+        // cannot starve the runtime's other tasks.
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            state.ticks_used += 1;
+            if state.ticks_used > budget_ticks {
+                state.limiter.hit = Some(LimitHit::Cpu);
+                return Err(wasmtime::format_err!("CPU budget exhausted"));
+            }
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+        });
+        store.set_epoch_deadline(1);
+
+        let mut instance = Instance {
+            name: component.to_owned(),
+            store,
+            factory: None,
+            format: None,
+            source: None,
+            sink: None,
+            poisoned: None,
+        };
+        instance.begin_call()?;
+        let wasm_instance = self.pre.instantiate_async(&mut instance.store).await;
+        let wasm_instance = instance.finish(wasm_instance.map(Ok))?;
+        let store = &mut instance.store;
+        let load = |e: wasmtime::Error| Error::Load { origin: self.origin.clone(), message: format!("{e:#}") };
+        instance.factory = Some(self.factory.load(&mut *store, &wasm_instance).map_err(load)?);
+        if let Some(ix) = &self.format {
+            instance.format = Some(ix.load(&mut *store, &wasm_instance).map_err(load)?);
+        }
+        if let Some(ix) = &self.source {
+            instance.source = Some(ix.load(&mut *store, &wasm_instance).map_err(load)?);
+        }
+        if let Some(ix) = &self.sink {
+            instance.sink = Some(ix.load(&mut *store, &wasm_instance).map_err(load)?);
+        }
+        Ok(instance)
+    }
+}
+
+/// Derives kind and contract version from the component's exports.
+fn kind_of(engine: &Engine, origin: &str, component: &Component) -> Result<(Kind, String)> {
+    let ty = component.component_type();
+    let mut version = None;
+    let (mut factory, mut format, mut source, mut sink) = (false, false, false, false);
+    for (name, _) in ty.exports(engine.wasmtime()) {
+        let Some(rest) = name.strip_prefix(PACKAGE).and_then(|r| r.strip_prefix('/')) else { continue };
+        let (iface, ver) = rest.split_once('@').unwrap_or((rest, ""));
+        version = Some(ver.to_owned());
+        match iface {
+            "factory" => factory = true,
+            "format" => format = true,
+            "source" => source = true,
+            "sink" => sink = true,
+            _ => {}
+        }
+    }
+    let not_weir = |why: &str| Error::Load {
+        origin: origin.to_owned(),
+        message: format!("{why}; build it against one of the worlds of {PACKAGE}@{} (format-component, source-component, sink-component, connector-component)", v0_1_0::VERSION),
+    };
+    let version = version.ok_or_else(|| not_weir("it exports no weir:connector interface"))?;
+    if version != v0_1_0::VERSION {
+        return Err(not_weir(&format!("it implements {PACKAGE}@{version}, which this runtime does not serve")));
+    }
+    if !factory {
+        return Err(not_weir("it does not export the factory interface"));
+    }
+    let kind = match (format, source, sink) {
+        (true, false, false) => Kind::Format,
+        (false, true, false) => Kind::Source,
+        (false, false, true) => Kind::Sink,
+        (false, true, true) => Kind::Connector,
+        _ => return Err(not_weir("its exports match no Weir world")),
+    };
+    Ok((kind, version))
+}
+
+/// One live component instance (one store).
+pub struct Instance {
+    name: String,
+    store: Store<InstanceState>,
+    factory: Option<factory::Guest>,
+    format: Option<format::Guest>,
+    source: Option<source::Guest>,
+    sink: Option<sink::Guest>,
+    poisoned: Option<TrapReason>,
+}
+
+impl Instance {
+    /// The name used in errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the instance (once its spec's identifier is known).
+    pub fn set_name(&mut self, name: &str) {
+        name.clone_into(&mut self.name);
+        name.clone_into(&mut self.store.data_mut().component);
+    }
+
+    /// Metrics the guest reported so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.store.data().metrics
+    }
+
+    /// Whether a trap ended this instance.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+
+    fn begin_call(&mut self) -> Result<()> {
+        if let Some(reason) = &self.poisoned {
+            return Err(Error::Trap {
+                component: self.name.clone(),
+                reason: TrapReason::Other(format!("instance already stopped earlier ({reason}); create a new instance")),
+                stderr: String::new(),
+            });
+        }
+        let state = self.store.data_mut();
+        state.ticks_used = 0;
+        state.limiter.hit = None;
+        self.store.set_epoch_deadline(1);
+        Ok(())
+    }
+
+    /// Maps a call's outcome to the runtime's errors; the single place that
+    /// recognises traps and limits.
+    fn finish<T>(&mut self, outcome: wasmtime::Result<Result<T, wit::Error>>) -> Result<T> {
+        match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Error::Guest { component: self.name.clone(), error: GuestError::from(e) }),
+            Err(trap) => {
+                let state = self.store.data();
+                let reason = match state.limiter.hit {
+                    Some(hit) => state.limiter.reason(hit),
+                    None => match trap.downcast_ref::<wasmtime::Trap>() {
+                        Some(wasmtime::Trap::UnreachableCodeReached) => TrapReason::Panic,
+                        Some(t) => TrapReason::Other(format!("trap: {t}")),
+                        None => TrapReason::Other(format!("{trap:#}")),
+                    },
+                };
+                let stderr = tail(&state.stderr_text(), 2000);
+                self.poisoned = Some(reason.clone());
+                Err(Error::Trap { component: self.name.clone(), reason, stderr })
+            }
+        }
+    }
+
+    fn missing(&self, what: &str) -> Error {
+        Error::Guest {
+            component: self.name.clone(),
+            error: GuestError::Unsupported(format!("this component does not export the {what} interface")),
+        }
+    }
+
+    /// Calls `factory.spec`.
+    pub async fn spec(&mut self) -> Result<Spec> {
+        self.begin_call()?;
+        let f = self.factory.clone().ok_or_else(|| self.missing("factory"))?;
+        let r = f.call_spec(&mut self.store).await;
+        self.finish(r.map(Ok)).map(Spec::from)
+    }
+
+    /// Calls `factory.validate`.
+    pub async fn validate(&mut self, options: &Options, schema: &Schema) -> Result<()> {
+        self.begin_call()?;
+        let f = self.factory.clone().ok_or_else(|| self.missing("factory"))?;
+        let r = f.call_validate(&mut self.store, options, schema).await;
+        self.finish(r)
+    }
+
+    /// Opens a decoder resource.
+    pub async fn open_decoder(&mut self, options: &Options, schema: &Schema) -> Result<ResourceAny> {
+        self.begin_call()?;
+        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
+        let r = f.decoder().call_open(&mut self.store, options, schema).await;
+        self.finish(r)
+    }
+
+    /// Decodes frames with an open decoder.
+    pub async fn decode(&mut self, decoder: ResourceAny, frames: &VarData) -> Result<Batch> {
+        self.begin_call()?;
+        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
+        let r = f.decoder().call_decode(&mut self.store, decoder, frames).await;
+        self.finish(r)
+    }
+
+    /// Opens an encoder resource.
+    pub async fn open_encoder(&mut self, options: &Options, schema: &Schema) -> Result<ResourceAny> {
+        self.begin_call()?;
+        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
+        let r = f.encoder().call_open(&mut self.store, options, schema).await;
+        self.finish(r)
+    }
+
+    /// Encodes rows with an open encoder.
+    pub async fn encode(&mut self, encoder: ResourceAny, rows: &Batch) -> Result<VarData> {
+        self.begin_call()?;
+        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
+        let r = f.encoder().call_encode(&mut self.store, encoder, rows).await;
+        self.finish(r)
+    }
+
+    /// Opens a sink writer resource.
+    pub async fn open_writer(&mut self, options: &Options, schema: &Schema, context: &sink::WriterContext) -> Result<ResourceAny> {
+        self.begin_call()?;
+        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
+        let r = s.writer().call_open(&mut self.store, options, schema, context).await;
+        self.finish(r)
+    }
+
+    /// Writes to an open sink writer.
+    pub async fn write(&mut self, writer: ResourceAny, input: &sink::SinkInput) -> Result<()> {
+        self.begin_call()?;
+        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
+        let r = s.writer().call_write(&mut self.store, writer, input).await;
+        self.finish(r)
+    }
+
+    /// Prepares the commit of checkpoint `id` on a writer.
+    pub async fn prepare_commit(&mut self, writer: ResourceAny, id: u64) -> Result<Vec<Vec<u8>>> {
+        self.begin_call()?;
+        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
+        let r = s.writer().call_prepare_commit(&mut self.store, writer, id).await;
+        self.finish(r)
+    }
+
+    /// Commits committables (idempotent).
+    pub async fn commit(&mut self, options: &Options, committables: &[Vec<u8>]) -> Result<()> {
+        self.begin_call()?;
+        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
+        let r = s.call_commit(&mut self.store, options, committables).await;
+        self.finish(r)
+    }
+
+    /// Plans a scan.
+    pub async fn plan(&mut self, options: &Options, schema: &Schema, request: &source::ScanRequest) -> Result<source::ScanPlan> {
+        self.begin_call()?;
+        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
+        let r = s.call_plan(&mut self.store, options, schema, request).await;
+        self.finish(r)
+    }
+
+    /// Drops a guest resource (decoder, encoder, writer…).
+    pub async fn drop_resource(&mut self, resource: ResourceAny) -> Result<()> {
+        self.begin_call()?;
+        let r = resource.resource_drop_async(&mut self.store).await;
+        self.finish(r.map(Ok))
+    }
+}
+
+fn tail(s: &str, max: usize) -> String {
+    let s = s.trim_end();
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].to_owned()
+}

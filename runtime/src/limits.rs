@@ -1,0 +1,82 @@
+//! Per-instance resource limits: memory (through a store limiter) and CPU
+//! time per call (through epoch deadlines). Traps caused by a limit carry
+//! a [`LimitHit`] so the error can say which limit, not just "trap".
+
+use std::time::Duration;
+
+use crate::error::TrapReason;
+
+/// Limits applied to every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Maximum time one call may run in the guest before it is stopped.
+    pub cpu_per_call: Duration,
+    /// Maximum number of table elements (function references) per table.
+    pub table_elements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // A format or connector needs a few MiB; 64 MiB leaves room for
+            // large batches while keeping 100 instances under 7 GiB.
+            memory_bytes: 64 * 1024 * 1024,
+            // Seconds, not milliseconds: a decode of a 64 KiB batch takes
+            // well under a millisecond, but a cold guest may initialise.
+            cpu_per_call: Duration::from_secs(5),
+            table_elements: 100_000,
+        }
+    }
+}
+
+/// Which limit stopped an instance, recorded by the limiter or the epoch
+/// callback before they fail the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    /// Memory growth refused.
+    Memory,
+    /// The call ran out of CPU time.
+    Cpu,
+}
+
+/// The store's resource limiter: refuses growth past the limits and
+/// remembers that it did.
+#[derive(Debug)]
+pub struct Limiter {
+    limits: Limits,
+    /// Set when a limit was hit during the current call.
+    pub hit: Option<LimitHit>,
+}
+
+impl Limiter {
+    /// A limiter enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Limiter { limits, hit: None }
+    }
+
+    /// The trap reason for a limit hit.
+    pub fn reason(&self, hit: LimitHit) -> TrapReason {
+        match hit {
+            LimitHit::Memory => TrapReason::MemoryLimit { limit: self.limits.memory_bytes },
+            LimitHit::Cpu => TrapReason::CpuLimit { budget: self.limits.cpu_per_call },
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            self.hit = Some(LimitHit::Memory);
+            // Failing (rather than returning false) stops the guest at once:
+            // a Rust guest would abort on a failed allocation anyway.
+            return Err(wasmtime::format_err!("memory limit exceeded"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= self.limits.table_elements)
+    }
+}
