@@ -334,3 +334,106 @@ fn column_from_arrow(a: &dyn Array) -> Result<Column, String> {
     };
     Ok(Column { validity, data })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::v0_1_0::weir::connector::types::LogicalType;
+
+    fn schema(ty: LogicalType, nullable: bool) -> Schema {
+        Schema { fields: vec![Field { name: "c".into(), data_type: ty, nullable }], nested: vec![], primary_key: vec![] }
+    }
+
+    fn one(data: ColumnData, validity: Option<Vec<u8>>, rows: u32) -> Batch {
+        Batch { row_count: rows, row_kinds: vec![], columns: vec![Column { validity, data }], children: vec![] }
+    }
+
+    fn utf8(offsets: Vec<i32>, data: &[u8]) -> ColumnData {
+        ColumnData::Utf8(VarData { offsets, data: data.to_vec() })
+    }
+
+    fn rejects(ty: LogicalType, nullable: bool, batch: Batch, needle: &str) {
+        let err = to_arrow("evil", &schema(ty, nullable), batch).expect_err("must be rejected").to_string();
+        assert!(err.starts_with("component 'evil' returned an invalid batch"), "{err}");
+        assert!(err.contains(needle), "{err} does not mention {needle:?}");
+    }
+
+    #[test]
+    fn accepts_a_well_formed_batch() {
+        let b = one(utf8(vec![0, 1, 3], b"abc"), Some(vec![0b11]), 2);
+        let out = to_arrow("ok", &schema(LogicalType::String, true), b).expect("valid");
+        assert_eq!(out.rows.num_rows(), 2);
+    }
+
+    #[test]
+    fn rejects_offsets_past_the_data() {
+        rejects(LogicalType::String, true, one(utf8(vec![0, 1, 99], b"abc"), None, 2), "offsets point to byte 99");
+    }
+
+    #[test]
+    fn rejects_decreasing_or_negative_offsets() {
+        rejects(LogicalType::Bytes, true, one(ColumnData::Binary(VarData { offsets: vec![0, 3, 1], data: b"abc".to_vec() }), None, 2), "offsets decrease");
+        rejects(LogicalType::String, true, one(utf8(vec![-4, 1, 2], b"abc"), None, 2), "negative first offset");
+    }
+
+    #[test]
+    fn rejects_wrong_offset_count_and_lengths() {
+        rejects(LogicalType::String, true, one(utf8(vec![0, 1], b"abc"), None, 2), "offsets (expected rows + 1)");
+        rejects(LogicalType::Int, true, one(ColumnData::Int32(vec![1, 2, 3]), None, 2), "3 values for 2 rows");
+        rejects(LogicalType::Boolean, true, one(ColumnData::Boolean(vec![]), None, 9), "0 bytes of booleans for 9 rows");
+        rejects(LogicalType::Decimal(DecimalType { precision: 10, scale: 2 }), true, one(ColumnData::Decimal128(vec![1]), None, 1), "64-bit words");
+    }
+
+    #[test]
+    fn rejects_invalid_utf8() {
+        rejects(LogicalType::String, true, one(utf8(vec![0, 2], &[0xff, 0xfe]), None, 1), "utf-8");
+    }
+
+    #[test]
+    fn rejects_short_bitmaps_and_nulls_in_not_null_columns() {
+        rejects(LogicalType::Int, true, one(ColumnData::Int32(vec![0; 9]), Some(vec![0xff]), 9), "validity bitmap has 1 bytes for 9 rows");
+        rejects(LogicalType::Int, false, one(ColumnData::Int32(vec![0; 2]), Some(vec![0b01]), 2), "1 nulls in a NOT NULL column");
+    }
+
+    #[test]
+    fn rejects_wrong_physical_type_and_column_count() {
+        rejects(LogicalType::String, true, one(ColumnData::Int64(vec![1]), None, 1), "int64 values for a column of type Utf8");
+        let mut b = one(ColumnData::Int32(vec![1]), None, 1);
+        b.columns.push(b.columns[0].clone());
+        rejects(LogicalType::Int, true, b, "2 columns, the schema has 1");
+    }
+
+    #[test]
+    fn rejects_bad_row_kinds_and_nested_children() {
+        let mut b = one(ColumnData::Int32(vec![1, 2]), None, 2);
+        b.row_kinds = vec![0, 9];
+        rejects(LogicalType::Int, true, b, "row 1 has row kind 9");
+        let mut b = one(ColumnData::Int32(vec![1]), None, 1);
+        b.row_kinds = vec![0, 0, 0];
+        rejects(LogicalType::Int, true, b, "3 row kinds for 1 rows");
+        let mut b = one(ColumnData::Int32(vec![1]), None, 1);
+        b.children.push(Column { validity: None, data: ColumnData::Int32(vec![]) });
+        rejects(LogicalType::Int, true, b, "nested child columns");
+    }
+
+    #[test]
+    fn rejects_decimals_beyond_their_precision() {
+        let too_big = 10i128.pow(5);
+        let words = vec![too_big as u64, (too_big >> 64) as u64];
+        rejects(LogicalType::Decimal(DecimalType { precision: 5, scale: 0 }), true, one(ColumnData::Decimal128(words), None, 1), "precision");
+    }
+
+    #[test]
+    fn sliced_arrow_input_is_rebased() {
+        let strings = StringArray::from(vec!["skip", "keep", "me"]).slice(1, 2);
+        let rows = RecordBatch::try_new(
+            Arc::new(ArrowSchema::new(vec![ArrowField::new("c", DataType::Utf8, true)])),
+            vec![Arc::new(strings)],
+        )
+        .expect("batch");
+        let b = from_arrow(&ChangelogBatch { rows, row_kinds: vec![] }).expect("converts");
+        let ColumnData::Utf8(v) = &b.columns[0].data else { panic!("utf8") };
+        assert_eq!(v.offsets, [0, 4, 6]);
+        assert_eq!(v.data, b"keepme");
+    }
+}

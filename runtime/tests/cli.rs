@@ -1,0 +1,70 @@
+//! The `weir` binary's first verbs on the built-in components.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn weir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .env("WEIR_CACHE_DIR", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+        .env_remove("WEIR_PLUGIN_DIR")
+        .output()
+        .expect("weir runs")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(o.status.success(), "weir failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).expect("utf-8 output")
+}
+
+#[test]
+fn connectors_lists_the_builtins() {
+    let out = stdout(&weir(&["connectors"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("IDENTIFIER") && lines[0].contains("ORIGIN"), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("raw ") && l.contains("format") && l.ends_with("built-in")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("blackhole ") && l.contains("sink")), "{out}");
+
+    let json: serde_json::Value = serde_json::from_str(&stdout(&weir(&["connectors", "--json"]))).expect("json");
+    let ids: Vec<&str> = json.as_array().expect("array").iter().filter_map(|e| e["identifier"].as_str()).collect();
+    assert_eq!(ids, ["raw", "blackhole"]);
+}
+
+#[test]
+fn describe_prints_every_option() {
+    let out = stdout(&weir(&["describe", "raw"]));
+    assert!(out.contains("format 'raw' (built-in"), "{out}");
+    let row = |key: &str| out.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no row for {key} in\n{out}")).to_owned();
+    let charset = row("raw.charset");
+    assert!(charset.contains("String") && charset.contains("UTF-8") && charset.contains(" no "), "{charset}");
+    let endianness = row("raw.endianness");
+    assert!(endianness.contains("Enum") && endianness.contains("big-endian") && endianness.contains("little-endian"), "{endianness}");
+    assert!(out.lines().any(|l| l.starts_with("format ") && l.contains("Must be 'raw'")), "{out}");
+}
+
+#[test]
+fn describe_unknown_identifier_fails_helpfully() {
+    let o = weir(&["describe", "kafka"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no connector or format named 'kafka'; the catalog has: raw, blackhole"), "{err}");
+}
+
+#[test]
+fn inspect_reads_a_component_file() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (_, wasm) = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-format-raw").expect("raw is built in");
+    let file = dir.join("inspect-raw.wasm");
+    std::fs::write(&file, wasm).expect("write");
+    let out = stdout(&weir(&["inspect", file.to_str().expect("utf-8 path")]));
+    for needle in ["kind:          format", "identifier:    raw  ('format' = 'raw')", "contract:      weir:connector@0.1.0", "capabilities:  none", "raw.endianness"] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+
+    let junk = dir.join("junk.wasm");
+    std::fs::write(&junk, b"\0asm but not really").expect("write");
+    let o = weir(&["inspect", junk.to_str().expect("utf-8 path")]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("failed to inspect") && err.contains("junk.wasm"), "{err}");
+}
