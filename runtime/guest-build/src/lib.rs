@@ -55,14 +55,19 @@ pub fn build(packages: &[&str]) -> Vec<Built> {
     ensure_target();
 
     let target_dir = guest_target_dir();
+    packages.iter().map(|p| build_one(&root, &target_dir, p)).collect()
+}
+
+/// Guests are plain `rlib`s in the workspace (so native builds, tests and
+/// clippy treat them like any library); only here are they linked as a
+/// `cdylib`, which for wasm32-wasip2 is a component.
+fn build_one(root: &Path, target_dir: &Path, package: &str) -> Built {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args(["build", "--quiet", "--profile", "guest", "--target", TARGET, "--target-dir"])
-        .arg(&target_dir);
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
+    cmd.current_dir(root)
+        .args(["rustc", "--quiet", "--profile", "guest", "--target", TARGET, "--crate-type", "cdylib", "-p", package])
+        .arg("--target-dir")
+        .arg(target_dir);
     // The outer build's settings must not leak into the guest build: clippy's
     // wrapper, host rustflags and a forced target would change or break it.
     for var in [
@@ -80,24 +85,16 @@ pub fn build(packages: &[&str]) -> Vec<Built> {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("failed to run cargo to build the guest components: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| panic!("failed to run cargo to build guest {package}: {e}"));
     if !status.success() {
         panic!(
-            "building the guest components {packages:?} for {TARGET} failed (see the errors above); \
-             rebuild one by hand with `cargo build --profile guest --target {TARGET} -p <package>`"
+            "building the guest component {package} for {TARGET} failed (see the errors above); rebuild it by hand \
+             with `cargo rustc --profile guest --target {TARGET} --crate-type cdylib -p {package}`"
         );
     }
-
-    packages
-        .iter()
-        .map(|p| {
-            let wasm = target_dir.join(TARGET).join("guest").join(format!("{}.wasm", p.replace('-', "_")));
-            assert!(wasm.is_file(), "guest {p} built but {} is missing: is it a cdylib?", wasm.display());
-            Built { package: (*p).to_owned(), wasm }
-        })
-        .collect()
+    let wasm = target_dir.join(TARGET).join("guest").join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(wasm.is_file(), "guest {package} built but {} is missing", wasm.display());
+    Built { package: package.to_owned(), wasm }
 }
 
 /// Tells cargo to rebuild when anything under `dir` changes.

@@ -1,9 +1,10 @@
 //! Write Weir connectors and formats in Rust.
 //!
 //! Implement one trait — [`Format`], [`Source`] or [`Sink`] — and call its
-//! export macro; the SDK does the WIT plumbing. Build with
-//! `cargo build --target wasm32-wasip2` on a `cdylib` crate and the output is
-//! a component the `weir` runtime loads.
+//! export macro; the SDK does the WIT plumbing. Build the crate as a
+//! `cdylib` for `wasm32-wasip2` (`crate-type = ["cdylib"]`, or
+//! `cargo rustc --target wasm32-wasip2 --crate-type cdylib`) and the output
+//! is a component the `weir` runtime loads.
 //!
 //! # A complete format
 //!
