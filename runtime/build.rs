@@ -5,10 +5,8 @@ use std::fmt::Write as _;
 
 /// Every built-in component: its crate (a workspace member) and folder.
 /// Adding a connector or format = one folder + one line here.
-const BUILTINS: &[(&str, &str)] = &[
-    ("weir-format-raw", "guest-formats/raw"),
-    ("weir-connector-blackhole", "guest-connectors/blackhole"),
-];
+const BUILTINS: &[(&str, &str)] =
+    &[("weir-format-raw", "guest-formats/raw"), ("weir-connector-blackhole", "guest-connectors/blackhole")];
 
 fn main() {
     let root = weir_guest_build::workspace_root();
@@ -18,7 +16,9 @@ fn main() {
     let packages: Vec<&str> = BUILTINS.iter().map(|(p, _)| *p).collect();
     let built = weir_guest_build::build(&packages);
 
-    let mut out = String::from("/// Built-in components: (crate, component bytes).\npub static BUILTINS: &[(&str, &[u8])] = &[\n");
+    let mut out = String::from(
+        "/// Built-in components: (crate, component bytes).\npub static BUILTINS: &[(&str, &[u8])] = &[\n",
+    );
     for guest in &built {
         writeln!(out, "    ({:?}, include_bytes!({:?})),", guest.package, guest.wasm).expect("write to String");
     }

@@ -26,10 +26,16 @@ fn main() {
     for (name, guest) in names.iter().zip(&built) {
         let constant = name.to_uppercase().replace('-', "_");
         if !tests_src.contains(&constant) {
-            panic!("test guest tests/guests/{name} is not used by any test: refer to `{constant}` in a test under tests/ or remove the guest");
+            panic!(
+                "test guest tests/guests/{name} is not used by any test: refer to `{constant}` in a test under tests/ or remove the guest"
+            );
         }
-        writeln!(out, "/// Path of the `tests/guests/{name}` component.\npub const {constant}: &str = {:?};", guest.wasm)
-            .expect("write to String");
+        writeln!(
+            out,
+            "/// Path of the `tests/guests/{name}` component.\npub const {constant}: &str = {:?};",
+            guest.wasm
+        )
+        .expect("write to String");
     }
     let dest = Path::new(&std::env::var_os("OUT_DIR").expect("set by cargo")).join("guests.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("failed to write {}: {e}", dest.display()));

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array,
-    Int16Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray, Time32MillisecondArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray, Time32MillisecondArray,
     TimestampMicrosecondArray, TimestampNanosecondArray,
 };
 use weir::batch::{self, ChangelogBatch};
@@ -32,7 +32,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn null(&mut self) -> bool {
-        self.next() % 7 == 0
+        self.next().is_multiple_of(7)
     }
 }
 
@@ -66,32 +66,76 @@ fn all_types_schema() -> Schema {
 /// values chosen to catch lossy handling: NaN payloads, -0.0, infinities,
 /// extreme integers, multi-byte UTF-8, empty strings, 0xFF bytes.
 fn all_types_batch() -> ChangelogBatch {
-    let specials = [f64::NAN, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE / 2.0, f64::from_bits(0x7ff8_dead_beef_0001)];
+    let specials = [
+        f64::NAN,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MIN_POSITIVE / 2.0,
+        f64::from_bits(0x7ff8_dead_beef_0001),
+    ];
     let texts = ["", "Alice", "wörld", "日本語", "emoji 🦀", "a|b,c\"d\n"];
     let mut r = Rng(0xfeed);
     let b: BooleanArray = (0..ROWS).map(|i| opt(&mut r, i % 3 == 0)).collect();
     let ti: Int8Array = (0..ROWS).map(|i| opt(&mut r, [i8::MIN, -1, 0, 1, i8::MAX][i % 5])).collect();
     let si: Int16Array = (0..ROWS).map(|i| opt(&mut r, (i as i16).wrapping_mul(77))).collect();
     let i: Int32Array = (0..ROWS).map(|i| Some([i32::MIN, i32::MAX, 0, i as i32][i % 4])).collect();
-    let bi: Int64Array = (0..ROWS).map(|_| { let v = r.next() as i64; opt(&mut r, v) }).collect();
+    let bi: Int64Array = (0..ROWS)
+        .map(|_| {
+            let v = r.next() as i64;
+            opt(&mut r, v)
+        })
+        .collect();
     let f: Float32Array = (0..ROWS).map(|i| opt(&mut r, (i as f32) * 1.5 - 1e6)).collect();
-    let d: Float64Array = (0..ROWS).map(|i| { let v = if i % 10 == 0 { specials[i / 10 % specials.len()] } else { f64::from_bits(r.next() >> 2) }; opt(&mut r, v) }).collect();
+    let d: Float64Array = (0..ROWS)
+        .map(|i| {
+            let v = if i % 10 == 0 { specials[i / 10 % specials.len()] } else { f64::from_bits(r.next() >> 2) };
+            opt(&mut r, v)
+        })
+        .collect();
     let dec = (0..ROWS)
-        .map(|i| { let v = if i % 2 == 0 { 10i128.pow(37) - 1 } else { -(r.next() as i128) * 12345 }; opt(&mut r, v) })
+        .map(|i| {
+            let v = if i % 2 == 0 { 10i128.pow(37) - 1 } else { -(r.next() as i128) * 12345 };
+            opt(&mut r, v)
+        })
         .collect::<PrimitiveArray<Decimal128Type>>()
         .with_precision_and_scale(38, 10)
         .expect("valid decimal type");
     let s: StringArray = (0..ROWS).map(|i| opt(&mut r, format!("{}-{i}", texts[i % texts.len()]))).collect();
-    let bytes: Vec<Option<Vec<u8>>> = (0..ROWS).map(|i| opt(&mut r, (0..(i % 17) as u8).map(|k| k.wrapping_mul(31) | 0x80).collect())).collect();
+    let bytes: Vec<Option<Vec<u8>>> =
+        (0..ROWS).map(|i| opt(&mut r, (0..(i % 17) as u8).map(|k| k.wrapping_mul(31) | 0x80).collect())).collect();
     let by = BinaryArray::from_iter(bytes);
     let dt: Date32Array = (0..ROWS).map(|i| opt(&mut r, i as i32 - 5000)).collect();
     let t: Time32MillisecondArray = (0..ROWS).map(|i| opt(&mut r, (i as i32 * 8_641) % 86_400_000)).collect();
-    let ts: TimestampMicrosecondArray = (0..ROWS).map(|_| { let v = r.next() as i64 >> 8; opt(&mut r, v) }).collect();
-    let tsl = (0..ROWS).map(|_| { let v = r.next() as i64 >> 1; opt(&mut r, v) }).collect::<TimestampNanosecondArray>().with_timezone("UTC");
+    let ts: TimestampMicrosecondArray = (0..ROWS)
+        .map(|_| {
+            let v = r.next() as i64 >> 8;
+            opt(&mut r, v)
+        })
+        .collect();
+    let tsl = (0..ROWS)
+        .map(|_| {
+            let v = r.next() as i64 >> 1;
+            opt(&mut r, v)
+        })
+        .collect::<TimestampNanosecondArray>()
+        .with_timezone("UTC");
 
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(b), Arc::new(ti), Arc::new(si), Arc::new(i), Arc::new(bi), Arc::new(f), Arc::new(d),
-        Arc::new(dec), Arc::new(s), Arc::new(by), Arc::new(dt), Arc::new(t), Arc::new(ts), Arc::new(tsl),
+        Arc::new(b),
+        Arc::new(ti),
+        Arc::new(si),
+        Arc::new(i),
+        Arc::new(bi),
+        Arc::new(f),
+        Arc::new(d),
+        Arc::new(dec),
+        Arc::new(s),
+        Arc::new(by),
+        Arc::new(dt),
+        Arc::new(t),
+        Arc::new(ts),
+        Arc::new(tsl),
     ];
     let arrow_schema = batch::arrow_schema(&all_types_schema()).expect("schema converts");
     let rows = RecordBatch::try_new(Arc::new(arrow_schema), columns).expect("valid record batch");
@@ -139,7 +183,10 @@ async fn options_are_validated_with_clear_errors() {
 
     let missing = runtime.decoder("Orders", "roundtrip", &opts(&[]), &schema).await.err().expect("missing key fails");
     let msg = missing.to_string();
-    assert!(matches!(&missing, Error::Options(OptionsError::Missing { key, .. }) if key == "roundtrip.marker"), "{msg}");
+    assert!(
+        matches!(&missing, Error::Options(e) if matches!(&**e, OptionsError::Missing { key, .. } if key == "roundtrip.marker")),
+        "{msg}"
+    );
     assert!(msg.contains("table 'Orders'") && msg.contains("requires option 'roundtrip.marker'"), "{msg}");
 
     let unknown = runtime
@@ -156,10 +203,18 @@ async fn options_are_validated_with_clear_errors() {
         .await
         .err()
         .expect("bad boolean fails");
-    assert!(bad.to_string().contains("option 'roundtrip.strict' of format 'roundtrip' expects true or false, but got 'maybe'"), "{bad}");
+    assert!(
+        bad.to_string()
+            .contains("option 'roundtrip.strict' of format 'roundtrip' expects true or false, but got 'maybe'"),
+        "{bad}"
+    );
 
     // The component's own validation runs after the host's and keeps its key.
-    let guest = runtime.decoder("Orders", "roundtrip", &opts(&[("marker", "")]), &schema).await.err().expect("empty marker fails");
+    let guest = runtime
+        .decoder("Orders", "roundtrip", &opts(&[("marker", "")]), &schema)
+        .await
+        .err()
+        .expect("empty marker fails");
     assert!(
         matches!(&guest, Error::Guest { component, error: GuestError::Config { key: Some(k), .. } } if component == "roundtrip" && k == "marker"),
         "{guest}"
@@ -175,7 +230,10 @@ async fn ten_thousand_rows_round_trip_bit_exact_through_a_guest() {
     let mut decoder = runtime.decoder("t", "roundtrip", &options, &schema).await.expect("decoder");
 
     let original = all_types_batch();
-    assert!(original.rows.columns().iter().enumerate().all(|(i, c)| i == 3 || c.null_count() > 0), "every nullable column has nulls");
+    assert!(
+        original.rows.columns().iter().enumerate().all(|(i, c)| i == 3 || c.null_count() > 0),
+        "every nullable column has nulls"
+    );
 
     // Arrow → boundary batch → guest encoder → frames → guest decoder →
     // boundary batch → Arrow.
@@ -196,7 +254,7 @@ async fn a_panicking_guest_is_contained_and_named() {
     let schema = weir::schema![("x", Int)];
     let mut decoder = runtime.decoder("t", "panicky", &[], &schema).await.expect("opens");
 
-    let err = decoder.decode(&weir::frames(["a", "b"])).await.err().expect("the guest panics");
+    let err = decoder.decode(&weir::frames(["a", "b"])).await.expect_err("the guest panics");
     let Error::Trap { component, reason, stderr } = &err else { panic!("expected a trap, got {err}") };
     assert_eq!(component, "panicky");
     assert_eq!(*reason, TrapReason::Panic);
@@ -205,7 +263,7 @@ async fn a_panicking_guest_is_contained_and_named() {
     assert!(decoder.instance().is_poisoned());
 
     // The trapped instance refuses further calls instead of misbehaving…
-    let again = decoder.decode(&weir::frames(["c"])).await.err().expect("poisoned");
+    let again = decoder.decode(&weir::frames(["c"])).await.expect_err("poisoned");
     assert!(again.to_string().contains("instance already stopped earlier"), "{again}");
 
     // …and the host keeps serving: a new instance of another component works.
@@ -223,7 +281,7 @@ async fn builtin_raw_format_decodes_and_reports_bad_records() {
     let col = rows.rows.column(0).as_any().downcast_ref::<StringArray>().expect("strings");
     assert_eq!(col.iter().collect::<Vec<_>>(), [Some("hello"), Some("wörld")]);
 
-    let bad = d.decode(&weir::frames([&b"ok"[..], &[0xff, 0xfe][..]])).await.err().expect("invalid UTF-8");
+    let bad = d.decode(&weir::frames([&b"ok"[..], &[0xff, 0xfe][..]])).await.expect_err("invalid UTF-8");
     assert!(
         matches!(&bad, Error::Guest { error: GuestError::Data { position: 1, .. }, .. }),
         "the error gives the record's position: {bad}"
@@ -267,7 +325,9 @@ async fn blackhole_sink_swallows_and_counts() {
         .expect("batch"),
         row_kinds: vec![],
     };
-    let input = weir::bindings::v0_1_0::exports::weir::connector::sink::SinkInput::Rows(batch::from_arrow(&rows).expect("batch"));
+    let input = weir::bindings::v0_1_0::exports::weir::connector::sink::SinkInput::Rows(
+        batch::from_arrow(&rows).expect("batch"),
+    );
     instance.write(writer, &input).await.expect("write");
     instance.write(writer, &input).await.expect("write");
     assert!(instance.prepare_commit(writer, 1).await.expect("prepare").is_empty());
@@ -289,12 +349,18 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
     let (catalog, problems) = Catalog::load(engine, Some(&dir)).await.expect("catalog loads despite bad plugins");
     let ids: Vec<&str> = catalog.entries().iter().map(|e| e.spec.identifier.as_str()).collect();
     assert_eq!(ids, ["raw", "blackhole", "roundtrip"]);
-    assert_eq!(catalog.find("roundtrip", Role::Format).expect("found").origin, Origin::File(dir.join("roundtrip-again.wasm")));
+    assert_eq!(
+        catalog.find("roundtrip", Role::Format).expect("found").origin,
+        Origin::File(dir.join("roundtrip-again.wasm"))
+    );
 
     let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert_eq!(messages.len(), 2, "{messages:#?}");
     assert!(messages.iter().any(|m| m.contains("garbage.wasm")), "{messages:#?}");
-    assert!(messages.iter().any(|m| m.contains("declares identifier 'roundtrip', already provided by")), "{messages:#?}");
+    assert!(
+        messages.iter().any(|m| m.contains("declares identifier 'roundtrip', already provided by")),
+        "{messages:#?}"
+    );
 
     let missing = catalog.find("roundtrip", Role::Source).err().expect("not a source");
     assert!(missing.to_string().contains("no source connector named 'roundtrip'"), "{missing}");

@@ -69,14 +69,26 @@ impl Runtime {
 
     /// A decoder of format `format` for `table`. `options` are the format's
     /// options without prefix.
-    pub async fn decoder(&self, table: &str, format: &str, options: &[(String, String)], schema: &Schema) -> Result<Decoder> {
+    pub async fn decoder(
+        &self,
+        table: &str,
+        format: &str,
+        options: &[(String, String)],
+        schema: &Schema,
+    ) -> Result<Decoder> {
         let entry = self.catalog.find(format, Role::Format)?;
         let (instance, handle) = open_format(entry, table, options, schema, Direction::Decode).await?;
         Ok(Decoder { instance, handle, schema: schema.clone() })
     }
 
     /// An encoder of format `format` for `table`.
-    pub async fn encoder(&self, table: &str, format: &str, options: &[(String, String)], schema: &Schema) -> Result<Encoder> {
+    pub async fn encoder(
+        &self,
+        table: &str,
+        format: &str,
+        options: &[(String, String)],
+        schema: &Schema,
+    ) -> Result<Encoder> {
         let entry = self.catalog.find(format, Role::Format)?;
         let (instance, handle) = open_format(entry, table, options, schema, Direction::Encode).await?;
         Ok(Encoder { instance, handle })
@@ -147,7 +159,8 @@ impl Encoder {
 
     /// Encodes Arrow rows into frames.
     pub async fn encode_arrow(&mut self, rows: &ChangelogBatch) -> Result<VarData> {
-        let batch = batch::from_arrow(rows).map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
+        let batch = batch::from_arrow(rows)
+            .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
         self.encode(&batch).await
     }
 

@@ -16,12 +16,12 @@ use std::sync::Arc;
 
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, PrimitiveArray, RecordBatch,
-    RecordBatchOptions, StringArray,
+    Array, ArrayRef, ArrowPrimitiveType, BinaryArray, BooleanArray, PrimitiveArray, RecordBatch, RecordBatchOptions,
+    StringArray,
 };
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field as ArrowField, Schema as ArrowSchema, TimeUnit};
@@ -72,7 +72,9 @@ pub fn arrow_type(ty: &LogicalType) -> Result<DataType, String> {
         T::Double => DataType::Float64,
         T::Decimal(DecimalType { precision, scale }) => {
             if *precision == 0 || *precision > 38 || scale > precision {
-                return Err(format!("DECIMAL({precision}, {scale}) is out of range (precision 1..=38, scale <= precision)"));
+                return Err(format!(
+                    "DECIMAL({precision}, {scale}) is out of range (precision 1..=38, scale <= precision)"
+                ));
             }
             DataType::Decimal128(*precision, *scale as i8)
         }
@@ -83,7 +85,9 @@ pub fn arrow_type(ty: &LogicalType) -> Result<DataType, String> {
         T::Time(p) => DataType::Time64(unit(*p)),
         T::Timestamp(p) => DataType::Timestamp(unit(*p), None),
         T::TimestampLtz(p) => DataType::Timestamp(unit(*p), Some("UTC".into())),
-        T::Array(_) | T::Map(_) | T::Row(_) => return Err("ARRAY, MAP and ROW columns are not converted to Arrow yet".to_owned()),
+        T::Array(_) | T::Map(_) | T::Row(_) => {
+            return Err("ARRAY, MAP and ROW columns are not converted to Arrow yet".to_owned());
+        }
     })
 }
 
@@ -92,7 +96,13 @@ pub fn arrow_schema(schema: &Schema) -> Result<ArrowSchema, String> {
     let fields = schema
         .fields
         .iter()
-        .map(|f| Ok(ArrowField::new(&f.name, arrow_type(&f.data_type).map_err(|e| format!("column '{}': {e}", f.name))?, f.nullable)))
+        .map(|f| {
+            Ok(ArrowField::new(
+                &f.name,
+                arrow_type(&f.data_type).map_err(|e| format!("column '{}': {e}", f.name))?,
+                f.nullable,
+            ))
+        })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(ArrowSchema::new(fields))
 }
@@ -119,7 +129,12 @@ pub fn schema_from_arrow(schema: &ArrowSchema) -> Result<Schema, String> {
                 DataType::Time32(u) | DataType::Time64(u) => T::Time(precision(u)),
                 DataType::Timestamp(u, None) => T::Timestamp(precision(u)),
                 DataType::Timestamp(u, Some(_)) => T::TimestampLtz(precision(u)),
-                other => return Err(format!("column '{}': Arrow type {other} has no Flink equivalent in Weir 0.1", f.name())),
+                other => {
+                    return Err(format!(
+                        "column '{}': Arrow type {other} has no Flink equivalent in Weir 0.1",
+                        f.name()
+                    ));
+                }
             };
             Ok(Field { name: f.name().clone(), data_type: ty, nullable: f.is_nullable() })
         })
@@ -149,10 +164,13 @@ pub fn to_arrow(component: &str, schema: &Schema, batch: Batch) -> Result<Change
         .columns
         .into_iter()
         .zip(&schema.fields)
-        .map(|(column, field)| column_to_arrow(column, field, n).map_err(|e| invalid(format!("column '{}': {e}", field.name))))
+        .map(|(column, field)| {
+            column_to_arrow(column, field, n).map_err(|e| invalid(format!("column '{}': {e}", field.name)))
+        })
         .collect::<Result<Vec<_>>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(n));
-    let rows = RecordBatch::try_new_with_options(Arc::new(arrow), columns, &options).map_err(|e| invalid(e.to_string()))?;
+    let rows =
+        RecordBatch::try_new_with_options(Arc::new(arrow), columns, &options).map_err(|e| invalid(e.to_string()))?;
     Ok(ChangelogBatch { rows, row_kinds: batch.row_kinds })
 }
 
@@ -172,7 +190,12 @@ fn expect_len(got: usize, n: usize, what: &str) -> Result<(), String> {
     if got == n { Ok(()) } else { Err(format!("{got} {what} for {n} rows")) }
 }
 
-fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, n: usize, nulls: Option<NullBuffer>, dt: &DataType) -> Result<ArrayRef, String> {
+fn primitive<T: ArrowPrimitiveType>(
+    values: Vec<T::Native>,
+    n: usize,
+    nulls: Option<NullBuffer>,
+    dt: &DataType,
+) -> Result<ArrayRef, String> {
     expect_len(values.len(), n, "values")?;
     let array = PrimitiveArray::<T>::try_new(ScalarBuffer::from(values), nulls).map_err(|e| e.to_string())?;
     Ok(Arc::new(array.with_data_type(dt.clone())))
@@ -212,7 +235,9 @@ fn column_to_arrow(column: Column, field: &Field, n: usize) -> Result<ArrayRef, 
         (ColumnData::Int32(v), DataType::Time32(TimeUnit::Second)) => primitive::<Time32SecondType>(v, n, nulls, &dt),
         (ColumnData::Int32(v), DataType::Time32(_)) => primitive::<Time32MillisecondType>(v, n, nulls, &dt),
         (ColumnData::Int64(v), DataType::Int64) => primitive::<Int64Type>(v, n, nulls, &dt),
-        (ColumnData::Int64(v), DataType::Time64(TimeUnit::Microsecond)) => primitive::<Time64MicrosecondType>(v, n, nulls, &dt),
+        (ColumnData::Int64(v), DataType::Time64(TimeUnit::Microsecond)) => {
+            primitive::<Time64MicrosecondType>(v, n, nulls, &dt)
+        }
         (ColumnData::Int64(v), DataType::Time64(_)) => primitive::<Time64NanosecondType>(v, n, nulls, &dt),
         (ColumnData::Int64(v), DataType::Timestamp(u, _)) => match u {
             TimeUnit::Second => primitive::<TimestampSecondType>(v, n, nulls, &dt),
@@ -227,7 +252,8 @@ fn column_to_arrow(column: Column, field: &Field, n: usize) -> Result<ArrayRef, 
             let buffer = Buffer::from_vec(words);
             // An i128 buffer must be 16-byte aligned; the allocator usually
             // gives that, otherwise copy once.
-            let buffer = if buffer.as_ptr().align_offset(16) == 0 { buffer } else { Buffer::from_slice_ref(buffer.as_slice()) };
+            let buffer =
+                if buffer.as_ptr().align_offset(16) == 0 { buffer } else { Buffer::from_slice_ref(buffer.as_slice()) };
             let values = ScalarBuffer::<i128>::new(buffer, 0, n);
             let array = PrimitiveArray::<Decimal128Type>::try_new(values, nulls)
                 .map_err(|e| e.to_string())?
@@ -237,12 +263,14 @@ fn column_to_arrow(column: Column, field: &Field, n: usize) -> Result<ArrayRef, 
         }
         (ColumnData::Utf8(values), DataType::Utf8) => {
             let offsets = offsets(&values, n)?;
-            let array = StringArray::try_new(offsets, Buffer::from_vec(values.data), nulls).map_err(|e| e.to_string())?;
+            let array =
+                StringArray::try_new(offsets, Buffer::from_vec(values.data), nulls).map_err(|e| e.to_string())?;
             Ok(Arc::new(array))
         }
         (ColumnData::Binary(values), DataType::Binary) => {
             let offsets = offsets(&values, n)?;
-            let array = BinaryArray::try_new(offsets, Buffer::from_vec(values.data), nulls).map_err(|e| e.to_string())?;
+            let array =
+                BinaryArray::try_new(offsets, Buffer::from_vec(values.data), nulls).map_err(|e| e.to_string())?;
             Ok(Arc::new(array))
         }
         (ColumnData::Boolean(_), _) => mismatch("boolean"),
@@ -341,7 +369,11 @@ mod tests {
     use crate::bindings::v0_1_0::weir::connector::types::LogicalType;
 
     fn schema(ty: LogicalType, nullable: bool) -> Schema {
-        Schema { fields: vec![Field { name: "c".into(), data_type: ty, nullable }], nested: vec![], primary_key: vec![] }
+        Schema {
+            fields: vec![Field { name: "c".into(), data_type: ty, nullable }],
+            nested: vec![],
+            primary_key: vec![],
+        }
     }
 
     fn one(data: ColumnData, validity: Option<Vec<u8>>, rows: u32) -> Batch {
@@ -372,7 +404,12 @@ mod tests {
 
     #[test]
     fn rejects_decreasing_or_negative_offsets() {
-        rejects(LogicalType::Bytes, true, one(ColumnData::Binary(VarData { offsets: vec![0, 3, 1], data: b"abc".to_vec() }), None, 2), "offsets decrease");
+        rejects(
+            LogicalType::Bytes,
+            true,
+            one(ColumnData::Binary(VarData { offsets: vec![0, 3, 1], data: b"abc".to_vec() }), None, 2),
+            "offsets decrease",
+        );
         rejects(LogicalType::String, true, one(utf8(vec![-4, 1, 2], b"abc"), None, 2), "negative first offset");
     }
 
@@ -380,8 +417,18 @@ mod tests {
     fn rejects_wrong_offset_count_and_lengths() {
         rejects(LogicalType::String, true, one(utf8(vec![0, 1], b"abc"), None, 2), "offsets (expected rows + 1)");
         rejects(LogicalType::Int, true, one(ColumnData::Int32(vec![1, 2, 3]), None, 2), "3 values for 2 rows");
-        rejects(LogicalType::Boolean, true, one(ColumnData::Boolean(vec![]), None, 9), "0 bytes of booleans for 9 rows");
-        rejects(LogicalType::Decimal(DecimalType { precision: 10, scale: 2 }), true, one(ColumnData::Decimal128(vec![1]), None, 1), "64-bit words");
+        rejects(
+            LogicalType::Boolean,
+            true,
+            one(ColumnData::Boolean(vec![]), None, 9),
+            "0 bytes of booleans for 9 rows",
+        );
+        rejects(
+            LogicalType::Decimal(DecimalType { precision: 10, scale: 2 }),
+            true,
+            one(ColumnData::Decimal128(vec![1]), None, 1),
+            "64-bit words",
+        );
     }
 
     #[test]
@@ -391,13 +438,28 @@ mod tests {
 
     #[test]
     fn rejects_short_bitmaps_and_nulls_in_not_null_columns() {
-        rejects(LogicalType::Int, true, one(ColumnData::Int32(vec![0; 9]), Some(vec![0xff]), 9), "validity bitmap has 1 bytes for 9 rows");
-        rejects(LogicalType::Int, false, one(ColumnData::Int32(vec![0; 2]), Some(vec![0b01]), 2), "1 nulls in a NOT NULL column");
+        rejects(
+            LogicalType::Int,
+            true,
+            one(ColumnData::Int32(vec![0; 9]), Some(vec![0xff]), 9),
+            "validity bitmap has 1 bytes for 9 rows",
+        );
+        rejects(
+            LogicalType::Int,
+            false,
+            one(ColumnData::Int32(vec![0; 2]), Some(vec![0b01]), 2),
+            "1 nulls in a NOT NULL column",
+        );
     }
 
     #[test]
     fn rejects_wrong_physical_type_and_column_count() {
-        rejects(LogicalType::String, true, one(ColumnData::Int64(vec![1]), None, 1), "int64 values for a column of type Utf8");
+        rejects(
+            LogicalType::String,
+            true,
+            one(ColumnData::Int64(vec![1]), None, 1),
+            "int64 values for a column of type Utf8",
+        );
         let mut b = one(ColumnData::Int32(vec![1]), None, 1);
         b.columns.push(b.columns[0].clone());
         rejects(LogicalType::Int, true, b, "2 columns, the schema has 1");
@@ -420,7 +482,12 @@ mod tests {
     fn rejects_decimals_beyond_their_precision() {
         let too_big = 10i128.pow(5);
         let words = vec![too_big as u64, (too_big >> 64) as u64];
-        rejects(LogicalType::Decimal(DecimalType { precision: 5, scale: 0 }), true, one(ColumnData::Decimal128(words), None, 1), "precision");
+        rejects(
+            LogicalType::Decimal(DecimalType { precision: 5, scale: 0 }),
+            true,
+            one(ColumnData::Decimal128(words), None, 1),
+            "precision",
+        );
     }
 
     #[test]

@@ -104,7 +104,9 @@ fn check_identifier(origin: &str, id: &str) -> Result<()> {
     } else {
         Err(Error::Load {
             origin: origin.to_owned(),
-            message: format!("its spec declares the identifier {id:?}; identifiers must be 1-64 characters of a-z, 0-9, '-', '_' or '.'"),
+            message: format!(
+                "its spec declares the identifier {id:?}; identifiers must be 1-64 characters of a-z, 0-9, '-', '_' or '.'"
+            ),
         })
     }
 }
@@ -121,10 +123,9 @@ impl Catalog {
     pub async fn load(engine: Arc<Engine>, plugin_dir: Option<&Path>) -> Result<(Catalog, Vec<Error>)> {
         let mut catalog = Catalog::default();
         for (package, wasm) in BUILTINS {
-            let entry = Entry::load(engine.clone(), Origin::BuiltIn, wasm).await.map_err(|e| Error::Load {
-                origin: format!("built-in {package}"),
-                message: e.to_string(),
-            })?;
+            let entry = Entry::load(engine.clone(), Origin::BuiltIn, wasm)
+                .await
+                .map_err(|e| Error::Load { origin: format!("built-in {package}"), message: e.to_string() })?;
             catalog.add(entry)?;
         }
         let mut problems = Vec::new();

@@ -120,7 +120,9 @@ pub enum Error {
     },
 
     /// Two components claim the same identifier and kind.
-    #[error("component {origin} declares identifier '{identifier}', already provided by {existing}; rename one of them or remove it from the plugin directory")]
+    #[error(
+        "component {origin} declares identifier '{identifier}', already provided by {existing}; rename one of them or remove it from the plugin directory"
+    )]
     Duplicate {
         /// The identifier.
         identifier: String,
@@ -130,9 +132,9 @@ pub enum Error {
         origin: String,
     },
 
-    /// Options failed validation.
+    /// Options failed validation (boxed: it carries the list of valid keys).
     #[error(transparent)]
-    Options(#[from] OptionsError),
+    Options(Box<OptionsError>),
 
     /// The component returned a typed error.
     #[error("component '{component}': {error}")]
@@ -166,6 +168,12 @@ pub enum Error {
     /// A host-side failure (I/O, the engine) with context.
     #[error(transparent)]
     Host(#[from] anyhow::Error),
+}
+
+impl From<OptionsError> for Error {
+    fn from(e: OptionsError) -> Self {
+        Error::Options(Box::new(e))
+    }
 }
 
 fn stderr_tail(stderr: &str) -> String {

@@ -128,7 +128,10 @@ fn kind_of(engine: &Engine, origin: &str, component: &Component) -> Result<(Kind
     }
     let not_weir = |why: &str| Error::Load {
         origin: origin.to_owned(),
-        message: format!("{why}; build it against one of the worlds of {PACKAGE}@{} (format-component, source-component, sink-component, connector-component)", v0_1_0::VERSION),
+        message: format!(
+            "{why}; build it against one of the worlds of {PACKAGE}@{} (format-component, source-component, sink-component, connector-component)",
+            v0_1_0::VERSION
+        ),
     };
     let version = version.ok_or_else(|| not_weir("it exports no weir:connector interface"))?;
     if version != v0_1_0::VERSION {
@@ -184,7 +187,9 @@ impl Instance {
         if let Some(reason) = &self.poisoned {
             return Err(Error::Trap {
                 component: self.name.clone(),
-                reason: TrapReason::Other(format!("instance already stopped earlier ({reason}); create a new instance")),
+                reason: TrapReason::Other(format!(
+                    "instance already stopped earlier ({reason}); create a new instance"
+                )),
                 stderr: String::new(),
             });
         }
@@ -274,7 +279,12 @@ impl Instance {
     }
 
     /// Opens a sink writer resource.
-    pub async fn open_writer(&mut self, options: &Options, schema: &Schema, context: &sink::WriterContext) -> Result<ResourceAny> {
+    pub async fn open_writer(
+        &mut self,
+        options: &Options,
+        schema: &Schema,
+        context: &sink::WriterContext,
+    ) -> Result<ResourceAny> {
         self.begin_call()?;
         let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
         let r = s.writer().call_open(&mut self.store, options, schema, context).await;
@@ -306,7 +316,12 @@ impl Instance {
     }
 
     /// Plans a scan.
-    pub async fn plan(&mut self, options: &Options, schema: &Schema, request: &source::ScanRequest) -> Result<source::ScanPlan> {
+    pub async fn plan(
+        &mut self,
+        options: &Options,
+        schema: &Schema,
+        request: &source::ScanRequest,
+    ) -> Result<source::ScanPlan> {
         self.begin_call()?;
         let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
         let r = s.call_plan(&mut self.store, options, schema, request).await;

@@ -38,7 +38,7 @@ pub mod policy;
 pub mod spec;
 pub mod store;
 
-pub use api::{frames, Decoder, Encoder, Runtime, RuntimeConfig};
+pub use api::{Decoder, Encoder, Runtime, RuntimeConfig, frames};
 pub use error::{Error, GuestError, Result, TrapReason};
 
 /// The contract's data types (schema, batch, logical types), version 0.1.0.

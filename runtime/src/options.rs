@@ -7,14 +7,16 @@
 
 use std::time::Duration;
 
-use crate::spec::{key_matches, OptionSpec, OptionType, Spec};
+use crate::spec::{OptionSpec, OptionType, Spec, key_matches};
 
 /// What is wrong with a table's options. Each message names the table, the
 /// component, the key and what to write instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptionsError {
     /// A required option is missing.
-    #[error("table '{table}': {role} '{identifier}' requires option '{key}' ({description}); add '{key}' = '…' to the WITH clause")]
+    #[error(
+        "table '{table}': {role} '{identifier}' requires option '{key}' ({description}); add '{key}' = '…' to the WITH clause"
+    )]
     Missing {
         /// Table name.
         table: String,
@@ -28,7 +30,9 @@ pub enum OptionsError {
         description: String,
     },
     /// An option the component does not know.
-    #[error("table '{table}': unsupported option '{key}' for {role} '{identifier}'{suggestion}; supported options: {valid}")]
+    #[error(
+        "table '{table}': unsupported option '{key}' for {role} '{identifier}'{suggestion}; supported options: {valid}"
+    )]
     Unknown {
         /// Table name.
         table: String,
@@ -84,7 +88,14 @@ pub fn take_prefixed(options: &mut Vec<(String, String)>, format: &str) -> Vec<(
 /// Validates `given` (keys without prefix) against `spec` and returns the
 /// options the component receives: the given values plus defaults for
 /// every option not set, in spec order.
-pub fn validate(target: Target<'_>, spec: &Spec, given: &[(String, String)]) -> Result<Vec<(String, String)>, OptionsError> {
+// The error is the cold path and carries the list of valid keys by value;
+// `Error` boxes it.
+#[allow(clippy::result_large_err)]
+pub fn validate(
+    target: Target<'_>,
+    spec: &Spec,
+    given: &[(String, String)],
+) -> Result<Vec<(String, String)>, OptionsError> {
     let shown = |key: &str| match target.prefix {
         Some(p) => format!("{p}.{key}"),
         None => key.to_owned(),
@@ -219,7 +230,9 @@ pub fn unescape_char(v: &str) -> Option<char> {
         ('\\', "r") => '\r',
         ('\\', "\\") => '\\',
         ('\\', "0") => '\0',
-        ('\\', rest) if rest.len() == 5 && rest.starts_with('u') => char::from_u32(u32::from_str_radix(&rest[1..], 16).ok()?)?,
+        ('\\', rest) if rest.len() == 5 && rest.starts_with('u') => {
+            char::from_u32(u32::from_str_radix(&rest[1..], 16).ok()?)?
+        }
         _ => return None,
     };
     Some(c)
@@ -290,10 +303,18 @@ mod tests {
 
     #[test]
     fn fills_defaults_and_keeps_given() {
-        let out = validate(T, &spec(), &kv(&[("hostname", "localhost"), ("port", "9999"), ("fields.id.kind", "sequence")])).unwrap();
+        let out =
+            validate(T, &spec(), &kv(&[("hostname", "localhost"), ("port", "9999"), ("fields.id.kind", "sequence")]))
+                .unwrap();
         assert_eq!(
             out,
-            kv(&[("hostname", "localhost"), ("port", "9999"), ("byte-delimiter", "10"), ("order", "big-endian"), ("fields.id.kind", "sequence")])
+            kv(&[
+                ("hostname", "localhost"),
+                ("port", "9999"),
+                ("byte-delimiter", "10"),
+                ("order", "big-endian"),
+                ("fields.id.kind", "sequence")
+            ])
         );
     }
 
@@ -316,11 +337,20 @@ mod tests {
 
     #[test]
     fn types_are_parsed() {
-        let bad = |k: &str, v: &str| validate(T, &spec(), &kv(&[("hostname", "h"), ("port", "1"), (k, v)])).unwrap_err().to_string();
+        let bad = |k: &str, v: &str| {
+            validate(T, &spec(), &kv(&[("hostname", "h"), ("port", "1"), (k, v)])).unwrap_err().to_string()
+        };
         assert!(bad("port", "99999999999").contains("expects a 32-bit integer"));
         assert!(bad("order", "middle").contains("one of big-endian, little-endian"));
         assert!(bad("interval", "5 parsecs").contains("a duration"));
-        assert!(validate(T, &spec(), &kv(&[("hostname", "h"), ("port", "1"), ("order", "LITTLE-ENDIAN"), ("interval", "10 s")])).is_ok());
+        assert!(
+            validate(
+                T,
+                &spec(),
+                &kv(&[("hostname", "h"), ("port", "1"), ("order", "LITTLE-ENDIAN"), ("interval", "10 s")])
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -342,7 +372,10 @@ mod tests {
         }];
         let target = Target { table: "t", role: "format", prefix: Some("csv") };
         let msg = validate(target, &s, &csv).unwrap_err().to_string();
-        assert!(msg.contains("unsupported option 'csv.bogus' for format 'csv'; supported options: csv.field-delimiter"), "{msg}");
+        assert!(
+            msg.contains("unsupported option 'csv.bogus' for format 'csv'; supported options: csv.field-delimiter"),
+            "{msg}"
+        );
     }
 
     #[test]

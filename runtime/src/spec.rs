@@ -267,7 +267,11 @@ impl From<wit::ComponentSpec> for Spec {
             version: s.version,
             options: s.options.into_iter().map(Into::into).collect(),
             changelog_mode: s.changelog_mode.into_iter().map(Into::into).collect(),
-            source_abilities: source_flags.iter().filter(|(f, _)| s.source_abilities.contains(*f)).map(|(_, n)| *n).collect(),
+            source_abilities: source_flags
+                .iter()
+                .filter(|(f, _)| s.source_abilities.contains(*f))
+                .map(|(_, n)| *n)
+                .collect(),
             sink_abilities: sink_flags.iter().filter(|(f, _)| s.sink_abilities.contains(*f)).map(|(_, n)| *n).collect(),
             needs_format: matches!(s.payload, wit::Payload::RawRecords),
             capabilities: s.capabilities.into_iter().map(Into::into).collect(),

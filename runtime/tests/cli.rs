@@ -34,11 +34,16 @@ fn connectors_lists_the_builtins() {
 fn describe_prints_every_option() {
     let out = stdout(&weir(&["describe", "raw"]));
     assert!(out.contains("format 'raw' (built-in"), "{out}");
-    let row = |key: &str| out.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no row for {key} in\n{out}")).to_owned();
+    let row = |key: &str| {
+        out.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no row for {key} in\n{out}")).to_owned()
+    };
     let charset = row("raw.charset");
     assert!(charset.contains("String") && charset.contains("UTF-8") && charset.contains(" no "), "{charset}");
     let endianness = row("raw.endianness");
-    assert!(endianness.contains("Enum") && endianness.contains("big-endian") && endianness.contains("little-endian"), "{endianness}");
+    assert!(
+        endianness.contains("Enum") && endianness.contains("big-endian") && endianness.contains("little-endian"),
+        "{endianness}"
+    );
     assert!(out.lines().any(|l| l.starts_with("format ") && l.contains("Must be 'raw'")), "{out}");
 }
 
@@ -57,7 +62,13 @@ fn inspect_reads_a_component_file() {
     let file = dir.join("inspect-raw.wasm");
     std::fs::write(&file, wasm).expect("write");
     let out = stdout(&weir(&["inspect", file.to_str().expect("utf-8 path")]));
-    for needle in ["kind:          format", "identifier:    raw  ('format' = 'raw')", "contract:      weir:connector@0.1.0", "capabilities:  none", "raw.endianness"] {
+    for needle in [
+        "kind:          format",
+        "identifier:    raw  ('format' = 'raw')",
+        "contract:      weir:connector@0.1.0",
+        "capabilities:  none",
+        "raw.endianness",
+    ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }
 

@@ -32,20 +32,10 @@ fn main() {
         let id = resolve
             .select_world(&[pkg], Some(world))
             .unwrap_or_else(|e| panic!("world `{world}` missing from the WIT package: {e:?}"));
-        let bytes = wit_component::metadata::encode(
-            &resolve,
-            id,
-            wit_component::StringEncoding::UTF8,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("failed to encode world `{world}`: {e:?}"));
-        writeln!(
-            out,
-            "#[doc(hidden)] pub const {name}_WORLD_TYPE: [u8; {}] = {:?};",
-            bytes.len(),
-            bytes
-        )
-        .expect("writing to a String");
+        let bytes = wit_component::metadata::encode(&resolve, id, wit_component::StringEncoding::UTF8, None)
+            .unwrap_or_else(|e| panic!("failed to encode world `{world}`: {e:?}"));
+        writeln!(out, "#[doc(hidden)] pub const {name}_WORLD_TYPE: [u8; {}] = {:?};", bytes.len(), bytes)
+            .expect("writing to a String");
     }
     let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("worlds.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("failed to write {}: {e}", dest.display()));

@@ -3,8 +3,8 @@
 //! format without a sink's cost.
 
 use weir_sdk::{
-    export_sink, Committable, ComponentSpec, Options, Payload, Result, RowKind, Schema, Sink,
-    SinkAbilities, SinkInput, WriterContext,
+    Committable, ComponentSpec, Options, Payload, Result, RowKind, Schema, Sink, SinkAbilities, SinkInput,
+    WriterContext, export_sink,
 };
 
 struct Blackhole;

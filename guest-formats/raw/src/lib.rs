@@ -11,8 +11,8 @@
 //! written as an empty frame and an empty frame decodes to null.
 
 use weir_sdk::{
-    export_format, Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, LogicalType,
-    OptionSpec, Options, OptionsExt, Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder,
+    Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, LogicalType, OptionSpec, Options, OptionsExt,
+    Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder, export_format,
 };
 
 const CHARSETS: &[&str] = &["UTF-8", "US-ASCII", "ISO-8859-1"];
@@ -44,12 +44,8 @@ impl Format for Raw {
                     .default_value("UTF-8"),
             )
             .option(
-                OptionSpec::one_of(
-                    "endianness",
-                    &["big-endian", "little-endian"],
-                    "Byte order of numeric values",
-                )
-                .default_value("big-endian"),
+                OptionSpec::one_of("endianness", &["big-endian", "little-endian"], "Byte order of numeric values")
+                    .default_value("big-endian"),
             )
     }
 
@@ -67,16 +63,19 @@ impl Format for Raw {
             let column = out.column(0);
             match self.kind {
                 Kind::Text(charset) => {
-                    let text = decode_text(charset, frame).ok_or_else(|| {
-                        Error::data(i as u64, frame, format!("not valid {}", charset_name(charset)))
-                    })?;
+                    let text = decode_text(charset, frame)
+                        .ok_or_else(|| Error::data(i as u64, frame, format!("not valid {}", charset_name(charset))))?;
                     column.push_str(&text)?;
                 }
                 Kind::Bytes => column.push_bytes(frame)?,
                 Kind::Number { .. } if frame.is_empty() => column.push_null()?,
                 Kind::Number { size, big_endian } => {
                     if frame.len() != size {
-                        let message = format!("expected {size} bytes for a {} value, got {}", type_name(&self.schema), frame.len());
+                        let message = format!(
+                            "expected {size} bytes for a {} value, got {}",
+                            type_name(&self.schema),
+                            frame.len()
+                        );
                         return Err(Error::data(i as u64, frame, message));
                     }
                     let mut be = [0u8; 8];
@@ -108,8 +107,9 @@ impl Format for Raw {
             match reader.value(0, row)? {
                 ValueRef::Null => {}
                 ValueRef::Str(s) => match self.kind {
-                    Kind::Text(charset) => encode_text(charset, s, buf)
-                        .ok_or_else(|| Error::data(row as u64, s.as_bytes(), format!("not representable in {}", charset_name(charset))))?,
+                    Kind::Text(charset) => encode_text(charset, s, buf).ok_or_else(|| {
+                        Error::data(row as u64, s.as_bytes(), format!("not representable in {}", charset_name(charset)))
+                    })?,
                     _ => buf.extend(s.as_bytes()),
                 },
                 ValueRef::Bytes(b) => buf.extend(b),

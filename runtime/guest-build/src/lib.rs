@@ -36,9 +36,7 @@ pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()
-        .find(|dir| {
-            std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|toml| toml.contains("[workspace]"))
-        })
+        .find(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|toml| toml.contains("[workspace]")))
         .unwrap_or_else(|| panic!("no workspace Cargo.toml above {}", manifest.display()))
         .to_path_buf()
 }

@@ -58,9 +58,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -219,9 +217,21 @@ fn options_table(e: &Entry) -> Table {
     let s = &e.spec;
     let mut t = Table::new(["KEY", "TYPE", "DEFAULT", "REQUIRED", "DESCRIPTION"]);
     let selector = e.kind.ddl_key();
-    t.row([selector.to_owned(), "String".into(), "(none)".into(), "yes".into(), format!("Must be '{}'.", s.identifier)]);
+    t.row([
+        selector.to_owned(),
+        "String".into(),
+        "(none)".into(),
+        "yes".into(),
+        format!("Must be '{}'.", s.identifier),
+    ]);
     if e.kind != Kind::Format && s.needs_format {
-        t.row(["format".into(), "String".into(), "(none)".into(), "yes".into(), "Format of the records, e.g. 'raw'.".into()]);
+        t.row([
+            "format".into(),
+            "String".into(),
+            "(none)".into(),
+            "yes".into(),
+            "Format of the records, e.g. 'raw'.".into(),
+        ]);
     }
     for o in &s.options {
         let key = if e.kind == Kind::Format { format!("{}.{}", s.identifier, o.key) } else { o.key.clone() };

@@ -56,7 +56,9 @@ impl CompileCache {
             tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
         }
         // SAFETY: `bytes` was just produced by this engine's precompiler.
-        unsafe { Component::deserialize(engine, &bytes) }.map_err(anyhow::Error::from).context("loading the freshly compiled component")
+        unsafe { Component::deserialize(engine, &bytes) }
+            .map_err(anyhow::Error::from)
+            .context("loading the freshly compiled component")
     }
 }
 

@@ -92,7 +92,9 @@ impl Engine {
         let mut linker = Linker::new(&wasmtime);
         // Full WASI 0.2 is linked because guests in every language import it
         // even for pure computation; the policy decides what it can reach.
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI 0.2")?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("failed to link WASI 0.2")?;
         v0_1_0::weir::connector::host::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)
             .context("failed to link the weir host interface")?;
@@ -112,13 +114,7 @@ impl Engine {
         };
 
         let cache = config.cache_dir.as_ref().map(|dir| CompileCache::new(dir.clone(), &wasmtime));
-        Ok(Engine {
-            wasmtime,
-            linker,
-            cache,
-            limits: config.limits,
-            _ticker: Ticker { stop, thread: Some(thread) },
-        })
+        Ok(Engine { wasmtime, linker, cache, limits: config.limits, _ticker: Ticker { stop, thread: Some(thread) } })
     }
 
     /// The wasmtime engine.

@@ -4,9 +4,7 @@
 //! `column-data` for which layout each logical type uses). Authors append
 //! values with [`BatchBuilder`] and read them with [`BatchReader`].
 
-use crate::bindings::weir::connector::types::{
-    Batch, Column, ColumnData, LogicalType, RowKind, Schema, VarData,
-};
+use crate::bindings::weir::connector::types::{Batch, Column, ColumnData, LogicalType, RowKind, Schema, VarData};
 use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------
@@ -120,7 +118,7 @@ struct Bits {
 
 impl Bits {
     fn push(&mut self, bit: bool) {
-        if self.len % 8 == 0 {
+        if self.len.is_multiple_of(8) {
             self.bytes.push(0);
         }
         if bit {
@@ -136,7 +134,7 @@ impl Bits {
         }
         self.len = len;
         self.bytes.truncate(len.div_ceil(8));
-        if len % 8 != 0 {
+        if !len.is_multiple_of(8) {
             let last = self.bytes.len() - 1;
             self.bytes[last] &= (1u8 << (len % 8)) - 1;
         }
@@ -380,11 +378,7 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// A builder with one column per schema field.
     pub fn new(schema: &Schema) -> Self {
-        let columns = schema
-            .fields
-            .iter()
-            .map(|f| ColumnBuilder::new(&f.name, &f.data_type, f.nullable))
-            .collect();
+        let columns = schema.fields.iter().map(|f| ColumnBuilder::new(&f.name, &f.data_type, f.nullable)).collect();
         BatchBuilder { columns, kinds: Vec::new(), only_inserts: true, rows: 0 }
     }
 
@@ -510,11 +504,8 @@ impl<'a> BatchReader<'a> {
 
     /// Value of column `col` in row `row`.
     pub fn value(&self, col: usize, row: usize) -> Result<ValueRef<'a>> {
-        let column = self
-            .batch
-            .columns
-            .get(col)
-            .ok_or_else(|| Error::unsupported(format!("batch has no column {col}")))?;
+        let column =
+            self.batch.columns.get(col).ok_or_else(|| Error::unsupported(format!("batch has no column {col}")))?;
         read_value(column, row)
     }
 }
@@ -544,9 +535,7 @@ fn read_value(column: &Column, row: usize) -> Result<ValueRef<'_>> {
         }
         ColumnData::Utf8(d) => {
             let bytes = d.get(row).ok_or_else(out_of_range)?;
-            ValueRef::Str(
-                core::str::from_utf8(bytes).map_err(|_| Error::data(row as u64, bytes, "invalid UTF-8"))?,
-            )
+            ValueRef::Str(core::str::from_utf8(bytes).map_err(|_| Error::data(row as u64, bytes, "invalid UTF-8"))?)
         }
         ColumnData::Binary(d) => ValueRef::Bytes(d.get(row).ok_or_else(out_of_range)?),
         ColumnData::List(_) | ColumnData::Struct(_) => ValueRef::Nested,

@@ -1,7 +1,7 @@
 //! Constructors for the contract's typed [`Error`].
 
-use crate::bindings::weir::connector::types::{ConfigError, DataError};
 pub use crate::bindings::weir::connector::types::Error;
+use crate::bindings::weir::connector::types::{ConfigError, DataError};
 
 /// Result type of every SDK and component method.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -19,11 +19,7 @@ impl Error {
     /// cut to 64 bytes and made printable (lossy UTF-8).
     pub fn data(position: u64, input: &[u8], message: impl Into<String>) -> Self {
         let cut = &input[..input.len().min(EXCERPT_LEN)];
-        Error::Data(DataError {
-            position,
-            excerpt: String::from_utf8_lossy(cut).into_owned(),
-            message: message.into(),
-        })
+        Error::Data(DataError { position, excerpt: String::from_utf8_lossy(cut).into_owned(), message: message.into() })
     }
 
     /// The operation is not implemented by this component.

@@ -66,17 +66,15 @@ mod spec;
 pub use batch::{BatchBuilder, BatchReader, ColumnBuilder, ValueRef, VarDataBuilder};
 pub use bindings::exports::weir::connector::sink::{Committable, SinkInput, WriterContext};
 pub use bindings::exports::weir::connector::source::{
-    Accepted, CompareOp, LookupResult, Predicate, ReadResult, Scalar, ScanPlan, ScanRequest,
-    SearchResult, Split,
+    Accepted, CompareOp, LookupResult, Predicate, ReadResult, Scalar, ScanPlan, ScanRequest, SearchResult, Split,
 };
 pub use bindings::weir::connector::types::{
-    Batch, Capability, CapabilityKind, Column, ColumnData, ComponentSpec, ConfigError,
-    DataError, DecimalType, ElementRef, Field, ListData, LogicalType, MapType, NestedType,
-    OptionSpec, OptionType, Options, Payload, RawRecords, RowKind, Schema, SinkAbilities,
-    SourceAbilities, VarData,
+    Batch, Capability, CapabilityKind, Column, ColumnData, ComponentSpec, ConfigError, DataError, DecimalType,
+    ElementRef, Field, ListData, LogicalType, MapType, NestedType, OptionSpec, OptionType, Options, Payload,
+    RawRecords, RowKind, Schema, SinkAbilities, SourceAbilities, VarData,
 };
 pub use error::{Error, Result};
-pub use options::{unescape_char, OptionsExt};
+pub use options::{OptionsExt, unescape_char};
 
 /// A format: decodes frames into rows and encodes rows into frames.
 ///

@@ -1,8 +1,7 @@
 //! Builders for the component spec: identifier, options, capabilities.
 
 use crate::bindings::weir::connector::types::{
-    Capability, CapabilityKind, ComponentSpec, OptionSpec, OptionType, Payload, RowKind,
-    SinkAbilities, SourceAbilities,
+    Capability, CapabilityKind, ComponentSpec, OptionSpec, OptionType, Payload, RowKind, SinkAbilities, SourceAbilities,
 };
 
 impl ComponentSpec {

@@ -1,7 +1,7 @@
 //! A format whose decoder panics: the host must turn the trap into an error
 //! naming the component and keep running.
 
-use weir_sdk::{export_format, Batch, ComponentSpec, Format, Options, Result, Schema, VarData};
+use weir_sdk::{Batch, ComponentSpec, Format, Options, Result, Schema, VarData, export_format};
 
 struct Panicky;
 

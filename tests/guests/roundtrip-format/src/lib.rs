@@ -8,9 +8,8 @@
 //! as a u32 length and the bytes.
 
 use weir_sdk::{
-    export_format, Batch, BatchBuilder, BatchReader, ColumnBuilder, ComponentSpec, Error, Format,
-    LogicalType, OptionSpec, Options, OptionsExt, Result, RowKind, Schema, ValueRef, VarData,
-    VarDataBuilder,
+    Batch, BatchBuilder, BatchReader, ColumnBuilder, ComponentSpec, Error, Format, LogicalType, OptionSpec, Options,
+    OptionsExt, Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder, export_format,
 };
 
 struct Roundtrip {
