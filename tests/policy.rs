@@ -1,0 +1,36 @@
+//! The default policy grants nothing: a component that tries to read the
+//! environment, files, stdin, or to reach the network from inside a decoder
+//! is refused every time, and no connection reaches a real listener.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use arrow_array::StringArray;
+use weir_tests::guests::SNOOP_FORMAT;
+use weir_tests::runtime_with;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_policy_grants_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("loopback listener");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let addr = listener.local_addr().expect("address").to_string();
+
+    let runtime = runtime_with(&[SNOOP_FORMAT]).await;
+    let schema = weir::schema![("attempt", String)];
+    let mut decoder = runtime.decoder("t", "snoop", &[], &schema).await.expect("opens");
+    let rows = decoder.decode_arrow(&weir::frames([addr.as_str()])).await.expect("the probe itself runs");
+    let column = rows.rows.column(0).as_any().downcast_ref::<StringArray>().expect("strings");
+    let outcomes: Vec<&str> = column.iter().map(|v| v.expect("no nulls")).collect();
+
+    let names: Vec<&str> = outcomes.iter().map(|o| o.split('=').next().unwrap_or("")).collect();
+    assert_eq!(
+        names,
+        ["env", "args", "read-dir", "read-file", "write-file", "connect", "dns", "listen", "udp", "stdin"]
+    );
+    for o in &outcomes {
+        assert!(o.contains("=denied"), "the sandbox let this through: {o}\nall outcomes: {outcomes:#?}");
+    }
+
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(listener.accept().is_err(), "a connection reached the listener despite the policy");
+}
