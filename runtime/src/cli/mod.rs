@@ -201,6 +201,11 @@ async fn describe(cli: &Cli, identifier: &str) -> anyhow::Result<()> {
         }
         println!("{} '{}' ({}, {}) — {}", e.kind, e.spec.identifier, e.origin, e.spec.version, e.spec.description);
         println!("changelog: {}", changelog(&e.spec));
+        for (what, list) in [("source abilities", &e.spec.source_abilities), ("sink abilities", &e.spec.sink_abilities)] {
+            if !list.is_empty() {
+                println!("{what}: {}", list.join(", "));
+            }
+        }
         if !e.spec.capabilities.is_empty() {
             let caps: Vec<String> = e.spec.capabilities.iter().map(ToString::to_string).collect();
             println!("capabilities: {}", caps.join("; "));
