@@ -5,8 +5,13 @@ use std::fmt::Write as _;
 
 /// Every built-in component: its crate (a workspace member) and folder.
 /// Adding a connector or format = one folder + one line here.
-const BUILTINS: &[(&str, &str)] =
-    &[("weir-format-raw", "guest-formats/raw"), ("weir-connector-blackhole", "guest-connectors/blackhole")];
+const BUILTINS: &[(&str, &str)] = &[
+    ("weir-format-raw", "guest-formats/raw"),
+    ("weir-format-csv", "guest-formats/csv"),
+    ("weir-format-json", "guest-formats/json"),
+    ("weir-format-changelog-csv", "guest-formats/changelog-csv"),
+    ("weir-connector-blackhole", "guest-connectors/blackhole"),
+];
 
 fn main() {
     let root = weir_guest_build::workspace_root();

@@ -201,7 +201,8 @@ async fn describe(cli: &Cli, identifier: &str) -> anyhow::Result<()> {
         }
         println!("{} '{}' ({}, {}) — {}", e.kind, e.spec.identifier, e.origin, e.spec.version, e.spec.description);
         println!("changelog: {}", changelog(&e.spec));
-        for (what, list) in [("source abilities", &e.spec.source_abilities), ("sink abilities", &e.spec.sink_abilities)] {
+        for (what, list) in [("source abilities", &e.spec.source_abilities), ("sink abilities", &e.spec.sink_abilities)]
+        {
             if !list.is_empty() {
                 println!("{what}: {}", list.join(", "));
             }

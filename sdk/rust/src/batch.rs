@@ -4,7 +4,9 @@
 //! `column-data` for which layout each logical type uses). Authors append
 //! values with [`BatchBuilder`] and read them with [`BatchReader`].
 
-use crate::bindings::weir::connector::types::{Batch, Column, ColumnData, LogicalType, RowKind, Schema, VarData};
+use crate::bindings::weir::connector::types::{
+    Batch, Column, ColumnData, ListData, LogicalType, NestedType, RowKind, Schema, VarData,
+};
 use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------
@@ -161,8 +163,21 @@ enum Values {
     Decimal(Vec<u64>),
     Utf8(VarDataBuilder),
     Binary(VarDataBuilder),
-    /// ARRAY, MAP and ROW: not built by this version of the SDK.
-    Nested(&'static str),
+    /// ARRAY: offsets into the element column.
+    List {
+        offsets: Vec<i32>,
+        element: Box<ColumnBuilder>,
+    },
+    /// MAP: offsets into the key and value columns.
+    Map {
+        offsets: Vec<i32>,
+        keys: Box<ColumnBuilder>,
+        values: Box<ColumnBuilder>,
+    },
+    /// ROW: one column per field.
+    Struct(Vec<ColumnBuilder>),
+    /// A type reference that is not in the schema's nested table.
+    Invalid(String),
 }
 
 /// Appends the values of one column. Each `push_*` fails with a clear error
@@ -191,9 +206,16 @@ macro_rules! push_fixed {
 }
 
 impl ColumnBuilder {
-    /// A builder for a column of `ty` named `name`.
-    pub fn new(name: &str, ty: &LogicalType, nullable: bool) -> Self {
+    /// A builder for a column of `ty` named `name`; `nested` is the schema's
+    /// table of element and field types (see [`Schema::nested`]).
+    pub fn new(name: &str, ty: &LogicalType, nullable: bool, nested: &[NestedType]) -> Self {
         use LogicalType as T;
+        let element = |r: u32, nullable: bool, what: &str| match nested.get(r as usize) {
+            Some(NestedType::Type(t)) => {
+                Ok(Box::new(ColumnBuilder::new(&format!("{name}.{what}"), t, nullable, nested)))
+            }
+            _ => Err(format!("column '{name}': type reference {r} is not a type in the schema's nested table")),
+        };
         let values = match ty {
             T::Boolean => Values::Boolean(Bits::default()),
             T::Tinyint => Values::Int8(Vec::new()),
@@ -206,9 +228,23 @@ impl ColumnBuilder {
             T::Decimal(_) => Values::Decimal(Vec::new()),
             T::Char(_) | T::Varchar(_) | T::String => Values::Utf8(VarDataBuilder::new()),
             T::Binary(_) | T::Varbinary(_) | T::Bytes => Values::Binary(VarDataBuilder::new()),
-            T::Array(_) => Values::Nested("ARRAY"),
-            T::Map(_) => Values::Nested("MAP"),
-            T::Row(_) => Values::Nested("ROW"),
+            T::Array(e) => match element(e.element, e.nullable, "element") {
+                Ok(element) => Values::List { offsets: vec![0], element },
+                Err(e) => Values::Invalid(e),
+            },
+            T::Map(m) => match (element(m.key, false, "key"), element(m.value.element, m.value.nullable, "value")) {
+                (Ok(keys), Ok(values)) => Values::Map { offsets: vec![0], keys, values },
+                (Err(e), _) | (_, Err(e)) => Values::Invalid(e),
+            },
+            T::Row(r) => match nested.get(*r as usize) {
+                Some(NestedType::RowFields(fields)) => Values::Struct(
+                    fields
+                        .iter()
+                        .map(|f| ColumnBuilder::new(&format!("{name}.{}", f.name), &f.data_type, f.nullable, nested))
+                        .collect(),
+                ),
+                _ => Values::Invalid(format!("column '{name}': row reference {r} is not a ROW in the nested table")),
+            },
         };
         ColumnBuilder { name: name.to_owned(), nullable, validity: Bits::default(), nulls: 0, values }
     }
@@ -225,7 +261,10 @@ impl ColumnBuilder {
             Values::Decimal(_) => "DECIMAL",
             Values::Utf8(_) => "STRING",
             Values::Binary(_) => "BYTES",
-            Values::Nested(n) => n,
+            Values::List { .. } => "ARRAY",
+            Values::Map { .. } => "MAP",
+            Values::Struct(_) => "ROW",
+            Values::Invalid(_) => "INVALID",
         };
         Error::unsupported(format!("column '{}' is {kind}; cannot append a {what}", self.name))
     }
@@ -249,6 +288,11 @@ impl ColumnBuilder {
                 format!("column '{}' is NOT NULL but got a null", self.name),
             ));
         }
+        self.push_placeholder()
+    }
+
+    /// A null slot, also in a NOT NULL column: the fields under a null ROW.
+    fn push_placeholder(&mut self) -> Result<()> {
         match &mut self.values {
             Values::Boolean(b) => b.push(false),
             Values::Int8(v) => v.push(0),
@@ -259,7 +303,13 @@ impl ColumnBuilder {
             Values::Float64(v) => v.push(0.0),
             Values::Decimal(v) => v.extend([0, 0]),
             Values::Utf8(v) | Values::Binary(v) => v.end_value()?,
-            Values::Nested(n) => return Err(Error::unsupported(format!("{n} columns in the Rust SDK 0.1"))),
+            Values::List { offsets, .. } | Values::Map { offsets, .. } => offsets.push(*offsets.last().unwrap_or(&0)),
+            Values::Struct(fields) => {
+                for f in fields {
+                    f.push_placeholder()?;
+                }
+            }
+            Values::Invalid(e) => return Err(Error::unsupported(e.clone())),
         }
         self.validity.push(false);
         self.nulls += 1;
@@ -321,6 +371,84 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    /// The element column of an ARRAY: append the elements of the current
+    /// value to it, then call [`end_array`](Self::end_array).
+    pub fn array_elements(&mut self) -> Result<&mut ColumnBuilder> {
+        if !matches!(self.values, Values::List { .. }) {
+            return Err(self.mismatch("array"));
+        }
+        match &mut self.values {
+            Values::List { element, .. } => Ok(element),
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    /// Completes an ARRAY value from the elements appended since the last.
+    pub fn end_array(&mut self) -> Result<()> {
+        match &mut self.values {
+            Values::List { offsets, element } => offsets.push(child_offset(element.len())?),
+            _ => return Err(self.mismatch("array")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    /// The key and value columns of a MAP: append one key and one value per
+    /// entry, then call [`end_map`](Self::end_map).
+    pub fn map_entries(&mut self) -> Result<(&mut ColumnBuilder, &mut ColumnBuilder)> {
+        if !matches!(self.values, Values::Map { .. }) {
+            return Err(self.mismatch("map"));
+        }
+        match &mut self.values {
+            Values::Map { keys, values, .. } => Ok((keys, values)),
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    /// Completes a MAP value from the entries appended since the last.
+    pub fn end_map(&mut self) -> Result<()> {
+        match &mut self.values {
+            Values::Map { offsets, keys, values } => {
+                if keys.len() != values.len() {
+                    let message = format!("map '{}' got {} keys and {} values", self.name, keys.len(), values.len());
+                    return Err(Error::data(self.validity.len as u64, b"", message));
+                }
+                offsets.push(child_offset(keys.len())?);
+            }
+            _ => return Err(self.mismatch("map")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
+    /// Field `i` of a ROW column: append one value to every field, then
+    /// call [`end_row_value`](Self::end_row_value).
+    pub fn field(&mut self, i: usize) -> Result<&mut ColumnBuilder> {
+        if !matches!(&self.values, Values::Struct(fields) if i < fields.len()) {
+            return Err(self.mismatch("row field"));
+        }
+        match &mut self.values {
+            Values::Struct(fields) => Ok(&mut fields[i]),
+            _ => unreachable!("checked above"),
+        }
+    }
+
+    /// Completes a ROW value. Fails if a field did not get exactly one value.
+    pub fn end_row_value(&mut self) -> Result<()> {
+        let want = self.len() + 1;
+        match &self.values {
+            Values::Struct(fields) => {
+                if let Some(f) = fields.iter().find(|f| f.len() != want) {
+                    let message = format!("field '{}' got {} values for this row", f.name, f.len() + 1 - want);
+                    return Err(Error::data(self.len() as u64, b"", message));
+                }
+            }
+            _ => return Err(self.mismatch("row")),
+        }
+        self.validity.push(true);
+        Ok(())
+    }
+
     fn truncate(&mut self, len: usize) {
         if len >= self.len() {
             return;
@@ -338,11 +466,39 @@ impl ColumnBuilder {
             Values::Float64(v) => v.truncate(len),
             Values::Decimal(v) => v.truncate(len * 2),
             Values::Utf8(v) | Values::Binary(v) => v.truncate(len),
-            Values::Nested(_) => {}
+            Values::List { offsets, element } => {
+                offsets.truncate(len + 1);
+                element.truncate(offsets[len] as usize);
+            }
+            Values::Map { offsets, keys, values } => {
+                offsets.truncate(len + 1);
+                keys.truncate(offsets[len] as usize);
+                values.truncate(offsets[len] as usize);
+            }
+            Values::Struct(fields) => fields.iter_mut().for_each(|f| f.truncate(len)),
+            Values::Invalid(_) => {}
         }
     }
 
-    fn finish(self) -> Result<Column> {
+    /// Drops values appended to this column (and its children) beyond `len`
+    /// — after a nested value turned out to be malformed half way.
+    fn discard_after(&mut self, len: usize) {
+        self.truncate(len);
+        match &mut self.values {
+            Values::List { offsets, element } => element.truncate(offsets[len.min(offsets.len() - 1)] as usize),
+            Values::Map { offsets, keys, values } => {
+                let end = offsets[len.min(offsets.len() - 1)] as usize;
+                keys.truncate(end);
+                values.truncate(end);
+            }
+            Values::Struct(fields) => fields.iter_mut().for_each(|f| f.discard_after(len)),
+            _ => {}
+        }
+    }
+
+    /// Finishes the column; its nested children go to `children` in
+    /// pre-order, so a child's index is always greater than its parent's.
+    fn finish(self, children: &mut Vec<Column>) -> Result<Column> {
         let data = match self.values {
             Values::Boolean(b) => ColumnData::Boolean(b.bytes),
             Values::Int8(v) => ColumnData::Int8(v),
@@ -354,11 +510,43 @@ impl ColumnBuilder {
             Values::Decimal(v) => ColumnData::Decimal128(v),
             Values::Utf8(v) => ColumnData::Utf8(v.finish()),
             Values::Binary(v) => ColumnData::Binary(v.finish()),
-            Values::Nested(n) => return Err(Error::unsupported(format!("{n} columns in the Rust SDK 0.1"))),
+            Values::List { offsets, element } => {
+                let child = reserve(children, 1);
+                children[child as usize] = element.finish(children)?;
+                ColumnData::List(ListData { offsets, child })
+            }
+            Values::Map { offsets, keys, values } => {
+                let entries = reserve(children, 3);
+                children[entries as usize] =
+                    Column { validity: None, data: ColumnData::Struct(vec![entries + 1, entries + 2]) };
+                children[entries as usize + 1] = keys.finish(children)?;
+                children[entries as usize + 2] = values.finish(children)?;
+                ColumnData::List(ListData { offsets, child: entries })
+            }
+            Values::Struct(fields) => {
+                let count = fields.len() as u32;
+                let first = reserve(children, fields.len());
+                for (i, f) in fields.into_iter().enumerate() {
+                    children[first as usize + i] = f.finish(children)?;
+                }
+                ColumnData::Struct((first..first + count).collect())
+            }
+            Values::Invalid(e) => return Err(Error::unsupported(e)),
         };
         let validity = (self.nulls > 0).then_some(self.validity.bytes);
         Ok(Column { validity, data })
     }
+}
+
+fn child_offset(len: usize) -> Result<i32> {
+    i32::try_from(len).map_err(|_| Error::unsupported("a nested column is limited to 2^31 values"))
+}
+
+/// Reserves `n` child slots (filled by the caller) and returns the first index.
+fn reserve(children: &mut Vec<Column>, n: usize) -> u32 {
+    let first = children.len() as u32;
+    children.extend((0..n).map(|_| Column { validity: None, data: ColumnData::Int8(Vec::new()) }));
+    first
 }
 
 // ---------------------------------------------------------------------------
@@ -378,7 +566,11 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// A builder with one column per schema field.
     pub fn new(schema: &Schema) -> Self {
-        let columns = schema.fields.iter().map(|f| ColumnBuilder::new(&f.name, &f.data_type, f.nullable)).collect();
+        let columns = schema
+            .fields
+            .iter()
+            .map(|f| ColumnBuilder::new(&f.name, &f.data_type, f.nullable, &schema.nested))
+            .collect();
         BatchBuilder { columns, kinds: Vec::new(), only_inserts: true, rows: 0 }
     }
 
@@ -424,7 +616,7 @@ impl BatchBuilder {
     /// record turned out to be malformed half way).
     pub fn discard_row(&mut self) {
         for c in &mut self.columns {
-            c.truncate(self.rows);
+            c.discard_after(self.rows);
         }
     }
 
@@ -432,8 +624,9 @@ impl BatchBuilder {
     pub fn finish(mut self) -> Result<Batch> {
         self.discard_row();
         let row_count = u32::try_from(self.rows).map_err(|_| Error::unsupported("more than 2^32 rows in one batch"))?;
-        let columns = self.columns.into_iter().map(ColumnBuilder::finish).collect::<Result<_>>()?;
-        Ok(Batch { row_count, row_kinds: self.kinds, columns, children: Vec::new() })
+        let mut children = Vec::new();
+        let columns = self.columns.into_iter().map(|c| c.finish(&mut children)).collect::<Result<_>>()?;
+        Ok(Batch { row_count, row_kinds: self.kinds, columns, children })
     }
 }
 
@@ -504,9 +697,76 @@ impl<'a> BatchReader<'a> {
 
     /// Value of column `col` in row `row`.
     pub fn value(&self, col: usize, row: usize) -> Result<ValueRef<'a>> {
+        self.column(col)?.value(row)
+    }
+
+    /// Column `col`, to read nested values.
+    pub fn column(&self, col: usize) -> Result<ColumnRef<'a>> {
         let column =
             self.batch.columns.get(col).ok_or_else(|| Error::unsupported(format!("batch has no column {col}")))?;
-        read_value(column, row)
+        Ok(ColumnRef { batch: self.batch, column })
+    }
+}
+
+/// One column of a batch, top level or nested.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnRef<'a> {
+    batch: &'a Batch,
+    column: &'a Column,
+}
+
+impl<'a> ColumnRef<'a> {
+    /// Value at `index` (`Nested` for ARRAY, MAP and ROW values).
+    pub fn value(&self, index: usize) -> Result<ValueRef<'a>> {
+        read_value(self.column, index)
+    }
+
+    /// Whether the value at `index` is null.
+    pub fn is_null(&self, index: usize) -> bool {
+        self.column.validity.as_deref().is_some_and(|v| !bit(v, index))
+    }
+
+    fn child_at(&self, i: u32) -> Result<ColumnRef<'a>> {
+        let column = self.batch.children.get(i as usize).ok_or_else(|| Error::unsupported("dangling child column"))?;
+        Ok(ColumnRef { batch: self.batch, column })
+    }
+
+    /// For an ARRAY or MAP value: the range of its elements or entries in
+    /// [`elements`](Self::elements) / [`map_columns`](Self::map_columns).
+    pub fn range(&self, index: usize) -> Result<core::ops::Range<usize>> {
+        let ColumnData::List(l) = &self.column.data else { return Err(Error::unsupported("not an ARRAY or MAP")) };
+        let (Some(&start), Some(&end)) = (l.offsets.get(index), l.offsets.get(index + 1)) else {
+            return Err(Error::data(index as u64, b"", "row index out of range"));
+        };
+        if start < 0 || end < start {
+            return Err(Error::data(index as u64, b"", "malformed list offsets"));
+        }
+        Ok(start as usize..end as usize)
+    }
+
+    /// The element column of an ARRAY column.
+    pub fn elements(&self) -> Result<ColumnRef<'a>> {
+        match &self.column.data {
+            ColumnData::List(l) => self.child_at(l.child),
+            _ => Err(Error::unsupported("not an ARRAY")),
+        }
+    }
+
+    /// The key and value columns of a MAP column.
+    pub fn map_columns(&self) -> Result<(ColumnRef<'a>, ColumnRef<'a>)> {
+        let entries = self.elements()?;
+        match &entries.column.data {
+            ColumnData::Struct(f) if f.len() == 2 => Ok((entries.child_at(f[0])?, entries.child_at(f[1])?)),
+            _ => Err(Error::unsupported("not a MAP")),
+        }
+    }
+
+    /// Field `i` of a ROW column.
+    pub fn field(&self, i: usize) -> Result<ColumnRef<'a>> {
+        match &self.column.data {
+            ColumnData::Struct(f) => self.child_at(*f.get(i).ok_or_else(|| Error::unsupported("no such field"))?),
+            _ => Err(Error::unsupported("not a ROW")),
+        }
     }
 }
 

@@ -32,6 +32,15 @@ impl Error {
         Error::Connection(message.into())
     }
 
+    /// The error's message without its kind (for wrapping in another error).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Config(e) => e.message.clone(),
+            Error::Data(e) => e.message.clone(),
+            Error::Unsupported(m) | Error::Connection(m) | Error::Transient(m) => m.clone(),
+        }
+    }
+
     /// A temporary failure worth retrying.
     pub fn transient(message: impl Into<String>) -> Self {
         Error::Transient(message.into())

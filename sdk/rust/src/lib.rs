@@ -62,8 +62,9 @@ mod error;
 pub mod log;
 mod options;
 mod spec;
+pub mod text;
 
-pub use batch::{BatchBuilder, BatchReader, ColumnBuilder, ValueRef, VarDataBuilder};
+pub use batch::{BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ValueRef, VarDataBuilder};
 pub use bindings::exports::weir::connector::sink::{Committable, SinkInput, WriterContext};
 pub use bindings::exports::weir::connector::source::{
     Accepted, CompareOp, LookupResult, Predicate, ReadResult, Scalar, ScanPlan, ScanRequest, SearchResult, Split,

@@ -2,7 +2,22 @@
 //! table. Prefer these to printing: a component's stdout and stderr are not
 //! connected unless the operator grants them.
 
-use crate::bindings::weir::connector::host::{self, Level};
+//!
+//! Compiled natively (benchmarks and unit tests of a component's logic),
+//! every call is a no-op: there is no host to attribute it to.
+
+use crate::bindings::weir::connector::host::Level;
+
+#[cfg(target_arch = "wasm32")]
+use crate::bindings::weir::connector::host;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod host {
+    use super::Level;
+    pub fn log(_: Level, _: &str) {}
+    pub fn counter_add(_: &str, _: u64) {}
+    pub fn gauge_set(_: &str, _: f64) {}
+}
 
 /// Logs at info level.
 pub fn info(message: &str) {

@@ -1,0 +1,399 @@
+//! Flink's `csv` format: one frame is one CSV record (RFC 4180, as Flink's
+//! Jackson-based `CsvRowDataDeserializationSchema` reads it), with Flink's
+//! option names and defaults.
+//!
+//! Values are read and written as in [`weir_sdk::text`]: timestamps in SQL
+//! layout, BINARY as base64, DECIMAL as `BigDecimal.toString` unless
+//! `write-bigdecimal-in-scientific-notation` is off. An ARRAY of scalars is
+//! one field whose elements are separated by `array-element-delimiter`.
+//!
+//! Nulls: a field equal to `null-literal` is null. Without a null literal an
+//! empty field is null for every type except strings, where it is the empty
+//! string (as in Flink) — set `null-literal` to round-trip null strings.
+//! A null is written as the null literal, or as an empty field.
+//!
+//! Where Flink would guess, this format refuses: a record with the wrong
+//! number of fields, a number out of its type's range, a DECIMAL that would
+//! be rounded, a BOOLEAN other than true/false, invalid UTF-8 — each is a
+//! data error with the record's position, or with `ignore-parse-errors` a
+//! skipped record counted in the metric `records-skipped`.
+
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+use weir_sdk::text::{self, TextStyle};
+use weir_sdk::{
+    Batch, BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ComponentSpec, Error, Format, LogicalType, NestedType,
+    OptionSpec, Options, OptionsExt, Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder, export_format,
+};
+
+/// The options of one decoder or encoder, parsed.
+#[derive(Debug, Clone)]
+struct Settings {
+    delimiter: u8,
+    quote: Option<u8>,
+    escape: Option<u8>,
+    allow_comments: bool,
+    ignore_parse_errors: bool,
+    array_delimiter: String,
+    null_literal: Option<String>,
+    style: TextStyle,
+}
+
+/// The csv format's decoder and encoder state. Public so benchmarks can run
+/// the same code natively.
+pub struct Csv {
+    schema: Schema,
+    settings: Settings,
+    reader: Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    scratch: String,
+}
+
+impl Format for Csv {
+    fn spec() -> ComponentSpec {
+        ComponentSpec::new("csv", "Comma-separated values, one record per frame (Flink's csv format)")
+            .option(OptionSpec::character("field-delimiter", "Field delimiter character").default_value(","))
+            .option(
+                OptionSpec::boolean("disable-quote-character", "Disable the quote character for enclosing values")
+                    .default_value("false"),
+            )
+            .option(
+                OptionSpec::character("quote-character", "Quote character for enclosing values").default_value("\""),
+            )
+            .option(
+                OptionSpec::boolean("allow-comments", "Ignore comment lines that start with '#'")
+                    .default_value("false"),
+            )
+            .option(
+                OptionSpec::boolean(
+                    "ignore-parse-errors",
+                    "Skip records with parse errors (counted in records-skipped) instead of failing",
+                )
+                .default_value("false"),
+            )
+            .option(
+                OptionSpec::string("array-element-delimiter", "Separator of the elements of an ARRAY value")
+                    .default_value(";"),
+            )
+            .option(OptionSpec::character(
+                "escape-character",
+                "Escape character for escaping values (disabled by default)",
+            ))
+            .option(OptionSpec::string("null-literal", "String that stands for a null value (disabled by default)"))
+            .option(
+                OptionSpec::boolean(
+                    "write-bigdecimal-in-scientific-notation",
+                    "Write DECIMAL values like BigDecimal.toString (1.0E-7) rather than plain (0.00000010)",
+                )
+                .default_value("true"),
+            )
+    }
+
+    fn validate(options: &Options, schema: &Schema) -> Result<()> {
+        settings(options)?;
+        check_schema(schema)
+    }
+
+    fn open(options: &Options, schema: &Schema) -> Result<Self> {
+        let settings = settings(options)?;
+        check_schema(schema)?;
+        let reader = ReaderBuilder::new()
+            .delimiter(settings.delimiter)
+            .quote(settings.quote.unwrap_or(b'"'))
+            .quoting(settings.quote.is_some())
+            .escape(settings.escape)
+            .double_quote(settings.escape.is_none())
+            .comment(settings.allow_comments.then_some(b'#'))
+            .build();
+        Ok(Csv {
+            schema: schema.clone(),
+            settings,
+            reader,
+            fields: vec![0; 1024],
+            ends: vec![0; schema.fields.len() + 1],
+            scratch: String::new(),
+        })
+    }
+
+    fn decode(&mut self, frames: &VarData) -> Result<Batch> {
+        let mut out = BatchBuilder::new(&self.schema);
+        let mut skipped = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            match self.decode_record(frame, &mut out) {
+                Ok(()) => {}
+                Err(message) => {
+                    out.discard_row();
+                    if !self.settings.ignore_parse_errors {
+                        return Err(Error::data(i as u64, frame, message));
+                    }
+                    skipped += 1;
+                }
+            }
+        }
+        if skipped > 0 {
+            weir_sdk::log::counter_add("records-skipped", skipped);
+        }
+        out.finish()
+    }
+
+    fn encode(&mut self, rows: &Batch) -> Result<VarData> {
+        let reader = BatchReader::new(rows);
+        let mut out = VarDataBuilder::new();
+        for row in 0..reader.rows() {
+            for (c, field) in self.schema.fields.iter().enumerate() {
+                if c > 0 {
+                    out.buffer().push(self.settings.delimiter);
+                }
+                self.scratch.clear();
+                let column = reader.column(c)?;
+                let null = column.is_null(row);
+                if null {
+                    if let Some(null_literal) = &self.settings.null_literal {
+                        self.scratch.push_str(null_literal);
+                    }
+                } else {
+                    write_value(&mut self.scratch, &column, row, &field.data_type, &self.schema.nested, &self.settings)
+                        .map_err(|m| Error::data(row as u64, b"", format!("column '{}': {m}", field.name)))?;
+                }
+                write_field(out.buffer(), &self.scratch, null, &self.settings).map_err(|m| {
+                    Error::data(row as u64, self.scratch.as_bytes(), format!("column '{}': {m}", field.name))
+                })?;
+            }
+            out.end_value()?;
+        }
+        Ok(out.finish())
+    }
+}
+
+impl Csv {
+    /// Splits one record into fields and appends its row; on error the
+    /// caller discards the partial row.
+    fn decode_record(&mut self, frame: &[u8], out: &mut BatchBuilder) -> Result<(), String> {
+        let Some(count) = self.split(frame)? else { return Ok(()) };
+        if count != self.schema.fields.len() {
+            return Err(format!("expected {} fields, found {count}", self.schema.fields.len()));
+        }
+        let mut start = 0;
+        for (c, field) in self.schema.fields.iter().enumerate() {
+            let end = self.ends[c];
+            let bytes = &self.fields[start..end];
+            start = end;
+            let text =
+                std::str::from_utf8(bytes).map_err(|e| format!("column '{}': invalid UTF-8 ({e})", field.name))?;
+            let column = out.column(c);
+            read_value(column, &field.data_type, text, &self.schema.nested, &self.settings)
+                .map_err(|m| format!("column '{}': {m}", field.name))?;
+        }
+        out.end_row(RowKind::Insert).map_err(|e| e.message())
+    }
+
+    /// Parses one record into `self.fields` / `self.ends`; `None` for a
+    /// frame with no record (empty, or a comment).
+    fn split(&mut self, frame: &[u8]) -> Result<Option<usize>, String> {
+        self.reader.reset();
+        let (mut input, mut written, mut fields) = (frame, 0, 0);
+        loop {
+            let (result, nin, nout, nend) =
+                self.reader.read_record(input, &mut self.fields[written..], &mut self.ends[fields..]);
+            input = &input[nin..];
+            written += nout;
+            fields += nend;
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::Record if !input.is_empty() => {
+                    return Err("a frame holds more than one record (line break outside quotes)".to_owned());
+                }
+                ReadRecordResult::Record => return Ok(Some(fields)),
+                ReadRecordResult::End => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Parses the options and checks they do not contradict each other.
+fn settings(options: &Options) -> Result<Settings> {
+    let byte = |key: &str| -> Result<u8> {
+        let c = options.character(key)?;
+        u8::try_from(c)
+            .ok()
+            .filter(u8::is_ascii)
+            .ok_or_else(|| Error::config(Some(key), format!("must be a single ASCII character, got '{c}'")))
+    };
+    let quote_disabled = options.boolean("disable-quote-character")?;
+    if quote_disabled && options.string("quote-character")? != "\"" {
+        return Err(Error::config(
+            Some("quote-character"),
+            "a quote character and a disabled quote character cannot be set at the same time",
+        ));
+    }
+    let delimiter = byte("field-delimiter")?;
+    let quote = if quote_disabled { None } else { Some(byte("quote-character")?) };
+    if quote == Some(delimiter) {
+        return Err(Error::config(Some("quote-character"), "must differ from the field delimiter"));
+    }
+    let escape = match options.get("escape-character") {
+        Some(_) => Some(byte("escape-character")?),
+        None => None,
+    };
+    let array_delimiter = options.string("array-element-delimiter")?.to_owned();
+    if array_delimiter.is_empty() {
+        return Err(Error::config(Some("array-element-delimiter"), "must not be empty"));
+    }
+    Ok(Settings {
+        delimiter,
+        quote,
+        escape,
+        allow_comments: options.boolean("allow-comments")?,
+        ignore_parse_errors: options.boolean("ignore-parse-errors")?,
+        array_delimiter,
+        null_literal: options.get("null-literal").map(str::to_owned),
+        style: TextStyle {
+            timestamp: text::TimestampStyle::Sql,
+            decimal_scientific: options.boolean("write-bigdecimal-in-scientific-notation")?,
+        },
+    })
+}
+
+/// csv takes scalar columns and ARRAYs of scalars.
+fn check_schema(schema: &Schema) -> Result<()> {
+    for field in &schema.fields {
+        let supported = match &field.data_type {
+            LogicalType::Map(_) | LogicalType::Row(_) => false,
+            LogicalType::Array(e) => {
+                matches!(schema.nested.get(e.element as usize), Some(NestedType::Type(t)) if is_scalar(t))
+            }
+            _ => true,
+        };
+        if !supported {
+            return Err(Error::config(
+                None,
+                format!(
+                    "the csv format does not support column '{}' ({:?}); use scalars or an ARRAY of scalars, \
+                     or the json format for MAP and ROW",
+                    field.name, field.data_type
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_scalar(ty: &LogicalType) -> bool {
+    !matches!(ty, LogicalType::Array(_) | LogicalType::Map(_) | LogicalType::Row(_))
+}
+
+fn element_type<'a>(nested: &'a [NestedType], ty: &LogicalType) -> Option<&'a LogicalType> {
+    match ty {
+        LogicalType::Array(e) => match nested.get(e.element as usize) {
+            Some(NestedType::Type(t)) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_text(ty: &LogicalType) -> bool {
+    matches!(ty, LogicalType::Char(_) | LogicalType::Varchar(_) | LogicalType::String)
+}
+
+fn read_value(
+    column: &mut ColumnBuilder,
+    ty: &LogicalType,
+    text: &str,
+    nested: &[NestedType],
+    settings: &Settings,
+) -> Result<(), String> {
+    let is_null = match &settings.null_literal {
+        Some(literal) => text == literal,
+        None => text.is_empty() && !is_text(ty),
+    };
+    if is_null {
+        return column.push_null().map_err(|e| e.message());
+    }
+    let Some(element) = element_type(nested, ty) else {
+        return text::push_text(column, ty, text, &settings.style);
+    };
+    let elements = column.array_elements().map_err(|e| e.message())?;
+    if !text.is_empty() {
+        for item in text.split(settings.array_delimiter.as_str()) {
+            read_value(elements, element, item, nested, settings)?;
+        }
+    }
+    column.end_array().map_err(|e| e.message())
+}
+
+fn write_value(
+    out: &mut String,
+    column: &ColumnRef<'_>,
+    row: usize,
+    ty: &LogicalType,
+    nested: &[NestedType],
+    settings: &Settings,
+) -> Result<(), String> {
+    let Some(element) = element_type(nested, ty) else {
+        let value = column.value(row).map_err(|e| e.message())?;
+        return text::write_text(out, ty, value, &settings.style);
+    };
+    let elements = column.elements().map_err(|e| e.message())?;
+    for (n, i) in column.range(row).map_err(|e| e.message())?.enumerate() {
+        if n > 0 {
+            out.push_str(&settings.array_delimiter);
+        }
+        match elements.value(i).map_err(|e| e.message())? {
+            ValueRef::Null => out.push_str(settings.null_literal.as_deref().unwrap_or("")),
+            value => text::write_text(out, element, value, &settings.style)?,
+        }
+    }
+    Ok(())
+}
+
+/// Appends one field, quoted when it must be (it contains the delimiter,
+/// the quote or escape character, a line break, or surrounding spaces).
+fn write_field(out: &mut Vec<u8>, value: &str, null: bool, settings: &Settings) -> Result<(), String> {
+    let special = |b: u8| {
+        b == settings.delimiter
+            || Some(b) == settings.quote
+            || Some(b) == settings.escape
+            || b == b'\n'
+            || b == b'\r'
+            || (settings.allow_comments && b == b'#')
+    };
+    let needs_quotes = value.bytes().any(special)
+        || value.starts_with(' ')
+        || value.ends_with(' ')
+        // An empty string is quoted so a reader with a null literal of ""
+        // can tell it from a null.
+        || (value.is_empty() && !null && settings.null_literal.as_deref() == Some(""));
+    match settings.quote {
+        Some(q) if needs_quotes => {
+            out.push(q);
+            for &b in value.as_bytes() {
+                if b == q || Some(b) == settings.escape {
+                    out.push(settings.escape.unwrap_or(q));
+                }
+                out.push(b);
+            }
+            out.push(q);
+        }
+        _ if settings.escape.is_none() && value.bytes().any(special) => {
+            return Err(
+                "the value contains the delimiter or a line break, and quoting and escaping are disabled".to_owned()
+            );
+        }
+        _ => {
+            for &b in value.as_bytes() {
+                if let Some(e) = settings.escape
+                    && special(b)
+                {
+                    out.push(e);
+                }
+                out.push(b);
+            }
+        }
+    }
+    Ok(())
+}
+
+export_format!(Csv);

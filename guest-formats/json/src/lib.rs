@@ -1,0 +1,414 @@
+//! Flink's `json` format: one JSON object per frame, fields by name, with
+//! ARRAY, MAP and nested ROW, and Flink's option names and defaults.
+//!
+//! Decoding follows Flink's `JsonToRowDataConverters`: numbers may also be
+//! given as strings, a STRING column takes any JSON value (non-strings as
+//! their JSON text), BINARY is base64, dates and times are strings in the
+//! layout `timestamp-format.standard` selects. It is stricter where Flink
+//! would produce a wrong value: an integer out of range, a fraction for an
+//! integer type, a DECIMAL that would be rounded, more fractional seconds
+//! than the precision keeps — each is a data error with the record's
+//! position (or, with `ignore-parse-errors`, a skipped record counted in
+//! `records-skipped`).
+//!
+//! Encoding writes fields in schema order; DECIMAL as a JSON number (plain
+//! or `BigDecimal.toString`), NaN and infinities as strings (Jackson's
+//! default), nulls as `null` unless `encode.ignore-null-fields`.
+
+use core::fmt::Write as _;
+
+use serde_json::{Map, Value};
+use weir_sdk::text::{self, TextStyle, TimestampStyle};
+use weir_sdk::{
+    Batch, BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ComponentSpec, Error, Field, Format, LogicalType,
+    NestedType, OptionSpec, Options, OptionsExt, Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder,
+    export_format,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NullKeyMode {
+    Fail,
+    Drop,
+    Literal,
+}
+
+/// State of one decoder or encoder. Public so benchmarks can run the same
+/// code natively.
+pub struct Json {
+    schema: Schema,
+    fail_on_missing_field: bool,
+    ignore_parse_errors: bool,
+    style: TextStyle,
+    null_key_mode: NullKeyMode,
+    null_key_literal: String,
+    ignore_null_fields: bool,
+}
+
+impl Format for Json {
+    fn spec() -> ComponentSpec {
+        ComponentSpec::new("json", "One JSON object per frame, with ARRAY, MAP and ROW (Flink's json format)")
+            .option(
+                OptionSpec::boolean("fail-on-missing-field", "Fail when a field is missing (otherwise it is null)")
+                    .default_value("false"),
+            )
+            .option(
+                OptionSpec::boolean(
+                    "ignore-parse-errors",
+                    "Skip records with parse errors (counted in records-skipped) instead of failing",
+                )
+                .default_value("false"),
+            )
+            .option(
+                OptionSpec::one_of(
+                    "timestamp-format.standard",
+                    &["SQL", "ISO-8601"],
+                    "Layout of TIMESTAMP values: 'yyyy-MM-dd HH:mm:ss.s{p}' (SQL) or 'yyyy-MM-ddTHH:mm:ss.s{p}'",
+                )
+                .default_value("SQL"),
+            )
+            .option(
+                OptionSpec::one_of(
+                    "map-null-key.mode",
+                    &["FAIL", "DROP", "LITERAL"],
+                    "On a null MAP key when encoding: fail, drop the entry, or write map-null-key.literal",
+                )
+                .default_value("FAIL"),
+            )
+            .option(
+                OptionSpec::string("map-null-key.literal", "Key written for a null MAP key in LITERAL mode")
+                    .default_value("null"),
+            )
+            .option(
+                OptionSpec::boolean(
+                    "encode.decimal-as-plain-number",
+                    "Write DECIMAL as a plain number (0.000000027) instead of scientific notation (2.7E-8)",
+                )
+                .default_value("false"),
+            )
+            .option(
+                OptionSpec::boolean("encode.ignore-null-fields", "Leave out fields whose value is null")
+                    .default_value("false"),
+            )
+            .option(
+                OptionSpec::boolean(
+                    "decode.json-parser.enabled",
+                    "Accepted for compatibility with Flink; Weir has a single (streaming serde_json) parser",
+                )
+                .default_value("true"),
+            )
+    }
+
+    fn validate(options: &Options, schema: &Schema) -> Result<()> {
+        Self::open(options, schema).map(drop)
+    }
+
+    fn open(options: &Options, schema: &Schema) -> Result<Self> {
+        let fail_on_missing_field = options.boolean("fail-on-missing-field")?;
+        let ignore_parse_errors = options.boolean("ignore-parse-errors")?;
+        if fail_on_missing_field && ignore_parse_errors {
+            return Err(Error::config(
+                Some("ignore-parse-errors"),
+                "fail-on-missing-field and ignore-parse-errors cannot both be true",
+            ));
+        }
+        let timestamp = if options.string("timestamp-format.standard")?.eq_ignore_ascii_case("ISO-8601") {
+            TimestampStyle::Iso8601
+        } else {
+            TimestampStyle::Sql
+        };
+        let null_key_mode = match options.string("map-null-key.mode")?.to_ascii_uppercase().as_str() {
+            "DROP" => NullKeyMode::Drop,
+            "LITERAL" => NullKeyMode::Literal,
+            _ => NullKeyMode::Fail,
+        };
+        Ok(Json {
+            schema: schema.clone(),
+            fail_on_missing_field,
+            ignore_parse_errors,
+            style: TextStyle { timestamp, decimal_scientific: !options.boolean("encode.decimal-as-plain-number")? },
+            null_key_mode,
+            null_key_literal: options.string("map-null-key.literal")?.to_owned(),
+            ignore_null_fields: options.boolean("encode.ignore-null-fields")?,
+        })
+    }
+
+    fn decode(&mut self, frames: &VarData) -> Result<Batch> {
+        let mut out = BatchBuilder::new(&self.schema);
+        let mut skipped = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            if let Err(message) = self.decode_record(frame, &mut out) {
+                out.discard_row();
+                if !self.ignore_parse_errors {
+                    return Err(Error::data(i as u64, frame, message));
+                }
+                skipped += 1;
+            }
+        }
+        if skipped > 0 {
+            weir_sdk::log::counter_add("records-skipped", skipped);
+        }
+        out.finish()
+    }
+
+    fn encode(&mut self, rows: &Batch) -> Result<VarData> {
+        let reader = BatchReader::new(rows);
+        let mut out = VarDataBuilder::new();
+        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
+        for row in 0..reader.rows() {
+            let mut buf = std::mem::take(out.buffer());
+            let written = self.write_fields(&mut buf, &self.schema.fields, &columns, row);
+            *out.buffer() = buf;
+            if let Err(message) = written {
+                out.discard_partial();
+                return Err(Error::data(row as u64, b"", message));
+            }
+            out.end_value()?;
+        }
+        Ok(out.finish())
+    }
+}
+
+impl Json {
+    fn decode_record(&self, frame: &[u8], out: &mut BatchBuilder) -> Result<(), String> {
+        let value: Value = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
+        let Value::Object(object) = value else {
+            return Err(format!("expected a JSON object, found {}", kind_of(&value)));
+        };
+        for (c, field) in self.schema.fields.iter().enumerate() {
+            self.read_field(out.column(c), field, &object)?;
+        }
+        out.end_row(RowKind::Insert).map_err(|e| e.message())
+    }
+
+    fn read_field(&self, column: &mut ColumnBuilder, field: &Field, object: &Map<String, Value>) -> Result<(), String> {
+        match object.get(&field.name) {
+            Some(v) => self.read_value(column, &field.data_type, v).map_err(|m| format!("field '{}': {m}", field.name)),
+            None if self.fail_on_missing_field => Err(format!("field '{}' is missing", field.name)),
+            None => column.push_null().map_err(|e| e.message()),
+        }
+    }
+
+    fn nested(&self, r: u32) -> Result<&NestedType, String> {
+        self.schema.nested.get(r as usize).ok_or_else(|| format!("type reference {r} is not in the schema"))
+    }
+
+    fn element(&self, r: u32) -> Result<&LogicalType, String> {
+        match self.nested(r)? {
+            NestedType::Type(t) => Ok(t),
+            NestedType::RowFields(_) => Err(format!("type reference {r} is a row, not a type")),
+        }
+    }
+
+    fn read_value(&self, column: &mut ColumnBuilder, ty: &LogicalType, v: &Value) -> Result<(), String> {
+        use LogicalType as T;
+        let pushed = match (ty, v) {
+            (_, Value::Null) => column.push_null(),
+            (T::Char(_) | T::Varchar(_) | T::String, Value::String(s)) => column.push_str(s),
+            (T::Char(_) | T::Varchar(_) | T::String, other) => column.push_str(&other.to_string()),
+            (T::Boolean, Value::Bool(b)) => column.push_bool(*b),
+            (T::Array(e), Value::Array(items)) => {
+                let element = self.element(e.element)?;
+                let elements = column.array_elements().map_err(|e| e.message())?;
+                for (i, item) in items.iter().enumerate() {
+                    self.read_value(elements, element, item).map_err(|m| format!("element {i}: {m}"))?;
+                }
+                column.end_array()
+            }
+            (T::Map(m), Value::Object(entries)) => {
+                let (key_type, value_type) = (self.element(m.key)?, self.element(m.value.element)?);
+                let (keys, values) = column.map_entries().map_err(|e| e.message())?;
+                for (k, item) in entries {
+                    text::push_text(keys, key_type, k, &self.style).map_err(|m| format!("key '{k}': {m}"))?;
+                    self.read_value(values, value_type, item).map_err(|m| format!("key '{k}': {m}"))?;
+                }
+                column.end_map()
+            }
+            (T::Row(r), Value::Object(object)) => {
+                let NestedType::RowFields(fields) = self.nested(*r)? else {
+                    return Err(format!("type reference {r} is not a row"));
+                };
+                for (i, f) in fields.iter().enumerate() {
+                    self.read_field(column.field(i).map_err(|e| e.message())?, f, object)?;
+                }
+                column.end_row_value()
+            }
+            (T::Array(_) | T::Map(_) | T::Row(_) | T::Boolean, other) => {
+                if let (T::Boolean, Value::String(s)) = (ty, other) {
+                    return text::push_text(column, ty, s, &self.style);
+                }
+                return Err(format!("expected {}, found {}", type_word(ty), kind_of(other)));
+            }
+            (_, Value::Number(n)) => {
+                if matches!(
+                    ty,
+                    T::Date
+                        | T::Time(_)
+                        | T::Timestamp(_)
+                        | T::TimestampLtz(_)
+                        | T::Binary(_)
+                        | T::Varbinary(_)
+                        | T::Bytes
+                ) {
+                    return Err(format!("expected a string for {}, found a number", type_word(ty)));
+                }
+                return text::push_text(column, ty, &n.to_string(), &self.style);
+            }
+            (_, Value::String(s)) => return text::push_text(column, ty, s, &self.style),
+            (_, other) => return Err(format!("expected {}, found {}", type_word(ty), kind_of(other))),
+        };
+        pushed.map_err(|e| e.message())
+    }
+
+    fn write_fields(
+        &self,
+        out: &mut Vec<u8>,
+        fields: &[Field],
+        columns: &[ColumnRef<'_>],
+        row: usize,
+    ) -> Result<(), String> {
+        out.push(b'{');
+        let mut first = true;
+        for (field, column) in fields.iter().zip(columns) {
+            if column.is_null(row) && self.ignore_null_fields {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_string(out, &field.name);
+            out.push(b':');
+            self.write_value(out, &field.data_type, column, row).map_err(|m| format!("field '{}': {m}", field.name))?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    fn write_value(&self, out: &mut Vec<u8>, ty: &LogicalType, column: &ColumnRef<'_>, i: usize) -> Result<(), String> {
+        use LogicalType as T;
+        let value = column.value(i).map_err(|e| e.message())?;
+        match (ty, value) {
+            (_, ValueRef::Null) => out.extend_from_slice(b"null"),
+            (_, ValueRef::Str(s)) => write_string(out, s),
+            (T::Array(e), ValueRef::Nested) => {
+                let element = self.element(e.element)?;
+                let elements = column.elements().map_err(|e| e.message())?;
+                out.push(b'[');
+                for (n, j) in column.range(i).map_err(|e| e.message())?.enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    self.write_value(out, element, &elements, j)?;
+                }
+                out.push(b']');
+            }
+            (T::Map(m), ValueRef::Nested) => {
+                let (key_type, value_type) = (self.element(m.key)?, self.element(m.value.element)?);
+                let (keys, values) = column.map_columns().map_err(|e| e.message())?;
+                out.push(b'{');
+                let mut first = true;
+                for j in column.range(i).map_err(|e| e.message())? {
+                    let mut key = String::new();
+                    if keys.is_null(j) {
+                        match self.null_key_mode {
+                            NullKeyMode::Fail => {
+                                return Err("a MAP key is null (set map-null-key.mode to DROP or LITERAL)".into());
+                            }
+                            NullKeyMode::Drop => continue,
+                            NullKeyMode::Literal => key.push_str(&self.null_key_literal),
+                        }
+                    } else {
+                        text::write_text(&mut key, key_type, keys.value(j).map_err(|e| e.message())?, &self.style)?;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_string(out, &key);
+                    out.push(b':');
+                    self.write_value(out, value_type, &values, j)?;
+                }
+                out.push(b'}');
+            }
+            (T::Row(r), ValueRef::Nested) => {
+                let NestedType::RowFields(fields) = self.nested(*r)? else {
+                    return Err(format!("type reference {r} is not a row"));
+                };
+                let children =
+                    (0..fields.len()).map(|f| column.field(f)).collect::<Result<Vec<_>>>().map_err(|e| e.message())?;
+                self.write_fields(out, fields, &children, i)?;
+            }
+            (_, ValueRef::F32(v)) if !v.is_finite() => write_string(out, &java_special(f64::from(v))),
+            (_, ValueRef::F64(v)) if !v.is_finite() => write_string(out, &java_special(v)),
+            (
+                T::Date | T::Time(_) | T::Timestamp(_) | T::TimestampLtz(_) | T::Binary(_) | T::Varbinary(_) | T::Bytes,
+                _,
+            ) => {
+                let mut s = String::new();
+                text::write_text(&mut s, ty, value, &self.style)?;
+                write_string(out, &s);
+            }
+            _ => {
+                let mut s = String::new();
+                text::write_text(&mut s, ty, value, &self.style)?;
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn java_special(v: f64) -> String {
+    let mut s = String::new();
+    text::write_f64(&mut s, v);
+    s
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..0x20 => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&s.as_bytes()[start..i]);
+        match escape {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let mut u = String::new();
+                let _ = write!(u, "\\u{b:04x}");
+                out.extend_from_slice(u.as_bytes());
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.push(b'"');
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn type_word(ty: &LogicalType) -> String {
+    match ty {
+        LogicalType::Array(_) => "an array".to_owned(),
+        LogicalType::Map(_) | LogicalType::Row(_) => "an object".to_owned(),
+        other => format!("{other:?}").to_uppercase(),
+    }
+}
+
+export_format!(Json);
