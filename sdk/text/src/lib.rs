@@ -1,0 +1,574 @@
+//! Scalar values as text, the way Flink's text formats (csv, json,
+//! changelog-csv) and its print sink read and write them. Shared by the
+//! guest SDK (`weir_sdk::text`) and the host, so both sides agree on every
+//! layout.
+//!
+//! Parsing is strict where Flink would silently produce a wrong value: an
+//! integer out of its type's range, a DECIMAL with more digits than its
+//! precision or more fractional digits than its scale, a TIME or TIMESTAMP
+//! with more fractional digits than its precision, a BOOLEAN that is neither
+//! `true` nor `false` — each is an error naming the value and the type.
+//!
+//! | type | text |
+//! |------|------|
+//! | BOOLEAN | `true` / `false`, any case |
+//! | TINYINT … BIGINT | decimal digits, optional sign |
+//! | FLOAT, DOUBLE | Java's `Double.toString` (`1.5`, `1.0E10`, `NaN`, `Infinity`) |
+//! | DECIMAL(p, s) | `123.45`, `1.2E3`; written plain or as `BigDecimal.toString` |
+//! | DATE | `2026-11-22` |
+//! | TIME(p) | `12:34:56.789` (seconds optional on input) |
+//! | TIMESTAMP(p) | `2026-11-22 12:34:56.123` (SQL) or `2026-11-22T12:34:56.123` (ISO-8601) |
+//! | TIMESTAMP_LTZ(p) | as TIMESTAMP, in UTC, with a `Z` suffix |
+//! | BINARY, BYTES | base64 (standard alphabet, padded), as Jackson writes them |
+//!
+//! Fractions are written with as few digits as the value needs (none when
+//! zero), as Flink's `SQL_TIMESTAMP_FORMAT` does.
+
+use core::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+/// Separator between date and time in a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampStyle {
+    /// `2026-11-22 12:34:56` (Flink's `SQL`).
+    #[default]
+    Sql,
+    /// `2026-11-22T12:34:56` (Flink's `ISO-8601`).
+    Iso8601,
+}
+
+/// How a format writes and reads values as text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextStyle {
+    /// Timestamp layout.
+    pub timestamp: TimestampStyle,
+    /// Write DECIMAL like Java's `BigDecimal.toString` (scientific notation
+    /// for very small values) instead of `toPlainString`.
+    pub decimal_scientific: bool,
+}
+
+/// Writes any `Display` value.
+pub fn write_display(out: &mut String, v: impl core::fmt::Display) {
+    let _ = write!(out, "{v}");
+}
+
+/// The first 40 characters of `text`, for error messages.
+pub fn excerpt(text: &str) -> &str {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Booleans and numbers
+// ---------------------------------------------------------------------------
+
+/// `true` or `false`, any case.
+pub fn parse_bool(t: &str) -> Result<bool, String> {
+    if t.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if t.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(format!("'{}' is not a BOOLEAN (true or false)", excerpt(t)))
+    }
+}
+
+/// An integer of a type of at most 64 bits, range-checked.
+pub fn parse_int<T: TryFrom<i128>>(t: &str, type_name: &str) -> Result<T, String> {
+    let wide: i128 = match t.parse() {
+        Ok(v) => v,
+        Err(_)
+            if !t.is_empty() && t.bytes().skip(usize::from(t.starts_with(['-', '+']))).all(|b| b.is_ascii_digit()) =>
+        {
+            return Err(format!("{} is out of range for {type_name}", excerpt(t)));
+        }
+        Err(_) => return Err(format!("'{}' is not an integer ({type_name})", excerpt(t))),
+    };
+    T::try_from(wide).map_err(|_| format!("{wide} is out of range for {type_name}"))
+}
+
+/// A FLOAT or DOUBLE: decimal or scientific notation, `NaN`, `Infinity`.
+pub fn parse_float<T: core::str::FromStr>(t: &str, type_name: &str) -> Result<T, String> {
+    let normal = match t {
+        "Infinity" | "+Infinity" => "inf",
+        "-Infinity" => "-inf",
+        other => other,
+    };
+    normal.parse().map_err(|_| format!("'{}' is not a number ({type_name})", excerpt(t)))
+}
+
+/// Writes a DOUBLE as Java's `Double.toString` does (JDK 19+, shortest
+/// round-trip digits): `1.0`, `0.001`, `1.0E7`, `1.5E-4`, `NaN`, `Infinity`.
+pub fn write_f64(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+    } else {
+        write_java_float(out, &format!("{v:e}"), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
+    }
+}
+
+/// Writes a FLOAT as Java's `Float.toString` does.
+pub fn write_f32(out: &mut String, v: f32) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+    } else {
+        write_java_float(out, &format!("{v:e}"), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
+    }
+}
+
+/// Lays out Rust's shortest scientific form (`-1.2345e6`) the Java way.
+fn write_java_float(out: &mut String, sci: &str, plain: bool) {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    out.push_str(sign);
+    if plain {
+        if exp < 0 {
+            out.push_str("0.");
+            out.extend(core::iter::repeat_n('0', (-exp - 1) as usize));
+            out.push_str(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.extend(core::iter::repeat_n('0', int_len - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        out.push_str(if digits.len() > 1 { &digits[1..] } else { "0" });
+        let _ = write!(out, "E{exp}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Decimals
+// ---------------------------------------------------------------------------
+
+/// Parses a DECIMAL(precision, scale) to its unscaled value. Accepts an
+/// exponent (`1.5E3`). Fails rather than round: more fractional digits than
+/// `scale` (unless they are zeros) or more integer digits than
+/// `precision - scale` is an error.
+pub fn parse_decimal(t: &str, precision: u8, scale: u8) -> Result<i128, String> {
+    let bad = || format!("'{}' is not a DECIMAL({precision}, {scale})", excerpt(t));
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (number, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| bad())?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    // digits × 10^(-point)
+    let digits = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    let mut point = frac_part.len() as i64 - i64::from(exp);
+    let mut digits = digits.to_owned();
+    // Drop zeros beyond the scale; a non-zero digit there would be lost.
+    while point > i64::from(scale) {
+        match digits.pop() {
+            Some('0') | None => point -= 1,
+            Some(_) => {
+                return Err(format!(
+                    "{} has more than {scale} digits after the point: DECIMAL({precision}, {scale}) would round it",
+                    excerpt(t)
+                ));
+            }
+        }
+    }
+    let zeros = (i64::from(scale) - point) as usize;
+    if digits.len() + zeros > usize::from(precision) && !digits.is_empty() {
+        return Err(format!("{} does not fit DECIMAL({precision}, {scale})", excerpt(t)));
+    }
+    let mut unscaled: i128 = 0;
+    for b in digits.bytes().chain(core::iter::repeat_n(b'0', if digits.is_empty() { 0 } else { zeros })) {
+        unscaled = unscaled * 10 + i128::from(b - b'0');
+    }
+    Ok(if negative { -unscaled } else { unscaled })
+}
+
+/// Writes a DECIMAL's unscaled value with `scale`: plain (`toPlainString`)
+/// or as Java's `BigDecimal.toString` (`1.00E-7` for very small values).
+pub fn write_decimal(out: &mut String, unscaled: i128, scale: u8, scientific: bool) {
+    if unscaled < 0 {
+        out.push('-');
+    }
+    let digits = unscaled.unsigned_abs().to_string();
+    let scale = usize::from(scale);
+    let adjusted = digits.len() as i64 - 1 - scale as i64;
+    if scientific && adjusted < -6 {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "E{adjusted}");
+    } else if scale == 0 {
+        out.push_str(&digits);
+    } else if digits.len() > scale {
+        out.push_str(&digits[..digits.len() - scale]);
+        out.push('.');
+        out.push_str(&digits[digits.len() - scale..]);
+    } else {
+        out.push_str("0.");
+        out.extend(core::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(&digits);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dates and times
+// ---------------------------------------------------------------------------
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date `days` after 1970-01-01: (year, month, day).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
+    (s.len() >= min && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+}
+
+/// `yyyy-MM-dd` (month and day may have one digit) → days since the epoch.
+pub fn parse_date(t: &str) -> Result<i32, String> {
+    let bad = || format!("'{}' is not a DATE (yyyy-MM-dd)", excerpt(t));
+    let mut parts = t.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else { return Err(bad()) };
+    let (y, m, d) =
+        (digits(y, 4, 4).ok_or_else(bad)?, digits(m, 1, 2).ok_or_else(bad)?, digits(d, 1, 2).ok_or_else(bad)?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
+        return Err(format!("'{}' is not a valid date", excerpt(t)));
+    }
+    Ok(days_from_civil(i64::from(y), m, d) as i32)
+}
+
+/// Writes days since the epoch as `yyyy-MM-dd`.
+pub fn write_date(out: &mut String, days: i32) {
+    let (y, m, d) = civil_from_days(i64::from(days));
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+}
+
+/// Units per second of a TIME / TIMESTAMP of precision `p` in a batch.
+pub fn units_per_second(p: u8) -> i64 {
+    match p {
+        0 => 1,
+        1..=3 => 1_000,
+        4..=6 => 1_000_000,
+        _ => NANOS_PER_SECOND,
+    }
+}
+
+/// `HH:mm[:ss[.fffffffff]]` → nanoseconds of the day.
+fn parse_nanos_of_day(t: &str, precision: u8, type_name: &str) -> Result<i64, String> {
+    let bad = || format!("'{}' is not a {type_name} (HH:mm:ss[.fff])", excerpt(t));
+    let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
+    let mut parts = hms.split(':');
+    let h = parts.next().and_then(|p| digits(p, 2, 2)).ok_or_else(bad)?;
+    let m = parts.next().and_then(|p| digits(p, 2, 2)).ok_or_else(bad)?;
+    let s = match parts.next() {
+        Some(p) => digits(p, 2, 2).ok_or_else(bad)?,
+        None if frac.is_empty() => 0,
+        None => return Err(bad()),
+    };
+    if parts.next().is_some() || h > 23 || m > 59 || s > 59 {
+        return Err(bad());
+    }
+    if t.contains('.') && digits(frac, 1, 9).is_none() {
+        return Err(bad());
+    }
+    let frac_digits = frac.trim_end_matches('0');
+    if frac_digits.len() > usize::from(precision) {
+        return Err(format!(
+            "{} has more fractional digits than {type_name}({precision}) keeps; it would be truncated",
+            excerpt(t)
+        ));
+    }
+    let mut nanos = 0i64;
+    for (i, b) in frac.bytes().enumerate() {
+        nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+    }
+    Ok((i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s)) * NANOS_PER_SECOND + nanos)
+}
+
+/// A TIME(p) value in batch units (see [`units_per_second`]).
+pub fn parse_time(t: &str, precision: u8) -> Result<i64, String> {
+    Ok(parse_nanos_of_day(t, precision, "TIME")? / (NANOS_PER_SECOND / units_per_second(precision)))
+}
+
+/// Writes nanoseconds of the day as `HH:mm:ss[.f…]` (minimal fraction).
+pub fn write_nanos_of_day(out: &mut String, nanos: i64) {
+    let secs = nanos / NANOS_PER_SECOND;
+    let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let frac = nanos % NANOS_PER_SECOND;
+    if frac != 0 {
+        let digits = format!("{frac:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
+/// Writes a TIME(p) value given in batch units.
+pub fn write_time(out: &mut String, value: i64, precision: u8) -> Result<(), String> {
+    let nanos = value.checked_mul(NANOS_PER_SECOND / units_per_second(precision)).unwrap_or(-1);
+    if !(0..SECONDS_PER_DAY * NANOS_PER_SECOND).contains(&nanos) {
+        return Err(format!("{value} is not a time of day for TIME({precision})"));
+    }
+    write_nanos_of_day(out, nanos);
+    Ok(())
+}
+
+/// A TIMESTAMP(p) (or, with `ltz`, a TIMESTAMP_LTZ(p) in UTC ending in
+/// `Z`) in batch units since the epoch.
+pub fn parse_timestamp(t: &str, precision: u8, style: TimestampStyle, ltz: bool) -> Result<i64, String> {
+    let type_name = if ltz { "TIMESTAMP_LTZ" } else { "TIMESTAMP" };
+    let sep = if style == TimestampStyle::Sql { ' ' } else { 'T' };
+    let layout = || {
+        format!(
+            "'{}' is not a {type_name} (yyyy-MM-dd{}HH:mm:ss[.fff]{})",
+            excerpt(t),
+            if sep == ' ' { " " } else { "T" },
+            if ltz { "Z" } else { "" }
+        )
+    };
+    let body = if ltz { t.strip_suffix('Z').ok_or_else(layout)? } else { t };
+    let (date, time) = body.split_once(sep).ok_or_else(layout)?;
+    let days = parse_date(date).map_err(|_| layout())?;
+    let nanos = parse_nanos_of_day(time, precision, type_name)
+        .map_err(|e| if e.contains("fractional") { e } else { layout() })?;
+    let unit = units_per_second(precision);
+    i64::from(days)
+        .checked_mul(SECONDS_PER_DAY * unit)
+        .and_then(|d| d.checked_add(nanos / (NANOS_PER_SECOND / unit)))
+        .ok_or_else(|| format!("{} is out of range for {type_name}({precision})", excerpt(t)))
+}
+
+/// Writes a TIMESTAMP(p) / TIMESTAMP_LTZ(p) given in batch units.
+pub fn write_timestamp(out: &mut String, value: i64, precision: u8, style: TimestampStyle, ltz: bool) {
+    let unit = units_per_second(precision);
+    let secs = value.div_euclid(unit);
+    let sub = value.rem_euclid(unit) * (NANOS_PER_SECOND / unit);
+    write_date(out, secs.div_euclid(SECONDS_PER_DAY) as i32);
+    out.push(if style == TimestampStyle::Sql { ' ' } else { 'T' });
+    write_nanos_of_day(out, secs.rem_euclid(SECONDS_PER_DAY) * NANOS_PER_SECOND + sub);
+    if ltz {
+        out.push('Z');
+    }
+}
+
+/// Writes nanoseconds of the day as Java's `LocalTime.toString`: `HH:mm`,
+/// then `:ss` when seconds or a fraction are non-zero, the fraction in
+/// groups of three digits (how Flink's print sink shows TIME).
+pub fn write_java_time(out: &mut String, nanos: i64) {
+    let secs = nanos / NANOS_PER_SECOND;
+    let frac = nanos % NANOS_PER_SECOND;
+    let _ = write!(out, "{:02}:{:02}", secs / 3600, secs / 60 % 60);
+    if secs % 60 != 0 || frac != 0 {
+        let _ = write!(out, ":{:02}", secs % 60);
+    }
+    if frac != 0 {
+        if frac % 1_000_000 == 0 {
+            let _ = write!(out, ".{:03}", frac / 1_000_000);
+        } else if frac % 1_000 == 0 {
+            let _ = write!(out, ".{:06}", frac / 1_000);
+        } else {
+            let _ = write!(out, ".{frac:09}");
+        }
+    }
+}
+
+/// Writes a TIMESTAMP(p) in batch units as Java's `LocalDateTime.toString`
+/// (`2026-11-22T12:34:56.500`).
+pub fn write_java_timestamp(out: &mut String, value: i64, precision: u8) {
+    let unit = units_per_second(precision);
+    let secs = value.div_euclid(unit);
+    let sub = value.rem_euclid(unit) * (NANOS_PER_SECOND / unit);
+    write_date(out, secs.div_euclid(SECONDS_PER_DAY) as i32);
+    out.push('T');
+    write_java_time(out, secs.rem_euclid(SECONDS_PER_DAY) * NANOS_PER_SECOND + sub);
+}
+
+/// Writes bytes as Java's `Arrays.toString(byte[])`: `[1, -2, 3]`.
+pub fn write_java_bytes(out: &mut String, bytes: &[u8]) {
+    out.push('[');
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{}", *b as i8);
+    }
+    out.push(']');
+}
+
+// ---------------------------------------------------------------------------
+// Bytes
+// ---------------------------------------------------------------------------
+
+/// Standard padded base64, as Jackson writes BINARY values.
+pub fn parse_base64(t: &str) -> Result<Vec<u8>, String> {
+    BASE64.decode(t).map_err(|e| format!("'{}' is not base64: {e}", excerpt(t)))
+}
+
+/// Writes bytes as standard padded base64.
+pub fn write_base64(out: &mut String, bytes: &[u8]) {
+    BASE64.encode_string(bytes, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f64s(v: f64) -> String {
+        let mut s = String::new();
+        write_f64(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn doubles_print_like_java() {
+        for (v, want) in [
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (123.456, "123.456"),
+            (0.001, "0.001"),
+            (0.0001, "1.0E-4"),
+            (1.5e-4, "1.5E-4"),
+            (9_999_999.0, "9999999.0"),
+            (1e7, "1.0E7"),
+            (1.2345e10, "1.2345E10"),
+            (-2.5, "-2.5"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ] {
+            assert_eq!(f64s(v), want, "{v}");
+            if v.is_finite() {
+                assert_eq!(parse_float::<f64>(want, "DOUBLE"), Ok(v));
+            }
+        }
+        let mut s = String::new();
+        write_f32(&mut s, 0.1);
+        assert_eq!(s, "0.1");
+    }
+
+    #[test]
+    fn integers_are_range_checked() {
+        assert_eq!(parse_int::<i8>("-128", "TINYINT"), Ok(-128));
+        assert_eq!(parse_int::<i8>("128", "TINYINT"), Err("128 is out of range for TINYINT".into()));
+        assert!(parse_int::<i64>("99999999999999999999999999", "BIGINT").unwrap_err().contains("out of range"));
+        assert!(parse_int::<i32>("12a", "INT").unwrap_err().contains("not an integer"));
+        assert!(parse_int::<i32>("", "INT").is_err());
+    }
+
+    #[test]
+    fn decimals_never_round() {
+        assert_eq!(parse_decimal("123.45", 5, 2), Ok(12345));
+        assert_eq!(parse_decimal("-0.5", 5, 2), Ok(-50));
+        assert_eq!(parse_decimal("1.2E2", 5, 2), Ok(12000));
+        assert_eq!(parse_decimal("1.500", 5, 2), Ok(150));
+        assert_eq!(parse_decimal("0", 5, 2), Ok(0));
+        assert_eq!(parse_decimal("0.000", 5, 2), Ok(0));
+        assert!(parse_decimal("1.234", 5, 2).unwrap_err().contains("round"));
+        assert!(parse_decimal("1234.5", 5, 2).unwrap_err().contains("does not fit"));
+        assert!(parse_decimal("1.2.3", 5, 2).is_err());
+        assert!(parse_decimal(".", 5, 2).is_err());
+        let max = "9".repeat(38);
+        assert_eq!(parse_decimal(&max, 38, 0), Ok(max.parse::<i128>().unwrap()));
+        assert!(parse_decimal(&format!("{max}9"), 38, 0).is_err());
+
+        let dec = |v, s, sci| {
+            let mut out = String::new();
+            write_decimal(&mut out, v, s, sci);
+            out
+        };
+        assert_eq!(dec(12345, 2, false), "123.45");
+        assert_eq!(dec(-5, 2, false), "-0.05");
+        assert_eq!(dec(100, 9, true), "1.00E-7");
+        assert_eq!(dec(100, 9, false), "0.000000100");
+        assert_eq!(dec(1, 6, true), "0.000001");
+        assert_eq!(dec(7, 0, true), "7");
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(parse_date("1970-01-01"), Ok(0));
+        assert_eq!(parse_date("2000-02-29"), Ok(11_016));
+        assert!(parse_date("2001-02-29").is_err());
+        assert!(parse_date("2001-13-01").is_err());
+        for days in [-719_528, -1, 0, 1, 11_016, 20_000, 2_932_896] {
+            let mut s = String::new();
+            write_date(&mut s, days);
+            assert_eq!(parse_date(&s), Ok(days), "{s}");
+        }
+        assert_eq!(parse_time("12:34:56.789", 3), Ok(45_296_789));
+        assert_eq!(parse_time("12:34", 0), Ok(45_240));
+        assert!(parse_time("12:34:56.789", 0).unwrap_err().contains("truncated"));
+        assert_eq!(parse_time("12:34:56.000", 0), Ok(45_296));
+
+        let ts = parse_timestamp("2026-11-22 12:34:56.5", 3, TimestampStyle::Sql, false).unwrap();
+        assert_eq!(ts, 1_795_350_896_500);
+        let mut s = String::new();
+        write_timestamp(&mut s, ts, 3, TimestampStyle::Iso8601, true);
+        assert_eq!(s, "2026-11-22T12:34:56.5Z");
+        assert_eq!(parse_timestamp(&s, 3, TimestampStyle::Iso8601, true), Ok(ts));
+        assert!(parse_timestamp(&s, 3, TimestampStyle::Sql, true).is_err());
+        assert!(parse_timestamp("2026-11-22T12:34:56", 3, TimestampStyle::Iso8601, true).is_err());
+        let before_epoch = parse_timestamp("1969-12-31 23:59:59.999999", 6, TimestampStyle::Sql, false).unwrap();
+        assert_eq!(before_epoch, -1);
+        let mut s = String::new();
+        write_timestamp(&mut s, -1, 6, TimestampStyle::Sql, false);
+        assert_eq!(s, "1969-12-31 23:59:59.999999");
+    }
+}
