@@ -96,11 +96,9 @@ pub fn write_value(out: &mut String, a: &dyn Array, i: usize) {
                 TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
                 TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i),
             };
-            t::write_java_timestamp(out, v, unit_precision(unit));
-            if matches!(a.data_type(), DataType::Timestamp(_, Some(_))) {
-                // An Instant prints with its zone designator.
-                out.push('Z');
-            }
+            // TIMESTAMP_LTZ (Arrow: with a zone) prints as a Java Instant.
+            let instant = matches!(a.data_type(), DataType::Timestamp(_, Some(_)));
+            t::write_java_timestamp(out, v, unit_precision(unit), instant);
         }
         DataType::List(_) => {
             let list = a.as_list::<i32>();

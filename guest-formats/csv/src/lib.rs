@@ -7,9 +7,13 @@
 //! `write-bigdecimal-in-scientific-notation` is off. An ARRAY of scalars is
 //! one field whose elements are separated by `array-element-delimiter`.
 //!
-//! Nulls: a field equal to `null-literal` is null. Without a null literal an
-//! empty field is null for every type except strings, where it is the empty
-//! string (as in Flink) — set `null-literal` to round-trip null strings.
+//! Nulls: a field equal to `null-literal` is null, and an empty field is
+//! null for every type except strings, where it is the empty string (as in
+//! Flink) — set `null-literal` to round-trip null strings. With a null
+//! literal an empty field of an ARRAY column is the empty array; without
+//! one, null, `[]`, `[null]` and `['']` all write as an empty field, as in
+//! Flink. An array element that contains the element delimiter is refused
+//! when writing (it would read back as two elements).
 //! A null is written as the null literal, or as an empty field.
 //!
 //! Where Flink would guess, this format refuses: a record with the wrong
@@ -103,7 +107,6 @@ impl Format for Csv {
             .quoting(settings.quote.is_some())
             .escape(settings.escape)
             .double_quote(settings.escape.is_none())
-            .comment(settings.allow_comments.then_some(b'#'))
             .build();
         Ok(Csv {
             schema: schema.clone(),
@@ -190,6 +193,16 @@ impl Csv {
     /// Parses one record into `self.fields` / `self.ends`; `None` for a
     /// frame with no record (empty, or a comment).
     fn split(&mut self, frame: &[u8]) -> Result<Option<usize>, String> {
+        // A frame is a whole line, so a comment is simply a frame that
+        // starts with '#' (as Jackson's ALLOW_COMMENTS reads it).
+        if self.settings.allow_comments && frame.first() == Some(&b'#') {
+            return Ok(None);
+        }
+        if let Some(escape) = self.settings.escape
+            && frame.contains(&escape)
+        {
+            return self.split_escaped(frame, escape).map(Some);
+        }
         self.reader.reset();
         let (mut input, mut written, mut fields) = (frame, 0, 0);
         loop {
@@ -200,7 +213,7 @@ impl Csv {
             fields += nend;
             match result {
                 ReadRecordResult::InputEmpty => {}
-                ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                ReadRecordResult::OutputFull => self.fields.resize((self.fields.len() * 2).max(1024), 0),
                 ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
                 ReadRecordResult::Record if !input.is_empty() => {
                     return Err("a frame holds more than one record (line break outside quotes)".to_owned());
@@ -209,6 +222,47 @@ impl Csv {
                 ReadRecordResult::End => return Ok(None),
             }
         }
+    }
+
+    /// Splits a record that holds the escape character, which (as in
+    /// Jackson) takes the next byte literally inside and outside quotes —
+    /// csv-core only honours it inside quotes.
+    fn split_escaped(&mut self, frame: &[u8], escape: u8) -> Result<usize, String> {
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.clear();
+        let mut ends = Vec::with_capacity(self.schema.fields.len());
+        let (mut quoted, mut at_start) = (false, true);
+        let mut bytes = frame.iter().copied();
+        while let Some(b) = bytes.next() {
+            if b == escape {
+                let next = bytes.next().ok_or("the record ends with the escape character")?;
+                fields.push(next);
+            } else if quoted && Some(b) == self.settings.quote {
+                quoted = false;
+            } else if !quoted && at_start && Some(b) == self.settings.quote {
+                quoted = true;
+            } else if !quoted && b == self.settings.delimiter {
+                ends.push(fields.len());
+                at_start = true;
+                continue;
+            } else {
+                fields.push(b);
+            }
+            at_start = false;
+        }
+        if quoted {
+            return Err("a quoted field is not closed".to_owned());
+        }
+        ends.push(fields.len());
+        // csv-core writes into this buffer by slices: keep it sized.
+        let used = fields.len();
+        fields.resize(used.max(1024), 0);
+        self.fields = fields;
+        if self.ends.len() < ends.len() {
+            self.ends.resize(ends.len(), 0);
+        }
+        self.ends[..ends.len()].copy_from_slice(&ends);
+        Ok(ends.len())
     }
 }
 
@@ -305,10 +359,11 @@ fn read_value(
     nested: &[NestedType],
     settings: &Settings,
 ) -> Result<(), String> {
-    let is_null = match &settings.null_literal {
-        Some(literal) => text == literal,
-        None => text.is_empty() && !is_text(ty),
-    };
+    // An empty field cannot be a number, date…: it is null for every type
+    // but the string types, where only the null literal is null — and
+    // ARRAYs, where it is the empty array once a null literal exists.
+    let empty_is_null = !is_text(ty) && (element_type(nested, ty).is_none() || settings.null_literal.is_none());
+    let is_null = settings.null_literal.as_deref() == Some(text) || (text.is_empty() && empty_is_null);
     if is_null {
         return column.push_null().map_err(|e| e.message());
     }
@@ -341,9 +396,18 @@ fn write_value(
         if n > 0 {
             out.push_str(&settings.array_delimiter);
         }
+        let start = out.len();
         match elements.value(i).map_err(|e| e.message())? {
             ValueRef::Null => out.push_str(settings.null_literal.as_deref().unwrap_or("")),
             value => text::write_text(out, element, value, &settings.style)?,
+        }
+        // Refuse what could not be read back as written.
+        let written = &out[start..];
+        if written.contains(settings.array_delimiter.as_str()) {
+            return Err(format!(
+                "array element {n} contains the array-element-delimiter '{}'; choose another delimiter",
+                settings.array_delimiter
+            ));
         }
     }
     Ok(())

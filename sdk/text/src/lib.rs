@@ -412,10 +412,16 @@ pub fn write_timestamp(out: &mut String, value: i64, precision: u8, style: Times
 /// then `:ss` when seconds or a fraction are non-zero, the fraction in
 /// groups of three digits (how Flink's print sink shows TIME).
 pub fn write_java_time(out: &mut String, nanos: i64) {
+    write_java_clock(out, nanos, false);
+}
+
+/// `LocalTime.toString`, or with `seconds` the layout of `Instant.toString`
+/// (seconds always shown).
+fn write_java_clock(out: &mut String, nanos: i64, seconds: bool) {
     let secs = nanos / NANOS_PER_SECOND;
     let frac = nanos % NANOS_PER_SECOND;
     let _ = write!(out, "{:02}:{:02}", secs / 3600, secs / 60 % 60);
-    if secs % 60 != 0 || frac != 0 {
+    if seconds || secs % 60 != 0 || frac != 0 {
         let _ = write!(out, ":{:02}", secs % 60);
     }
     if frac != 0 {
@@ -429,15 +435,19 @@ pub fn write_java_time(out: &mut String, nanos: i64) {
     }
 }
 
-/// Writes a TIMESTAMP(p) in batch units as Java's `LocalDateTime.toString`
-/// (`2026-11-22T12:34:56.500`).
-pub fn write_java_timestamp(out: &mut String, value: i64, precision: u8) {
+/// Writes a TIMESTAMP(p) value as Java's `LocalDateTime.toString`
+/// (`2024-02-01T00:00`, seconds only when non-zero) or, with `instant`, a
+/// TIMESTAMP_LTZ(p) as `Instant.toString` (`1970-01-01T00:00:00Z`).
+pub fn write_java_timestamp(out: &mut String, value: i64, precision: u8, instant: bool) {
     let unit = units_per_second(precision);
     let secs = value.div_euclid(unit);
     let sub = value.rem_euclid(unit) * (NANOS_PER_SECOND / unit);
     write_date(out, secs.div_euclid(SECONDS_PER_DAY) as i32);
     out.push('T');
-    write_java_time(out, secs.rem_euclid(SECONDS_PER_DAY) * NANOS_PER_SECOND + sub);
+    write_java_clock(out, secs.rem_euclid(SECONDS_PER_DAY) * NANOS_PER_SECOND + sub, instant);
+    if instant {
+        out.push('Z');
+    }
 }
 
 /// Writes bytes as Java's `Arrays.toString(byte[])`: `[1, -2, 3]`.
