@@ -34,3 +34,13 @@ async fn golden_csv_all_types() {
 async fn golden_csv_options() {
     golden("csv", "options").await;
 }
+
+#[tokio::test]
+async fn golden_json_all_types() {
+    golden("json", "all-types").await;
+}
+
+#[tokio::test]
+async fn golden_json_nested() {
+    golden("json", "nested").await;
+}
