@@ -44,3 +44,254 @@ async fn golden_json_all_types() {
 async fn golden_json_nested() {
     golden("json", "nested").await;
 }
+
+// ---------------------------------------------------------------------------
+// Malformed input: position-bearing data errors, or skipped and counted.
+// ---------------------------------------------------------------------------
+
+use weir::{Error, GuestError};
+use weir_tests::{FormatUnderTest, parse_schema};
+
+/// Opens `format` with `options` on the schema given in Flink type syntax.
+async fn open(format: &str, options: &[(&str, &str)], schema: &str) -> FormatUnderTest {
+    let runtime = runtime().await;
+    FormatUnderTest::open(&runtime, format, options, &parse_schema(schema))
+        .await
+        .unwrap_or_else(|e| panic!("open {format}: {e}"))
+}
+
+/// Asserts that decoding `lines` fails at record `position` with a message
+/// containing `message` and an excerpt of the bad record.
+async fn assert_data_error(f: &mut FormatUnderTest, lines: &str, position: u64, message: &str) {
+    let err = f.rows_of(lines).await.expect_err("malformed input must fail");
+    let text = err.to_string();
+    match &err {
+        Error::Guest { error: GuestError::Data { position: p, excerpt, message: m }, .. } => {
+            assert_eq!(*p, position, "{text}");
+            assert!(m.contains(message), "expected {message:?} in: {text}");
+            let bad = lines.lines().nth(position as usize).expect("the bad line exists");
+            let shown = excerpt.trim_end_matches('…');
+            assert!(!shown.is_empty() && bad.starts_with(shown), "excerpt {excerpt:?} of {bad:?}");
+        }
+        other => panic!("expected a data error, got: {other}"),
+    }
+    assert!(text.contains(&format!("data error at record {position}")) && text.contains("(input: "), "{text}");
+    assert!(!f.decoder.instance().is_poisoned(), "a data error is not a trap");
+}
+
+#[tokio::test]
+async fn csv_malformed_records_name_position_and_excerpt() {
+    let schema = "id INT NOT NULL, small TINYINT, price DECIMAL(5,2), ok BOOLEAN, name STRING";
+    let mut f = open("csv", &[], schema).await;
+    let good = "1,2,3.50,true,x";
+    let cases = [
+        ("1,2,3.50,true", "expected 5 fields, found 4"),
+        ("1,2,3.50,true,x,extra", "expected 5 fields, found 6"),
+        ("1,128,3.50,true,x", "out of range"),
+        ("1,2,3.505,true,x", "round"),
+        ("1,2,12345.5,true,x", "does not fit DECIMAL(5, 2)"),
+        ("1,2,3.50,yes,x", "BOOLEAN"),
+        ("x,2,3.50,true,x", "INT"),
+        (",2,3.50,true,x", "column 'id': NOT NULL, but the value is null"),
+        ("1,2,3.50,true,\"unclosed", "quote"),
+    ];
+    for (bad, message) in cases {
+        assert_data_error(&mut f, &format!("{good}\n{good}\n{bad}\n{good}"), 2, message).await;
+    }
+    // Invalid UTF-8 is found, not replaced.
+    let err = f.rows(&[good.as_bytes(), b"1,2,3.50,true,\xff\xfe"]).await.expect_err("invalid UTF-8");
+    assert!(err.to_string().contains("data error at record 1") && err.to_string().contains("UTF-8"), "{err}");
+    // The decoder keeps working after an error.
+    assert_eq!(f.rows_of(good).await.expect("decodes"), ["+I[1, 2, 3.50, true, x]"]);
+}
+
+#[tokio::test]
+async fn csv_ignore_parse_errors_skips_and_counts() {
+    let mut f = open("csv", &[("ignore-parse-errors", "true")], "id INT NOT NULL, v BIGINT").await;
+    let rows = f.rows_of("1,10\nnot,a,row\n2,x\n3,99999999999999999999\n,1\n4,40").await.expect("bad rows skipped");
+    assert_eq!(rows, ["+I[1, 10]", "+I[4, 40]"]);
+    assert_eq!(f.counter("records-skipped"), 4);
+    f.rows_of("5,50\nbad").await.expect("bad rows skipped");
+    assert_eq!(f.counter("records-skipped"), 5, "the counter accumulates");
+}
+
+#[tokio::test]
+async fn json_malformed_records_name_position_and_excerpt() {
+    let schema = "id INT NOT NULL, small SMALLINT, price DECIMAL(5,2), at TIMESTAMP(3), tags ARRAY<INT>";
+    let mut f = open("json", &[], schema).await;
+    let good = r#"{"id":1,"small":2,"price":3.5,"at":"2024-01-01 00:00:00","tags":[1]}"#;
+    let cases = [
+        (r#"{"id":1,"small":2"#, "EOF"),
+        (r#"[1,2]"#, "object"),
+        (r#"{"id":1,"small":40000}"#, "out of range"),
+        (r#"{"id":1.5}"#, "INT"),
+        (r#"{"id":1,"price":1.234}"#, "round"),
+        (r#"{"id":1,"at":"2024-01-01T00:00:00"}"#, "TIMESTAMP"),
+        (r#"{"id":1,"at":"2024-01-01 00:00:00.1234"}"#, "would be truncated"),
+        (r#"{"id":1,"tags":[1,"x"]}"#, "INT"),
+        (r#"{"id":1,"tags":{"a":1}}"#, "expected an array, found an object"),
+        (r#"{"id":null}"#, "NOT NULL"),
+        (r#"{"small":1}"#, "NOT NULL"),
+    ];
+    for (bad, message) in cases {
+        assert_data_error(&mut f, &format!("{good}\n{bad}\n{good}"), 1, message).await;
+    }
+    let err = f.rows(&[b"{\"id\":1,\"s\":\"\xff\"}"]).await.expect_err("invalid UTF-8");
+    assert!(err.to_string().contains("data error at record 0"), "{err}");
+}
+
+#[tokio::test]
+async fn json_fail_on_missing_field_and_skip_counter() {
+    let mut strict = open("json", &[("fail-on-missing-field", "true")], "a INT, b STRING").await;
+    assert_data_error(&mut strict, "{\"a\":1,\"b\":null}\n{\"a\":1}", 1, "'b'").await;
+
+    let mut lenient = open("json", &[("ignore-parse-errors", "true")], "a INT, b STRING").await;
+    let rows = lenient.rows_of("{\"a\":1}\n{oops\n{\"a\":\"x\"}\n{\"a\":2,\"b\":\"y\"}").await.expect("skips");
+    assert_eq!(rows, ["+I[1, null]", "+I[2, y]"]);
+    assert_eq!(lenient.counter("records-skipped"), 2);
+}
+
+#[tokio::test]
+async fn changelog_csv_malformed_records() {
+    let mut f = open("changelog-csv", &[], "name STRING, score INT").await;
+    let good = "INSERT|Alice|12";
+    for (bad, message) in [
+        ("UPSERT|Alice|12", "not a row kind"),
+        ("INSERT|Alice", "expected a row kind and 2 fields, found 1"),
+        ("DELETE|Alice|12|x", "2 fields, found 3"),
+        ("INSERT|Alice|12.5", "INT"),
+        ("INSERT|Alice|99999999999", "out of range"),
+    ] {
+        assert_data_error(&mut f, &format!("{good}\n{bad}"), 1, message).await;
+    }
+}
+
+#[tokio::test]
+async fn raw_rejects_what_it_cannot_hold() {
+    let mut f = open("raw", &[], "n INT").await;
+    assert_data_error(&mut f, "abcd\nabc", 1, "expected 4 bytes for type INT, got 3").await;
+    let mut text = open("raw", &[], "s STRING NOT NULL").await;
+    let err = text.rows(&[b"ok", b"\xc3\x28"]).await.expect_err("invalid UTF-8");
+    assert!(err.to_string().contains("data error at record 1"), "{err}");
+}
+
+#[tokio::test]
+async fn csv_quoted_line_breaks_stay_in_one_record() {
+    let mut f = open("csv", &[], "id INT, note STRING").await;
+    let rows = f.rows(&[b"1,\"two\nlines\"", b"2,\"a \"\"quote\"\"\""]).await.expect("quoted line breaks");
+    assert_eq!(rows, ["+I[1, two\nlines]", "+I[2, a \"quote\"]"]);
+    let err = f.rows(&[b"1,ok", b"2,two\nrecords"]).await.expect_err("unquoted line break");
+    assert!(err.to_string().contains("data error at record 1: a line break outside quotes"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Options: Flink's defaults one by one, and contradictions refused.
+// ---------------------------------------------------------------------------
+
+/// Every option of `format` with its default, as Flink documents them.
+async fn assert_defaults(format: &str, expected: &[(&str, Option<&str>)]) {
+    let runtime = runtime().await;
+    let entry = runtime.catalog().find(format, weir::catalog::Role::Format).expect("format in the catalog");
+    let actual: Vec<(&str, Option<&str>)> =
+        entry.spec.options.iter().map(|o| (o.key.as_str(), o.default_value.as_deref())).collect();
+    assert_eq!(actual, expected, "options of '{format}' and their defaults");
+    for option in &entry.spec.options {
+        assert!(!option.required, "{format}.{} should be optional", option.key);
+        assert!(option.description.len() > 15, "{format}.{} needs a description", option.key);
+    }
+}
+
+#[tokio::test]
+async fn flink_defaults_of_raw() {
+    assert_defaults("raw", &[("charset", Some("UTF-8")), ("endianness", Some("big-endian"))]).await;
+}
+
+#[tokio::test]
+async fn flink_defaults_of_csv() {
+    assert_defaults(
+        "csv",
+        &[
+            ("field-delimiter", Some(",")),
+            ("disable-quote-character", Some("false")),
+            ("quote-character", Some("\"")),
+            ("allow-comments", Some("false")),
+            ("ignore-parse-errors", Some("false")),
+            ("array-element-delimiter", Some(";")),
+            ("escape-character", None),
+            ("null-literal", None),
+            ("write-bigdecimal-in-scientific-notation", Some("true")),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn flink_defaults_of_json() {
+    assert_defaults(
+        "json",
+        &[
+            ("fail-on-missing-field", Some("false")),
+            ("ignore-parse-errors", Some("false")),
+            ("timestamp-format.standard", Some("SQL")),
+            ("map-null-key.mode", Some("FAIL")),
+            ("map-null-key.literal", Some("null")),
+            ("encode.decimal-as-plain-number", Some("false")),
+            ("encode.ignore-null-fields", Some("false")),
+            ("decode.json-parser.enabled", Some("true")),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn flink_defaults_of_changelog_csv() {
+    assert_defaults("changelog-csv", &[("column-delimiter", Some("|"))]).await;
+    let runtime = runtime().await;
+    let entry = runtime.catalog().find("changelog-csv", weir::catalog::Role::Format).expect("in the catalog");
+    assert_eq!(entry.spec.changelog_mode.len(), 4, "changelog-csv produces +I -U +U -D");
+}
+
+/// Opening `format` with `options` on `schema` fails naming `key` and
+/// saying `message`.
+async fn assert_config_error(format: &str, options: &[(&str, &str)], schema: &str, key: &str, message: &str) {
+    let runtime = runtime().await;
+    let err = FormatUnderTest::open(&runtime, format, options, &parse_schema(schema))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{format} {options:?} must be refused"));
+    let text = err.to_string();
+    assert!(text.contains(key) && text.contains(message), "expected '{key}' and {message:?} in: {text}");
+}
+
+#[tokio::test]
+async fn contradicting_or_bad_options_are_refused() {
+    let one = "a STRING";
+    assert_config_error(
+        "csv",
+        &[("disable-quote-character", "true"), ("quote-character", "'")],
+        one,
+        "quote-character",
+        "cannot be set at the same time",
+    )
+    .await;
+    assert_config_error("csv", &[("field-delimiter", ";;")], one, "field-delimiter", "single character").await;
+    assert_config_error("csv", &[("field-delimiter", "é")], one, "field-delimiter", "ASCII").await;
+    assert_config_error("csv", &[("quote-character", ",")], one, "quote-character", "differ").await;
+    assert_config_error("csv", &[("allow-comments", "yes")], one, "csv.allow-comments", "true").await;
+    assert_config_error("csv", &[], "m MAP<STRING, INT>", "'m'", "json format").await;
+    assert_config_error("json", &[("timestamp-format.standard", "RFC")], one, "timestamp-format.standard", "ISO-8601")
+        .await;
+    assert_config_error("json", &[("map-null-key.mode", "KEEP")], one, "map-null-key.mode", "LITERAL").await;
+    assert_config_error(
+        "json",
+        &[("fail-on-missing-field", "true"), ("ignore-parse-errors", "true")],
+        one,
+        "fail-on-missing-field",
+        "ignore-parse-errors",
+    )
+    .await;
+    assert_config_error("changelog-csv", &[("column-delimiter", "")], one, "column-delimiter", "empty").await;
+    assert_config_error("raw", &[], "a INT, b INT", "raw", "exactly one column").await;
+    assert_config_error("raw", &[("charset", "KLINGON")], one, "charset", "UTF-8").await;
+    assert_config_error("csv", &[("field-delimiter2", ",")], one, "csv.field-delimiter2", "csv.field-delimiter").await;
+}

@@ -121,11 +121,7 @@ impl ChangelogCsv {
             .ok_or_else(|| format!("'{kind_text}' is not a row kind (INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE)"))?;
         let values: Vec<&str> = parts.collect();
         if values.len() != self.schema.fields.len() {
-            return Err(format!(
-                "expected a row kind and {} fields, found {} fields",
-                self.schema.fields.len(),
-                values.len()
-            ));
+            return Err(format!("expected a row kind and {} fields, found {}", self.schema.fields.len(), values.len()));
         }
         for (c, (field, value)) in self.schema.fields.iter().zip(values).enumerate() {
             let column = out.column(c);

@@ -22,7 +22,6 @@
 //! data error with the record's position, or with `ignore-parse-errors` a
 //! skipped record counted in the metric `records-skipped`.
 
-use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 use weir_sdk::text::{self, TextStyle};
 use weir_sdk::{
     Batch, BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ComponentSpec, Error, Format, LogicalType, NestedType,
@@ -47,7 +46,6 @@ struct Settings {
 pub struct Csv {
     schema: Schema,
     settings: Settings,
-    reader: Reader,
     fields: Vec<u8>,
     ends: Vec<usize>,
     scratch: String,
@@ -101,19 +99,11 @@ impl Format for Csv {
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
         let settings = settings(options)?;
         check_schema(schema)?;
-        let reader = ReaderBuilder::new()
-            .delimiter(settings.delimiter)
-            .quote(settings.quote.unwrap_or(b'"'))
-            .quoting(settings.quote.is_some())
-            .escape(settings.escape)
-            .double_quote(settings.escape.is_none())
-            .build();
         Ok(Csv {
             schema: schema.clone(),
             settings,
-            reader,
-            fields: vec![0; 1024],
-            ends: vec![0; schema.fields.len() + 1],
+            fields: Vec::new(),
+            ends: Vec::with_capacity(schema.fields.len() + 1),
             scratch: String::new(),
         })
     }
@@ -190,79 +180,66 @@ impl Csv {
         out.end_row(RowKind::Insert).map_err(|e| e.message())
     }
 
-    /// Parses one record into `self.fields` / `self.ends`; `None` for a
-    /// frame with no record (empty, or a comment).
+    /// Splits one record into `self.fields` (the unquoted, unescaped bytes
+    /// of all fields) and `self.ends` (where each field ends); `None` for a
+    /// frame with no record (empty, or a comment line).
+    ///
+    /// The rules are Jackson's, as Flink reads CSV: a field that starts with
+    /// the quote character runs to the matching quote, a doubled quote
+    /// inside it is one quote, and the escape character (when set) takes
+    /// the next byte literally, inside quotes and out.
     fn split(&mut self, frame: &[u8]) -> Result<Option<usize>, String> {
-        // A frame is a whole line, so a comment is simply a frame that
-        // starts with '#' (as Jackson's ALLOW_COMMENTS reads it).
-        if self.settings.allow_comments && frame.first() == Some(&b'#') {
+        let Settings { delimiter, quote, escape, allow_comments, .. } = self.settings;
+        if frame.is_empty() || (allow_comments && frame[0] == b'#') {
             return Ok(None);
         }
-        if let Some(escape) = self.settings.escape
-            && frame.contains(&escape)
-        {
-            return self.split_escaped(frame, escape).map(Some);
-        }
-        self.reader.reset();
-        let (mut input, mut written, mut fields) = (frame, 0, 0);
-        loop {
-            let (result, nin, nout, nend) =
-                self.reader.read_record(input, &mut self.fields[written..], &mut self.ends[fields..]);
-            input = &input[nin..];
-            written += nout;
-            fields += nend;
-            match result {
-                ReadRecordResult::InputEmpty => {}
-                ReadRecordResult::OutputFull => self.fields.resize((self.fields.len() * 2).max(1024), 0),
-                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
-                ReadRecordResult::Record if !input.is_empty() => {
-                    return Err("a frame holds more than one record (line break outside quotes)".to_owned());
-                }
-                ReadRecordResult::Record => return Ok(Some(fields)),
-                ReadRecordResult::End => return Ok(None),
+        self.fields.clear();
+        self.ends.clear();
+        let plain = !frame.iter().any(|&b| Some(b) == quote || Some(b) == escape || b == b'\n' || b == b'\r');
+        if plain {
+            // The common case: no quoting at all, split on the delimiter.
+            for part in frame.split(|&b| b == delimiter) {
+                self.fields.extend_from_slice(part);
+                self.ends.push(self.fields.len());
             }
+            return Ok(Some(self.ends.len()));
         }
-    }
-
-    /// Splits a record that holds the escape character, which (as in
-    /// Jackson) takes the next byte literally inside and outside quotes —
-    /// csv-core only honours it inside quotes.
-    fn split_escaped(&mut self, frame: &[u8], escape: u8) -> Result<usize, String> {
-        let mut fields = std::mem::take(&mut self.fields);
-        fields.clear();
-        let mut ends = Vec::with_capacity(self.schema.fields.len());
-        let (mut quoted, mut at_start) = (false, true);
-        let mut bytes = frame.iter().copied();
-        while let Some(b) = bytes.next() {
-            if b == escape {
-                let next = bytes.next().ok_or("the record ends with the escape character")?;
-                fields.push(next);
-            } else if quoted && Some(b) == self.settings.quote {
-                quoted = false;
-            } else if !quoted && at_start && Some(b) == self.settings.quote {
+        let (mut quoted, mut at_start, mut i) = (false, true, 0);
+        while i < frame.len() {
+            let b = frame[i];
+            if Some(b) == escape {
+                i += 1;
+                let next = *frame.get(i).ok_or("the record ends with the escape character")?;
+                self.fields.push(next);
+            } else if quoted {
+                if Some(b) != quote {
+                    self.fields.push(b);
+                } else if frame.get(i + 1) == Some(&b) {
+                    self.fields.push(b);
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            } else if at_start && Some(b) == quote {
                 quoted = true;
-            } else if !quoted && b == self.settings.delimiter {
-                ends.push(fields.len());
+            } else if b == b'\n' || b == b'\r' {
+                return Err("a line break outside quotes: the frame holds more than one record".to_owned());
+            } else if b == delimiter {
+                self.ends.push(self.fields.len());
                 at_start = true;
+                i += 1;
                 continue;
             } else {
-                fields.push(b);
+                self.fields.push(b);
             }
             at_start = false;
+            i += 1;
         }
         if quoted {
-            return Err("a quoted field is not closed".to_owned());
+            return Err("a quoted field is not closed (missing closing quote character)".to_owned());
         }
-        ends.push(fields.len());
-        // csv-core writes into this buffer by slices: keep it sized.
-        let used = fields.len();
-        fields.resize(used.max(1024), 0);
-        self.fields = fields;
-        if self.ends.len() < ends.len() {
-            self.ends.resize(ends.len(), 0);
-        }
-        self.ends[..ends.len()].copy_from_slice(&ends);
-        Ok(ends.len())
+        self.ends.push(self.fields.len());
+        Ok(Some(self.ends.len()))
     }
 }
 

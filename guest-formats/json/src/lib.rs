@@ -407,7 +407,7 @@ fn type_word(ty: &LogicalType) -> String {
     match ty {
         LogicalType::Array(_) => "an array".to_owned(),
         LogicalType::Map(_) | LogicalType::Row(_) => "an object".to_owned(),
-        other => format!("{other:?}").to_uppercase(),
+        other => text::type_name(other),
     }
 }
 

@@ -71,11 +71,8 @@ impl Format for Raw {
                 Kind::Number { .. } if frame.is_empty() => column.push_null()?,
                 Kind::Number { size, big_endian } => {
                     if frame.len() != size {
-                        let message = format!(
-                            "expected {size} bytes for a {} value, got {}",
-                            type_name(&self.schema),
-                            frame.len()
-                        );
+                        let message =
+                            format!("expected {size} bytes for type {}, got {}", type_name(&self.schema), frame.len());
                         return Err(Error::data(i as u64, frame, message));
                     }
                     let mut be = [0u8; 8];
@@ -172,7 +169,7 @@ fn kind(options: &Options, schema: &Schema) -> Result<Kind> {
 }
 
 fn type_name(schema: &Schema) -> String {
-    format!("{:?}", schema.fields[0].data_type).to_uppercase()
+    weir_sdk::text::type_name(&schema.fields[0].data_type)
 }
 
 fn push_number(column: &mut weir_sdk::ColumnBuilder, ty: &LogicalType, be: [u8; 8], size: usize) -> Result<()> {

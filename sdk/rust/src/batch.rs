@@ -282,11 +282,8 @@ impl ColumnBuilder {
     /// Appends a null; fails on a `NOT NULL` column.
     pub fn push_null(&mut self) -> Result<()> {
         if !self.nullable {
-            return Err(Error::data(
-                self.len() as u64,
-                b"",
-                format!("column '{}' is NOT NULL but got a null", self.name),
-            ));
+            // Callers name the column (or element) in their own message.
+            return Err(Error::data(self.len() as u64, b"", "NOT NULL, but the value is null"));
         }
         self.push_placeholder()
     }

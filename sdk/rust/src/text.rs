@@ -60,3 +60,32 @@ pub fn write_text(out: &mut String, ty: &LogicalType, value: ValueRef<'_>, style
     }
     Ok(())
 }
+
+/// The SQL name of `ty` for messages: `INT`, `DECIMAL(5, 2)`,
+/// `TIMESTAMP_LTZ(3)`, `ARRAY`…
+pub fn type_name(ty: &LogicalType) -> String {
+    use LogicalType as T;
+    match ty {
+        T::Boolean => "BOOLEAN".into(),
+        T::Tinyint => "TINYINT".into(),
+        T::Smallint => "SMALLINT".into(),
+        T::Int => "INT".into(),
+        T::Bigint => "BIGINT".into(),
+        T::Float => "FLOAT".into(),
+        T::Double => "DOUBLE".into(),
+        T::Decimal(d) => format!("DECIMAL({}, {})", d.precision, d.scale),
+        T::Char(n) => format!("CHAR({n})"),
+        T::Varchar(n) => format!("VARCHAR({n})"),
+        T::String => "STRING".into(),
+        T::Binary(n) => format!("BINARY({n})"),
+        T::Varbinary(n) => format!("VARBINARY({n})"),
+        T::Bytes => "BYTES".into(),
+        T::Date => "DATE".into(),
+        T::Time(p) => format!("TIME({p})"),
+        T::Timestamp(p) => format!("TIMESTAMP({p})"),
+        T::TimestampLtz(p) => format!("TIMESTAMP_LTZ({p})"),
+        T::Array(_) => "ARRAY".into(),
+        T::Map(_) => "MAP".into(),
+        T::Row(_) => "ROW".into(),
+    }
+}
