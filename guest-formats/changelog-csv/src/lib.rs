@@ -6,7 +6,8 @@
 //! Unlike Flink's example, which parses only INT and STRING, every scalar
 //! type is read and written as in [`weir_sdk::text`]. There is no quoting:
 //! a value that contains the delimiter cannot be encoded and is a data
-//! error. An empty field is null for non-string types.
+//! error. An empty field is null, except for strings and bytes, where it is
+//! the empty value; so a null string or bytes value cannot be encoded.
 
 use weir_sdk::text::{self, TextStyle};
 use weir_sdk::{
@@ -93,7 +94,10 @@ impl Format for ChangelogCsv {
                     return Err(Error::data(
                         row as u64,
                         b"",
-                        format!("column '{}': changelog-csv cannot tell a null string from an empty one", field.name),
+                        format!(
+                            "column '{}': changelog-csv cannot tell a null string or bytes value from an empty one",
+                            field.name
+                        ),
                     ));
                 }
                 out.buffer().extend_from_slice(self.delimiter.as_bytes());
@@ -105,8 +109,10 @@ impl Format for ChangelogCsv {
     }
 }
 
+/// Types whose empty field is a value (the empty string or bytes), not null.
 fn is_text(ty: &LogicalType) -> bool {
-    matches!(ty, LogicalType::Char(_) | LogicalType::Varchar(_) | LogicalType::String)
+    use LogicalType as T;
+    matches!(ty, T::Char(_) | T::Varchar(_) | T::String | T::Binary(_) | T::Varbinary(_) | T::Bytes)
 }
 
 impl ChangelogCsv {

@@ -10,9 +10,9 @@
 //! Nulls: a field equal to `null-literal` is null, and an empty field is
 //! null for every type except strings, where it is the empty string (as in
 //! Flink) — set `null-literal` to round-trip null strings. With a null
-//! literal an empty field of an ARRAY column is the empty array; without
-//! one, null, `[]`, `[null]` and `['']` all write as an empty field, as in
-//! Flink. An array element that contains the element delimiter is refused
+//! literal an empty field of a BYTES or ARRAY column is the empty value;
+//! without one, null and empty bytes, and null, `[]`, `[null]` and `['']`,
+//! all write as an empty field, as in Flink. An array element that contains the element delimiter is refused
 //! when writing (it would read back as two elements).
 //! A null is written as the null literal, or as an empty field.
 //!
@@ -336,10 +336,14 @@ fn read_value(
     nested: &[NestedType],
     settings: &Settings,
 ) -> Result<(), String> {
-    // An empty field cannot be a number, date…: it is null for every type
-    // but the string types, where only the null literal is null — and
-    // ARRAYs, where it is the empty array once a null literal exists.
-    let empty_is_null = !is_text(ty) && (element_type(nested, ty).is_none() || settings.null_literal.is_none());
+    // An empty field is the empty string for the string types; for BYTES
+    // and ARRAY it is the empty value once a null literal stands for null;
+    // for every other type (numbers, dates…) it can only be null.
+    let empty_is_value = is_text(ty)
+        || (settings.null_literal.is_some()
+            && (element_type(nested, ty).is_some()
+                || matches!(ty, LogicalType::Binary(_) | LogicalType::Varbinary(_) | LogicalType::Bytes)));
+    let empty_is_null = !empty_is_value;
     let is_null = settings.null_literal.as_deref() == Some(text) || (text.is_empty() && empty_is_null);
     if is_null {
         return column.push_null().map_err(|e| e.message());

@@ -6,22 +6,32 @@
 //! * BOOLEAN (1 byte), TINYINT (1), SMALLINT (2), INT (4), BIGINT (8),
 //!   FLOAT (4), DOUBLE (8): fixed-size numbers in `raw.endianness`.
 //!
+//! Charsets: UTF-8, US-ASCII, ISO-8859-1, UTF-16 (byte-order mark),
+//! UTF-16BE, UTF-16LE; bytes that are not valid in the charset, or text it
+//! cannot represent, are data errors.
+//!
 //! A frame of the wrong size for a number is a data error. Flink writes a
-//! null value as a null message; frames cannot be null, so a null number is
-//! written as an empty frame and an empty frame decodes to null.
+//! null value as a null message; frames cannot be null, so a null is
+//! written as an empty frame: an empty frame decodes to null for a number,
+//! and to the empty string or bytes for text and binary columns.
 
 use weir_sdk::{
     Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, LogicalType, OptionSpec, Options, OptionsExt,
     Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder, export_format,
 };
 
-const CHARSETS: &[&str] = &["UTF-8", "US-ASCII", "ISO-8859-1"];
+const CHARSETS: &[&str] = &["UTF-8", "US-ASCII", "ISO-8859-1", "UTF-16", "UTF-16BE", "UTF-16LE"];
 
 #[derive(Clone, Copy)]
 enum Charset {
     Utf8,
     Ascii,
     Latin1,
+    /// UTF-16 with a byte-order mark on decode (big-endian without one);
+    /// encodes big-endian with a mark, as Java's `UTF-16` does.
+    Utf16,
+    Utf16Be,
+    Utf16Le,
 }
 
 #[derive(Clone, Copy)]
@@ -40,8 +50,11 @@ impl Format for Raw {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("raw", "The record's bytes as a single column (Flink's raw format)")
             .option(
-                OptionSpec::string("charset", "Charset of STRING values: UTF-8, US-ASCII or ISO-8859-1")
-                    .default_value("UTF-8"),
+                OptionSpec::string(
+                    "charset",
+                    "Charset of STRING values: UTF-8, US-ASCII, ISO-8859-1, UTF-16, UTF-16BE or UTF-16LE",
+                )
+                .default_value("UTF-8"),
             )
             .option(
                 OptionSpec::one_of("endianness", &["big-endian", "little-endian"], "Byte order of numeric values")
@@ -139,6 +152,9 @@ fn kind(options: &Options, schema: &Schema) -> Result<Kind> {
         "UTF-8" | "UTF8" => Charset::Utf8,
         "US-ASCII" | "ASCII" => Charset::Ascii,
         "ISO-8859-1" | "LATIN1" => Charset::Latin1,
+        "UTF-16" | "UTF16" => Charset::Utf16,
+        "UTF-16BE" => Charset::Utf16Be,
+        "UTF-16LE" => Charset::Utf16Le,
         other => {
             return Err(Error::config(
                 Some("charset"),
@@ -191,6 +207,9 @@ fn charset_name(c: Charset) -> &'static str {
         Charset::Utf8 => "UTF-8",
         Charset::Ascii => "US-ASCII",
         Charset::Latin1 => "ISO-8859-1",
+        Charset::Utf16 => "UTF-16",
+        Charset::Utf16Be => "UTF-16BE",
+        Charset::Utf16Le => "UTF-16LE",
     }
 }
 
@@ -199,7 +218,24 @@ fn decode_text(charset: Charset, bytes: &[u8]) -> Option<String> {
         Charset::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_owned),
         Charset::Ascii => bytes.is_ascii().then(|| String::from_utf8_lossy(bytes).into_owned()),
         Charset::Latin1 => Some(bytes.iter().map(|&b| b as char).collect()),
+        Charset::Utf16 => match bytes {
+            [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+            [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+            _ => utf16(bytes, u16::from_be_bytes),
+        },
+        Charset::Utf16Be => utf16(bytes, u16::from_be_bytes),
+        Charset::Utf16Le => utf16(bytes, u16::from_le_bytes),
     }
+}
+
+/// UTF-16 code units to a string; `None` on an odd length or an unpaired
+/// surrogate.
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Option<String> {
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+    char::decode_utf16(units).collect::<Result<String, _>>().ok()
 }
 
 fn encode_text(charset: Charset, s: &str, out: &mut Vec<u8>) -> Option<()> {
@@ -212,6 +248,12 @@ fn encode_text(charset: Charset, s: &str, out: &mut Vec<u8>) -> Option<()> {
                 out.push(u8::try_from(u32::from(c)).ok()?);
             }
         }
+        Charset::Utf16 => {
+            out.extend([0xFE, 0xFF]);
+            s.encode_utf16().for_each(|u| out.extend(u.to_be_bytes()));
+        }
+        Charset::Utf16Be => s.encode_utf16().for_each(|u| out.extend(u.to_be_bytes())),
+        Charset::Utf16Le => s.encode_utf16().for_each(|u| out.extend(u.to_le_bytes())),
     }
     Some(())
 }
