@@ -552,3 +552,50 @@ async fn raw_round_trips_each_supported_type() {
         assert_round_trip(&mut f, &random_rows(&schema, 500, 17, TEXT)).await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// json: null MAP keys (only a batch can hold them — JSON keys are strings).
+// ---------------------------------------------------------------------------
+
+/// One row with `MAP<STRING, INT>` = {null=1, a=2}.
+fn map_with_null_key() -> weir::types::Batch {
+    use weir::types::{Batch, Column, ColumnData, ListData, VarData};
+    let plain = |data| Column { validity: None, data };
+    Batch {
+        row_count: 1,
+        row_kinds: Vec::new(),
+        columns: vec![plain(ColumnData::List(ListData { offsets: vec![0, 2], child: 0 }))],
+        children: vec![
+            plain(ColumnData::Struct(vec![1, 2])),
+            Column {
+                validity: Some(vec![0b10]),
+                data: ColumnData::Utf8(VarData { offsets: vec![0, 0, 1], data: b"a".to_vec() }),
+            },
+            plain(ColumnData::Int32(vec![1, 2])),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn json_map_null_key_modes() {
+    let schema = parse_schema("m MAP<STRING, INT>");
+    let runtime = runtime().await;
+    let encode = |options: Vec<(&'static str, &'static str)>| {
+        let (runtime, schema) = (&runtime, &schema);
+        async move {
+            let mut f = FormatUnderTest::open(runtime, "json", &options, schema).await.expect("opens");
+            f.encoder.encode(&map_with_null_key()).await.map(|frames| String::from_utf8(frames.data).expect("UTF-8"))
+        }
+    };
+    let err = encode(vec![]).await.expect_err("FAIL is the default");
+    assert!(err.to_string().contains("map-null-key.mode"), "the error says which option to set: {err}");
+    assert_eq!(encode(vec![("map-null-key.mode", "DROP")]).await.expect("drops"), r#"{"m":{"a":2}}"#);
+    assert_eq!(encode(vec![("map-null-key.mode", "LITERAL")]).await.expect("literal"), r#"{"m":{"null":1,"a":2}}"#);
+    let custom = vec![("map-null-key.mode", "LITERAL"), ("map-null-key.literal", "<none>")];
+    assert_eq!(encode(custom).await.expect("literal"), r#"{"m":{"<none>":1,"a":2}}"#);
+}
+
+#[tokio::test]
+async fn golden_json_decimal_plain() {
+    golden("json", "decimal-plain").await;
+}
