@@ -82,3 +82,19 @@ fn inspect_reads_a_component_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("failed to inspect") && err.contains("junk.wasm"), "{err}");
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["describe", "json"])
+        .env("WEIR_CACHE_DIR", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weir runs");
+    drop(child.stdout.take()); // the reader goes away before weir writes: `weir … | head -0`
+    let out = child.wait_with_output().expect("weir ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", out.status);
+}

@@ -16,6 +16,15 @@ use weir::{Runtime, RuntimeConfig};
 
 use table::Table;
 
+/// Writes a line to stdout. A closed pipe (`weir describe csv | head`) ends
+/// the command quietly (see `main`) instead of panicking as `println!` does.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 /// Weir: run Flink-style connectors and formats as sandboxed WebAssembly
 /// components.
 #[derive(Parser)]
@@ -70,6 +79,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): nothing to report.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -118,36 +131,36 @@ async fn inspect(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
             "wit": format!("weir:connector@{}", entry.loaded.wit_version),
             "spec": entry.spec,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     let s = &entry.spec;
-    println!("file:          {} ({} KiB)", file.display(), wasm.len().div_ceil(1024));
-    println!("kind:          {}", entry.kind);
-    println!("identifier:    {}  ('{}' = '{}')", s.identifier, entry.kind.ddl_key(), s.identifier);
-    println!("contract:      weir:connector@{}", entry.loaded.wit_version);
-    println!("version:       {}", s.version);
-    println!("description:   {}", s.description);
-    println!("changelog:     {}", changelog(s));
+    outln!("file:          {} ({} KiB)", file.display(), wasm.len().div_ceil(1024));
+    outln!("kind:          {}", entry.kind);
+    outln!("identifier:    {}  ('{}' = '{}')", s.identifier, entry.kind.ddl_key(), s.identifier);
+    outln!("contract:      weir:connector@{}", entry.loaded.wit_version);
+    outln!("version:       {}", s.version);
+    outln!("description:   {}", s.description);
+    outln!("changelog:     {}", changelog(s));
     if entry.kind != Kind::Format {
-        println!("payload:       {}", if s.needs_format { "raw records (needs a 'format')" } else { "rows" });
+        outln!("payload:       {}", if s.needs_format { "raw records (needs a 'format')" } else { "rows" });
     }
     if !s.source_abilities.is_empty() {
-        println!("source abilities: {}", s.source_abilities.join(", "));
+        outln!("source abilities: {}", s.source_abilities.join(", "));
     }
     if !s.sink_abilities.is_empty() {
-        println!("sink abilities:   {}", s.sink_abilities.join(", "));
+        outln!("sink abilities:   {}", s.sink_abilities.join(", "));
     }
     if s.capabilities.is_empty() {
-        println!("capabilities:  none (pure computation)");
+        outln!("capabilities:  none (pure computation)");
     } else {
-        println!("capabilities:");
+        outln!("capabilities:");
         for c in &s.capabilities {
-            println!("  {c}");
+            outln!("  {c}");
         }
     }
-    println!();
-    options_table(&entry).print();
+    outln!();
+    options_table(&entry).print()?;
     Ok(())
 }
 
@@ -172,14 +185,14 @@ async fn connectors(cli: &Cli) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let mut t = Table::new(["IDENTIFIER", "KIND", "DESCRIPTION", "ORIGIN"]);
     for e in entries {
         t.row([e.spec.identifier.clone(), e.kind.to_string(), e.spec.description.clone(), e.origin.to_string()]);
     }
-    t.print();
+    t.print()?;
     Ok(())
 }
 
@@ -192,27 +205,27 @@ async fn describe(cli: &Cli, identifier: &str) -> anyhow::Result<()> {
     }
     if cli.json {
         let list: Vec<_> = found.iter().map(|e| serde_json::json!({ "kind": e.kind, "spec": e.spec })).collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     for (i, e) in found.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
-        println!("{} '{}' ({}, {}) — {}", e.kind, e.spec.identifier, e.origin, e.spec.version, e.spec.description);
-        println!("changelog: {}", changelog(&e.spec));
+        outln!("{} '{}' ({}, {}) — {}", e.kind, e.spec.identifier, e.origin, e.spec.version, e.spec.description);
+        outln!("changelog: {}", changelog(&e.spec));
         for (what, list) in [("source abilities", &e.spec.source_abilities), ("sink abilities", &e.spec.sink_abilities)]
         {
             if !list.is_empty() {
-                println!("{what}: {}", list.join(", "));
+                outln!("{what}: {}", list.join(", "));
             }
         }
         if !e.spec.capabilities.is_empty() {
             let caps: Vec<String> = e.spec.capabilities.iter().map(ToString::to_string).collect();
-            println!("capabilities: {}", caps.join("; "));
+            outln!("capabilities: {}", caps.join("; "));
         }
-        println!();
-        options_table(e).print();
+        outln!();
+        options_table(e).print()?;
     }
     Ok(())
 }

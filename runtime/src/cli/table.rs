@@ -17,8 +17,9 @@ impl Table {
     }
 
     /// Prints the table to stdout.
-    pub fn print(&self) {
-        print!("{self}");
+    pub fn print(&self) -> std::io::Result<()> {
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), "{self}")
     }
 }
 

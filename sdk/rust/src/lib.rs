@@ -191,11 +191,13 @@ pub mod __private;
 #[macro_export]
 macro_rules! export_format {
     ($ty:ty) => {
+        // Compiled natively (benchmarks, unit tests) a component exports
+        // nothing, so several can link into one binary.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirExport = $crate::__private::FormatAdapter<$ty>;
             $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::factory);
             $crate::__export_weir_connector_format_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::format);
-            #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:weir-sdk:0.1.0:format-component")]
             #[used]
             static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::FORMAT_WORLD_TYPE.len()] = $crate::bindings::FORMAT_WORLD_TYPE;
@@ -207,11 +209,13 @@ macro_rules! export_format {
 #[macro_export]
 macro_rules! export_source {
     ($ty:ty) => {
+        // Compiled natively (benchmarks, unit tests) a component exports
+        // nothing, so several can link into one binary.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirExport = $crate::__private::SourceAdapter<$ty>;
             $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::factory);
             $crate::__export_weir_connector_source_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::source);
-            #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:weir-sdk:0.1.0:source-component")]
             #[used]
             static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::SOURCE_WORLD_TYPE.len()] = $crate::bindings::SOURCE_WORLD_TYPE;
@@ -223,11 +227,13 @@ macro_rules! export_source {
 #[macro_export]
 macro_rules! export_sink {
     ($ty:ty) => {
+        // Compiled natively (benchmarks, unit tests) a component exports
+        // nothing, so several can link into one binary.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirExport = $crate::__private::SinkAdapter<$ty>;
             $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::factory);
             $crate::__export_weir_connector_sink_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::sink);
-            #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:weir-sdk:0.1.0:sink-component")]
             #[used]
             static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::SINK_WORLD_TYPE.len()] = $crate::bindings::SINK_WORLD_TYPE;
@@ -241,13 +247,13 @@ macro_rules! export_sink {
 #[macro_export]
 macro_rules! export_connector {
     ($source:ty, $sink:ty) => {
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirSource = $crate::__private::SourceAdapter<$source>;
             type __WeirSink = $crate::__private::SinkAdapter<$sink>;
             $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirSource with_types_in $crate::bindings::exports::weir::connector::factory);
             $crate::__export_weir_connector_source_0_1_0_cabi!(__WeirSource with_types_in $crate::bindings::exports::weir::connector::source);
             $crate::__export_weir_connector_sink_0_1_0_cabi!(__WeirSink with_types_in $crate::bindings::exports::weir::connector::sink);
-            #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:weir-sdk:0.1.0:connector-component")]
             #[used]
             static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::CONNECTOR_WORLD_TYPE.len()] = $crate::bindings::CONNECTOR_WORLD_TYPE;
