@@ -6,18 +6,20 @@
 //! ```text
 //! cargo bench -p weir-tests --bench formats            # 100 MB per format
 //! cargo bench -p weir-tests --bench formats -- --mb 20 # quicker
+//! cargo bench -p weir-tests --bench formats -- --no-epoch  # cost of epoch checks
+//! cargo bench -p weir-tests --bench formats -- --only csv  # one format
 //! ```
 //!
 //! Both sides decode the same frames into the contract's batch and encode
 //! those batches back; the encoded bytes of both sides are compared, so the
 //! figures are for identical work. Each measurement is the best of
-//! `--runs` passes (default 3) over all the data.
+//! `--runs` passes (default 5), native and wasm passes alternating over all the data.
 
 use std::time::{Duration, Instant};
 
 use weir::Runtime;
 use weir_sdk::Format;
-use weir_tests::{parse_schema, runtime};
+use weir_tests::parse_schema;
 
 /// The mixed schema of the generated rows.
 const SCHEMA: &str = "id BIGINT NOT NULL, qty INT, price DOUBLE, score DOUBLE, name STRING, \
@@ -149,18 +151,6 @@ fn generate(mb: usize, line: fn(&Row, &mut String)) -> Data {
     Data { batches, rows, bytes }
 }
 
-/// Best wall time of `runs` passes of `pass`.
-fn best<F: FnMut()>(runs: usize, mut pass: F) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            pass();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
 /// Options with every default filled in, as the host passes them.
 fn options_of<F: Format>() -> Vec<(String, String)> {
     F::spec().options.iter().filter_map(|o| Some((o.key.clone(), o.default_value.clone()?))).collect()
@@ -178,27 +168,24 @@ async fn measure<F: Format>(runtime: &Runtime, format: &str, data: &Data, runs: 
     let options = options_of::<F>();
     let native_schema: weir_sdk::Schema = sdk_schema(&schema);
 
-    // Native: the format crate called directly.
+    // Native: the format crate called directly. WASM: the component through
+    // the runtime (lowering, guest code, lifting). Passes alternate between
+    // the two so both see the same machine; the best pass of each counts.
     let mut native = F::open(&options, &native_schema).unwrap_or_else(|e| panic!("{format}: {}", e.message()));
     let native_frames: Vec<weir_sdk::VarData> =
         data.batches.iter().map(|(o, d)| weir_sdk::VarData { offsets: o.clone(), data: d.clone() }).collect();
-    let mut native_batches = Vec::new();
-    let native_decode = best(runs, || {
-        native_batches = native_frames.iter().map(|f| native.decode(f).expect("native decode")).collect();
-    });
-    let mut native_out = Vec::new();
-    let native_encode = best(runs, || {
-        native_out = native_batches.iter().map(|b| native.encode(b).expect("native encode").data).collect();
-    });
-
-    // WASM: the component through the runtime (lowering, guest, lifting).
     let mut decoder = runtime.decoder("bench", format, &[], &schema).await.expect("decoder");
     let mut encoder = runtime.encoder("bench", format, &[], &schema).await.expect("encoder");
     let wasm_frames: Vec<weir::types::VarData> =
         data.batches.iter().map(|(o, d)| weir::types::VarData { offsets: o.clone(), data: d.clone() }).collect();
-    let mut wasm_decode = Duration::MAX;
-    let mut wasm_batches = Vec::new();
+
+    let (mut native_decode, mut wasm_decode) = (Duration::MAX, Duration::MAX);
+    let (mut native_batches, mut wasm_batches) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        let start = Instant::now();
+        native_batches = native_frames.iter().map(|f| native.decode(f).expect("native decode")).collect();
+        native_decode = native_decode.min(start.elapsed());
+
         let start = Instant::now();
         let mut batches = Vec::with_capacity(wasm_frames.len());
         for frames in &wasm_frames {
@@ -207,9 +194,14 @@ async fn measure<F: Format>(runtime: &Runtime, format: &str, data: &Data, runs: 
         wasm_decode = wasm_decode.min(start.elapsed());
         wasm_batches = batches;
     }
-    let mut wasm_encode = Duration::MAX;
-    let mut wasm_out = Vec::new();
+
+    let (mut native_encode, mut wasm_encode) = (Duration::MAX, Duration::MAX);
+    let (mut native_out, mut wasm_out) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        let start = Instant::now();
+        native_out = native_batches.iter().map(|b| native.encode(b).expect("native encode").data).collect();
+        native_encode = native_encode.min(start.elapsed());
+
         let start = Instant::now();
         let mut out = Vec::with_capacity(wasm_batches.len());
         for batch in &wasm_batches {
@@ -267,16 +259,26 @@ async fn main() {
             .and_then(|i| args.get(i + 1))
             .map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
     };
-    let (mb, runs) = (arg("--mb", 100), arg("--runs", 3));
-    let runtime = runtime().await;
+    let (mb, runs) = (arg("--mb", 100), arg("--runs", 5));
+    let epoch = !args.iter().any(|a| a == "--no-epoch");
+    let config = weir::RuntimeConfig {
+        engine: weir::engine::EngineConfig { epoch_interruption: epoch, ..weir_tests::engine_config() },
+        plugin_dir: None,
+    };
+    let (runtime, _) = Runtime::new(config).await.expect("runtime starts");
     println!(
         "Weir format throughput: {mb} MB of generated rows per format, {BATCH_ROWS} rows per call, best of {runs}"
     );
     println!("schema: {SCHEMA}");
+    println!("epoch interruption: {}", if epoch { "on (default)" } else { "off (--no-epoch)" });
     println!();
     println!("{:<5} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "", "", "native", "", "wasm", "", "wasm/");
     println!("{:<5} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "fmt", "op", "rows/s", "MB/s", "rows/s", "MB/s", "native");
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
     for (format, gen_line) in [("csv", csv_line as fn(&Row, &mut String)), ("json", json_line)] {
+        if only.is_some_and(|o| o != format) {
+            continue;
+        }
         let data = generate(mb, gen_line);
         let figures = match format {
             "csv" => measure::<weir_format_csv::Csv>(&runtime, format, &data, runs).await,

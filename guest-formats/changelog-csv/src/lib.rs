@@ -64,7 +64,7 @@ impl Format for ChangelogCsv {
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let mut out = BatchBuilder::new(&self.schema);
+        let mut out = BatchBuilder::with_capacity(&self.schema, frames.len());
         for (i, frame) in frames.iter().enumerate() {
             self.decode_record(frame, &mut out).map_err(|m| Error::data(i as u64, frame, m))?;
         }

@@ -133,7 +133,7 @@ impl Format for Json {
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let mut out = BatchBuilder::new(&self.schema);
+        let mut out = BatchBuilder::with_capacity(&self.schema, frames.len());
         let mut skipped = 0;
         for (i, frame) in frames.iter().enumerate() {
             if let Err(message) = self.decode_record(frame, &mut out) {

@@ -71,7 +71,7 @@ impl Format for Raw {
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let mut out = BatchBuilder::new(&self.schema);
+        let mut out = BatchBuilder::with_capacity(&self.schema, frames.len());
         for (i, frame) in frames.iter().enumerate() {
             let column = out.column(0);
             match self.kind {

@@ -32,11 +32,21 @@ pub struct EngineConfig {
     pub pooling: bool,
     /// Limits applied to every instance.
     pub limits: Limits,
+    /// Epoch interruption: guests check a counter at function entries and
+    /// loop back-edges so the CPU budget per call can stop them. Turn it
+    /// off only to measure what it costs — without it a guest stuck in a
+    /// loop is never stopped.
+    pub epoch_interruption: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { cache_dir: default_cache_dir(), pooling: true, limits: Limits::default() }
+        EngineConfig {
+            cache_dir: default_cache_dir(),
+            pooling: true,
+            limits: Limits::default(),
+            epoch_interruption: true,
+        }
     }
 }
 
@@ -148,7 +158,7 @@ impl Engine {
 fn build_engine(config: &EngineConfig, pooling: bool) -> anyhow::Result<wasmtime::Engine> {
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true);
-    c.epoch_interruption(true);
+    c.epoch_interruption(config.epoch_interruption);
     c.cranelift_opt_level(wasmtime::OptLevel::Speed);
     if pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();

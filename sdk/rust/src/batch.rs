@@ -249,6 +249,26 @@ impl ColumnBuilder {
         ColumnBuilder { name: name.to_owned(), nullable, validity: Bits::default(), nulls: 0, values }
     }
 
+    /// Makes room for `rows` more top-level values (no effect on nested
+    /// children, whose sizes are unknown).
+    pub fn reserve(&mut self, rows: usize) {
+        self.validity.bytes.reserve(rows.div_ceil(8));
+        match &mut self.values {
+            Values::Boolean(bits) => bits.bytes.reserve(rows.div_ceil(8)),
+            Values::Int8(v) => v.reserve(rows),
+            Values::Int16(v) => v.reserve(rows),
+            Values::Int32(v) => v.reserve(rows),
+            Values::Int64(v) => v.reserve(rows),
+            Values::Float32(v) => v.reserve(rows),
+            Values::Float64(v) => v.reserve(rows),
+            Values::Decimal(v) => v.reserve(2 * rows),
+            Values::Utf8(v) | Values::Binary(v) => v.offsets.reserve(rows),
+            Values::List { offsets, .. } | Values::Map { offsets, .. } => offsets.reserve(rows),
+            Values::Struct(fields) => fields.iter_mut().for_each(|f| f.reserve(rows)),
+            Values::Invalid(_) => {}
+        }
+    }
+
     fn mismatch(&self, what: &str) -> Error {
         let kind = match &self.values {
             Values::Boolean(_) => "BOOLEAN",
@@ -569,6 +589,14 @@ impl BatchBuilder {
             .map(|f| ColumnBuilder::new(&f.name, &f.data_type, f.nullable, &schema.nested))
             .collect();
         BatchBuilder { columns, kinds: Vec::new(), only_inserts: true, rows: 0 }
+    }
+
+    /// A builder with room for `rows` rows (a decoder knows how many frames
+    /// it got), so columns do not grow by copying.
+    pub fn with_capacity(schema: &Schema, rows: usize) -> Self {
+        let mut builder = BatchBuilder::new(schema);
+        builder.columns.iter_mut().for_each(|c| c.reserve(rows));
+        builder
     }
 
     /// The builder of column `i`. Panics if `i` is not a schema index, which

@@ -54,6 +54,26 @@ pub fn write_display(out: &mut String, v: impl core::fmt::Display) {
     let _ = write!(out, "{v}");
 }
 
+/// Writes an integer (without `core::fmt`: the hot path of every encoder).
+pub fn write_int<I: itoa::Integer>(out: &mut String, v: I) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// Writes `v` with at least `width` digits, zero-padded.
+fn write_padded(out: &mut String, mut v: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    while v > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    for &b in &buf[start..] {
+        out.push(char::from(b));
+    }
+}
+
 /// The first 40 characters of `text`, for error messages.
 pub fn excerpt(text: &str) -> &str {
     match text.char_indices().nth(40) {
@@ -109,7 +129,7 @@ pub fn write_f64(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
-        write_java_float(out, &format!("{v:e}"), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
+        write_java_float(out, ryu::Buffer::new().format_finite(v), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
     }
 }
 
@@ -120,39 +140,76 @@ pub fn write_f32(out: &mut String, v: f32) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
-        write_java_float(out, &format!("{v:e}"), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
+        write_java_float(out, ryu::Buffer::new().format_finite(v), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
     }
 }
 
-/// Lays out Rust's shortest scientific form (`-1.2345e6`) the Java way.
-fn write_java_float(out: &mut String, sci: &str, plain: bool) {
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    out.push_str(sign);
+/// Lays out ryu's shortest form (`-0.00012`, `1.2345e-7`, `1e21`) the Java
+/// way: plain between 10^-3 and 10^7, else `d.dddE±n`.
+fn write_java_float(out: &mut String, shortest: &str, plain: bool) {
+    let (negative, body) = shortest.strip_prefix('-').map_or((false, shortest), |b| (true, b));
+    // The significant digits (no leading or trailing zeros) and the
+    // exponent of the first one: value = d.ddd × 10^exp.
+    let mut digits = [0u8; 24];
+    let mut len = 0;
+    let (mantissa, exp_part) = body.split_once('e').unwrap_or((body, ""));
+    let mut int_len = 0i32;
+    let mut leading_zeros = 0i32;
+    let mut seen_point = false;
+    for b in mantissa.bytes() {
+        match b {
+            b'.' => seen_point = true,
+            b'0' if len == 0 => leading_zeros += 1,
+            digit if len < digits.len() => {
+                digits[len] = digit;
+                len += 1;
+            }
+            _ => {}
+        }
+        if b != b'.' && !seen_point {
+            int_len += 1;
+        }
+    }
+    while len > 0 && digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    if negative {
+        out.push('-');
+    }
+    if len == 0 {
+        out.push_str("0.0");
+        return;
+    }
+    let exp = int_len - 1 - leading_zeros + exp_part.parse::<i32>().unwrap_or(0);
+    let digits = &digits[..len];
+    let push = |out: &mut String, ds: &[u8]| ds.iter().for_each(|&d| out.push(char::from(d)));
     if plain {
         if exp < 0 {
             out.push_str("0.");
             out.extend(core::iter::repeat_n('0', (-exp - 1) as usize));
-            out.push_str(&digits);
+            push(out, digits);
         } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                out.extend(core::iter::repeat_n('0', int_len - digits.len()));
+            let whole = exp as usize + 1;
+            if digits.len() <= whole {
+                push(out, digits);
+                out.extend(core::iter::repeat_n('0', whole - digits.len()));
                 out.push_str(".0");
             } else {
-                out.push_str(&digits[..int_len]);
+                push(out, &digits[..whole]);
                 out.push('.');
-                out.push_str(&digits[int_len..]);
+                push(out, &digits[whole..]);
             }
         }
     } else {
-        out.push_str(&digits[..1]);
+        push(out, &digits[..1]);
         out.push('.');
-        out.push_str(if digits.len() > 1 { &digits[1..] } else { "0" });
-        let _ = write!(out, "E{exp}");
+        if digits.len() > 1 {
+            push(out, &digits[1..])
+        } else {
+            out.push('0')
+        }
+        out.push('E');
+        write_int(out, exp);
     }
 }
 
@@ -285,6 +342,17 @@ fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
 /// `yyyy-MM-dd` (month and day may have one digit) → days since the epoch.
 pub fn parse_date(t: &str) -> Result<i32, String> {
     let bad = || format!("'{}' is not a DATE (yyyy-MM-dd)", excerpt(t));
+    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *t.as_bytes()
+        && [y0, y1, y2, y3, m0, m1, d0, d1].iter().all(u8::is_ascii_digit)
+    {
+        // The usual layout, without splitting.
+        let n = |ds: &[u8]| ds.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+        let (y, m, d) = (n(&[y0, y1, y2, y3]), n(&[m0, m1]), n(&[d0, d1]));
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
+            return Err(format!("'{}' is not a valid date", excerpt(t)));
+        }
+        return Ok(days_from_civil(i64::from(y), m, d) as i32);
+    }
     let mut parts = t.splitn(3, '-');
     let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else { return Err(bad()) };
     let (y, m, d) =
@@ -298,7 +366,15 @@ pub fn parse_date(t: &str) -> Result<i32, String> {
 /// Writes days since the epoch as `yyyy-MM-dd`.
 pub fn write_date(out: &mut String, days: i32) {
     let (y, m, d) = civil_from_days(i64::from(days));
-    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+    if (0..=9999).contains(&y) {
+        write_padded(out, y as u64, 4);
+        out.push('-');
+        write_padded(out, u64::from(m), 2);
+        out.push('-');
+        write_padded(out, u64::from(d), 2);
+    } else {
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+    }
 }
 
 /// Units per second of a TIME / TIMESTAMP of precision `p` in a batch.
@@ -311,37 +387,53 @@ pub fn units_per_second(p: u8) -> i64 {
     }
 }
 
-/// `HH:mm[:ss[.fffffffff]]` → nanoseconds of the day.
+/// `HH:mm[:ss[.fffffffff]]` → nanoseconds of the day. Parsed byte by byte
+/// (no allocation, no `core::fmt`): it runs for every TIME and TIMESTAMP.
 fn parse_nanos_of_day(t: &str, precision: u8, type_name: &str) -> Result<i64, String> {
     let bad = || format!("'{}' is not a {type_name} (HH:mm:ss[.fff])", excerpt(t));
-    let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
-    let mut parts = hms.split(':');
-    let h = parts.next().and_then(|p| digits(p, 2, 2)).ok_or_else(bad)?;
-    let m = parts.next().and_then(|p| digits(p, 2, 2)).ok_or_else(bad)?;
-    let s = match parts.next() {
-        Some(p) => digits(p, 2, 2).ok_or_else(bad)?,
-        None if frac.is_empty() => 0,
-        None => return Err(bad()),
+    let b = t.as_bytes();
+    let two = |at: usize| match (b.get(at), b.get(at + 1)) {
+        (Some(x @ b'0'..=b'9'), Some(y @ b'0'..=b'9')) => Some(i64::from(x - b'0') * 10 + i64::from(y - b'0')),
+        _ => None,
     };
-    if parts.next().is_some() || h > 23 || m > 59 || s > 59 {
+    let h = two(0).ok_or_else(bad)?;
+    let m = if b.get(2) == Some(&b':') { two(3).ok_or_else(bad)? } else { return Err(bad()) };
+    let (s, mut at) = match b.get(5) {
+        None => (0, 5),
+        Some(b':') => (two(6).ok_or_else(bad)?, 8),
+        Some(_) => return Err(bad()),
+    };
+    if h > 23 || m > 59 || s > 59 {
         return Err(bad());
-    }
-    if t.contains('.') && digits(frac, 1, 9).is_none() {
-        return Err(bad());
-    }
-    let frac_digits = frac.trim_end_matches('0');
-    if frac_digits.len() > usize::from(precision) {
-        return Err(format!(
-            "{} has more fractional digits than {type_name}({precision}) keeps; it would be truncated",
-            excerpt(t)
-        ));
     }
     let mut nanos = 0i64;
-    for (i, b) in frac.bytes().enumerate() {
-        nanos += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+    if at < b.len() {
+        // A fraction needs the seconds, a point and 1 to 9 digits.
+        if at != 8 || b[at] != b'.' || b.len() == at + 1 || b.len() > at + 10 {
+            return Err(bad());
+        }
+        at += 1;
+        let mut significant = 0;
+        for (i, &d) in b[at..].iter().enumerate() {
+            if !d.is_ascii_digit() {
+                return Err(bad());
+            }
+            if d != b'0' {
+                significant = i + 1;
+            }
+            nanos += i64::from(d - b'0') * POWERS_OF_TEN[8 - i];
+        }
+        if significant > usize::from(precision) {
+            return Err(format!(
+                "{} has more fractional digits than {type_name}({precision}) keeps; it would be truncated",
+                excerpt(t)
+            ));
+        }
     }
-    Ok((i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s)) * NANOS_PER_SECOND + nanos)
+    Ok((h * 3600 + m * 60 + s) * NANOS_PER_SECOND + nanos)
 }
+
+const POWERS_OF_TEN: [i64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
 /// A TIME(p) value in batch units (see [`units_per_second`]).
 pub fn parse_time(t: &str, precision: u8) -> Result<i64, String> {
@@ -350,13 +442,21 @@ pub fn parse_time(t: &str, precision: u8) -> Result<i64, String> {
 
 /// Writes nanoseconds of the day as `HH:mm:ss[.f…]` (minimal fraction).
 pub fn write_nanos_of_day(out: &mut String, nanos: i64) {
-    let secs = nanos / NANOS_PER_SECOND;
-    let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-    let frac = nanos % NANOS_PER_SECOND;
+    let secs = (nanos / NANOS_PER_SECOND) as u64;
+    write_padded(out, secs / 3600, 2);
+    out.push(':');
+    write_padded(out, secs / 60 % 60, 2);
+    out.push(':');
+    write_padded(out, secs % 60, 2);
+    let mut frac = nanos % NANOS_PER_SECOND;
     if frac != 0 {
-        let digits = format!("{frac:09}");
+        let mut width = 9;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
         out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        write_padded(out, frac as u64, width);
     }
 }
 
@@ -384,7 +484,11 @@ pub fn parse_timestamp(t: &str, precision: u8, style: TimestampStyle, ltz: bool)
         )
     };
     let body = if ltz { t.strip_suffix('Z').ok_or_else(layout)? } else { t };
-    let (date, time) = body.split_once(sep).ok_or_else(layout)?;
+    let (date, time) = match body.as_bytes().get(10) {
+        // The usual layout: the separator right after yyyy-MM-dd.
+        Some(&b) if b == sep as u8 => (&body[..10], &body[11..]),
+        _ => body.split_once(sep).ok_or_else(layout)?,
+    };
     let days = parse_date(date).map_err(|_| layout())?;
     let nanos = parse_nanos_of_day(time, precision, type_name)
         .map_err(|e| if e.contains("fractional") { e } else { layout() })?;
