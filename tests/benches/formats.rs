@@ -261,8 +261,9 @@ async fn main() {
     };
     let (mb, runs) = (arg("--mb", 100), arg("--runs", 5));
     let epoch = !args.iter().any(|a| a == "--no-epoch");
+    let pooling = !args.iter().any(|a| a == "--no-pooling");
     let config = weir::RuntimeConfig {
-        engine: weir::engine::EngineConfig { epoch_interruption: epoch, ..weir_tests::engine_config() },
+        engine: weir::engine::EngineConfig { epoch_interruption: epoch, pooling, ..weir_tests::engine_config() },
         plugin_dir: None,
     };
     let (runtime, _) = Runtime::new(config).await.expect("runtime starts");
@@ -271,6 +272,7 @@ async fn main() {
     );
     println!("schema: {SCHEMA}");
     println!("epoch interruption: {}", if epoch { "on (default)" } else { "off (--no-epoch)" });
+    println!("instance allocation: {}", if pooling { "pooling (default)" } else { "on demand (--no-pooling)" });
     println!();
     println!("{:<5} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "", "", "native", "", "wasm", "", "wasm/");
     println!("{:<5} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "fmt", "op", "rows/s", "MB/s", "rows/s", "MB/s", "native");

@@ -17,6 +17,8 @@
 
 use core::fmt::Write as _;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use weir_sdk::text::{self, TextStyle, TimestampStyle};
 use weir_sdk::{
@@ -170,14 +172,70 @@ impl Format for Json {
 
 impl Json {
     fn decode_record(&self, frame: &[u8], out: &mut BatchBuilder) -> Result<(), String> {
-        let value: Value = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
-        let Value::Object(object) = value else {
+        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            // Not an object: the general path gives the precise error.
+            let value: Value = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
             return Err(format!("expected a JSON object, found {}", kind_of(&value)));
-        };
-        for (c, field) in self.schema.fields.iter().enumerate() {
-            self.read_field(out.column(c), field, &object)?;
+        }
+        // The top-level object is read without building a tree: each field
+        // stays a slice of the frame until its column parses it.
+        let Object(entries) = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
+        let mut found: Vec<Option<&RawValue>> = vec![None; self.schema.fields.len()];
+        let mut next = 0;
+        for (key, raw) in entries {
+            // Keys usually come in schema order: try the next column first.
+            let c = if self.schema.fields.get(next).is_some_and(|f| f.name == *key) {
+                Some(next)
+            } else {
+                self.schema.fields.iter().position(|f| f.name == *key)
+            };
+            if let Some(c) = c {
+                found[c] = Some(raw);
+                next = c + 1;
+            }
+        }
+        for (c, (field, raw)) in self.schema.fields.iter().zip(found).enumerate() {
+            let column = out.column(c);
+            match raw {
+                Some(raw) => {
+                    self.read_raw(column, &field.data_type, raw).map_err(|m| format!("field '{}': {m}", field.name))?
+                }
+                None if self.fail_on_missing_field => return Err(format!("field '{}' is missing", field.name)),
+                None => column.push_null().map_err(|e| e.message())?,
+            }
         }
         out.end_row(RowKind::Insert).map_err(|e| e.message())
+    }
+
+    /// One field from its JSON text: scalars straight from the text, the
+    /// rest (objects, arrays, unusual combinations) through a parsed value.
+    fn read_raw(&self, column: &mut ColumnBuilder, ty: &LogicalType, raw: &RawValue) -> Result<(), String> {
+        use LogicalType as T;
+        let text = raw.get();
+        let is_string_type = matches!(ty, T::Char(_) | T::Varchar(_) | T::String);
+        let is_number_type =
+            matches!(ty, T::Tinyint | T::Smallint | T::Int | T::Bigint | T::Float | T::Double | T::Decimal(_));
+        let nested = matches!(ty, T::Array(_) | T::Map(_) | T::Row(_));
+        match text.as_bytes().first() {
+            _ if text == "null" => column.push_null().map_err(|e| e.message()),
+            Some(b'"') if !nested => {
+                let s: std::borrow::Cow<'_, str> =
+                    serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+                if is_string_type {
+                    column.push_str(&s).map_err(|e| e.message())
+                } else {
+                    text::push_text(column, ty, &s, &self.style)
+                }
+            }
+            Some(b'-' | b'0'..=b'9') if is_number_type => text::push_text(column, ty, text, &self.style),
+            Some(b'-' | b'0'..=b'9' | b't' | b'f') if is_string_type => column.push_str(text).map_err(|e| e.message()),
+            Some(b't') if matches!(ty, T::Boolean) => column.push_bool(true).map_err(|e| e.message()),
+            Some(b'f') if matches!(ty, T::Boolean) => column.push_bool(false).map_err(|e| e.message()),
+            _ => {
+                let value: Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+                self.read_value(column, ty, &value)
+            }
+        }
     }
 
     fn read_field(&self, column: &mut ColumnBuilder, field: &Field, object: &Map<String, Value>) -> Result<(), String> {
@@ -408,6 +466,30 @@ fn type_word(ty: &LogicalType) -> String {
         LogicalType::Array(_) => "an array".to_owned(),
         LogicalType::Map(_) | LogicalType::Row(_) => "an object".to_owned(),
         other => text::type_name(other),
+    }
+}
+
+/// A JSON object as its entries, values left as JSON text (no tree, no
+/// copies unless a key has escapes).
+struct Object<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Object<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Object<'de>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(Object(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
