@@ -62,7 +62,7 @@ fn precision(unit: &TimeUnit) -> u8 {
     }
 }
 
-fn nested_type<'a>(nested: &'a [NestedType], r: u32) -> Result<&'a LogicalType, String> {
+fn nested_type(nested: &[NestedType], r: u32) -> Result<&LogicalType, String> {
     match nested.get(r as usize) {
         Some(NestedType::Type(t)) => Ok(t),
         _ => Err(format!("type reference {r} is not a type in the schema's nested table")),

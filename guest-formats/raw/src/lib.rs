@@ -231,7 +231,7 @@ fn decode_text(charset: Charset, bytes: &[u8]) -> Option<String> {
 /// UTF-16 code units to a string; `None` on an odd length or an unpaired
 /// surrogate.
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));

@@ -192,7 +192,12 @@ pub mod __private;
 macro_rules! export_format {
     ($ty:ty) => {
         // Compiled natively (benchmarks, unit tests) a component exports
-        // nothing, so several can link into one binary.
+        // nothing, so several can link into one binary; the type still
+        // counts as used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = ::core::marker::PhantomData::<$ty>;
+        };
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirExport = $crate::__private::FormatAdapter<$ty>;
@@ -210,7 +215,12 @@ macro_rules! export_format {
 macro_rules! export_source {
     ($ty:ty) => {
         // Compiled natively (benchmarks, unit tests) a component exports
-        // nothing, so several can link into one binary.
+        // nothing, so several can link into one binary; the type still
+        // counts as used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = ::core::marker::PhantomData::<$ty>;
+        };
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirExport = $crate::__private::SourceAdapter<$ty>;
@@ -228,7 +238,12 @@ macro_rules! export_source {
 macro_rules! export_sink {
     ($ty:ty) => {
         // Compiled natively (benchmarks, unit tests) a component exports
-        // nothing, so several can link into one binary.
+        // nothing, so several can link into one binary; the type still
+        // counts as used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = ::core::marker::PhantomData::<$ty>;
+        };
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirExport = $crate::__private::SinkAdapter<$ty>;
@@ -247,6 +262,10 @@ macro_rules! export_sink {
 #[macro_export]
 macro_rules! export_connector {
     ($source:ty, $sink:ty) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = ::core::marker::PhantomData::<($source, $sink)>;
+        };
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WeirSource = $crate::__private::SourceAdapter<$source>;
