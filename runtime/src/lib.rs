@@ -38,6 +38,7 @@ pub mod limits;
 pub mod options;
 pub mod policy;
 pub mod spec;
+pub mod sql;
 pub mod store;
 
 pub use api::{Decoder, Encoder, Runtime, RuntimeConfig, frames};

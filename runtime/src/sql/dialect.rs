@@ -1,0 +1,112 @@
+//! Flink SQL on `sqlparser`: a dialect that is the generic one plus Flink's
+//! metadata columns, and a token pass for the type syntax `sqlparser` spells
+//! differently.
+//!
+//! `sqlparser` 0.59 reads `ARRAY<T>`, `MAP(K, V)` and `STRUCT<f T>`; Flink
+//! writes `ARRAY<T>`, `MAP<K, V>` and `ROW<f T>`, and `TIMESTAMP(p) WITH
+//! LOCAL TIME ZONE`. [`flink_tokens`] rewrites those tokens (keeping each
+//! token's position, so errors still point into the user's file) before
+//! the parser sees them. No SQL is parsed by hand.
+
+use std::any::TypeId;
+
+use sqlparser::ast::ColumnOption;
+use sqlparser::dialect::{Dialect, GenericDialect};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+/// Flink's dialect: the generic dialect plus `METADATA [FROM 'key']
+/// [VIRTUAL]` column options.
+#[derive(Debug, Default)]
+pub struct FlinkDialect;
+
+impl Dialect for FlinkDialect {
+    /// Parse like the generic dialect everywhere `sqlparser` asks which
+    /// dialect this is (e.g. `STRUCT<…>` types).
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<GenericDialect>()
+    }
+
+    fn is_identifier_start(&self, ch: char) -> bool {
+        GenericDialect.is_identifier_start(ch)
+    }
+
+    fn is_identifier_part(&self, ch: char) -> bool {
+        GenericDialect.is_identifier_part(ch)
+    }
+
+    /// Flink quotes identifiers with backticks.
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '`' || ch == '"'
+    }
+
+    fn parse_column_option(
+        &self,
+        parser: &mut Parser<'_>,
+    ) -> Result<Option<Result<Option<ColumnOption>, ParserError>>, ParserError> {
+        if !parser.parse_keyword(Keyword::METADATA) {
+            return Ok(None);
+        }
+        let mut tokens = vec![Token::make_keyword("METADATA")];
+        if parser.parse_keyword(Keyword::FROM) {
+            tokens.push(Token::make_keyword("FROM"));
+            tokens.push(Token::SingleQuotedString(parser.parse_literal_string()?));
+        }
+        if parser.parse_keyword(Keyword::VIRTUAL) {
+            tokens.push(Token::make_keyword("VIRTUAL"));
+        }
+        Ok(Some(Ok(Some(ColumnOption::DialectSpecific(tokens)))))
+    }
+}
+
+/// Tokenizes `sql` and rewrites Flink's type spellings for `sqlparser`:
+/// `MAP<K, V>` → `MAP(K, V)`, `ROW<…>` → `STRUCT<…>`, and `WITH LOCAL TIME
+/// ZONE` → `WITH TIME ZONE` (read back as TIMESTAMP_LTZ).
+pub fn flink_tokens(sql: &str) -> Result<Vec<TokenWithSpan>, sqlparser::tokenizer::TokenizerError> {
+    let tokens = Tokenizer::new(&FlinkDialect, sql).tokenize_with_location()?;
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    // One entry per open `<`: whether it was a MAP's (closed by `)`).
+    let mut open: Vec<bool> = Vec::new();
+    let close = |out: &mut Vec<TokenWithSpan>, open: &mut Vec<bool>, span| {
+        let token = if open.pop() == Some(true) { Token::RParen } else { Token::Gt };
+        out.push(TokenWithSpan { token, span });
+    };
+    for t in tokens {
+        let last_word =
+            out.iter().rev().find(|t| !matches!(t.token, Token::Whitespace(_))).and_then(|t| match &t.token {
+                Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+                _ => None,
+            });
+        match &t.token {
+            Token::Lt if last_word.as_deref() == Some("MAP") => {
+                open.push(true);
+                out.push(TokenWithSpan { token: Token::LParen, span: t.span });
+            }
+            Token::Lt if last_word.as_deref() == Some("ROW") => {
+                if let Some(row) = out.iter_mut().rev().find(|t| !matches!(t.token, Token::Whitespace(_))) {
+                    row.token = Token::make_keyword("STRUCT");
+                }
+                open.push(false);
+                out.push(t);
+            }
+            Token::Lt if last_word.as_deref() == Some("ARRAY") || last_word.as_deref() == Some("STRUCT") => {
+                open.push(false);
+                out.push(t);
+            }
+            Token::Gt if !open.is_empty() => close(&mut out, &mut open, t.span),
+            Token::ShiftRight if !open.is_empty() => {
+                close(&mut out, &mut open, t.span);
+                close(&mut out, &mut open, t.span);
+            }
+            Token::Word(w) if w.keyword == Keyword::LOCAL && last_word.as_deref() == Some("WITH") => {
+                // `WITH LOCAL TIME ZONE`: drop LOCAL (and its whitespace).
+                if matches!(out.last().map(|t| &t.token), Some(Token::Whitespace(_))) {
+                    out.pop();
+                }
+            }
+            _ => out.push(t),
+        }
+    }
+    Ok(out)
+}
