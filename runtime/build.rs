@@ -11,6 +11,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-format-json", "guest-formats/json"),
     ("weir-format-changelog-csv", "guest-formats/changelog-csv"),
     ("weir-connector-blackhole", "guest-connectors/blackhole"),
+    ("weir-connector-datagen", "guest-connectors/datagen"),
 ];
 
 fn main() {

@@ -328,6 +328,45 @@ impl Instance {
         self.finish(r)
     }
 
+    /// Aborts committables that will never be committed.
+    pub async fn abort(&mut self, options: &Options, committables: &[Vec<u8>]) -> Result<()> {
+        self.begin_call()?;
+        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
+        let r = s.call_abort(&mut self.store, options, committables).await;
+        self.finish(r)
+    }
+
+    /// Opens a reader of `split`, resuming from `state` when given.
+    pub async fn open_reader(
+        &mut self,
+        options: &Options,
+        schema: &Schema,
+        request: &source::ScanRequest,
+        split: &source::Split,
+        state: Option<&[u8]>,
+    ) -> Result<ResourceAny> {
+        self.begin_call()?;
+        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
+        let r = s.split_reader().call_open(&mut self.store, options, schema, request, split, state).await;
+        self.finish(r)
+    }
+
+    /// Reads up to about `max_records` from an open split reader.
+    pub async fn next(&mut self, reader: ResourceAny, max_records: u32) -> Result<source::ReadResult> {
+        self.begin_call()?;
+        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
+        let r = s.split_reader().call_next(&mut self.store, reader, max_records).await;
+        self.finish(r)
+    }
+
+    /// The reader's state after the records returned so far.
+    pub async fn checkpoint_reader(&mut self, reader: ResourceAny) -> Result<Vec<u8>> {
+        self.begin_call()?;
+        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
+        let r = s.split_reader().call_checkpoint(&mut self.store, reader).await;
+        self.finish(r)
+    }
+
     /// Drops a guest resource (decoder, encoder, writer…).
     pub async fn drop_resource(&mut self, resource: ResourceAny) -> Result<()> {
         self.begin_call()?;

@@ -5,7 +5,6 @@
 //! identifier as prefix (`csv.field-delimiter`) and reach the format
 //! without it.
 
-use std::time::Duration;
 
 use crate::spec::{OptionSpec, OptionType, Spec, key_matches};
 
@@ -180,63 +179,7 @@ pub fn parse(option: &OptionSpec, value: &str) -> Result<(), String> {
     })
 }
 
-/// Parses a Flink duration (`TimeUtils.parseDuration`): a number and an
-/// optional unit; a bare number is milliseconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let d = match unit.as_str() {
-        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => Duration::from_millis(n),
-        "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => Duration::from_nanos(n),
-        "µs" | "us" | "micro" | "micros" | "microsecond" | "microseconds" => Duration::from_micros(n),
-        "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(n),
-        "min" | "m" | "minute" | "minutes" => Duration::from_secs(n.checked_mul(60)?),
-        "h" | "hour" | "hours" => Duration::from_secs(n.checked_mul(3600)?),
-        "d" | "day" | "days" => Duration::from_secs(n.checked_mul(86_400)?),
-        _ => return None,
-    };
-    Some(d)
-}
-
-/// Parses a Flink memory size (`MemorySize.parse`): a number and an
-/// optional unit (b, k/kb, m/mb, g/gb, t/tb; powers of 1024); a bare number
-/// is bytes.
-pub fn parse_memory_size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" | "bytes" => 0,
-        "k" | "kb" | "kibibytes" => 10,
-        "m" | "mb" | "mebibytes" => 20,
-        "g" | "gb" | "gibibytes" => 30,
-        "t" | "tb" | "tebibytes" => 40,
-        _ => return None,
-    };
-    n.checked_mul(1u64 << shift)
-}
-
-/// A one-character value, with `\t`, `\n`, `\r`, `\\`, `\0` and `\uXXXX`.
-pub fn unescape_char(v: &str) -> Option<char> {
-    let mut chars = v.chars();
-    let c = match (chars.next()?, chars.as_str()) {
-        (c, "") => return Some(c),
-        ('\\', "t") => '\t',
-        ('\\', "n") => '\n',
-        ('\\', "r") => '\r',
-        ('\\', "\\") => '\\',
-        ('\\', "0") => '\0',
-        ('\\', rest) if rest.len() == 5 && rest.starts_with('u') => {
-            char::from_u32(u32::from_str_radix(&rest[1..], 16).ok()?)?
-        }
-        _ => return None,
-    };
-    Some(c)
-}
+pub use weir_text::{parse_duration, parse_memory_size, unescape_char};
 
 /// The valid key closest to a misspelt one, if close enough to suggest.
 fn closest<'a>(key: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
@@ -263,6 +206,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use crate::spec::Spec;
 
     fn spec() -> Spec {

@@ -32,6 +32,19 @@ pub trait OptionsExt {
         v.trim().parse().map_err(|_| Error::config(Some(key), format!("expected an integer, got '{v}'")))
     }
 
+    /// A duration option (`10s`, `500 ms`, `1 min`; a bare number is ms).
+    fn duration(&self, key: &str) -> Result<core::time::Duration> {
+        let v = self.string(key)?;
+        weir_text::parse_duration(v)
+            .ok_or_else(|| Error::config(Some(key), format!("expected a duration such as '10 s', got '{v}'")))
+    }
+
+    /// A floating-point option.
+    fn double(&self, key: &str) -> Result<f64> {
+        let v = self.string(key)?;
+        v.trim().parse().map_err(|_| Error::config(Some(key), format!("expected a number, got '{v}'")))
+    }
+
     /// A single-character option; `\t`, `\n`, `\\` and `\u0001`-style escapes
     /// are understood, as in Flink's csv options.
     fn character(&self, key: &str) -> Result<char> {
@@ -52,20 +65,4 @@ impl OptionsExt for Vec<(String, String)> {
     }
 }
 
-/// Parses a one-character option value with escapes.
-pub fn unescape_char(v: &str) -> Option<char> {
-    let mut chars = v.chars();
-    let c = match (chars.next()?, chars.as_str()) {
-        (c, "") => return Some(c),
-        ('\\', "t") => '\t',
-        ('\\', "n") => '\n',
-        ('\\', "r") => '\r',
-        ('\\', "\\") => '\\',
-        ('\\', "0") => '\0',
-        ('\\', rest) if rest.len() == 5 && rest.starts_with('u') => {
-            char::from_u32(u32::from_str_radix(&rest[1..], 16).ok()?)?
-        }
-        _ => return None,
-    };
-    Some(c)
-}
+pub use weir_text::unescape_char;

@@ -83,6 +83,68 @@ pub fn excerpt(text: &str) -> &str {
 }
 
 // ---------------------------------------------------------------------------
+// Option values: Flink durations, memory sizes, escaped characters
+// ---------------------------------------------------------------------------
+
+/// Parses a Flink duration (`TimeUtils.parsecore::time::Duration`): a number and an
+/// optional unit; a bare number is milliseconds.
+pub fn parse_duration(text: &str) -> Option<core::time::Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let d = match unit.as_str() {
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => core::time::Duration::from_millis(n),
+        "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => core::time::Duration::from_nanos(n),
+        "µs" | "us" | "micro" | "micros" | "microsecond" | "microseconds" => core::time::Duration::from_micros(n),
+        "s" | "sec" | "secs" | "second" | "seconds" => core::time::Duration::from_secs(n),
+        "min" | "m" | "minute" | "minutes" => core::time::Duration::from_secs(n.checked_mul(60)?),
+        "h" | "hour" | "hours" => core::time::Duration::from_secs(n.checked_mul(3600)?),
+        "d" | "day" | "days" => core::time::Duration::from_secs(n.checked_mul(86_400)?),
+        _ => return None,
+    };
+    Some(d)
+}
+
+/// Parses a Flink memory size (`MemorySize.parse`): a number and an
+/// optional unit (b, k/kb, m/mb, g/gb, t/tb; powers of 1024); a bare number
+/// is bytes.
+pub fn parse_memory_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 0,
+        "k" | "kb" | "kibibytes" => 10,
+        "m" | "mb" | "mebibytes" => 20,
+        "g" | "gb" | "gibibytes" => 30,
+        "t" | "tb" | "tebibytes" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+/// A one-character value, with `\t`, `\n`, `\r`, `\\`, `\0` and `\uXXXX`.
+pub fn unescape_char(v: &str) -> Option<char> {
+    let mut chars = v.chars();
+    let c = match (chars.next()?, chars.as_str()) {
+        (c, "") => return Some(c),
+        ('\\', "t") => '\t',
+        ('\\', "n") => '\n',
+        ('\\', "r") => '\r',
+        ('\\', "\\") => '\\',
+        ('\\', "0") => '\0',
+        ('\\', rest) if rest.len() == 5 && rest.starts_with('u') => {
+            char::from_u32(u32::from_str_radix(&rest[1..], 16).ok()?)?
+        }
+        _ => return None,
+    };
+    Some(c)
+}
+
+// ---------------------------------------------------------------------------
 // Booleans and numbers
 // ---------------------------------------------------------------------------
 
