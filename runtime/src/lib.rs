@@ -34,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod framing;
 pub mod instance;
+pub mod job;
 pub mod limits;
 pub mod options;
 pub mod policy;

@@ -5,7 +5,6 @@
 //! identifier as prefix (`csv.field-delimiter`) and reach the format
 //! without it.
 
-
 use crate::spec::{OptionSpec, OptionType, Spec, key_matches};
 
 /// What is wrong with a table's options. Each message names the table, the
@@ -206,8 +205,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use crate::spec::Spec;
+    use std::time::Duration;
 
     fn spec() -> Spec {
         let opt = |key: &str, t, default: Option<&str>, required| OptionSpec {

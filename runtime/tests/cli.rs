@@ -27,7 +27,7 @@ fn connectors_lists_the_builtins() {
 
     let json: serde_json::Value = serde_json::from_str(&stdout(&weir(&["connectors", "--json"]))).expect("json");
     let ids: Vec<&str> = json.as_array().expect("array").iter().filter_map(|e| e["identifier"].as_str()).collect();
-    assert_eq!(ids, ["raw", "csv", "json", "changelog-csv", "blackhole"]);
+    assert_eq!(ids, ["raw", "csv", "json", "changelog-csv", "blackhole", "datagen"]);
 }
 
 #[test]
@@ -53,7 +53,9 @@ fn describe_unknown_identifier_fails_helpfully() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, blackhole"),
+        err.contains(
+            "no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, blackhole, datagen"
+        ),
         "{err}"
     );
 }
@@ -97,4 +99,30 @@ fn a_closed_pipe_ends_quietly() {
     let out = child.wait_with_output().expect("weir ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", out.status);
+}
+
+#[test]
+fn run_and_check_a_job_file() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join("cli-job.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE Numbers (n INT NOT NULL, label STRING) WITH (
+           'connector' = 'datagen', 'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '5',
+           'fields.label.length' = '3', 'seed' = '7');
+         SELECT n FROM Numbers WHERE n >= 3;",
+    )
+    .expect("write job");
+    let path = file.to_str().expect("utf-8 path");
+    assert_eq!(stdout(&weir(&["run", path])), "+I[3]\n+I[4]\n+I[5]\n");
+    let check = stdout(&weir(&["check", path]));
+    assert!(
+        check.contains("source Numbers: connector 'datagen'") && check.contains("ok: 1 tables, 1 statements"),
+        "{check}"
+    );
+
+    std::fs::write(&file, "CREATE TABLE T (n INT) WITH ('connector' = 'datagen');\nSELECT m FROM T;").expect("write");
+    let o = weir(&["check", path]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("cli-job.sql:2:8: table 'T' has no column 'm'"), "{err}");
 }

@@ -17,8 +17,8 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use weir_sdk::{
-    Accepted, BatchBuilder, ComponentSpec, Error, LogicalType, OptionSpec, Options, OptionsExt, Payload,
-    ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split, export_source,
+    Accepted, BatchBuilder, ComponentSpec, Error, LogicalType, OptionSpec, Options, OptionsExt, Payload, ReadResult,
+    Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split, export_source,
 };
 
 /// How one column is generated.
@@ -57,13 +57,18 @@ impl Source for Datagen {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("datagen", "Random or sequential rows, rate-limited (Flink's DataGen source)")
             .payload(Payload::Rows)
-            .option(OptionSpec::long("rows-per-second", "Rows per second to emit, over all splits").default_value("10000"))
+            .option(
+                OptionSpec::long("rows-per-second", "Rows per second to emit, over all splits").default_value("10000"),
+            )
             .option(OptionSpec::long(
                 "number-of-rows",
                 "Total rows to emit; unbounded when unset (unless a sequence field ends first)",
             ))
             .option(OptionSpec::int("scan.parallelism", "Number of splits read in parallel").default_value("1"))
-            .option(OptionSpec::long("seed", "Seed of the random values; the same seed gives the same rows").default_value("0"))
+            .option(
+                OptionSpec::long("seed", "Seed of the random values; the same seed gives the same rows")
+                    .default_value("0"),
+            )
             .option(
                 OptionSpec::one_of("fields.#.kind", &["random", "sequence"], "Generator of the field's values")
                     .default_value("random"),
@@ -111,7 +116,13 @@ impl Source for Datagen {
         })
     }
 
-    fn open(options: &Options, schema: &Schema, _request: &ScanRequest, split: &Split, saved: Option<&[u8]>) -> Result<Self> {
+    fn open(
+        options: &Options,
+        schema: &Schema,
+        _request: &ScanRequest,
+        split: &Split,
+        saved: Option<&[u8]>,
+    ) -> Result<Self> {
         let columns = columns(options, schema)?;
         let [split_index, splits, next_row, now] = read_state(saved.unwrap_or(&split.payload))?;
         let rows_per_second = options.long("rows-per-second")?;
@@ -211,7 +222,11 @@ fn push_random(
     let int = |rng: &mut Rng, lo: i64, hi: i64| {
         let lo = min.map_or(lo, |m| m as i64).max(lo);
         let hi = max.map_or(hi, |m| m as i64).min(hi);
-        if hi <= lo { lo } else { lo.wrapping_add((rng.next() % (hi.wrapping_sub(lo) as u64).saturating_add(1)) as i64) }
+        if hi <= lo {
+            lo
+        } else {
+            lo.wrapping_add((rng.next() % (hi.wrapping_sub(lo) as u64).saturating_add(1)) as i64)
+        }
     };
     let past_millis = max_past.as_millis() as i64;
     let at = |rng: &mut Rng| now_millis - if past_millis > 0 { (rng.next() % past_millis as u64) as i64 } else { 0 };
@@ -235,7 +250,13 @@ fn push_random(
         T::Date => b.push_i32((at(rng).div_euclid(86_400_000)) as i32),
         T::Time(p) => {
             let ms = (rng.next() % 86_400_000) as i64;
-            if *p == 0 { b.push_i32((ms / 1000) as i32) } else if *p <= 3 { b.push_i32(ms as i32) } else { b.push_i64(ms * if *p <= 6 { 1_000 } else { 1_000_000 }) }
+            if *p == 0 {
+                b.push_i32((ms / 1000) as i32)
+            } else if *p <= 3 {
+                b.push_i32(ms as i32)
+            } else {
+                b.push_i64(ms * if *p <= 6 { 1_000 } else { 1_000_000 })
+            }
         }
         T::Timestamp(p) | T::TimestampLtz(p) => {
             let ms = at(rng);
@@ -286,7 +307,10 @@ fn columns(options: &Options, schema: &Schema) -> Result<Vec<Column>> {
                 "sequence" => {
                     let bound = |what: &str| {
                         options.get(&key(what)).ok_or_else(|| {
-                            Error::config(Some(&key(what)), format!("a sequence needs '{}' and '{}'", key("start"), key("end")))
+                            Error::config(
+                                Some(&key(what)),
+                                format!("a sequence needs '{}' and '{}'", key("start"), key("end")),
+                            )
                         })?;
                         options.long(&key(what))
                     };

@@ -56,6 +56,22 @@ enum Command {
     },
     /// List the catalog: every connector and format with its origin.
     Connectors,
+    /// Run a job file of Flink SQL statements (CREATE TABLE, SET, INSERT
+    /// INTO … SELECT, SELECT, EXPLAIN).
+    Run {
+        /// The job file (.sql).
+        file: PathBuf,
+        /// A job setting, as `SET 'key' = 'value'` in the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+    },
+    /// Check a job file without running it: parse it, validate every
+    /// table's options, resolve formats, list the capabilities each
+    /// component needs.
+    Check {
+        /// The job file (.sql).
+        file: PathBuf,
+    },
     /// Describe every option of a connector or format.
     Describe {
         /// Identifier, as in 'connector' = '…' or 'format' = '…'.
@@ -113,6 +129,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Inspect { file } => inspect(&cli, file).await,
         Command::Connectors => connectors(&cli).await,
+        Command::Run { file, settings } => run_job(&cli, file, settings).await,
+        Command::Check { file } => check_job(&cli, file).await,
         Command::Describe { identifier } => describe(&cli, identifier).await,
     }
 }
@@ -270,4 +288,53 @@ fn options_table(e: &Entry) -> Table {
         ]);
     }
     t
+}
+
+fn read_job(file: &PathBuf) -> anyhow::Result<weir::sql::Job> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("failed to read job file {}", file.display()))?;
+    Ok(weir::sql::parse(&file.display().to_string(), &text)?)
+}
+
+async fn run_job(cli: &Cli, file: &PathBuf, settings: &[String]) -> anyhow::Result<()> {
+    let mut job = read_job(file)?;
+    for setting in settings {
+        let (key, value) =
+            setting.split_once('=').with_context(|| format!("--set {setting}: write --set key=value"))?;
+        job.settings.push((key.trim().to_owned(), value.trim().to_owned()));
+    }
+    let runtime = runtime(cli).await?;
+    let mut out = std::io::stdout();
+    weir::job::run(&runtime, &job, &mut out).await?;
+    Ok(())
+}
+
+async fn check_job(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
+    let job = read_job(file)?;
+    let runtime = runtime(cli).await?;
+    let mut seen: Vec<(String, weir::catalog::Role)> = Vec::new();
+    for statement in &job.statements {
+        for (name, role) in weir::job::tables_of(statement) {
+            if seen.iter().any(|(n, r)| n == name && *r == role) {
+                continue;
+            }
+            seen.push((name.to_owned(), role));
+            let table = job.table(name).context("the SQL front end resolved every table")?;
+            let resolved = weir::job::resolve(&runtime, table, role)?;
+            let role_name = if role == weir::catalog::Role::Source { "source" } else { "sink" };
+            outln!("{role_name} {}: connector '{}'", table.name, resolved.connector.spec.identifier);
+            if let Some((format, _)) = &resolved.format {
+                outln!("  format: '{}'", format.spec.identifier);
+            }
+            let capabilities = resolved.capabilities();
+            if capabilities.is_empty() {
+                outln!("  capabilities: none");
+            } else {
+                for c in capabilities {
+                    outln!("  needs: {c}");
+                }
+            }
+        }
+    }
+    outln!("ok: {} tables, {} statements", job.tables.len(), job.statements.len());
+    Ok(())
 }

@@ -1,0 +1,482 @@
+//! The job lifetime: a parsed [`sql::Job`] resolved against the catalog
+//! ([`resolve`]: connectors, formats, options, capabilities — nothing
+//! started), then run statement by statement ([`run`]).
+//!
+//! A scan plans its splits, opens one reader per split in one instance of
+//! the source component and reads them in turn; raw records go through the
+//! table's decoder; the host applies the filters, projection and limit the
+//! source did not accept; rows go to the sink's writer (or, for a bare
+//! `SELECT`, to the terminal). At the end of a bounded scan the sink's
+//! staged data is prepared and committed.
+//!
+//! Not yet here (tracked in the connectors issue): periodic checkpoints and
+//! restore, parallel split readers on several instances, Ctrl-C handling.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Scalar};
+use arrow_schema::{DataType, TimeUnit};
+use wasmtime::component::ResourceAny;
+
+use crate::batch::{self, ChangelogBatch};
+use crate::bindings::v0_1_0::exports::weir::connector::{sink as wsink, source as wsource};
+use crate::catalog::{Entry, Role};
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::options::{self, Target};
+use crate::policy::Grants;
+use crate::spec::Capability;
+use crate::sql::{self, CompareOp, Literal, Statement};
+use crate::types::{RawRecords, VarData};
+use crate::{Runtime, display};
+
+/// Rows asked of a reader per call.
+const READ_BATCH: u32 = 4096;
+
+/// A table resolved against the catalog for one role.
+pub struct Resolved<'r> {
+    /// The table.
+    pub table: &'r sql::Table,
+    /// Source or sink.
+    pub role: Role,
+    /// The connector component.
+    pub connector: &'r Entry,
+    /// Connector options after validation (defaults filled in).
+    pub options: Vec<(String, String)>,
+    /// The format component and its options (without prefix), when the
+    /// connector exchanges raw records.
+    pub format: Option<(&'r Entry, Vec<(String, String)>)>,
+}
+
+impl Resolved<'_> {
+    /// The capabilities the connector declares, with option values filled
+    /// into their templates (`tcp-connect localhost:9999`).
+    pub fn capabilities(&self) -> Vec<String> {
+        let value = |k: &str| self.options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        self.connector
+            .spec
+            .capabilities
+            .iter()
+            .filter(|c| c.when_option.as_deref().is_none_or(|o| value(o).is_some()))
+            .map(|c: &Capability| {
+                let mut target = c.target.clone();
+                for (k, v) in &self.options {
+                    target = target.replace(&format!("{{{k}}}"), v);
+                }
+                format!("{} {target}", c.kind)
+            })
+            .collect()
+    }
+}
+
+/// Resolves `table` for `role`: finds the connector, validates its options
+/// (Flink semantics: unknown keys rejected with the valid ones, defaults
+/// filled in), resolves and validates the format.
+pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> Result<Resolved<'r>> {
+    let mut given = table.options.clone();
+    let identifier = table.option("connector").ok_or_else(|| {
+        Error::Host(anyhow::anyhow!(
+            "table '{}' has no 'connector' option; add 'connector' = '…' to its WITH",
+            table.name
+        ))
+    })?;
+    let connector = runtime.catalog().find(identifier, role)?;
+    let format = match table.option("format") {
+        Some(name) if connector.spec.needs_format => {
+            let entry = runtime.catalog().find(name, Role::Format)?;
+            let format_options = options::take_prefixed(&mut given, name);
+            let target = Target { table: &table.name, role: "format", prefix: Some(name) };
+            let mut with_key = format_options.clone();
+            with_key.push(("format".to_owned(), name.to_owned()));
+            let validated = options::validate(target, &entry.spec, &with_key)?;
+            Some((entry, validated.into_iter().filter(|(k, _)| k != "format").collect()))
+        }
+        _ => None,
+    };
+    if connector.spec.needs_format && format.is_none() {
+        return Err(Error::Host(anyhow::anyhow!(
+            "table '{}': connector '{identifier}' reads and writes raw records and needs a 'format' option (e.g. 'format' = 'csv')",
+            table.name
+        )));
+    }
+    // `connector` (and `format`, resolved above) choose components; they
+    // are not options of the connector itself.
+    given.retain(|(k, _)| k != "connector" && !(k == "format" && format.is_some()));
+    let target = Target { table: &table.name, role: "connector", prefix: None };
+    let options = options::validate(target, &connector.spec, &given)?;
+    Ok(Resolved { table, role, connector, options, format })
+}
+
+/// Every table a statement touches, with the role it plays.
+pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
+    match statement {
+        Statement::Insert { sink, query } => vec![(query.source.as_str(), Role::Source), (sink.as_str(), Role::Sink)],
+        Statement::Select(query) => vec![(query.source.as_str(), Role::Source)],
+        Statement::Explain(inner) => tables_of(inner),
+    }
+}
+
+/// Runs every statement of `job`, writing rows of bare `SELECT`s and
+/// `EXPLAIN` output to `out`.
+pub async fn run(runtime: &Runtime, job: &sql::Job, out: &mut (dyn Write + Send)) -> Result<()> {
+    for statement in &job.statements {
+        run_statement(runtime, job, statement, out).await?;
+    }
+    Ok(())
+}
+
+async fn run_statement(
+    runtime: &Runtime,
+    job: &sql::Job,
+    statement: &Statement,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
+    let table = |name: &str| job.table(name).expect("the SQL front end resolved every table");
+    match statement {
+        Statement::Explain(inner) => explain(runtime, job, inner, out).await,
+        Statement::Select(query) => {
+            let source = resolve(runtime, table(&query.source), Role::Source)?;
+            let mut scan = Scan::open(&source, query).await?;
+            while let Some(rows) = scan.next().await? {
+                for line in display::format_rows(&rows) {
+                    writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
+                }
+            }
+            Ok(())
+        }
+        Statement::Insert { sink, query } => {
+            let source = resolve(runtime, table(&query.source), Role::Source)?;
+            let sink = resolve(runtime, table(sink), Role::Sink)?;
+            let mut writer = Writer::open(&sink).await?;
+            let mut scan = Scan::open(&source, query).await?;
+            while let Some(rows) = scan.next().await? {
+                writer.write(&rows).await?;
+            }
+            writer.finish(1).await
+        }
+    }
+}
+
+async fn explain(runtime: &Runtime, job: &sql::Job, statement: &Statement, out: &mut (dyn Write + Send)) -> Result<()> {
+    let io = |e: std::io::Error| Error::Host(e.into());
+    for (name, role) in tables_of(statement) {
+        let table = job.table(name).expect("resolved");
+        let r = resolve(runtime, table, role)?;
+        let role_name = if role == Role::Source { "source" } else { "sink" };
+        writeln!(out, "{role_name} {}: connector '{}'", table.name, r.connector.spec.identifier).map_err(io)?;
+        if let Some((format, _)) = &r.format {
+            writeln!(out, "  format: {}", format.spec.identifier).map_err(io)?;
+        }
+        let capabilities = r.capabilities();
+        writeln!(
+            out,
+            "  capabilities: {}",
+            if capabilities.is_empty() { "none".into() } else { capabilities.join(", ") }
+        )
+        .map_err(io)?;
+        if role == Role::Source {
+            let query = match statement {
+                Statement::Insert { query, .. } | Statement::Select(query) => query,
+                Statement::Explain(_) => continue,
+            };
+            let scan = Scan::open(&r, query).await?;
+            let a = &scan.plan.accepted;
+            let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };
+            writeln!(
+                out,
+                "  splits: {} ({})",
+                scan.plan.splits.len(),
+                if scan.plan.bounded { "bounded" } else { "unbounded" }
+            )
+            .map_err(io)?;
+            writeln!(out, "  projection push-down: {}", yes(a.projection)).map_err(io)?;
+            writeln!(out, "  filter push-down: {} of {} filters accepted", a.filters.len(), query.filters.len())
+                .map_err(io)?;
+            writeln!(out, "  limit push-down: {}", if query.limit.is_none() { "no limit" } else { yes(a.limit) })
+                .map_err(io)?;
+            // The runner does not prune partitions yet, so it asks for none.
+            writeln!(out, "  partition push-down: not requested").map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// A running scan of one source table for one query.
+struct Scan<'r> {
+    source: &'r Resolved<'r>,
+    query: &'r sql::Query,
+    instance: Instance,
+    decoder: Option<(Instance, ResourceAny)>,
+    plan: wsource::ScanPlan,
+    readers: Vec<Option<ResourceAny>>,
+    turn: usize,
+    remaining: Option<u64>,
+}
+
+impl<'r> Scan<'r> {
+    async fn open(source: &'r Resolved<'r>, query: &'r sql::Query) -> Result<Scan<'r>> {
+        let table = source.table;
+        let request = wsource::ScanRequest {
+            projection: None,
+            filters: Vec::new(),
+            limit: query.limit,
+            partitions: None,
+            metadata_keys: table.metadata.iter().map(|m| m.key.clone()).collect(),
+        };
+        let mut instance =
+            source.connector.loaded.instantiate(&source.connector.spec.identifier, &Grants::none()).await?;
+        instance.validate(&source.options, &table.schema).await?;
+        let plan = instance.plan(&source.options, &table.schema, &request).await?;
+        let mut readers = Vec::with_capacity(plan.splits.len());
+        for split in &plan.splits {
+            readers.push(Some(instance.open_reader(&source.options, &table.schema, &request, split, None).await?));
+        }
+        let decoder = match &source.format {
+            Some((entry, options)) => {
+                let mut d = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
+                d.validate(options, &table.schema).await?;
+                let handle = d.open_decoder(options, &table.schema).await?;
+                Some((d, handle))
+            }
+            None => None,
+        };
+        Ok(Scan { source, query, instance, decoder, plan, readers, turn: 0, remaining: query.limit })
+    }
+
+    /// The next non-empty batch of query rows, or `None` at the end.
+    async fn next(&mut self) -> Result<Option<ChangelogBatch>> {
+        let schema = &self.source.table.schema;
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            if self.remaining == Some(0) || self.readers.iter().all(Option::is_none) {
+                return Ok(None);
+            }
+            self.turn = (self.turn + 1) % self.readers.len();
+            let Some(reader) = self.readers[self.turn] else { continue };
+            let batch = match self.instance.next(reader, READ_BATCH).await? {
+                wsource::ReadResult::Rows(rows) => rows,
+                wsource::ReadResult::Records(RawRecords { values, .. }) => self.decode(&values).await?,
+                wsource::ReadResult::WouldBlock => {
+                    // Nothing ready on this split; pause once every split had its turn.
+                    if idle_since.is_none() {
+                        idle_since = Some(Instant::now());
+                    } else if self.turn == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    continue;
+                }
+                wsource::ReadResult::EndOfSplit => {
+                    if let Some(reader) = self.readers[self.turn].take() {
+                        self.instance.drop_resource(reader).await?;
+                    }
+                    continue;
+                }
+            };
+            idle_since = None;
+            let rows = batch::to_arrow(self.instance.name(), schema, batch)?;
+            let rows = self.apply(rows)?;
+            if rows.rows.num_rows() > 0 {
+                return Ok(Some(rows));
+            }
+        }
+    }
+
+    async fn decode(&mut self, values: &VarData) -> Result<crate::types::Batch> {
+        let (decoder, handle) = self.decoder.as_mut().expect("raw records only come from connectors with a format");
+        decoder.decode(*handle, values).await
+    }
+
+    /// Filters, projection and limit the source did not take.
+    fn apply(&mut self, rows: ChangelogBatch) -> Result<ChangelogBatch> {
+        let ChangelogBatch { rows, row_kinds } = rows;
+        let accepted = &self.plan.accepted;
+        let mut keep: Option<Vec<bool>> = None;
+        for (i, filter) in self.query.filters.iter().enumerate() {
+            if accepted.filters.contains(&(i as u32)) {
+                continue;
+            }
+            let mask = evaluate(rows.column(filter.column), filter).map_err(|m| {
+                Error::Host(anyhow::anyhow!(
+                    "table '{}': WHERE on column {}: {m}",
+                    self.source.table.name,
+                    filter.column
+                ))
+            })?;
+            let keep = keep.get_or_insert_with(|| vec![true; rows.num_rows()]);
+            for (k, m) in keep.iter_mut().zip(mask.iter()) {
+                *k &= m == Some(true);
+            }
+        }
+        let (mut rows, mut row_kinds) = match keep {
+            Some(keep) => {
+                let mask = BooleanArray::from(keep.clone());
+                let filtered = arrow_select::filter::filter_record_batch(&rows, &mask)
+                    .map_err(|e| Error::Host(anyhow::anyhow!("filter: {e}")))?;
+                let kinds = if row_kinds.is_empty() {
+                    row_kinds
+                } else {
+                    row_kinds.iter().zip(&keep).filter(|(_, k)| **k).map(|(b, _)| *b).collect()
+                };
+                (filtered, kinds)
+            }
+            None => (rows, row_kinds),
+        };
+        if !accepted.projection {
+            rows = rows.project(&self.query.columns).map_err(|e| Error::Host(anyhow::anyhow!("projection: {e}")))?;
+        }
+        if let Some(remaining) = self.remaining.as_mut() {
+            let n = (*remaining).min(rows.num_rows() as u64) as usize;
+            rows = rows.slice(0, n);
+            row_kinds.truncate(n);
+            *remaining -= n as u64;
+        }
+        Ok(ChangelogBatch { rows, row_kinds })
+    }
+}
+
+/// `column op literal` over an Arrow column; null where SQL gives unknown.
+fn evaluate(column: &ArrayRef, filter: &sql::Filter) -> std::result::Result<BooleanArray, String> {
+    use arrow_ord::cmp;
+    match filter.op {
+        CompareOp::IsNull => return Ok((0..column.len()).map(|i| Some(column.is_null(i))).collect()),
+        CompareOp::IsNotNull => return Ok((0..column.len()).map(|i| Some(column.is_valid(i))).collect()),
+        _ => {}
+    }
+    if filter.value == Literal::Null {
+        return Ok(BooleanArray::new_null(column.len()));
+    }
+    let scalar = scalar(column.data_type(), &filter.value)?;
+    let result = match filter.op {
+        CompareOp::Eq => cmp::eq(column, &scalar),
+        CompareOp::NotEq => cmp::neq(column, &scalar),
+        CompareOp::Lt => cmp::lt(column, &scalar),
+        CompareOp::LtEq => cmp::lt_eq(column, &scalar),
+        CompareOp::Gt => cmp::gt(column, &scalar),
+        CompareOp::GtEq => cmp::gt_eq(column, &scalar),
+        CompareOp::IsNull | CompareOp::IsNotNull => unreachable!("handled above"),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// The literal as a one-value array of the column's type.
+fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scalar<ArrayRef>, String> {
+    use arrow_array::*;
+    let bad = || format!("cannot compare a {ty} column with {value:?}");
+    let int = || match value {
+        Literal::Integer(i) => Ok(*i),
+        _ => Err(bad()),
+    };
+    let float = || match value {
+        Literal::Integer(i) => Ok(*i as f64),
+        Literal::Double(d) => Ok(*d),
+        _ => Err(bad()),
+    };
+    let text = || match value {
+        Literal::Text(t) => Ok(t.as_str()),
+        _ => Err(bad()),
+    };
+    let array: ArrayRef = match ty {
+        DataType::Boolean => match value {
+            Literal::Boolean(b) => Arc::new(BooleanArray::from(vec![*b])),
+            _ => return Err(bad()),
+        },
+        DataType::Int8 => Arc::new(Int8Array::from(vec![i8::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int16 => Arc::new(Int16Array::from(vec![i16::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int32 => Arc::new(Int32Array::from(vec![i32::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int64 => Arc::new(Int64Array::from(vec![int()?])),
+        DataType::Float32 => Arc::new(Float32Array::from(vec![float()? as f32])),
+        DataType::Float64 => Arc::new(Float64Array::from(vec![float()?])),
+        DataType::Utf8 => Arc::new(StringArray::from(vec![text()?])),
+        DataType::Date32 => Arc::new(Date32Array::from(vec![weir_text::parse_date(text()?)?])),
+        DataType::Decimal128(p, s) => {
+            let literal = match value {
+                Literal::Integer(i) => i.to_string(),
+                Literal::Double(d) => d.to_string(),
+                Literal::Text(t) => t.clone(),
+                _ => return Err(bad()),
+            };
+            let v = weir_text::parse_decimal(&literal, *p, *s as u8)?;
+            Arc::new(Decimal128Array::from(vec![v]).with_precision_and_scale(*p, *s).map_err(|e| e.to_string())?)
+        }
+        DataType::Timestamp(unit, zone) => {
+            let p = match unit {
+                TimeUnit::Second => 0,
+                TimeUnit::Millisecond => 3,
+                TimeUnit::Microsecond => 6,
+                TimeUnit::Nanosecond => 9,
+            };
+            let v = weir_text::parse_timestamp(text()?, p, weir_text::TimestampStyle::Sql, zone.is_some())?;
+            let a: ArrayRef = match unit {
+                TimeUnit::Second => Arc::new(TimestampSecondArray::from(vec![v]).with_timezone_opt(zone.clone())),
+                TimeUnit::Millisecond => {
+                    Arc::new(TimestampMillisecondArray::from(vec![v]).with_timezone_opt(zone.clone()))
+                }
+                TimeUnit::Microsecond => {
+                    Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone_opt(zone.clone()))
+                }
+                TimeUnit::Nanosecond => {
+                    Arc::new(TimestampNanosecondArray::from(vec![v]).with_timezone_opt(zone.clone()))
+                }
+            };
+            a
+        }
+        _ => return Err(bad()),
+    };
+    Ok(Scalar::new(array))
+}
+
+/// A sink writer on one instance, staging rows until `finish`.
+struct Writer<'r> {
+    sink: &'r Resolved<'r>,
+    instance: Instance,
+    writer: ResourceAny,
+    encoder: Option<(Instance, ResourceAny)>,
+}
+
+impl<'r> Writer<'r> {
+    async fn open(sink: &'r Resolved<'r>) -> Result<Writer<'r>> {
+        let table = sink.table;
+        let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &Grants::none()).await?;
+        instance.validate(&sink.options, &table.schema).await?;
+        let context = wsink::WriterContext {
+            subtask: 0,
+            parallelism: 1,
+            overwrite: false,
+            static_partition: Vec::new(),
+            restored_checkpoint: 0,
+        };
+        let writer = instance.open_writer(&sink.options, &table.schema, &context).await?;
+        let encoder = match &sink.format {
+            Some((entry, options)) => {
+                let mut e = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
+                e.validate(options, &table.schema).await?;
+                let handle = e.open_encoder(options, &table.schema).await?;
+                Some((e, handle))
+            }
+            None => None,
+        };
+        Ok(Writer { sink, instance, writer, encoder })
+    }
+
+    async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
+        let batch = batch::from_arrow(rows)
+            .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
+        let input = match &mut self.encoder {
+            Some((encoder, handle)) => {
+                let values = encoder.encode(*handle, &batch).await?;
+                wsink::SinkInput::Records(RawRecords { values, keys: None, timestamps: None, metadata: Vec::new() })
+            }
+            None => wsink::SinkInput::Rows(batch),
+        };
+        self.instance.write(self.writer, &input).await
+    }
+
+    /// Prepares and commits checkpoint `id` (the end of a bounded job).
+    async fn finish(mut self, id: u64) -> Result<()> {
+        let committables = self.instance.prepare_commit(self.writer, id).await?;
+        self.instance.commit(&self.sink.options, &committables).await?;
+        self.instance.drop_resource(self.writer).await
+    }
+}
