@@ -12,6 +12,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-format-changelog-csv", "guest-formats/changelog-csv"),
     ("weir-connector-blackhole", "guest-connectors/blackhole"),
     ("weir-connector-datagen", "guest-connectors/datagen"),
+    ("weir-connector-print", "guest-connectors/print"),
 ];
 
 fn main() {

@@ -23,7 +23,7 @@ async fn run(statements: &str) -> String {
     let runtime = runtime().await;
     let job = sql::parse("test.sql", &format!("{ORDERS}{statements}")).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    job::run(&runtime, &job, &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    job::run(&runtime, &job, &weir::policy::Grants::none(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(out).expect("UTF-8")
 }
 

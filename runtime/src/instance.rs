@@ -64,7 +64,9 @@ impl Loaded {
     /// A new instance with `grants`, named `component` in logs and errors.
     pub async fn instantiate(&self, component: &str, grants: &Grants) -> Result<Instance> {
         let limits = self.engine.limits();
-        let mut store = Store::new(self.engine.wasmtime(), InstanceState::new(component, grants, limits));
+        let state = InstanceState::new(component, grants, limits)
+            .map_err(|e| Error::Host(e.context(format!("cannot give component '{component}' what it was granted"))))?;
+        let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);
         let budget_ticks = (limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         // Each epoch tick spent inside the guest counts against the call's

@@ -26,8 +26,8 @@ use crate::catalog::{Entry, Role};
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::options::{self, Target};
-use crate::policy::Grants;
-use crate::spec::Capability;
+use crate::policy::{self, Grants, Need};
+use crate::spec::CapabilityKind;
 use crate::sql::{self, CompareOp, Literal, Statement};
 use crate::types::{RawRecords, VarData};
 use crate::{Runtime, display};
@@ -48,26 +48,25 @@ pub struct Resolved<'r> {
     /// The format component and its options (without prefix), when the
     /// connector exchanges raw records.
     pub format: Option<(&'r Entry, Vec<(String, String)>)>,
+    /// What the connector declares it needs, filled in from the options.
+    pub needs: Vec<Need>,
 }
 
 impl Resolved<'_> {
-    /// The capabilities the connector declares, with option values filled
-    /// into their templates (`tcp-connect localhost:9999`).
-    pub fn capabilities(&self) -> Vec<String> {
-        let value = |k: &str| self.options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-        self.connector
-            .spec
-            .capabilities
-            .iter()
-            .filter(|c| c.when_option.as_deref().is_none_or(|o| value(o).is_some()))
-            .map(|c: &Capability| {
-                let mut target = c.target.clone();
-                for (k, v) in &self.options {
-                    target = target.replace(&format!("{{{k}}}"), v);
-                }
-                format!("{} {target}", c.kind)
-            })
-            .collect()
+    /// The instance grants: what the connector needs, if `operator` granted
+    /// all of it; otherwise an error naming the table, the component and
+    /// the flag for each missing grant.
+    pub fn grants(&self, operator: &Grants) -> Result<Grants> {
+        policy::authorize(&self.needs, operator).map_err(|missing| {
+            let list: Vec<String> = missing.iter().map(|n| format!("{n} (grant with {})", n.flag())).collect();
+            Error::Host(anyhow::anyhow!(
+                "table '{}': connector '{}' needs {} that the operator did not grant: {}",
+                self.table.name,
+                self.connector.spec.identifier,
+                if missing.len() == 1 { "a capability" } else { "capabilities" },
+                list.join("; ")
+            ))
+        })
     }
 }
 
@@ -105,8 +104,20 @@ pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> R
     // are not options of the connector itself.
     given.retain(|(k, _)| k != "connector" && !(k == "format" && format.is_some()));
     let target = Target { table: &table.name, role: "connector", prefix: None };
-    let options = options::validate(target, &connector.spec, &given)?;
-    Ok(Resolved { table, role, connector, options, format })
+    let mut options = options::validate(target, &connector.spec, &given)?;
+    // Paths the connector reads or writes are made absolute (the guest sees
+    // granted directories at their absolute host paths).
+    let base = std::env::current_dir().unwrap_or_default();
+    for capability in &connector.spec.capabilities {
+        if matches!(capability.kind, CapabilityKind::Read | CapabilityKind::Write)
+            && let Some(key) = capability.target.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
+            && let Some((_, value)) = options.iter_mut().find(|(k, _)| k == key)
+        {
+            *value = policy::absolute(&base, value).display().to_string();
+        }
+    }
+    let needs = policy::needs(&connector.spec.capabilities, &options, &base);
+    Ok(Resolved { table, role, connector, options, format, needs })
 }
 
 /// Every table a statement touches, with the role it plays.
@@ -118,11 +129,18 @@ pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
     }
 }
 
-/// Runs every statement of `job`, writing rows of bare `SELECT`s and
-/// `EXPLAIN` output to `out`.
-pub async fn run(runtime: &Runtime, job: &sql::Job, out: &mut (dyn Write + Send)) -> Result<()> {
+/// Runs every statement of `job` with what the `operator` granted,
+/// writing rows of bare `SELECT`s and `EXPLAIN` output to `out`. Every
+/// table's needs are checked before anything starts.
+pub async fn run(runtime: &Runtime, job: &sql::Job, operator: &Grants, out: &mut (dyn Write + Send)) -> Result<()> {
     for statement in &job.statements {
-        run_statement(runtime, job, statement, out).await?;
+        for (name, role) in tables_of(statement) {
+            let table = job.table(name).expect("the SQL front end resolved every table");
+            resolve(runtime, table, role)?.grants(operator)?;
+        }
+    }
+    for statement in &job.statements {
+        run_statement(runtime, job, statement, operator, out).await?;
     }
     Ok(())
 }
@@ -131,14 +149,15 @@ async fn run_statement(
     runtime: &Runtime,
     job: &sql::Job,
     statement: &Statement,
+    operator: &Grants,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
     let table = |name: &str| job.table(name).expect("the SQL front end resolved every table");
     match statement {
-        Statement::Explain(inner) => explain(runtime, job, inner, out).await,
+        Statement::Explain(inner) => explain(runtime, job, inner, operator, out).await,
         Statement::Select(query) => {
             let source = resolve(runtime, table(&query.source), Role::Source)?;
-            let mut scan = Scan::open(&source, query).await?;
+            let mut scan = Scan::open(&source, query, operator).await?;
             while let Some(rows) = scan.next().await? {
                 for line in display::format_rows(&rows) {
                     writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
@@ -149,8 +168,8 @@ async fn run_statement(
         Statement::Insert { sink, query } => {
             let source = resolve(runtime, table(&query.source), Role::Source)?;
             let sink = resolve(runtime, table(sink), Role::Sink)?;
-            let mut writer = Writer::open(&sink).await?;
-            let mut scan = Scan::open(&source, query).await?;
+            let mut writer = Writer::open(&sink, operator).await?;
+            let mut scan = Scan::open(&source, query, operator).await?;
             while let Some(rows) = scan.next().await? {
                 writer.write(&rows).await?;
             }
@@ -159,7 +178,13 @@ async fn run_statement(
     }
 }
 
-async fn explain(runtime: &Runtime, job: &sql::Job, statement: &Statement, out: &mut (dyn Write + Send)) -> Result<()> {
+async fn explain(
+    runtime: &Runtime,
+    job: &sql::Job,
+    statement: &Statement,
+    operator: &Grants,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
     let io = |e: std::io::Error| Error::Host(e.into());
     for (name, role) in tables_of(statement) {
         let table = job.table(name).expect("resolved");
@@ -169,7 +194,7 @@ async fn explain(runtime: &Runtime, job: &sql::Job, statement: &Statement, out: 
         if let Some((format, _)) = &r.format {
             writeln!(out, "  format: {}", format.spec.identifier).map_err(io)?;
         }
-        let capabilities = r.capabilities();
+        let capabilities: Vec<String> = r.needs.iter().map(ToString::to_string).collect();
         writeln!(
             out,
             "  capabilities: {}",
@@ -181,7 +206,7 @@ async fn explain(runtime: &Runtime, job: &sql::Job, statement: &Statement, out: 
                 Statement::Insert { query, .. } | Statement::Select(query) => query,
                 Statement::Explain(_) => continue,
             };
-            let scan = Scan::open(&r, query).await?;
+            let scan = Scan::open(&r, query, operator).await?;
             let a = &scan.plan.accepted;
             let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };
             writeln!(
@@ -216,7 +241,7 @@ struct Scan<'r> {
 }
 
 impl<'r> Scan<'r> {
-    async fn open(source: &'r Resolved<'r>, query: &'r sql::Query) -> Result<Scan<'r>> {
+    async fn open(source: &'r Resolved<'r>, query: &'r sql::Query, operator: &Grants) -> Result<Scan<'r>> {
         let table = source.table;
         let request = wsource::ScanRequest {
             projection: None,
@@ -225,8 +250,8 @@ impl<'r> Scan<'r> {
             partitions: None,
             metadata_keys: table.metadata.iter().map(|m| m.key.clone()).collect(),
         };
-        let mut instance =
-            source.connector.loaded.instantiate(&source.connector.spec.identifier, &Grants::none()).await?;
+        let grants = source.grants(operator)?;
+        let mut instance = source.connector.loaded.instantiate(&source.connector.spec.identifier, &grants).await?;
         instance.validate(&source.options, &table.schema).await?;
         let plan = instance.plan(&source.options, &table.schema, &request).await?;
         let mut readers = Vec::with_capacity(plan.splits.len());
@@ -436,9 +461,10 @@ struct Writer<'r> {
 }
 
 impl<'r> Writer<'r> {
-    async fn open(sink: &'r Resolved<'r>) -> Result<Writer<'r>> {
+    async fn open(sink: &'r Resolved<'r>, operator: &Grants) -> Result<Writer<'r>> {
         let table = sink.table;
-        let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &Grants::none()).await?;
+        let grants = sink.grants(operator)?;
+        let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &grants).await?;
         instance.validate(&sink.options, &table.schema).await?;
         let context = wsink::WriterContext {
             subtask: 0,

@@ -1,26 +1,77 @@
 //! The one place where a guest's capabilities are decided.
 //!
-//! Every component instance gets a WASI context built here. The default
-//! policy grants nothing: no files, no sockets (and no name lookups), no
-//! environment, no arguments, no stdin; stdout is discarded and stderr is
-//! captured by the host only to attach a panic message to the error. Clocks
-//! and random numbers are available, as they give the guest no reach into
-//! the world. Operator grants (`--allow-read`, `--allow-net`, …) arrive with
-//! the sandbox issue and extend [`Grants`]; nothing else may add to a
-//! context, so no code path grants a guest anything implicitly.
+//! Every component instance gets a WASI context built here from its
+//! [`Grants`]. The default grants nothing: no files, no sockets (and no name
+//! lookups), no environment, no arguments, no stdin; stdout is discarded and
+//! stderr is captured by the host only to attach a panic message to the
+//! error. Clocks and random numbers are available, as they give the guest no
+//! reach into the world.
+//!
+//! A job gives an instance exactly what its component *declares* (its
+//! spec's capabilities, templated on the table's options) **and** the
+//! operator *granted* (`--allow-read`, `--allow-write`, `--allow-net`,
+//! `--allow-stdout`); [`authorize`] computes that intersection or lists
+//! what is missing. Enforcement is at the WASI choke points: directories
+//! through cap-std preopens with read-only or read-write permissions,
+//! sockets through the socket-address check. An access the component did
+//! not declare fails even if it tries.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::spec::{Capability, CapabilityKind};
 
 /// How much of a guest's stderr the host keeps for error messages.
 pub const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// What the operator granted one instance. Empty by default.
+/// A `host:port` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parses `host:port` (`[v6]:port` for IPv6 literals).
+    pub fn parse(text: &str) -> Option<Endpoint> {
+        let (host, port) = text.trim().rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (!host.is_empty()).then(|| Some(Endpoint { host: host.to_owned(), port: port.parse().ok()? }))?
+    }
+
+    /// The addresses the host name resolves to (on the host, once).
+    fn addresses(&self) -> Vec<IpAddr> {
+        (self.host.as_str(), self.port).to_socket_addrs().map(|a| a.map(|s| s.ip()).collect()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// What one instance may touch (or what an operator allows a whole job).
+/// Empty by default: the policy "deny everything".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
-    // Filled in by the sandbox issue: directories (read / read-write),
-    // socket endpoints, URL prefixes, environment variables. An empty
-    // struct is the policy "deny everything".
+    /// Directories readable (recursively).
+    pub read: Vec<PathBuf>,
+    /// Directories readable and writable (recursively).
+    pub write: Vec<PathBuf>,
+    /// Endpoints a TCP connection may be opened to.
+    pub connect: Vec<Endpoint>,
+    /// The terminal's standard output.
+    pub stdout: bool,
+    /// The terminal's standard error.
+    pub stderr: bool,
 }
 
 impl Grants {
@@ -28,21 +79,235 @@ impl Grants {
     pub fn none() -> Self {
         Grants::default()
     }
+
+    fn may_read(&self, path: &Path) -> bool {
+        self.read.iter().chain(&self.write).any(|g| path.starts_with(g))
+    }
+
+    fn may_write(&self, path: &Path) -> bool {
+        self.write.iter().any(|g| path.starts_with(g))
+    }
+}
+
+/// A declared capability with its template filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// Kind of access.
+    pub kind: CapabilityKind,
+    /// The concrete target (`/data/in`, `localhost:9999`, empty for stdout).
+    pub target: String,
+}
+
+impl std::fmt::Display for Need {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.target.is_empty() { write!(f, "{}", self.kind) } else { write!(f, "{} {}", self.kind, self.target) }
+    }
+}
+
+impl Need {
+    /// The command-line flag that grants this need.
+    pub fn flag(&self) -> String {
+        match self.kind {
+            CapabilityKind::Read => format!("--allow-read {}", self.target),
+            CapabilityKind::Write => format!("--allow-write {}", self.target),
+            CapabilityKind::TcpConnect => format!("--allow-net {}", self.target),
+            CapabilityKind::Stdout => "--allow-stdout".to_owned(),
+            CapabilityKind::Stderr => "--allow-stderr".to_owned(),
+            other => format!("(granting '{other}' arrives with the sandbox work)"),
+        }
+    }
+}
+
+/// Fills the templates of `declared` with option values (`{path}`,
+/// `{hostname}:{port}`); capabilities whose `when_option` is unset or
+/// `false` are skipped. Relative paths are made absolute against `base`.
+pub fn needs(declared: &[Capability], options: &[(String, String)], base: &Path) -> Vec<Need> {
+    let value = |k: &str| options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    declared
+        .iter()
+        .filter(|c| c.when_option.as_deref().is_none_or(|o| value(o).is_some_and(|v| !v.eq_ignore_ascii_case("false"))))
+        .map(|c| {
+            let mut target = c.target.clone();
+            for (k, v) in options {
+                target = target.replace(&format!("{{{k}}}"), v);
+            }
+            if matches!(c.kind, CapabilityKind::Read | CapabilityKind::Write) {
+                target = absolute(base, &target).display().to_string();
+            }
+            Need { kind: c.kind, target }
+        })
+        .collect()
+}
+
+/// `path` made absolute against `base`, with `.` and `..` resolved
+/// lexically (the path may not exist yet).
+pub fn absolute(base: &Path, path: &str) -> PathBuf {
+    let joined = base.join(path);
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The grants of one instance: each need, if the operator granted it.
+/// Otherwise every need that is missing, with the flag that grants it.
+pub fn authorize(needs: &[Need], operator: &Grants) -> Result<Grants, Vec<Need>> {
+    let mut grants = Grants::none();
+    let mut missing = Vec::new();
+    for need in needs {
+        let path = Path::new(&need.target);
+        let granted = match need.kind {
+            CapabilityKind::Read if operator.may_read(path) => {
+                grants.read.push(path.to_owned());
+                true
+            }
+            CapabilityKind::Write if operator.may_write(path) => {
+                grants.write.push(path.to_owned());
+                true
+            }
+            CapabilityKind::TcpConnect => match Endpoint::parse(&need.target) {
+                Some(e) if operator.connect.contains(&e) => {
+                    grants.connect.push(e);
+                    true
+                }
+                _ => false,
+            },
+            CapabilityKind::Stdout if operator.stdout => {
+                grants.stdout = true;
+                true
+            }
+            CapabilityKind::Stderr if operator.stderr => {
+                grants.stderr = true;
+                true
+            }
+            _ => false,
+        };
+        if !granted {
+            missing.push(need.clone());
+        }
+    }
+    if missing.is_empty() { Ok(grants) } else { Err(missing) }
 }
 
 /// Builds the WASI context of one instance from its grants. Returns the
 /// context and the pipe its stderr goes to.
-pub fn wasi_context(grants: &Grants) -> (WasiCtx, MemoryOutputPipe) {
-    let Grants {} = grants;
+pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPipe)> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
     let mut builder = WasiCtxBuilder::new();
-    builder
-        .stderr(stderr.clone())
-        // Deny by construction rather than rely on defaults: no TCP, no
-        // UDP, no name lookups, and an address check that refuses all.
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .socket_addr_check(|_addr, _use| Box::pin(async { false }));
-    (builder.build(), stderr)
+    if grants.stderr {
+        builder.inherit_stderr();
+    } else {
+        builder.stderr(stderr.clone());
+    }
+    if grants.stdout {
+        builder.inherit_stdout();
+    }
+    // Directories: each granted path is preopened at the same absolute path
+    // inside the guest, read-only or read-write. A file grant opens its
+    // directory read-only for that file's sake.
+    for (path, write) in grants.read.iter().map(|p| (p, false)).chain(grants.write.iter().map(|p| (p, true))) {
+        let dir =
+            if path.is_dir() || write { path.clone() } else { path.parent().map(Path::to_owned).unwrap_or_default() };
+        if write {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot create the granted directory {}: {e}", dir.display()))?;
+        }
+        let perms = if write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        let guest = dir.display().to_string();
+        builder
+            .preopened_dir(&dir, &guest, perms)
+            .map_err(|e| anyhow::anyhow!("cannot open the granted directory {}: {e}", dir.display()))?;
+    }
+    // Sockets: TCP only when an endpoint is granted, and then only to the
+    // addresses those endpoints resolve to (plus the implicit bind a
+    // connect performs first). No UDP; name lookups only for granted hosts.
+    let allowed: Arc<Vec<SocketAddr>> = Arc::new(
+        grants
+            .connect
+            .iter()
+            .flat_map(|e| e.addresses().into_iter().map(move |ip| SocketAddr::new(ip, e.port)))
+            .collect(),
+    );
+    builder.allow_tcp(!grants.connect.is_empty()).allow_udp(false).allow_ip_name_lookup(false);
+    builder.socket_addr_check(move |addr, use_| {
+        let allowed = allowed.clone();
+        Box::pin(async move {
+            match use_ {
+                SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                // The bind a connect does first, to an unspecified address.
+                SocketAddrUse::TcpBind => !allowed.is_empty() && addr.ip().is_unspecified() && addr.port() == 0,
+                _ => false,
+            }
+        })
+    });
+    Ok((builder.build(), stderr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn need(kind: CapabilityKind, target: &str) -> Need {
+        Need { kind, target: target.to_owned() }
+    }
+
+    #[test]
+    fn authorize_grants_the_intersection_or_lists_what_is_missing() {
+        let operator = Grants {
+            read: vec!["/data".into()],
+            write: vec!["/out".into()],
+            connect: vec![Endpoint { host: "localhost".into(), port: 9999 }],
+            stdout: true,
+            stderr: false,
+        };
+        let ok = authorize(
+            &[need(CapabilityKind::Read, "/data/in/a.csv"), need(CapabilityKind::TcpConnect, "localhost:9999")],
+            &operator,
+        )
+        .expect("granted");
+        assert_eq!(ok.read, [PathBuf::from("/data/in/a.csv")]);
+        assert!(ok.write.is_empty() && !ok.stdout, "only what was needed");
+
+        let missing = authorize(
+            &[
+                need(CapabilityKind::Write, "/data/out"),
+                need(CapabilityKind::Read, "/etc/passwd"),
+                need(CapabilityKind::TcpConnect, "localhost:80"),
+                need(CapabilityKind::Stderr, ""),
+                need(CapabilityKind::Read, "/out/x"),
+            ],
+            &operator,
+        )
+        .expect_err("not granted");
+        let flags: Vec<String> = missing.iter().map(Need::flag).collect();
+        assert_eq!(
+            flags,
+            ["--allow-write /data/out", "--allow-read /etc/passwd", "--allow-net localhost:80", "--allow-stderr"]
+        );
+    }
+
+    #[test]
+    fn needs_fill_templates_and_absolutize_paths() {
+        let declared = [
+            Capability { kind: CapabilityKind::Read, target: "{path}".into(), when_option: None },
+            Capability { kind: CapabilityKind::TcpConnect, target: "{hostname}:{port}".into(), when_option: None },
+            Capability { kind: CapabilityKind::Stdout, target: String::new(), when_option: Some("x".into()) },
+        ];
+        let options = [
+            ("path".to_owned(), "in/../data".to_owned()),
+            ("hostname".into(), "h".into()),
+            ("port".into(), "1".into()),
+        ];
+        let n = needs(&declared, &options, Path::new("/jobs"));
+        assert_eq!(n, [need(CapabilityKind::Read, "/jobs/data"), need(CapabilityKind::TcpConnect, "h:1")]);
+        assert_eq!(Endpoint::parse("[::1]:80"), Some(Endpoint { host: "::1".into(), port: 80 }));
+        assert_eq!(Endpoint::parse("nope"), None);
+    }
 }

@@ -129,6 +129,10 @@ pub enum CapabilityKind {
     Http,
     /// An environment variable.
     Env,
+    /// The terminal's standard output.
+    Stdout,
+    /// The terminal's standard error.
+    Stderr,
 }
 
 impl std::fmt::Display for CapabilityKind {
@@ -141,6 +145,8 @@ impl std::fmt::Display for CapabilityKind {
             CapabilityKind::Udp => "udp",
             CapabilityKind::Http => "http",
             CapabilityKind::Env => "env",
+            CapabilityKind::Stdout => "stdout",
+            CapabilityKind::Stderr => "stderr",
         })
     }
 }
@@ -327,6 +333,8 @@ impl From<wit::Capability> for Capability {
                 C::Udp => CapabilityKind::Udp,
                 C::Http => CapabilityKind::Http,
                 C::Env => CapabilityKind::Env,
+                C::Stdout => CapabilityKind::Stdout,
+                C::Stderr => CapabilityKind::Stderr,
             },
             target: c.target,
             when_option: c.when_option,

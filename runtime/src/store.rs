@@ -46,9 +46,9 @@ pub struct InstanceState {
 
 impl InstanceState {
     /// State for a new instance of `component` with `grants` and `limits`.
-    pub fn new(component: &str, grants: &Grants, limits: Limits) -> Self {
-        let (wasi, stderr) = policy::wasi_context(grants);
-        InstanceState {
+    pub fn new(component: &str, grants: &Grants, limits: Limits) -> anyhow::Result<Self> {
+        let (wasi, stderr) = policy::wasi_context(grants)?;
+        Ok(InstanceState {
             component: component.to_owned(),
             wasi,
             table: ResourceTable::new(),
@@ -56,7 +56,7 @@ impl InstanceState {
             stderr,
             metrics: Metrics::default(),
             ticks_used: 0,
-        }
+        })
     }
 
     /// The guest's stderr so far, as text.

@@ -25,6 +25,49 @@ macro_rules! outln {
     }};
 }
 
+/// What the operator grants the job's components. A component gets a
+/// capability only if it declares it and it is granted here.
+#[derive(clap::Args, Debug, Default)]
+struct GrantArgs {
+    /// Let components read files under PATH (repeatable).
+    #[arg(long = "allow-read", value_name = "PATH")]
+    read: Vec<PathBuf>,
+    /// Let components create and write files under PATH (repeatable).
+    #[arg(long = "allow-write", value_name = "PATH")]
+    write: Vec<PathBuf>,
+    /// Let components open TCP connections to HOST:PORT (repeatable).
+    #[arg(long = "allow-net", value_name = "HOST:PORT")]
+    net: Vec<String>,
+    /// Let components (the print sink) write to standard output.
+    #[arg(long = "allow-stdout")]
+    stdout: bool,
+    /// Let components write to standard error.
+    #[arg(long = "allow-stderr")]
+    stderr: bool,
+}
+
+impl GrantArgs {
+    fn grants(&self) -> anyhow::Result<weir::policy::Grants> {
+        let base = std::env::current_dir().unwrap_or_default();
+        let path = |p: &PathBuf| weir::policy::absolute(&base, &p.display().to_string());
+        let connect = self
+            .net
+            .iter()
+            .map(|e| {
+                weir::policy::Endpoint::parse(e)
+                    .with_context(|| format!("--allow-net {e}: write HOST:PORT, e.g. localhost:9999"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(weir::policy::Grants {
+            read: self.read.iter().map(path).collect(),
+            write: self.write.iter().map(path).collect(),
+            connect,
+            stdout: self.stdout,
+            stderr: self.stderr,
+        })
+    }
+}
+
 /// Weir: run Flink-style connectors and formats as sandboxed WebAssembly
 /// components.
 #[derive(Parser)]
@@ -64,6 +107,8 @@ enum Command {
         /// A job setting, as `SET 'key' = 'value'` in the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
+        #[command(flatten)]
+        grants: GrantArgs,
     },
     /// Check a job file without running it: parse it, validate every
     /// table's options, resolve formats, list the capabilities each
@@ -71,6 +116,8 @@ enum Command {
     Check {
         /// The job file (.sql).
         file: PathBuf,
+        #[command(flatten)]
+        grants: GrantArgs,
     },
     /// Describe every option of a connector or format.
     Describe {
@@ -129,8 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Inspect { file } => inspect(&cli, file).await,
         Command::Connectors => connectors(&cli).await,
-        Command::Run { file, settings } => run_job(&cli, file, settings).await,
-        Command::Check { file } => check_job(&cli, file).await,
+        Command::Run { file, settings, grants } => run_job(&cli, file, settings, grants).await,
+        Command::Check { file, grants } => check_job(&cli, file, grants).await,
         Command::Describe { identifier } => describe(&cli, identifier).await,
     }
 }
@@ -295,7 +342,8 @@ fn read_job(file: &PathBuf) -> anyhow::Result<weir::sql::Job> {
     Ok(weir::sql::parse(&file.display().to_string(), &text)?)
 }
 
-async fn run_job(cli: &Cli, file: &PathBuf, settings: &[String]) -> anyhow::Result<()> {
+async fn run_job(cli: &Cli, file: &PathBuf, settings: &[String], grants: &GrantArgs) -> anyhow::Result<()> {
+    let operator = grants.grants()?;
     let mut job = read_job(file)?;
     for setting in settings {
         let (key, value) =
@@ -304,12 +352,14 @@ async fn run_job(cli: &Cli, file: &PathBuf, settings: &[String]) -> anyhow::Resu
     }
     let runtime = runtime(cli).await?;
     let mut out = std::io::stdout();
-    weir::job::run(&runtime, &job, &mut out).await?;
+    weir::job::run(&runtime, &job, &operator, &mut out).await?;
     Ok(())
 }
 
-async fn check_job(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
+async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Result<()> {
+    let operator = grants.grants()?;
     let job = read_job(file)?;
+    let mut missing = 0;
     let runtime = runtime(cli).await?;
     let mut seen: Vec<(String, weir::catalog::Role)> = Vec::new();
     for statement in &job.statements {
@@ -325,15 +375,21 @@ async fn check_job(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
             if let Some((format, _)) = &resolved.format {
                 outln!("  format: '{}'", format.spec.identifier);
             }
-            let capabilities = resolved.capabilities();
-            if capabilities.is_empty() {
+            if resolved.needs.is_empty() {
                 outln!("  capabilities: none");
-            } else {
-                for c in capabilities {
-                    outln!("  needs: {c}");
+            }
+            for need in &resolved.needs {
+                if weir::policy::authorize(std::slice::from_ref(need), &operator).is_ok() {
+                    outln!("  needs: {need}  (granted)");
+                } else {
+                    missing += 1;
+                    outln!("  needs: {need}  (NOT granted: {})", need.flag());
                 }
             }
         }
+    }
+    if missing > 0 {
+        anyhow::bail!("{missing} capabilities are not granted; add the flags shown above");
     }
     outln!("ok: {} tables, {} statements", job.tables.len(), job.statements.len());
     Ok(())
