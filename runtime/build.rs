@@ -13,6 +13,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-connector-blackhole", "guest-connectors/blackhole"),
     ("weir-connector-datagen", "guest-connectors/datagen"),
     ("weir-connector-print", "guest-connectors/print"),
+    ("weir-connector-socket", "guest-connectors/socket"),
 ];
 
 fn main() {

@@ -147,3 +147,72 @@ async fn option_mistakes_name_the_table_and_the_fix() {
     let err = job::resolve(&runtime, &table, Role::Source).err().expect("blackhole is no source").to_string();
     assert!(err.contains("blackhole"), "{err}");
 }
+
+/// Lines written to it arrive on a channel (a job's terminal output).
+struct Lines(tokio::sync::mpsc::UnboundedSender<String>, Vec<u8>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.extend_from_slice(buf);
+        while let Some(at) = self.1.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.1.drain(..=at).collect();
+            let _ = self.0.send(String::from_utf8_lossy(&line[..at]).into_owned());
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    // A real TCP server: the seed's four lines, then it goes away; the
+    // second connection (the source reconnecting) gets one more line.
+    let server = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.expect("first connection");
+        first.write_all(b"INSERT|Alice|12\nINSERT|Bob|5\nDELETE|Alice|12\nINSERT|Alice|18\n").await.expect("send");
+        drop(first);
+        let (mut second, _) = listener.accept().await.expect("the source reconnects");
+        second.write_all(b"UPDATE_AFTER|Bob|6\n").await.expect("send");
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    });
+    let sql = format!(
+        "CREATE TABLE UserScores (name STRING, score INT) WITH (
+          'connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}',
+          'byte-delimiter' = '10', 'format' = 'changelog-csv',
+          'changelog-csv.column-delimiter' = '|', 'reconnect-interval' = '100 ms');
+        SELECT * FROM UserScores;"
+    );
+    let job = sql::parse("seed.sql", &sql).expect("the seed DDL parses");
+    let runtime = runtime().await;
+
+    let denied = job::run(&runtime, &job, &weir::policy::Grants::none(), &mut Vec::new()).await.expect_err("denied");
+    assert!(
+        denied.to_string().contains(&format!("tcp-connect 127.0.0.1:{port} (grant with --allow-net 127.0.0.1:{port})")),
+        "{denied}"
+    );
+
+    let grants = weir::policy::Grants {
+        connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
+        ..weir::policy::Grants::none()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let running = tokio::spawn(async move {
+        let mut out = Lines(tx, Vec::new());
+        job::run(&runtime, &job, &grants, &mut out).await
+    });
+    let mut lines = Vec::new();
+    while lines.len() < 5 {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(line)) => lines.push(line),
+            other => panic!("job stopped early ({other:?}); got {lines:?}; job: {:?}", running.is_finished()),
+        }
+    }
+    assert_eq!(lines, ["+I[Alice, 12]", "+I[Bob, 5]", "-D[Alice, 12]", "+I[Alice, 18]", "+U[Bob, 6]"]);
+    running.abort();
+    server.abort();
+}

@@ -87,10 +87,7 @@ pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> R
             let entry = runtime.catalog().find(name, Role::Format)?;
             let format_options = options::take_prefixed(&mut given, name);
             let target = Target { table: &table.name, role: "format", prefix: Some(name) };
-            let mut with_key = format_options.clone();
-            with_key.push(("format".to_owned(), name.to_owned()));
-            let validated = options::validate(target, &entry.spec, &with_key)?;
-            Some((entry, validated.into_iter().filter(|(k, _)| k != "format").collect()))
+            Some((entry, options::validate(target, &entry.spec, &format_options)?))
         }
         _ => None,
     };

@@ -32,8 +32,9 @@ pub mod catalog;
 pub mod display;
 pub mod engine;
 pub mod error;
-pub mod framing;
 pub mod instance;
+/// Framing of byte streams (shared with guest connectors).
+pub use weir_framing as framing;
 pub mod job;
 pub mod limits;
 pub mod options;

@@ -227,7 +227,7 @@ pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPip
     }
     // Sockets: TCP only when an endpoint is granted, and then only to the
     // addresses those endpoints resolve to (plus the implicit bind a
-    // connect performs first). No UDP; name lookups only for granted hosts.
+    // connect performs first). No UDP.
     let allowed: Arc<Vec<SocketAddr>> = Arc::new(
         grants
             .connect
@@ -235,7 +235,12 @@ pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPip
             .flat_map(|e| e.addresses().into_iter().map(move |ip| SocketAddr::new(ip, e.port)))
             .collect(),
     );
-    builder.allow_tcp(!grants.connect.is_empty()).allow_udp(false).allow_ip_name_lookup(false);
+    // Name lookups are allowed only with a connect grant; a name that does
+    // not resolve to a granted endpoint's address still cannot be reached.
+    // (Restricting lookups to the granted names themselves needs a custom
+    // `ip-name-lookup` host: the sandbox work.)
+    let any = !grants.connect.is_empty();
+    builder.allow_tcp(any).allow_udp(false).allow_ip_name_lookup(any);
     builder.socket_addr_check(move |addr, use_| {
         let allowed = allowed.clone();
         Box::pin(async move {

@@ -7,7 +7,28 @@
 //! [`Framer`] keeps the partial frame until the rest arrives, and refuses a
 //! frame longer than its limit instead of buffering without bound.
 
-use crate::types::VarData;
+/// Frames as the contract carries them (its `var-data`): frame `i` is
+/// `data[offsets[i]..offsets[i + 1]]`. The host and the guest SDK convert
+/// it to their binding's type by moving the two vectors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VarData {
+    /// `len + 1` offsets starting at 0 (empty when there are no frames).
+    pub offsets: Vec<i32>,
+    /// The frames back to back.
+    pub data: Vec<u8>,
+}
+
+impl VarData {
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Whether there are no frames.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// How frames are delimited in a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +199,7 @@ pub fn join(frames: &VarData, framing: Framing, out: &mut Vec<u8>) {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 #[derive(Default)]
