@@ -14,6 +14,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-connector-datagen", "guest-connectors/datagen"),
     ("weir-connector-print", "guest-connectors/print"),
     ("weir-connector-socket", "guest-connectors/socket"),
+    ("weir-connector-filesystem", "guest-connectors/filesystem"),
 ];
 
 fn main() {

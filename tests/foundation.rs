@@ -348,7 +348,10 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
     let engine = Arc::new(weir::engine::Engine::new(&weir_tests::engine_config()).expect("engine"));
     let (catalog, problems) = Catalog::load(engine, Some(&dir)).await.expect("catalog loads despite bad plugins");
     let ids: Vec<&str> = catalog.entries().iter().map(|e| e.spec.identifier.as_str()).collect();
-    assert_eq!(ids, ["raw", "csv", "json", "changelog-csv", "blackhole", "datagen", "print", "socket", "roundtrip"]);
+    assert_eq!(
+        ids,
+        ["raw", "csv", "json", "changelog-csv", "blackhole", "datagen", "print", "socket", "filesystem", "roundtrip"]
+    );
     assert_eq!(
         catalog.find("roundtrip", Role::Format).expect("found").origin,
         Origin::File(dir.join("roundtrip-again.wasm"))

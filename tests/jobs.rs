@@ -23,7 +23,9 @@ async fn run(statements: &str) -> String {
     let runtime = runtime().await;
     let job = sql::parse("test.sql", &format!("{ORDERS}{statements}")).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    job::run(&runtime, &job, &weir::policy::Grants::none(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(out).expect("UTF-8")
 }
 
@@ -190,7 +192,9 @@ async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects()
     let job = sql::parse("seed.sql", &sql).expect("the seed DDL parses");
     let runtime = runtime().await;
 
-    let denied = job::run(&runtime, &job, &weir::policy::Grants::none(), &mut Vec::new()).await.expect_err("denied");
+    let denied = job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut Vec::new())
+        .await
+        .expect_err("denied");
     assert!(
         denied.to_string().contains(&format!("tcp-connect 127.0.0.1:{port} (grant with --allow-net 127.0.0.1:{port})")),
         "{denied}"
@@ -203,7 +207,7 @@ async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects()
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let running = tokio::spawn(async move {
         let mut out = Lines(tx, Vec::new());
-        job::run(&runtime, &job, &grants, &mut out).await
+        job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await
     });
     let mut lines = Vec::new();
     while lines.len() < 5 {

@@ -12,6 +12,7 @@
 //! Not yet here (tracked in the connectors issue): periodic checkpoints and
 //! restore, parallel split readers on several instances, Ctrl-C handling.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use wasmtime::component::ResourceAny;
 use crate::batch::{self, ChangelogBatch};
 use crate::bindings::v0_1_0::exports::weir::connector::{sink as wsink, source as wsource};
 use crate::catalog::{Entry, Role};
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::options::{self, Target};
@@ -113,7 +115,15 @@ pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> R
             *value = policy::absolute(&base, value).display().to_string();
         }
     }
-    let needs = policy::needs(&connector.spec.capabilities, &options, &base);
+    // A component that is both source and sink declares both sides' needs;
+    // a table used as a source gets no write access and a sink no read.
+    let needs = policy::needs(&connector.spec.capabilities, &options, &base)
+        .into_iter()
+        .filter(|n| {
+            connector.kind != crate::spec::Kind::Connector
+                || !matches!((role, n.kind), (Role::Source, CapabilityKind::Write) | (Role::Sink, CapabilityKind::Read))
+        })
+        .collect();
     Ok(Resolved { table, role, connector, options, format, needs })
 }
 
@@ -126,18 +136,57 @@ pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
     }
 }
 
+/// How a job runs: where checkpoints go and how often they are taken
+/// (Flink's `execution.checkpointing.dir` / `.interval`).
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    /// Checkpoint directory; `None` keeps no checkpoints (a restart starts
+    /// over).
+    pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Time between checkpoints; `None`: only the final one.
+    pub checkpoint_interval: Option<Duration>,
+}
+
+impl RunConfig {
+    /// The job's `SET` settings over `defaults` (the CLI derives the default
+    /// directory from the job file).
+    pub fn from_settings(job: &sql::Job, defaults: RunConfig) -> Result<RunConfig> {
+        let mut config = defaults;
+        if let Some(dir) = job.setting("execution.checkpointing.dir") {
+            config.checkpoint_dir = Some(dir.trim_start_matches("file://").into());
+        }
+        if let Some(interval) = job.setting("execution.checkpointing.interval") {
+            let d = options::parse_duration(interval).ok_or_else(|| {
+                Error::Host(anyhow::anyhow!(
+                    "SET 'execution.checkpointing.interval' = '{interval}': expected a duration such as '10 s'"
+                ))
+            })?;
+            config.checkpoint_interval = (!d.is_zero()).then_some(d);
+        }
+        Ok(config)
+    }
+}
+
 /// Runs every statement of `job` with what the `operator` granted,
 /// writing rows of bare `SELECT`s and `EXPLAIN` output to `out`. Every
 /// table's needs are checked before anything starts.
-pub async fn run(runtime: &Runtime, job: &sql::Job, operator: &Grants, out: &mut (dyn Write + Send)) -> Result<()> {
+pub async fn run(
+    runtime: &Runtime,
+    job: &sql::Job,
+    operator: &Grants,
+    config: &RunConfig,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
     for statement in &job.statements {
         for (name, role) in tables_of(statement) {
             let table = job.table(name).expect("the SQL front end resolved every table");
             resolve(runtime, table, role)?.grants(operator)?;
         }
     }
-    for statement in &job.statements {
-        run_statement(runtime, job, statement, operator, out).await?;
+    for (i, statement) in job.statements.iter().enumerate() {
+        let store =
+            config.checkpoint_dir.as_ref().map(|d| checkpoint::Store::new(d.join(format!("statement-{}", i + 1))));
+        run_statement(runtime, job, statement, operator, config, store, out).await?;
     }
     Ok(())
 }
@@ -147,6 +196,8 @@ async fn run_statement(
     job: &sql::Job,
     statement: &Statement,
     operator: &Grants,
+    config: &RunConfig,
+    store: Option<checkpoint::Store>,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
     let table = |name: &str| job.table(name).expect("the SQL front end resolved every table");
@@ -154,7 +205,7 @@ async fn run_statement(
         Statement::Explain(inner) => explain(runtime, job, inner, operator, out).await,
         Statement::Select(query) => {
             let source = resolve(runtime, table(&query.source), Role::Source)?;
-            let mut scan = Scan::open(&source, query, operator).await?;
+            let mut scan = Scan::open(&source, query, operator, None).await?;
             while let Some(rows) = scan.next().await? {
                 for line in display::format_rows(&rows) {
                     writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
@@ -165,12 +216,7 @@ async fn run_statement(
         Statement::Insert { sink, query } => {
             let source = resolve(runtime, table(&query.source), Role::Source)?;
             let sink = resolve(runtime, table(sink), Role::Sink)?;
-            let mut writer = Writer::open(&sink, operator).await?;
-            let mut scan = Scan::open(&source, query, operator).await?;
-            while let Some(rows) = scan.next().await? {
-                writer.write(&rows).await?;
-            }
-            writer.finish(1).await
+            insert(&source, &sink, query, operator, config, store).await
         }
     }
 }
@@ -203,7 +249,7 @@ async fn explain(
                 Statement::Insert { query, .. } | Statement::Select(query) => query,
                 Statement::Explain(_) => continue,
             };
-            let scan = Scan::open(&r, query, operator).await?;
+            let scan = Scan::open(&r, query, operator, None).await?;
             let a = &scan.plan.accepted;
             let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };
             writeln!(
@@ -225,20 +271,124 @@ async fn explain(
     Ok(())
 }
 
+/// `INSERT INTO sink SELECT … FROM source`, with checkpoints: restore from
+/// the last completed one, then checkpoint every interval and at the end.
+async fn insert(
+    source: &Resolved<'_>,
+    sink: &Resolved<'_>,
+    query: &sql::Query,
+    operator: &Grants,
+    config: &RunConfig,
+    store: Option<checkpoint::Store>,
+) -> Result<()> {
+    let host = |e: anyhow::Error| Error::Host(e);
+    let restored = match &store {
+        Some(store) => store.load().map_err(host)?,
+        None => None,
+    };
+    if let Some(c) = restored.as_ref().filter(|c| c.finished) {
+        tracing::warn!(
+            "INSERT INTO {} already finished (checkpoint {} in {}); run with --fresh to run it again",
+            sink.table.name,
+            c.id,
+            store.as_ref().map_or_else(String::new, |s| s.dir().display().to_string())
+        );
+        return Ok(());
+    }
+    // Commit again what the last checkpoint staged — a crash may have come
+    // between writing the checkpoint and committing (commits are
+    // idempotent) — before a writer opens and discards uncommitted data.
+    let recommit = match &restored {
+        Some(c) => c
+            .committables
+            .iter()
+            .map(|h| {
+                checkpoint::unhex(h)
+                    .ok_or_else(|| Error::Host(anyhow::anyhow!("a committable in checkpoint {} is damaged", c.id)))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    let mut writer = Writer::open(sink, operator, restored.as_ref().map_or(0, |c| c.id), &recommit).await?;
+    let mut scan = Scan::open(source, query, operator, restored.as_ref()).await?;
+    let mut next_id = restored.as_ref().map_or(1, |c| c.id + 1);
+    let mut rows_written = restored.as_ref().map_or(0, |c| c.rows);
+    let mut last = Instant::now();
+    while let Some(rows) = scan.next().await? {
+        rows_written += rows.rows.num_rows() as u64;
+        writer.write(&rows).await?;
+        if config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i) {
+            take_checkpoint(&mut scan, &mut writer, store.as_ref(), next_id, rows_written, false).await?;
+            next_id += 1;
+            last = Instant::now();
+        }
+    }
+    take_checkpoint(&mut scan, &mut writer, store.as_ref(), next_id, rows_written, true).await?;
+    writer.close().await
+}
+
+/// Reader states and committables to the store (atomically), then commit.
+async fn take_checkpoint(
+    scan: &mut Scan<'_>,
+    writer: &mut Writer<'_>,
+    store: Option<&checkpoint::Store>,
+    id: u64,
+    rows: u64,
+    finished: bool,
+) -> Result<()> {
+    let splits = scan.checkpoint().await?;
+    let committables = writer.prepare(id).await?;
+    if let Some(store) = store {
+        let c = checkpoint::Checkpoint {
+            id,
+            splits,
+            committables: committables.iter().map(|c| checkpoint::hex(c)).collect(),
+            rows,
+            finished,
+        };
+        store.save(&c).map_err(Error::Host)?;
+    }
+    writer.commit(&committables).await?;
+    tracing::debug!("checkpoint {id} complete ({rows} rows)");
+    Ok(())
+}
+
+/// Split readers open at once in a scan: enough to interleave streams,
+/// few enough that a scan of thousands of files stays within the source
+/// instance's memory and handle limits.
+const OPEN_READERS: usize = 4;
+
+/// Where one split of a scan stands.
+enum Slot {
+    /// Not opened yet; resumes from this state when there is one.
+    Pending(Option<Vec<u8>>),
+    /// Being read.
+    Open(ResourceAny),
+    /// Read to the end.
+    Done,
+}
+
 /// A running scan of one source table for one query.
 struct Scan<'r> {
     source: &'r Resolved<'r>,
     query: &'r sql::Query,
+    request: wsource::ScanRequest,
     instance: Instance,
     decoder: Option<(Instance, ResourceAny)>,
     plan: wsource::ScanPlan,
-    readers: Vec<Option<ResourceAny>>,
+    /// One slot per split of the plan.
+    slots: Vec<Slot>,
     turn: usize,
     remaining: Option<u64>,
 }
 
 impl<'r> Scan<'r> {
-    async fn open(source: &'r Resolved<'r>, query: &'r sql::Query, operator: &Grants) -> Result<Scan<'r>> {
+    async fn open(
+        source: &'r Resolved<'r>,
+        query: &'r sql::Query,
+        operator: &Grants,
+        restore: Option<&checkpoint::Checkpoint>,
+    ) -> Result<Scan<'r>> {
         let table = source.table;
         let request = wsource::ScanRequest {
             projection: None,
@@ -251,9 +401,17 @@ impl<'r> Scan<'r> {
         let mut instance = source.connector.loaded.instantiate(&source.connector.spec.identifier, &grants).await?;
         instance.validate(&source.options, &table.schema).await?;
         let plan = instance.plan(&source.options, &table.schema, &request).await?;
-        let mut readers = Vec::with_capacity(plan.splits.len());
+        let mut slots = Vec::with_capacity(plan.splits.len());
         for split in &plan.splits {
-            readers.push(Some(instance.open_reader(&source.options, &table.schema, &request, split, None).await?));
+            slots.push(match restore.and_then(|c| c.splits.get(&split.id)) {
+                Some(checkpoint::SplitState::Finished) => Slot::Done,
+                Some(checkpoint::SplitState::Reading(h)) => {
+                    Slot::Pending(Some(checkpoint::unhex(h).ok_or_else(|| {
+                        Error::Host(anyhow::anyhow!("the checkpoint state of split '{}' is damaged", split.id))
+                    })?))
+                }
+                None => Slot::Pending(None),
+            });
         }
         let decoder = match &source.format {
             Some((entry, options)) => {
@@ -264,39 +422,83 @@ impl<'r> Scan<'r> {
             }
             None => None,
         };
-        Ok(Scan { source, query, instance, decoder, plan, readers, turn: 0, remaining: query.limit })
+        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining: query.limit })
+    }
+
+    /// Opens pending splits (resumed ones first) up to [`OPEN_READERS`].
+    async fn open_readers(&mut self) -> Result<()> {
+        let table = self.source.table;
+        loop {
+            if self.slots.iter().filter(|s| matches!(s, Slot::Open(_))).count() >= OPEN_READERS {
+                return Ok(());
+            }
+            let next = self
+                .slots
+                .iter()
+                .position(|s| matches!(s, Slot::Pending(Some(_))))
+                .or_else(|| self.slots.iter().position(|s| matches!(s, Slot::Pending(None))));
+            let Some(i) = next else { return Ok(()) };
+            let Slot::Pending(state) = std::mem::replace(&mut self.slots[i], Slot::Done) else { unreachable!() };
+            let split = &self.plan.splits[i];
+            let reader = self
+                .instance
+                .open_reader(&self.source.options, &table.schema, &self.request, split, state.as_deref())
+                .await?;
+            self.slots[i] = Slot::Open(reader);
+        }
+    }
+
+    /// Every split's state after the rows returned so far (splits not
+    /// started yet are left out: they start from the beginning).
+    async fn checkpoint(&mut self) -> Result<BTreeMap<String, checkpoint::SplitState>> {
+        let mut states = BTreeMap::new();
+        for (split, slot) in self.plan.splits.iter().zip(&self.slots) {
+            let state = match slot {
+                Slot::Open(reader) => {
+                    checkpoint::SplitState::Reading(checkpoint::hex(&self.instance.checkpoint_reader(*reader).await?))
+                }
+                Slot::Pending(Some(state)) => checkpoint::SplitState::Reading(checkpoint::hex(state)),
+                Slot::Pending(None) => continue,
+                Slot::Done => checkpoint::SplitState::Finished,
+            };
+            states.insert(split.id.clone(), state);
+        }
+        Ok(states)
     }
 
     /// The next non-empty batch of query rows, or `None` at the end.
     async fn next(&mut self) -> Result<Option<ChangelogBatch>> {
         let schema = &self.source.table.schema;
-        let mut idle_since: Option<Instant> = None;
+        let mut idle_turns = 0;
         loop {
-            if self.remaining == Some(0) || self.readers.iter().all(Option::is_none) {
+            self.open_readers().await?;
+            let open: Vec<usize> =
+                self.slots.iter().enumerate().filter(|(_, s)| matches!(s, Slot::Open(_))).map(|(i, _)| i).collect();
+            if self.remaining == Some(0) || open.is_empty() {
                 return Ok(None);
             }
-            self.turn = (self.turn + 1) % self.readers.len();
-            let Some(reader) = self.readers[self.turn] else { continue };
+            self.turn = (self.turn + 1) % open.len();
+            let i = open[self.turn];
+            let Slot::Open(reader) = self.slots[i] else { unreachable!() };
             let batch = match self.instance.next(reader, READ_BATCH).await? {
                 wsource::ReadResult::Rows(rows) => rows,
                 wsource::ReadResult::Records(RawRecords { values, .. }) => self.decode(&values).await?,
                 wsource::ReadResult::WouldBlock => {
-                    // Nothing ready on this split; pause once every split had its turn.
-                    if idle_since.is_none() {
-                        idle_since = Some(Instant::now());
-                    } else if self.turn == 0 {
+                    // Nothing ready: pause once every open split had its turn.
+                    idle_turns += 1;
+                    if idle_turns >= open.len() {
+                        idle_turns = 0;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     continue;
                 }
                 wsource::ReadResult::EndOfSplit => {
-                    if let Some(reader) = self.readers[self.turn].take() {
-                        self.instance.drop_resource(reader).await?;
-                    }
+                    self.slots[i] = Slot::Done;
+                    self.instance.drop_resource(reader).await?;
                     continue;
                 }
             };
-            idle_since = None;
+            idle_turns = 0;
             let rows = batch::to_arrow(self.instance.name(), schema, batch)?;
             let rows = self.apply(rows)?;
             if rows.rows.num_rows() > 0 {
@@ -458,17 +660,27 @@ struct Writer<'r> {
 }
 
 impl<'r> Writer<'r> {
-    async fn open(sink: &'r Resolved<'r>, operator: &Grants) -> Result<Writer<'r>> {
+    /// Opens a writer after committing `recommit` (a restored checkpoint's
+    /// committables).
+    async fn open(
+        sink: &'r Resolved<'r>,
+        operator: &Grants,
+        restored_checkpoint: u64,
+        recommit: &[Vec<u8>],
+    ) -> Result<Writer<'r>> {
         let table = sink.table;
         let grants = sink.grants(operator)?;
         let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &grants).await?;
         instance.validate(&sink.options, &table.schema).await?;
+        if !recommit.is_empty() {
+            instance.commit(&sink.options, recommit).await?;
+        }
         let context = wsink::WriterContext {
             subtask: 0,
             parallelism: 1,
             overwrite: false,
             static_partition: Vec::new(),
-            restored_checkpoint: 0,
+            restored_checkpoint,
         };
         let writer = instance.open_writer(&sink.options, &table.schema, &context).await?;
         let encoder = match &sink.format {
@@ -496,10 +708,18 @@ impl<'r> Writer<'r> {
         self.instance.write(self.writer, &input).await
     }
 
-    /// Prepares and commits checkpoint `id` (the end of a bounded job).
-    async fn finish(mut self, id: u64) -> Result<()> {
-        let committables = self.instance.prepare_commit(self.writer, id).await?;
-        self.instance.commit(&self.sink.options, &committables).await?;
+    /// Stages what was written since the last checkpoint; returns the
+    /// committables that make it visible.
+    async fn prepare(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
+        self.instance.prepare_commit(self.writer, id).await
+    }
+
+    /// Makes staged data visible (idempotent).
+    async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.instance.commit(&self.sink.options, committables).await
+    }
+
+    async fn close(mut self) -> Result<()> {
         self.instance.drop_resource(self.writer).await
     }
 }

@@ -29,6 +29,7 @@ pub mod api;
 pub mod batch;
 pub mod bindings;
 pub mod catalog;
+pub mod checkpoint;
 pub mod display;
 pub mod engine;
 pub mod error;

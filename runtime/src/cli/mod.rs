@@ -107,6 +107,10 @@ enum Command {
         /// A job setting, as `SET 'key' = 'value'` in the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
+        /// Delete the job's checkpoints first: run from the start even if an
+        /// earlier run finished or stopped half-way.
+        #[arg(long)]
+        fresh: bool,
         #[command(flatten)]
         grants: GrantArgs,
     },
@@ -176,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Inspect { file } => inspect(&cli, file).await,
         Command::Connectors => connectors(&cli).await,
-        Command::Run { file, settings, grants } => run_job(&cli, file, settings, grants).await,
+        Command::Run { file, settings, fresh, grants } => run_job(&cli, file, settings, *fresh, grants).await,
         Command::Check { file, grants } => check_job(&cli, file, grants).await,
         Command::Describe { identifier } => describe(&cli, identifier).await,
     }
@@ -342,7 +346,21 @@ fn read_job(file: &PathBuf) -> anyhow::Result<weir::sql::Job> {
     Ok(weir::sql::parse(&file.display().to_string(), &text)?)
 }
 
-async fn run_job(cli: &Cli, file: &PathBuf, settings: &[String], grants: &GrantArgs) -> anyhow::Result<()> {
+/// `<job dir>/.weir/checkpoints/<job name>`: the default checkpoint
+/// directory, so running the same file again resumes it.
+fn default_checkpoint_dir(file: &std::path::Path) -> PathBuf {
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let stem = file.file_stem().map_or_else(|| "job".into(), |s| s.to_string_lossy().into_owned());
+    dir.join(".weir").join("checkpoints").join(stem)
+}
+
+async fn run_job(
+    cli: &Cli,
+    file: &PathBuf,
+    settings: &[String],
+    fresh: bool,
+    grants: &GrantArgs,
+) -> anyhow::Result<()> {
     let operator = grants.grants()?;
     let mut job = read_job(file)?;
     for setting in settings {
@@ -350,9 +368,18 @@ async fn run_job(cli: &Cli, file: &PathBuf, settings: &[String], grants: &GrantA
             setting.split_once('=').with_context(|| format!("--set {setting}: write --set key=value"))?;
         job.settings.push((key.trim().to_owned(), value.trim().to_owned()));
     }
+    let defaults =
+        weir::job::RunConfig { checkpoint_dir: Some(default_checkpoint_dir(file)), checkpoint_interval: None };
+    let config = weir::job::RunConfig::from_settings(&job, defaults)?;
+    if fresh
+        && let Some(dir) = &config.checkpoint_dir
+        && dir.exists()
+    {
+        std::fs::remove_dir_all(dir).with_context(|| format!("--fresh: cannot delete {}", dir.display()))?;
+    }
     let runtime = runtime(cli).await?;
     let mut out = std::io::stdout();
-    weir::job::run(&runtime, &job, &operator, &mut out).await?;
+    weir::job::run(&runtime, &job, &operator, &config, &mut out).await?;
     Ok(())
 }
 

@@ -92,6 +92,12 @@ impl Framer {
         self.offset
     }
 
+    /// Continues a stream read from `offset` on (a reader restored from a
+    /// checkpoint), so offsets keep counting from the stream's start.
+    pub fn set_offset(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
     /// Feeds a chunk; returns the frames it completes.
     pub fn push(&mut self, chunk: &[u8]) -> Result<VarData, FramingError> {
         let mut out = FrameBuilder::default();

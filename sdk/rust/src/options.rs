@@ -39,6 +39,13 @@ pub trait OptionsExt {
             .ok_or_else(|| Error::config(Some(key), format!("expected a duration such as '10 s', got '{v}'")))
     }
 
+    /// A memory size option (`128mb`, `1 gb`; a bare number is bytes).
+    fn memory_size(&self, key: &str) -> Result<u64> {
+        let v = self.string(key)?;
+        weir_text::parse_memory_size(v)
+            .ok_or_else(|| Error::config(Some(key), format!("expected a memory size such as '128 mb', got '{v}'")))
+    }
+
     /// A floating-point option.
     fn double(&self, key: &str) -> Result<f64> {
         let v = self.string(key)?;

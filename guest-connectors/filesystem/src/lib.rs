@@ -1,0 +1,306 @@
+//! Flink's `filesystem` connector.
+//!
+//! **Source**: `path` is a file or a directory; every file under it (hidden
+//! files and those starting with `_` or `.` skipped, as Flink does) is one
+//! split, read in 256 KiB chunks and cut into lines for the table's `format`.
+//! A reader's checkpoint is the byte offset of the next line, so a restored
+//! reader resumes exactly there.
+//!
+//! **Sink**, exactly-once like Flink's `FileSink`: rows go to hidden
+//! in-progress files (`.part-<subtask>-<n>.inprogress`) that roll at
+//! `sink.rolling-policy.file-size` or `sink.rolling-policy.rollover-interval`;
+//! at a checkpoint the writer closes and fsyncs them and hands their names
+//! to the host as committables; `commit` renames each to its final name
+//! (`part-<subtask>-<n>`) — idempotently, so a commit repeated after a crash
+//! is harmless — and `abort` deletes them. A writer opened after a restore
+//! deletes in-progress files of its subtask that no checkpoint committed.
+//! Readers of the directory see only whole, committed files.
+//!
+//! Not yet: Hive-style partition directories as columns, byte-range splits
+//! of large files, `source.monitor-interval` (continuous monitoring).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use weir_framing::{Framer, Framing};
+use weir_sdk::{
+    Accepted, CapabilityKind, Committable, ComponentSpec, Error, OptionSpec, Options, OptionsExt, Payload, RawRecords,
+    ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink, SinkAbilities, SinkInput, Source, Split, VarData,
+    WriterContext, export_connector,
+};
+
+const CHUNK: usize = 256 << 10;
+
+/// A reader of one file.
+pub struct FileReader {
+    path: PathBuf,
+    file: File,
+    framer: Framer,
+    buffer: Vec<u8>,
+    eof: bool,
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::connection(format!("cannot {what} {}: {e}", path.display()))
+}
+
+impl Source for FileReader {
+    fn spec() -> ComponentSpec {
+        ComponentSpec::new(
+            "filesystem",
+            "Files in a directory: splits per file, exactly-once sink (Flink's filesystem connector)",
+        )
+        .payload(Payload::RawRecords)
+        .sink_abilities(SinkAbilities::empty())
+        .option(OptionSpec::string("path", "File or directory to read, or directory to write").required())
+        .option(
+            OptionSpec::new(
+                "sink.rolling-policy.file-size",
+                weir_sdk::OptionType::MemorySize,
+                "Size at which an in-progress file is rolled",
+            )
+            .default_value("128 mb"),
+        )
+        .option(
+            OptionSpec::new(
+                "sink.rolling-policy.rollover-interval",
+                weir_sdk::OptionType::Duration,
+                "Age at which an in-progress file is rolled",
+            )
+            .default_value("30 min"),
+        )
+        .capability(CapabilityKind::Read, "{path}")
+        .capability(CapabilityKind::Write, "{path}")
+    }
+
+    fn plan(options: &Options, _schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
+        let root = PathBuf::from(options.string("path")?);
+        let mut files = Vec::new();
+        collect(&root, &mut files)?;
+        files.sort();
+        Ok(ScanPlan {
+            splits: files
+                .into_iter()
+                .map(|f| {
+                    let id = f.strip_prefix(&root).unwrap_or(&f).display().to_string();
+                    Split {
+                        id: if id.is_empty() { f.display().to_string() } else { id },
+                        payload: f.display().to_string().into_bytes(),
+                    }
+                })
+                .collect(),
+            bounded: true,
+            accepted: Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false },
+        })
+    }
+
+    fn open(
+        _options: &Options,
+        _schema: &Schema,
+        _request: &ScanRequest,
+        split: &Split,
+        state: Option<&[u8]>,
+    ) -> Result<Self> {
+        let path = PathBuf::from(String::from_utf8_lossy(&split.payload).into_owned());
+        let mut file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
+        let offset = match state {
+            Some(s) => u64::from_le_bytes(
+                s.try_into()
+                    .map_err(|_| Error::config(None, "filesystem reader state is damaged (expected 8 bytes)"))?,
+            ),
+            None => 0,
+        };
+        file.seek(SeekFrom::Start(offset)).map_err(|e| io_error("seek in", &path, e))?;
+        let mut framer = Framer::new(Framing::Newline);
+        framer.set_offset(offset);
+        Ok(FileReader { path, file, framer, buffer: Vec::new(), eof: false })
+    }
+
+    fn next(&mut self, _max_records: u32) -> Result<ReadResult> {
+        if self.eof {
+            return Ok(ReadResult::EndOfSplit);
+        }
+        loop {
+            if self.buffer.is_empty() {
+                self.buffer.resize(CHUNK, 0);
+            }
+            let n = self.file.read(&mut self.buffer).map_err(|e| io_error("read", &self.path, e))?;
+            let frames = if n == 0 {
+                self.eof = true;
+                self.framer.finish()
+            } else {
+                self.framer.push(&self.buffer[..n])
+            }
+            .map_err(|e| Error::data(0, b"", format!("{}: {e}", self.path.display())))?;
+            if self.eof {
+                self.buffer = Vec::new();
+            }
+            if !frames.is_empty() || self.eof {
+                return Ok(ReadResult::Records(RawRecords {
+                    values: VarData { offsets: frames.offsets, data: frames.data },
+                    keys: None,
+                    timestamps: None,
+                    metadata: Vec::new(),
+                }));
+            }
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<Vec<u8>> {
+        Ok(self.framer.offset().to_le_bytes().to_vec())
+    }
+}
+
+/// Every visible file under `path` (or `path` itself).
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = fs::metadata(path).map_err(|e| io_error("read", path, e))?;
+    if meta.is_file() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    for entry in fs::read_dir(path).map_err(|e| io_error("list", path, e))? {
+        let entry = entry.map_err(|e| io_error("list", path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        collect(&entry.path(), out)?;
+    }
+    Ok(())
+}
+
+/// A sink writer (one per subtask).
+pub struct FileWriter {
+    dir: PathBuf,
+    subtask: u32,
+    max_size: u64,
+    max_age: Duration,
+    /// The open in-progress file: (path, file, bytes written, opened at).
+    current: Option<(PathBuf, File, u64, Instant)>,
+    /// Closed in-progress files waiting for the next checkpoint.
+    closed: Vec<PathBuf>,
+    /// Number of the next part file.
+    next_part: u64,
+    buffer: Vec<u8>,
+}
+
+impl Sink for FileWriter {
+    fn spec() -> ComponentSpec {
+        FileReader::spec()
+    }
+
+    fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
+        let dir = PathBuf::from(options.string("path")?);
+        fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
+        let mine = format!(".part-{}-", context.subtask);
+        let mut next_part = 0;
+        for entry in fs::read_dir(&dir).map_err(|e| io_error("list", &dir, e))? {
+            let entry = entry.map_err(|e| io_error("list", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Left over from before a crash, never committed: discard.
+            if name.starts_with(&mine) && name.ends_with(".inprogress") {
+                fs::remove_file(entry.path()).map_err(|e| io_error("remove", &entry.path(), e))?;
+            }
+            // Continue numbering after committed parts.
+            if let Some(n) = name.strip_prefix(&mine[1..]).and_then(|n| n.parse::<u64>().ok()) {
+                next_part = next_part.max(n + 1);
+            }
+        }
+        Ok(FileWriter {
+            dir,
+            subtask: context.subtask,
+            max_size: options.memory_size("sink.rolling-policy.file-size")?,
+            max_age: options.duration("sink.rolling-policy.rollover-interval")?,
+            current: None,
+            closed: Vec::new(),
+            next_part,
+            buffer: Vec::new(),
+        })
+    }
+
+    fn write(&mut self, input: SinkInput) -> Result<()> {
+        let SinkInput::Records(records) = input else {
+            return Err(Error::unsupported("the filesystem sink writes encoded records; give the table a 'format'"));
+        };
+        self.buffer.clear();
+        weir_framing::join(
+            &weir_framing::VarData { offsets: records.values.offsets, data: records.values.data },
+            Framing::Newline,
+            &mut self.buffer,
+        );
+        if self.current.as_ref().is_some_and(|(_, _, size, at)| *size >= self.max_size || at.elapsed() >= self.max_age)
+        {
+            self.roll()?;
+        }
+        if self.current.is_none() {
+            let path = self.dir.join(format!(".part-{}-{}.inprogress", self.subtask, self.next_part));
+            self.next_part += 1;
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| io_error("create", &path, e))?;
+            self.current = Some((path, file, 0, Instant::now()));
+        }
+        if let Some((path, file, size, _)) = self.current.as_mut() {
+            file.write_all(&self.buffer).map_err(|e| io_error("write", path, e))?;
+            *size += self.buffer.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<Committable>> {
+        self.roll()?;
+        Ok(std::mem::take(&mut self.closed).into_iter().map(|p| p.display().to_string().into_bytes()).collect())
+    }
+
+    fn commit(_options: &Options, committables: Vec<Committable>) -> Result<()> {
+        for committable in committables {
+            let from = PathBuf::from(String::from_utf8_lossy(&committable).into_owned());
+            let to = final_name(&from)?;
+            match fs::rename(&from, &to) {
+                Ok(()) => {}
+                // Committed before (a commit repeated after a restart).
+                Err(_) if !from.exists() && to.exists() => {}
+                Err(e) => return Err(io_error("commit", &from, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn abort(_options: &Options, committables: Vec<Committable>) -> Result<()> {
+        for committable in committables {
+            let path = PathBuf::from(String::from_utf8_lossy(&committable).into_owned());
+            if path.exists() {
+                fs::remove_file(&path).map_err(|e| io_error("remove", &path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FileWriter {
+    /// Closes the in-progress file (flushed and synced) for the next commit.
+    fn roll(&mut self) -> Result<()> {
+        if let Some((path, file, _, _)) = self.current.take() {
+            file.sync_all().map_err(|e| io_error("sync", &path, e))?;
+            self.closed.push(path);
+        }
+        Ok(())
+    }
+}
+
+/// `.part-0-3.inprogress` → `part-0-3`.
+fn final_name(in_progress: &Path) -> Result<PathBuf> {
+    let name = in_progress.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = name.strip_prefix('.').and_then(|n| n.strip_suffix(".inprogress")).ok_or_else(|| {
+        Error::config(None, format!("'{}' is not an in-progress file of this sink", in_progress.display()))
+    })?;
+    Ok(in_progress.with_file_name(base))
+}
+
+export_connector!(FileReader, FileWriter);

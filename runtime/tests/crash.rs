@@ -1,0 +1,151 @@
+//! Exactly-once under crashes: a filesystem → filesystem job is killed with
+//! SIGKILL at random points and restarted with the same checkpoint
+//! directory until it finishes; the output must hold every input row
+//! exactly once.
+//!
+//! The suite runs 200,000 rows and 10 kills; `scripts/crash-test` runs the
+//! full size (`WEIR_CRASH_ROWS`, `WEIR_CRASH_KILLS`, `WEIR_CRASH_MAX_DELAY_MS`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+fn weir() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_weir"));
+    c.env("WEIR_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache")).env_remove("WEIR_PLUGIN_DIR");
+    c
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Sorted lines of every visible file under `dir`.
+fn lines_under(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("list") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            let text = std::fs::read_to_string(entry.path()).expect("read");
+            lines.extend(text.lines().map(str::to_owned));
+        }
+    }
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn killed_and_restarted_jobs_write_every_row_exactly_once() {
+    let rows = env_number("WEIR_CRASH_ROWS", 200_000);
+    let kills = env_number("WEIR_CRASH_KILLS", 10);
+    let max_delay = env_number("WEIR_CRASH_MAX_DELAY_MS", 300);
+    let seed = env_number(
+        "WEIR_CRASH_SEED",
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1,
+    );
+    eprintln!("crash test: {rows} rows, {kills} kills, seed {seed} (set WEIR_CRASH_SEED to repeat)");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+
+    // The input: csv files written by datagen through the filesystem sink.
+    let schema = "id BIGINT NOT NULL, name STRING, amount DOUBLE, at TIMESTAMP(3)";
+    std::fs::write(
+        dir.join("input.sql"),
+        format!(
+            "CREATE TABLE Gen ({schema}) WITH ('connector' = 'datagen', 'number-of-rows' = '{rows}',
+               'rows-per-second' = '100000000', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1',
+               'fields.id.end' = '{rows}', 'fields.name.length' = '8', 'fields.name.null-rate' = '0.1',
+               'fields.amount.min' = '0', 'fields.amount.max' = '1000', 'fields.at.max-past' = '1 d');
+             CREATE TABLE Input ({schema}) WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'csv',
+               'csv.null-literal' = '\\N', 'sink.rolling-policy.file-size' = '256 kb');
+             INSERT INTO Input SELECT * FROM Gen;"
+        ),
+    )
+    .expect("write job");
+    let status = weir().current_dir(&dir).args(["run", "input.sql", "--allow-write", "in"]).status().expect("runs");
+    assert!(status.success(), "generating the input failed");
+    let input = lines_under(&dir.join("in"));
+    assert_eq!(input.len() as u64, rows);
+
+    // The job under test: copy with checkpoints every 50 ms.
+    std::fs::write(
+        dir.join("copy.sql"),
+        format!(
+            "SET 'execution.checkpointing.interval' = '50 ms';
+             CREATE TABLE Input ({schema}) WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'csv', 'csv.null-literal' = '\\N');
+             CREATE TABLE Output ({schema}) WITH ('connector' = 'filesystem', 'path' = 'out', 'format' = 'csv',
+               'csv.null-literal' = '\\N', 'sink.rolling-policy.file-size' = '64 kb');
+             INSERT INTO Output SELECT * FROM Input;"
+        ),
+    )
+    .expect("write job");
+    let mut rng = seed;
+    let mut random = move |below: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % below
+    };
+    let (mut killed, mut runs) = (0, 0);
+    let mut progress = Vec::new();
+    loop {
+        runs += 1;
+        assert!(runs < 10 * kills + 50, "the job does not finish");
+        let mut child = weir()
+            .current_dir(&dir)
+            .args(["run", "copy.sql", "--allow-read", "in", "--allow-write", "out"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let deadline = (killed < kills)
+            .then(|| Instant::now() + Duration::from_millis(40 + random(max_delay.saturating_sub(40).max(1))));
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reaped");
+                killed += 1;
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        match status {
+            None => {
+                // Where the killed run had got to: its last completed checkpoint.
+                let checkpoint = dir.join(".weir/checkpoints/copy/statement-1/checkpoint.json");
+                let done = std::fs::read_to_string(&checkpoint)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["rows"].as_u64())
+                    .unwrap_or(0);
+                progress.push(done);
+                continue;
+            }
+            Some(s) if s.success() => break,
+            Some(s) => {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
+                panic!("run {runs} failed ({s}): {err}");
+            }
+        }
+    }
+    eprintln!("crash test: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
+    let mid_job = progress.iter().filter(|&&p| p > 0 && p < rows).count();
+    assert!(mid_job >= 3, "too few kills landed mid-job to mean anything: {progress:?}");
+    assert_eq!(killed, kills, "every planned kill must land while the job runs");
+    let output = lines_under(&dir.join("out"));
+    assert_eq!(output.len(), input.len(), "rows lost or duplicated after {killed} kills (seed {seed})");
+    assert!(output == input, "output differs from input after {killed} kills (seed {seed})");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".inprogress"))
+        .collect();
+    assert!(leftovers.is_empty(), "in-progress files left behind: {leftovers:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
