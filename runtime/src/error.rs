@@ -165,6 +165,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The job was asked to stop (Ctrl-C) and took a last checkpoint.
+    #[error("stopped after checkpoint {checkpoint}; {resume}")]
+    Stopped {
+        /// The last checkpoint taken.
+        checkpoint: u64,
+        /// How to resume.
+        resume: String,
+    },
+
     /// A host-side failure (I/O, the engine) with context.
     #[error(transparent)]
     Host(#[from] anyhow::Error),

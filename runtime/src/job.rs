@@ -145,6 +145,11 @@ pub struct RunConfig {
     pub checkpoint_dir: Option<std::path::PathBuf>,
     /// Time between checkpoints; `None`: only the final one.
     pub checkpoint_interval: Option<Duration>,
+    /// Show a live progress line on standard error (a terminal).
+    pub progress: bool,
+    /// Set (by Ctrl-C) to stop: an `INSERT` takes a last checkpoint and
+    /// returns [`Stopped`](crate::Error) so that the next run resumes.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl RunConfig {
@@ -209,6 +214,9 @@ async fn run_statement(
             while let Some(rows) = scan.next().await? {
                 for line in display::format_rows(&rows) {
                     writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
+                }
+                if config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+                    break;
                 }
             }
             Ok(())
@@ -314,16 +322,30 @@ async fn insert(
     let mut next_id = restored.as_ref().map_or(1, |c| c.id + 1);
     let mut rows_written = restored.as_ref().map_or(0, |c| c.rows);
     let mut last = Instant::now();
+    let mut progress = Progress::new(&format!("{} → {}", source.table.name, sink.table.name), config.progress);
     while let Some(rows) = scan.next().await? {
         rows_written += rows.rows.num_rows() as u64;
+        progress.add(rows.rows.num_rows() as u64, scan.take_bytes());
         writer.write(&rows).await?;
-        if config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i) {
+        let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+        if stopping || config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i) {
             take_checkpoint(&mut scan, &mut writer, store.as_ref(), next_id, rows_written, false).await?;
             next_id += 1;
             last = Instant::now();
         }
+        if stopping {
+            progress.finish();
+            return Err(Error::Stopped {
+                checkpoint: next_id - 1,
+                resume: store.map_or_else(
+                    || "no checkpoint directory: the next run starts over".to_owned(),
+                    |s| format!("run the job again to resume from {}", s.dir().display()),
+                ),
+            });
+        }
     }
     take_checkpoint(&mut scan, &mut writer, store.as_ref(), next_id, rows_written, true).await?;
+    progress.finish();
     writer.close().await
 }
 
@@ -380,6 +402,8 @@ struct Scan<'r> {
     slots: Vec<Slot>,
     turn: usize,
     remaining: Option<u64>,
+    /// Raw bytes read since [`Scan::take_bytes`] was last called.
+    bytes: u64,
 }
 
 impl<'r> Scan<'r> {
@@ -422,7 +446,12 @@ impl<'r> Scan<'r> {
             }
             None => None,
         };
-        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining: query.limit })
+        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining: query.limit, bytes: 0 })
+    }
+
+    /// Raw bytes read since the last call.
+    fn take_bytes(&mut self) -> u64 {
+        std::mem::take(&mut self.bytes)
     }
 
     /// Opens pending splits (resumed ones first) up to [`OPEN_READERS`].
@@ -482,7 +511,10 @@ impl<'r> Scan<'r> {
             let Slot::Open(reader) = self.slots[i] else { unreachable!() };
             let batch = match self.instance.next(reader, READ_BATCH).await? {
                 wsource::ReadResult::Rows(rows) => rows,
-                wsource::ReadResult::Records(RawRecords { values, .. }) => self.decode(&values).await?,
+                wsource::ReadResult::Records(RawRecords { values, .. }) => {
+                    self.bytes += values.data.len() as u64;
+                    self.decode(&values).await?
+                }
                 wsource::ReadResult::WouldBlock => {
                     // Nothing ready: pause once every open split had its turn.
                     idle_turns += 1;
@@ -721,5 +753,51 @@ impl<'r> Writer<'r> {
 
     async fn close(mut self) -> Result<()> {
         self.instance.drop_resource(self.writer).await
+    }
+}
+
+/// A live progress line on standard error: rows, rows/s and MB/s of raw
+/// input, redrawn at most four times a second; silent when disabled (not a
+/// terminal).
+struct Progress {
+    label: String,
+    enabled: bool,
+    started: Instant,
+    drawn: Instant,
+    rows: u64,
+    bytes: u64,
+}
+
+impl Progress {
+    fn new(label: &str, enabled: bool) -> Progress {
+        let now = Instant::now();
+        Progress { label: label.to_owned(), enabled, started: now, drawn: now, rows: 0, bytes: 0 }
+    }
+
+    fn add(&mut self, rows: u64, bytes: u64) {
+        self.rows += rows;
+        self.bytes += bytes;
+        if self.enabled && self.drawn.elapsed() >= Duration::from_millis(250) {
+            self.drawn = Instant::now();
+            self.draw("");
+        }
+    }
+
+    fn draw(&self, end: &str) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let mb = if self.bytes > 0 { format!(", {:.1} MB/s", self.bytes as f64 / 1e6 / secs) } else { String::new() };
+        eprint!(
+            "\r{}: {} rows, {:.0} rows/s{mb} ({:.1} s){end}\x1b[K",
+            self.label,
+            self.rows,
+            self.rows as f64 / secs,
+            secs
+        );
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            self.draw("\n");
+        }
     }
 }

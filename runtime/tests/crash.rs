@@ -149,3 +149,43 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
     assert!(leftovers.is_empty(), "in-progress files left behind: {leftovers:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_stops_after_a_checkpoint_and_the_next_run_resumes() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ctrl-c-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("slow.sql"),
+        "CREATE TABLE Gen (id BIGINT NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '60000',
+           'rows-per-second' = '20000', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '60000');
+         CREATE TABLE Out (id BIGINT NOT NULL) WITH ('connector' = 'filesystem', 'path' = 'out', 'format' = 'csv');
+         INSERT INTO Out SELECT * FROM Gen;",
+    )
+    .expect("write job");
+    let child = weir()
+        .current_dir(&dir)
+        .args(["run", "slow.sql", "--allow-write", "out"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(Duration::from_millis(1200));
+    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    assert!(interrupted.success());
+    let out = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("stopped after checkpoint 1; run the job again to resume"),
+        "{stderr}"
+    );
+    let partial = lines_under(&dir.join("out")).len();
+    assert!(partial > 0 && partial < 60_000, "the stop came mid-job: {partial} rows");
+
+    let status = weir().current_dir(&dir).args(["run", "slow.sql", "--allow-write", "out"]).status().expect("runs");
+    assert!(status.success());
+    let mut ids: Vec<u64> = lines_under(&dir.join("out")).iter().map(|l| l.parse().expect("id")).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=60_000).collect::<Vec<u64>>(), "every row exactly once across the stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -346,12 +346,11 @@ fn read_job(file: &PathBuf) -> anyhow::Result<weir::sql::Job> {
     Ok(weir::sql::parse(&file.display().to_string(), &text)?)
 }
 
-/// `<job dir>/.weir/checkpoints/<job name>`: the default checkpoint
-/// directory, so running the same file again resumes it.
+/// `./.weir/checkpoints/<job name>`: the default checkpoint directory,
+/// so running the same job file again from the same place resumes it.
 fn default_checkpoint_dir(file: &std::path::Path) -> PathBuf {
-    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let stem = file.file_stem().map_or_else(|| "job".into(), |s| s.to_string_lossy().into_owned());
-    dir.join(".weir").join("checkpoints").join(stem)
+    PathBuf::from(".weir").join("checkpoints").join(stem)
 }
 
 async fn run_job(
@@ -368,8 +367,25 @@ async fn run_job(
             setting.split_once('=').with_context(|| format!("--set {setting}: write --set key=value"))?;
         job.settings.push((key.trim().to_owned(), value.trim().to_owned()));
     }
-    let defaults =
-        weir::job::RunConfig { checkpoint_dir: Some(default_checkpoint_dir(file)), checkpoint_interval: None };
+    // Ctrl-C: the first asks the job to stop after a last checkpoint, the
+    // second ends the process at once.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!("\nstopping now");
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after a last checkpoint (Ctrl-C again to stop at once)");
+        }
+    });
+    let defaults = weir::job::RunConfig {
+        checkpoint_dir: Some(default_checkpoint_dir(file)),
+        checkpoint_interval: None,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        stop: Some(stop),
+    };
     let config = weir::job::RunConfig::from_settings(&job, defaults)?;
     if fresh
         && let Some(dir) = &config.checkpoint_dir
@@ -416,7 +432,8 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
         }
     }
     if missing > 0 {
-        anyhow::bail!("{missing} capabilities are not granted; add the flags shown above");
+        let what = if missing == 1 { "capability is" } else { "capabilities are" };
+        anyhow::bail!("{missing} {what} not granted; add the flags shown above");
     }
     outln!("ok: {} tables, {} statements", job.tables.len(), job.statements.len());
     Ok(())
