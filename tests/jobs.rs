@@ -145,6 +145,9 @@ async fn option_mistakes_name_the_table_and_the_fix() {
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'kafka');");
     let err = job::resolve(&runtime, &table, Role::Source).err().expect("unknown connector").to_string();
     assert!(err.contains("kafka") && err.contains("datagen"), "{err}");
+    let (_, table) = check("CREATE TABLE T (a INT, t STRING METADATA FROM 'topic') WITH ('connector' = 'datagen');");
+    let err = job::resolve(&runtime, &table, Role::Source).err().expect("metadata refused").to_string();
+    assert!(err.contains("column 't' is METADATA FROM 'topic'") && err.contains("reading-metadata"), "{err}");
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'blackhole');");
     let err = job::resolve(&runtime, &table, Role::Source).err().expect("blackhole is no source").to_string();
     assert!(err.contains("blackhole"), "{err}");

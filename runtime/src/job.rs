@@ -84,6 +84,22 @@ pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> R
         ))
     })?;
     let connector = runtime.catalog().find(identifier, role)?;
+    if let Some(m) = table.metadata.first() {
+        let column = &table.schema.fields[m.column].name;
+        let able = role == Role::Source && connector.spec.source_abilities.contains(&"reading-metadata");
+        // Until the runner moves metadata columns apart from the physical
+        // ones, refuse rather than hand a connector the wrong schema.
+        let why = if able {
+            "the runner does not pass metadata columns to connectors yet"
+        } else {
+            "the connector does not declare the reading-metadata ability"
+        };
+        return Err(Error::Host(anyhow::anyhow!(
+            "table '{}': column '{column}' is METADATA FROM '{}' but {why}; remove the column",
+            table.name,
+            m.key
+        )));
+    }
     let format = match table.option("format") {
         Some(name) if connector.spec.needs_format => {
             let entry = runtime.catalog().find(name, Role::Format)?;
