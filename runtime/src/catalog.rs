@@ -65,6 +65,7 @@ impl Role {
 }
 
 /// One catalog entry.
+#[derive(Clone)]
 pub struct Entry {
     /// The spec, read once.
     pub spec: Spec,

@@ -2,15 +2,15 @@
 //! ([`resolve`]: connectors, formats, options, capabilities — nothing
 //! started), then run statement by statement ([`run`]).
 //!
-//! A scan plans its splits, opens one reader per split in one instance of
-//! the source component and reads them in turn; raw records go through the
+//! A scan plans its splits and reads them in turn (a few open at once) in
+//! one instance of the source component; raw records go through the
 //! table's decoder; the host applies the filters, projection and limit the
 //! source did not accept; rows go to the sink's writer (or, for a bare
-//! `SELECT`, to the terminal). At the end of a bounded scan the sink's
-//! staged data is prepared and committed.
+//! `SELECT`, to the terminal). An `INSERT` runs its reading and writing
+//! sides on two tasks joined by a bounded channel, with checkpoint
+//! barriers (see [`crate::checkpoint`]).
 //!
-//! Not yet here (tracked in the connectors issue): periodic checkpoints and
-//! restore, parallel split readers on several instances, Ctrl-C handling.
+//! Not yet here: parallel split readers and writers on several instances.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,23 +38,23 @@ use crate::{Runtime, display};
 const READ_BATCH: u32 = 4096;
 
 /// A table resolved against the catalog for one role.
-pub struct Resolved<'r> {
+pub struct Resolved {
     /// The table.
-    pub table: &'r sql::Table,
+    pub table: sql::Table,
     /// Source or sink.
     pub role: Role,
     /// The connector component.
-    pub connector: &'r Entry,
+    pub connector: Entry,
     /// Connector options after validation (defaults filled in).
     pub options: Vec<(String, String)>,
     /// The format component and its options (without prefix), when the
     /// connector exchanges raw records.
-    pub format: Option<(&'r Entry, Vec<(String, String)>)>,
+    pub format: Option<(Entry, Vec<(String, String)>)>,
     /// What the connector declares it needs, filled in from the options.
     pub needs: Vec<Need>,
 }
 
-impl Resolved<'_> {
+impl Resolved {
     /// The instance grants: what the connector needs, if `operator` granted
     /// all of it; otherwise an error naming the table, the component and
     /// the flag for each missing grant.
@@ -75,7 +75,7 @@ impl Resolved<'_> {
 /// Resolves `table` for `role`: finds the connector, validates its options
 /// (Flink semantics: unknown keys rejected with the valid ones, defaults
 /// filled in), resolves and validates the format.
-pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> Result<Resolved<'r>> {
+pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Resolved> {
     let mut given = table.options.clone();
     let identifier = table.option("connector").ok_or_else(|| {
         Error::Host(anyhow::anyhow!(
@@ -105,7 +105,7 @@ pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> R
             let entry = runtime.catalog().find(name, Role::Format)?;
             let format_options = options::take_prefixed(&mut given, name);
             let target = Target { table: &table.name, role: "format", prefix: Some(name) };
-            Some((entry, options::validate(target, &entry.spec, &format_options)?))
+            Some((entry.clone(), options::validate(target, &entry.spec, &format_options)?))
         }
         _ => None,
     };
@@ -140,7 +140,7 @@ pub fn resolve<'r>(runtime: &'r Runtime, table: &'r sql::Table, role: Role) -> R
                 || !matches!((role, n.kind), (Role::Source, CapabilityKind::Write) | (Role::Sink, CapabilityKind::Read))
         })
         .collect();
-    Ok(Resolved { table, role, connector, options, format, needs })
+    Ok(Resolved { table: table.clone(), role, connector: connector.clone(), options, format, needs })
 }
 
 /// Every table a statement touches, with the role it plays.
@@ -225,8 +225,8 @@ async fn run_statement(
     match statement {
         Statement::Explain(inner) => explain(runtime, job, inner, operator, out).await,
         Statement::Select(query) => {
-            let source = resolve(runtime, table(&query.source), Role::Source)?;
-            let mut scan = Scan::open(&source, query, operator, None).await?;
+            let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
+            let mut scan = Scan::open(source, query.clone(), operator, None).await?;
             while let Some(rows) = scan.next().await? {
                 for line in display::format_rows(&rows) {
                     writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
@@ -238,9 +238,9 @@ async fn run_statement(
             Ok(())
         }
         Statement::Insert { sink, query } => {
-            let source = resolve(runtime, table(&query.source), Role::Source)?;
+            let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
             let sink = resolve(runtime, table(sink), Role::Sink)?;
-            insert(&source, &sink, query, operator, config, store).await
+            insert(source, &sink, query, operator, config, store).await
         }
     }
 }
@@ -273,7 +273,7 @@ async fn explain(
                 Statement::Insert { query, .. } | Statement::Select(query) => query,
                 Statement::Explain(_) => continue,
             };
-            let scan = Scan::open(&r, query, operator, None).await?;
+            let scan = Scan::open(Arc::new(r), query.clone(), operator, None).await?;
             let a = &scan.plan.accepted;
             let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };
             writeln!(
@@ -295,19 +295,40 @@ async fn explain(
     Ok(())
 }
 
-/// `INSERT INTO sink SELECT … FROM source`, with checkpoints: restore from
-/// the last completed one, then checkpoint every interval and at the end.
+/// What the reading task hands the writing side, in order.
+enum Msg {
+    /// Rows, and the raw bytes read for them.
+    Rows(ChangelogBatch, u64),
+    /// Checkpoint barrier: every row before it is in the channel; the
+    /// split states are those right after those rows.
+    Barrier(u64, BTreeMap<String, checkpoint::SplitState>),
+    /// The scan ended; final split states.
+    End(BTreeMap<String, checkpoint::SplitState>),
+    /// The scan failed.
+    Failed(Error),
+}
+
+/// Batches in flight between the reading and the writing side: enough to
+/// keep both busy, few enough to bound memory (backpressure).
+const IN_FLIGHT: usize = 4;
+
+/// `INSERT INTO sink SELECT … FROM source`: the source and its decoder run
+/// on their own task, the encoder and sink on this one, joined by a bounded
+/// channel. Checkpoints are barriers (as in Flink): the writer asks, the
+/// reader puts its split states into the stream after the rows they cover,
+/// and the writer — having written exactly those rows — prepares the sink's
+/// commit, saves the checkpoint atomically and commits. A restart restores
+/// the last completed checkpoint.
 async fn insert(
-    source: &Resolved<'_>,
-    sink: &Resolved<'_>,
+    source: Arc<Resolved>,
+    sink: &Resolved,
     query: &sql::Query,
     operator: &Grants,
     config: &RunConfig,
     store: Option<checkpoint::Store>,
 ) -> Result<()> {
-    let host = |e: anyhow::Error| Error::Host(e);
     let restored = match &store {
-        Some(store) => store.load().map_err(host)?,
+        Some(store) => store.load().map_err(Error::Host)?,
         None => None,
     };
     if let Some(c) = restored.as_ref().filter(|c| c.finished) {
@@ -334,47 +355,120 @@ async fn insert(
         None => Vec::new(),
     };
     let mut writer = Writer::open(sink, operator, restored.as_ref().map_or(0, |c| c.id), &recommit).await?;
-    let mut scan = Scan::open(source, query, operator, restored.as_ref()).await?;
-    let mut next_id = restored.as_ref().map_or(1, |c| c.id + 1);
-    let mut rows_written = restored.as_ref().map_or(0, |c| c.rows);
-    let mut last = Instant::now();
-    let mut progress = Progress::new(&format!("{} → {}", source.table.name, sink.table.name), config.progress);
-    while let Some(rows) = scan.next().await? {
-        rows_written += rows.rows.num_rows() as u64;
-        progress.add(rows.rows.num_rows() as u64, scan.take_bytes());
-        writer.write(&rows).await?;
-        let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
-        if stopping || config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i) {
-            take_checkpoint(&mut scan, &mut writer, store.as_ref(), next_id, rows_written, false).await?;
-            next_id += 1;
-            last = Instant::now();
-        }
-        if stopping {
-            progress.finish();
-            return Err(Error::Stopped {
-                checkpoint: next_id - 1,
-                resume: store.map_or_else(
-                    || "no checkpoint directory: the next run starts over".to_owned(),
-                    |s| format!("run the job again to resume from {}", s.dir().display()),
-                ),
-            });
-        }
-    }
-    take_checkpoint(&mut scan, &mut writer, store.as_ref(), next_id, rows_written, true).await?;
-    progress.finish();
+    let scan = Scan::open(source.clone(), query.clone(), operator, restored.as_ref()).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT);
+    let (ask, asked) = tokio::sync::mpsc::unbounded_channel();
+    let reading = tokio::spawn(read_into(scan, tx, asked));
+    let result = write_from(&mut rx, &mut writer, &ask, source.table.name.clone(), sink, config, store, restored).await;
+    reading.abort();
+    let _ = reading.await;
+    result?;
     writer.close().await
 }
 
-/// Reader states and committables to the store (atomically), then commit.
+/// The reading task: rows into `tx`, a barrier whenever one is asked for.
+async fn read_into(
+    mut scan: Scan,
+    tx: tokio::sync::mpsc::Sender<Msg>,
+    mut asked: tokio::sync::mpsc::UnboundedReceiver<u64>,
+) {
+    loop {
+        while let Ok(id) = asked.try_recv() {
+            let msg = match scan.checkpoint().await {
+                Ok(splits) => Msg::Barrier(id, splits),
+                Err(e) => Msg::Failed(e),
+            };
+            if tx.send(msg).await.is_err() {
+                return;
+            }
+        }
+        let msg = match scan.next().await {
+            Ok(Some(rows)) => Msg::Rows(rows, scan.take_bytes()),
+            Ok(None) => match scan.checkpoint().await {
+                Ok(splits) => Msg::End(splits),
+                Err(e) => Msg::Failed(e),
+            },
+            Err(e) => Msg::Failed(e),
+        };
+        let last = !matches!(msg, Msg::Rows(..));
+        if tx.send(msg).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The writing side: rows to the sink, checkpoints at barriers.
+#[allow(clippy::too_many_arguments)]
+async fn write_from(
+    rx: &mut tokio::sync::mpsc::Receiver<Msg>,
+    writer: &mut Writer<'_>,
+    ask: &tokio::sync::mpsc::UnboundedSender<u64>,
+    source_name: String,
+    sink: &Resolved,
+    config: &RunConfig,
+    store: Option<checkpoint::Store>,
+    restored: Option<checkpoint::Checkpoint>,
+) -> Result<()> {
+    let mut next_id = restored.as_ref().map_or(1, |c| c.id + 1);
+    let mut rows_written = restored.as_ref().map_or(0, |c| c.rows);
+    let mut last = Instant::now();
+    let mut pending: Option<u64> = None;
+    let mut stop_at: Option<u64> = None;
+    let mut progress = Progress::new(&format!("{source_name} → {}", sink.table.name), config.progress);
+    loop {
+        let Some(msg) = rx.recv().await else {
+            return Err(Error::Host(anyhow::anyhow!("the reading task of '{source_name}' ended unexpectedly")));
+        };
+        match msg {
+            Msg::Rows(rows, bytes) => {
+                rows_written += rows.rows.num_rows() as u64;
+                progress.add(rows.rows.num_rows() as u64, bytes);
+                writer.write(&rows).await?;
+                let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+                let due = config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i);
+                if pending.is_none() && (due || (stopping && stop_at.is_none())) {
+                    pending = Some(next_id);
+                    if stopping {
+                        stop_at = Some(next_id);
+                    }
+                    let _ = ask.send(next_id);
+                    next_id += 1;
+                }
+            }
+            Msg::Barrier(id, splits) => {
+                take_checkpoint(writer, store.as_ref(), id, splits, rows_written, false).await?;
+                pending = None;
+                last = Instant::now();
+                if stop_at == Some(id) {
+                    progress.finish();
+                    return Err(Error::Stopped {
+                        checkpoint: id,
+                        resume: store.map_or_else(
+                            || "no checkpoint directory: the next run starts over".to_owned(),
+                            |s| format!("run the job again to resume from {}", s.dir().display()),
+                        ),
+                    });
+                }
+            }
+            Msg::End(splits) => {
+                take_checkpoint(writer, store.as_ref(), next_id, splits, rows_written, true).await?;
+                progress.finish();
+                return Ok(());
+            }
+            Msg::Failed(e) => return Err(e),
+        }
+    }
+}
+
+/// Prepares the sink's commit, saves the checkpoint atomically, commits.
 async fn take_checkpoint(
-    scan: &mut Scan<'_>,
     writer: &mut Writer<'_>,
     store: Option<&checkpoint::Store>,
     id: u64,
+    splits: BTreeMap<String, checkpoint::SplitState>,
     rows: u64,
     finished: bool,
 ) -> Result<()> {
-    let splits = scan.checkpoint().await?;
     let committables = writer.prepare(id).await?;
     if let Some(store) = store {
         let c = checkpoint::Checkpoint {
@@ -407,9 +501,9 @@ enum Slot {
 }
 
 /// A running scan of one source table for one query.
-struct Scan<'r> {
-    source: &'r Resolved<'r>,
-    query: &'r sql::Query,
+struct Scan {
+    source: Arc<Resolved>,
+    query: sql::Query,
     request: wsource::ScanRequest,
     instance: Instance,
     decoder: Option<(Instance, ResourceAny)>,
@@ -422,14 +516,14 @@ struct Scan<'r> {
     bytes: u64,
 }
 
-impl<'r> Scan<'r> {
+impl Scan {
     async fn open(
-        source: &'r Resolved<'r>,
-        query: &'r sql::Query,
+        source: Arc<Resolved>,
+        query: sql::Query,
         operator: &Grants,
         restore: Option<&checkpoint::Checkpoint>,
-    ) -> Result<Scan<'r>> {
-        let table = source.table;
+    ) -> Result<Scan> {
+        let table = &source.table;
         let request = wsource::ScanRequest {
             projection: None,
             filters: Vec::new(),
@@ -462,7 +556,8 @@ impl<'r> Scan<'r> {
             }
             None => None,
         };
-        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining: query.limit, bytes: 0 })
+        let remaining = query.limit;
+        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
     }
 
     /// Raw bytes read since the last call.
@@ -472,7 +567,7 @@ impl<'r> Scan<'r> {
 
     /// Opens pending splits (resumed ones first) up to [`OPEN_READERS`].
     async fn open_readers(&mut self) -> Result<()> {
-        let table = self.source.table;
+        let table = &self.source.table;
         loop {
             if self.slots.iter().filter(|s| matches!(s, Slot::Open(_))).count() >= OPEN_READERS {
                 return Ok(());
@@ -513,7 +608,8 @@ impl<'r> Scan<'r> {
 
     /// The next non-empty batch of query rows, or `None` at the end.
     async fn next(&mut self) -> Result<Option<ChangelogBatch>> {
-        let schema = &self.source.table.schema;
+        let source = self.source.clone();
+        let schema = &source.table.schema;
         let mut idle_turns = 0;
         loop {
             self.open_readers().await?;
@@ -701,7 +797,7 @@ fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scalar<ArrayRef
 
 /// A sink writer on one instance, staging rows until `finish`.
 struct Writer<'r> {
-    sink: &'r Resolved<'r>,
+    sink: &'r Resolved,
     instance: Instance,
     writer: ResourceAny,
     encoder: Option<(Instance, ResourceAny)>,
@@ -711,12 +807,12 @@ impl<'r> Writer<'r> {
     /// Opens a writer after committing `recommit` (a restored checkpoint's
     /// committables).
     async fn open(
-        sink: &'r Resolved<'r>,
+        sink: &'r Resolved,
         operator: &Grants,
         restored_checkpoint: u64,
         recommit: &[Vec<u8>],
     ) -> Result<Writer<'r>> {
-        let table = sink.table;
+        let table = &sink.table;
         let grants = sink.grants(operator)?;
         let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &grants).await?;
         instance.validate(&sink.options, &table.schema).await?;
