@@ -223,3 +223,36 @@ async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects()
     running.abort();
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_socket_sink_sends_encoded_records() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.expect("the sink connects");
+        let mut received = String::new();
+        conn.read_to_string(&mut received).await.expect("read");
+        received
+    });
+    let sql = format!(
+        "CREATE TABLE Nums (n INT NOT NULL, label STRING) WITH ('connector' = 'datagen', 'fields.n.kind' = 'sequence',
+           'fields.n.start' = '1', 'fields.n.end' = '3', 'fields.label.length' = '2', 'seed' = '1');
+         CREATE TABLE Out (n INT NOT NULL, label STRING) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1',
+           'port' = '{port}', 'byte-delimiter' = '59', 'format' = 'json');
+         INSERT INTO Out SELECT * FROM Nums;"
+    );
+    let job = sql::parse("sink.sql", &sql).expect("parses");
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants {
+        connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
+        ..weir::policy::Grants::none()
+    };
+    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut Vec::new()).await.expect("runs");
+    drop(runtime);
+    let received =
+        tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("in time").expect("server");
+    let records: Vec<&str> = received.split_terminator(';').collect();
+    assert_eq!(records.len(), 3, "{received}");
+    assert!(records[0].starts_with("{\"n\":1,\"label\":\"") && records[2].starts_with("{\"n\":3,"), "{received}");
+}

@@ -4,7 +4,7 @@
 //! exactly once.
 //!
 //! The suite runs 200,000 rows and 10 kills; `scripts/crash-test` runs the
-//! full size (`WEIR_CRASH_ROWS`, `WEIR_CRASH_KILLS`, `WEIR_CRASH_MAX_DELAY_MS`).
+//! full size (`WEIR_CRASH_ROWS`, `WEIR_CRASH_KILLS`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -35,11 +35,19 @@ fn lines_under(dir: &Path) -> Vec<String> {
     lines
 }
 
+/// Rows covered by the copy job's last completed checkpoint.
+fn checkpointed(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join(".weir/checkpoints/copy/statement-1/checkpoint.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["rows"].as_u64())
+        .unwrap_or(0)
+}
+
 #[test]
 fn killed_and_restarted_jobs_write_every_row_exactly_once() {
     let rows = env_number("WEIR_CRASH_ROWS", 200_000);
     let kills = env_number("WEIR_CRASH_KILLS", 10);
-    let max_delay = env_number("WEIR_CRASH_MAX_DELAY_MS", 300);
     let seed = env_number(
         "WEIR_CRASH_SEED",
         SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1,
@@ -88,6 +96,9 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
         rng ^= rng << 17;
         rng % below
     };
+    // Kill targets: rows checkpointed, spread over the first 85 % of the job.
+    let mut targets: Vec<u64> = (0..kills).map(|_| rows / 50 + random(rows * 83 / 100)).collect();
+    targets.sort_unstable();
     let (mut killed, mut runs) = (0, 0);
     let mut progress = Vec::new();
     loop {
@@ -100,13 +111,20 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("starts");
-        let deadline = (killed < kills)
-            .then(|| Instant::now() + Duration::from_millis(40 + random(max_delay.saturating_sub(40).max(1))));
+        // Kill points are spread over the job by progress, not by time (so
+        // a faster machine or build cannot let the job finish first): once
+        // the last checkpoint has passed this run's target, wait a random
+        // few milliseconds (landing anywhere between checkpoints) and kill.
+        let target = targets.get(killed as usize).copied();
+        let mut kill_at: Option<Instant> = None;
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 break Some(status);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if kill_at.is_none() && target.is_some_and(|t| checkpointed(&dir) >= t) {
+                kill_at = Some(Instant::now() + Duration::from_millis(random(60)));
+            }
+            if kill_at.is_some_and(|d| Instant::now() >= d) {
                 child.kill().expect("SIGKILL");
                 child.wait().expect("reaped");
                 killed += 1;
@@ -117,13 +135,7 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
         match status {
             None => {
                 // Where the killed run had got to: its last completed checkpoint.
-                let checkpoint = dir.join(".weir/checkpoints/copy/statement-1/checkpoint.json");
-                let done = std::fs::read_to_string(&checkpoint)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v["rows"].as_u64())
-                    .unwrap_or(0);
-                progress.push(done);
+                progress.push(checkpointed(&dir));
                 continue;
             }
             Some(s) if s.success() => break,
@@ -137,7 +149,7 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
     eprintln!("crash test: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
     let mid_job = progress.iter().filter(|&&p| p > 0 && p < rows).count();
     assert!(mid_job >= 3, "too few kills landed mid-job to mean anything: {progress:?}");
-    assert_eq!(killed, kills, "every planned kill must land while the job runs");
+    assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
     let output = lines_under(&dir.join("out"));
     assert_eq!(output.len(), input.len(), "rows lost or duplicated after {killed} kills (seed {seed})");
     assert!(output == input, "output differs from input after {killed} kills (seed {seed})");
@@ -157,7 +169,8 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_next_run_resumes() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(
         dir.join("slow.sql"),
-        "CREATE TABLE Gen (id BIGINT NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '60000',
+        "SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE Gen (id BIGINT NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '60000',
            'rows-per-second' = '20000', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '60000');
          CREATE TABLE Out (id BIGINT NOT NULL) WITH ('connector' = 'filesystem', 'path' = 'out', 'format' = 'csv');
          INSERT INTO Out SELECT * FROM Gen;",
@@ -170,15 +183,18 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_next_run_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    std::thread::sleep(Duration::from_millis(1200));
+    // Stop once the job is surely running: its first checkpoint is written.
+    let first = dir.join(".weir/checkpoints/slow/statement-1/checkpoint.json");
+    let waiting = Instant::now();
+    while !first.exists() {
+        assert!(waiting.elapsed() < Duration::from_secs(60), "the job never took a checkpoint");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
     assert!(interrupted.success());
     let out = child.wait_with_output().expect("ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("stopped after checkpoint 1; run the job again to resume"),
-        "{stderr}"
-    );
+    assert!(!out.status.success() && stderr.contains("; run the job again to resume from"), "{stderr}");
     let partial = lines_under(&dir.join("out")).len();
     assert!(partial > 0 && partial < 60_000, "the stop came mid-job: {partial} rows");
 

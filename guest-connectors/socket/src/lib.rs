@@ -8,17 +8,22 @@
 //! reconnect — a partial record at the break is dropped and counted in
 //! `partial-records-dropped`. The scan is unbounded.
 //!
+//! As a **sink** it connects to the same kind of server and writes each
+//! encoded record followed by `byte-delimiter`, flushing at every
+//! checkpoint (at-least-once: a socket cannot take back what it sent).
+//!
 //! It declares `tcp-connect {hostname}:{port}`; the operator grants it with
 //! `--allow-net hostname:port`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use weir_framing::{Framer, Framing};
 use weir_sdk::{
-    Accepted, CapabilityKind, ComponentSpec, Error, OptionSpec, Options, OptionsExt, Payload, RawRecords, ReadResult,
-    Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split, VarData, export_source,
+    Accepted, CapabilityKind, Committable, ComponentSpec, Error, OptionSpec, Options, OptionsExt, Payload, RawRecords,
+    ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Sink, SinkInput, Source, Split, VarData, WriterContext,
+    export_connector,
 };
 
 /// The reader of the one split.
@@ -35,7 +40,7 @@ pub struct Socket {
 
 impl Source for Socket {
     fn spec() -> ComponentSpec {
-        ComponentSpec::new("socket", "Delimited records from a TCP server (Flink's socket example source)")
+        ComponentSpec::new("socket", "Delimited records from and to a TCP server (Flink's socket example source)")
             .payload(Payload::RawRecords)
             .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete])
             .option(OptionSpec::string("hostname", "Host to connect to").required())
@@ -158,4 +163,49 @@ fn settings(options: &Options) -> Result<(String, u8, Duration)> {
     Ok((format!("{host}:{port}"), delimiter, options.duration("reconnect-interval")?))
 }
 
-export_source!(Socket);
+/// The sink's writer: one connection, records joined with the delimiter.
+pub struct SocketWriter {
+    address: String,
+    delimiter: u8,
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Sink for SocketWriter {
+    fn spec() -> ComponentSpec {
+        Socket::spec()
+    }
+
+    fn open(options: &Options, _schema: &Schema, _context: &WriterContext) -> Result<Self> {
+        let (address, delimiter, _) = settings(options)?;
+        let stream = TcpStream::connect(&address)
+            .map_err(|e| Error::connection(format!("cannot connect to {address}: {e}; is the server running?")))?;
+        Ok(SocketWriter { address, delimiter, stream, buffer: Vec::new() })
+    }
+
+    fn write(&mut self, input: SinkInput) -> Result<()> {
+        let SinkInput::Records(records) = input else {
+            return Err(Error::unsupported("the socket sink writes encoded records; give the table a 'format'"));
+        };
+        self.buffer.clear();
+        weir_framing::join(
+            &weir_framing::VarData { offsets: records.values.offsets, data: records.values.data },
+            Framing::Delimiter(self.delimiter),
+            &mut self.buffer,
+        );
+        self.stream
+            .write_all(&self.buffer)
+            .map_err(|e| Error::connection(format!("cannot send to {}: {e}", self.address)))
+    }
+
+    fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<Committable>> {
+        self.stream.flush().map_err(|e| Error::connection(format!("cannot send to {}: {e}", self.address)))?;
+        Ok(Vec::new())
+    }
+
+    fn commit(_options: &Options, _committables: Vec<Committable>) -> Result<()> {
+        Ok(())
+    }
+}
+
+export_connector!(Socket, SocketWriter);
