@@ -6,11 +6,12 @@
 //! one instance of the source component; raw records go through the
 //! table's decoder; the host applies the filters, projection and limit the
 //! source did not accept; rows go to the sink's writer (or, for a bare
-//! `SELECT`, to the terminal). An `INSERT` runs its reading and writing
-//! sides on two tasks joined by a bounded channel, with checkpoint
-//! barriers (see [`crate::checkpoint`]).
+//! `SELECT`, to the terminal). An `INSERT` runs `scan.parallelism` reading
+//! tasks (each its own source and decoder instances) and one writing task,
+//! joined by a bounded channel, with aligned checkpoint barriers (see
+//! [`crate::checkpoint`]).
 //!
-//! Not yet here: parallel split readers and writers on several instances.
+//! Not yet here: several sink writers (`sink.parallelism`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -55,6 +56,11 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// `scan.parallelism`: how many reader instances share the splits.
+    pub fn scan_parallelism(&self) -> usize {
+        self.table.option("scan.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
+    }
+
     /// The instance grants: what the connector needs, if `operator` granted
     /// all of it; otherwise an error naming the table, the component and
     /// the flag for each missing grant.
@@ -118,6 +124,18 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
     // `connector` (and `format`, resolved above) choose components; they
     // are not options of the connector itself.
     given.retain(|(k, _)| k != "connector" && !(k == "format" && format.is_some()));
+    // `scan.parallelism` / `sink.parallelism` are the runner's (Flink's
+    // framework options); a connector that declares one sees it too.
+    for key in ["scan.parallelism", "sink.parallelism"] {
+        if let Some((_, v)) = table.options.iter().find(|(k, _)| k == key) {
+            if !v.trim().parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
+                return Err(Error::Host(anyhow::anyhow!("table '{}': '{key}' = '{v}': expected 1 to 64", table.name)));
+            }
+            if connector.spec.option(key).is_none() {
+                given.retain(|(k, _)| k != key);
+            }
+        }
+    }
     let target = Target { table: &table.name, role: "connector", prefix: None };
     let mut options = options::validate(target, &connector.spec, &given)?;
     // Paths the connector reads or writes are made absolute (the guest sees
@@ -226,7 +244,7 @@ async fn run_statement(
         Statement::Explain(inner) => explain(runtime, job, inner, operator, out).await,
         Statement::Select(query) => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
-            let mut scan = Scan::open(source, query.clone(), operator, None).await?;
+            let mut scan = Scan::open(source, query.clone(), operator, None, None).await?;
             while let Some(rows) = scan.next().await? {
                 for line in display::format_rows(&rows) {
                     writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
@@ -273,7 +291,7 @@ async fn explain(
                 Statement::Insert { query, .. } | Statement::Select(query) => query,
                 Statement::Explain(_) => continue,
             };
-            let scan = Scan::open(Arc::new(r), query.clone(), operator, None).await?;
+            let scan = Scan::open(Arc::new(r), query.clone(), operator, None, None).await?;
             let a = &scan.plan.accepted;
             let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };
             writeln!(
@@ -355,22 +373,50 @@ async fn insert(
         None => Vec::new(),
     };
     let mut writer = Writer::open(sink, operator, restored.as_ref().map_or(0, |c| c.id), &recommit).await?;
-    let scan = Scan::open(source.clone(), query.clone(), operator, restored.as_ref()).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT);
-    let (ask, asked) = tokio::sync::mpsc::unbounded_channel();
-    let reading = tokio::spawn(read_into(scan, tx, asked));
-    let result = write_from(&mut rx, &mut writer, &ask, source.table.name.clone(), sink, config, store, restored).await;
-    reading.abort();
-    let _ = reading.await;
+    // `scan.parallelism` readers, each its own source and decoder instance,
+    // each reading every n-th split of one plan (one reader with a LIMIT,
+    // which spans all splits).
+    let first = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), None).await?;
+    let readers = if query.limit.is_some() { 1 } else { source.scan_parallelism().min(first.plan.splits.len().max(1)) };
+    let plan = first.plan.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT * readers);
+    let (done, _) = tokio::sync::watch::channel(0u64);
+    let mut asks = Vec::new();
+    let mut tasks = Vec::new();
+    let mut scans = vec![first];
+    for part in 1..readers {
+        let scan = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), Some(plan.clone())).await?;
+        scans.push(scan);
+        let _ = part;
+    }
+    for (part, mut scan) in scans.into_iter().enumerate() {
+        scan.keep_part(part, readers);
+        let (ask, asked) = tokio::sync::mpsc::unbounded_channel();
+        asks.push(ask);
+        tasks.push(tokio::spawn(read_into(scan, tx.clone(), asked, done.subscribe())));
+    }
+    drop(tx);
+    let result =
+        write_from(&mut rx, &mut writer, &asks, &done, source.table.name.clone(), sink, config, store, restored).await;
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
     result?;
     writer.close().await
 }
 
-/// The reading task: rows into `tx`, a barrier whenever one is asked for.
+/// A reading task: rows into `tx`, a barrier whenever one is asked for —
+/// after which it waits until the checkpoint is complete, so that no row
+/// it reads later can slip in front of another reader's barrier (aligned
+/// checkpoints).
 async fn read_into(
     mut scan: Scan,
     tx: tokio::sync::mpsc::Sender<Msg>,
     mut asked: tokio::sync::mpsc::UnboundedReceiver<u64>,
+    mut done: tokio::sync::watch::Receiver<u64>,
 ) {
     loop {
         while let Ok(id) = asked.try_recv() {
@@ -378,7 +424,7 @@ async fn read_into(
                 Ok(splits) => Msg::Barrier(id, splits),
                 Err(e) => Msg::Failed(e),
             };
-            if tx.send(msg).await.is_err() {
+            if tx.send(msg).await.is_err() || done.wait_for(|&completed| completed >= id).await.is_err() {
                 return;
             }
         }
@@ -397,12 +443,15 @@ async fn read_into(
     }
 }
 
-/// The writing side: rows to the sink, checkpoints at barriers.
+/// The writing side: rows to the sink; a checkpoint once every reader
+/// still running has delivered its barrier (readers that ended contribute
+/// their final states).
 #[allow(clippy::too_many_arguments)]
 async fn write_from(
     rx: &mut tokio::sync::mpsc::Receiver<Msg>,
     writer: &mut Writer<'_>,
-    ask: &tokio::sync::mpsc::UnboundedSender<u64>,
+    asks: &[tokio::sync::mpsc::UnboundedSender<u64>],
+    done: &tokio::sync::watch::Sender<u64>,
     source_name: String,
     sink: &Resolved,
     config: &RunConfig,
@@ -412,12 +461,15 @@ async fn write_from(
     let mut next_id = restored.as_ref().map_or(1, |c| c.id + 1);
     let mut rows_written = restored.as_ref().map_or(0, |c| c.rows);
     let mut last = Instant::now();
-    let mut pending: Option<u64> = None;
+    // The checkpoint being collected: its id, barriers so far, their states.
+    let mut pending: Option<(u64, usize, BTreeMap<String, checkpoint::SplitState>)> = None;
+    let mut ended: BTreeMap<String, checkpoint::SplitState> = BTreeMap::new();
+    let mut live = asks.len();
     let mut stop_at: Option<u64> = None;
     let mut progress = Progress::new(&format!("{source_name} → {}", sink.table.name), config.progress);
     loop {
         let Some(msg) = rx.recv().await else {
-            return Err(Error::Host(anyhow::anyhow!("the reading task of '{source_name}' ended unexpectedly")));
+            return Err(Error::Host(anyhow::anyhow!("the reading tasks of '{source_name}' ended unexpectedly")));
         };
         match msg {
             Msg::Rows(rows, bytes) => {
@@ -427,35 +479,53 @@ async fn write_from(
                 let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
                 let due = config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i);
                 if pending.is_none() && (due || (stopping && stop_at.is_none())) {
-                    pending = Some(next_id);
                     if stopping {
                         stop_at = Some(next_id);
                     }
-                    let _ = ask.send(next_id);
+                    for ask in asks {
+                        let _ = ask.send(next_id);
+                    }
+                    pending = Some((next_id, 0, BTreeMap::new()));
                     next_id += 1;
                 }
             }
             Msg::Barrier(id, splits) => {
-                take_checkpoint(writer, store.as_ref(), id, splits, rows_written, false).await?;
-                pending = None;
-                last = Instant::now();
-                if stop_at == Some(id) {
-                    progress.finish();
-                    return Err(Error::Stopped {
-                        checkpoint: id,
-                        resume: store.map_or_else(
-                            || "no checkpoint directory: the next run starts over".to_owned(),
-                            |s| format!("run the job again to resume from {}", s.dir().display()),
-                        ),
-                    });
+                if let Some((_, barriers, states)) = pending.as_mut().filter(|(p, ..)| *p == id) {
+                    *barriers += 1;
+                    states.extend(splits);
                 }
             }
             Msg::End(splits) => {
-                take_checkpoint(writer, store.as_ref(), next_id, splits, rows_written, true).await?;
-                progress.finish();
-                return Ok(());
+                ended.extend(splits);
+                live -= 1;
+                if live == 0 {
+                    take_checkpoint(writer, store.as_ref(), next_id, ended, rows_written, true).await?;
+                    progress.finish();
+                    return Ok(());
+                }
             }
             Msg::Failed(e) => return Err(e),
+        }
+        // Complete the pending checkpoint once every live reader answered.
+        if let Some((id, barriers, _)) = &pending
+            && *barriers >= live
+        {
+            let id = *id;
+            let (_, _, mut states) = pending.take().expect("checked above");
+            states.extend(ended.clone());
+            take_checkpoint(writer, store.as_ref(), id, states, rows_written, false).await?;
+            done.send_replace(id);
+            last = Instant::now();
+            if stop_at == Some(id) {
+                progress.finish();
+                return Err(Error::Stopped {
+                    checkpoint: id,
+                    resume: store.map_or_else(
+                        || "no checkpoint directory: the next run starts over".to_owned(),
+                        |s| format!("run the job again to resume from {}", s.dir().display()),
+                    ),
+                });
+            }
         }
     }
 }
@@ -498,6 +568,8 @@ enum Slot {
     Open(ResourceAny),
     /// Read to the end.
     Done,
+    /// Read by another reader of the same scan.
+    Elsewhere,
 }
 
 /// A running scan of one source table for one query.
@@ -522,6 +594,7 @@ impl Scan {
         query: sql::Query,
         operator: &Grants,
         restore: Option<&checkpoint::Checkpoint>,
+        plan: Option<wsource::ScanPlan>,
     ) -> Result<Scan> {
         let table = &source.table;
         let request = wsource::ScanRequest {
@@ -534,7 +607,10 @@ impl Scan {
         let grants = source.grants(operator)?;
         let mut instance = source.connector.loaded.instantiate(&source.connector.spec.identifier, &grants).await?;
         instance.validate(&source.options, &table.schema).await?;
-        let plan = instance.plan(&source.options, &table.schema, &request).await?;
+        let plan = match plan {
+            Some(plan) => plan,
+            None => instance.plan(&source.options, &table.schema, &request).await?,
+        };
         let mut slots = Vec::with_capacity(plan.splits.len());
         for split in &plan.splits {
             slots.push(match restore.and_then(|c| c.splits.get(&split.id)) {
@@ -558,6 +634,16 @@ impl Scan {
         };
         let remaining = query.limit;
         Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
+    }
+
+    /// Keeps every `parts`-th split starting at `part`; the others are read
+    /// by the other readers of the scan.
+    fn keep_part(&mut self, part: usize, parts: usize) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if i % parts != part {
+                *slot = Slot::Elsewhere;
+            }
+        }
     }
 
     /// Raw bytes read since the last call.
@@ -598,7 +684,7 @@ impl Scan {
                     checkpoint::SplitState::Reading(checkpoint::hex(&self.instance.checkpoint_reader(*reader).await?))
                 }
                 Slot::Pending(Some(state)) => checkpoint::SplitState::Reading(checkpoint::hex(state)),
-                Slot::Pending(None) => continue,
+                Slot::Pending(None) | Slot::Elsewhere => continue,
                 Slot::Done => checkpoint::SplitState::Finished,
             };
             states.insert(split.id.clone(), state);

@@ -82,7 +82,8 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
         dir.join("copy.sql"),
         format!(
             "SET 'execution.checkpointing.interval' = '50 ms';
-             CREATE TABLE Input ({schema}) WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'csv', 'csv.null-literal' = '\\N');
+             CREATE TABLE Input ({schema}) WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'csv',
+               'csv.null-literal' = '\\N', 'scan.parallelism' = '3');
              CREATE TABLE Output ({schema}) WITH ('connector' = 'filesystem', 'path' = 'out', 'format' = 'csv',
                'csv.null-literal' = '\\N', 'sink.rolling-policy.file-size' = '64 kb');
              INSERT INTO Output SELECT * FROM Input;"
@@ -96,8 +97,8 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
         rng ^= rng << 17;
         rng % below
     };
-    // Kill targets: rows checkpointed, spread over the first 85 % of the job.
-    let mut targets: Vec<u64> = (0..kills).map(|_| rows / 50 + random(rows * 83 / 100)).collect();
+    // Kill targets: rows checkpointed, spread over the first 70 % of the job.
+    let mut targets: Vec<u64> = (0..kills).map(|_| rows / 50 + random(rows * 68 / 100)).collect();
     targets.sort_unstable();
     let (mut killed, mut runs) = (0, 0);
     let mut progress = Vec::new();
@@ -122,7 +123,7 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
                 break Some(status);
             }
             if kill_at.is_none() && target.is_some_and(|t| checkpointed(&dir) >= t) {
-                kill_at = Some(Instant::now() + Duration::from_millis(random(60)));
+                kill_at = Some(Instant::now() + Duration::from_millis(random(30)));
             }
             if kill_at.is_some_and(|d| Instant::now() >= d) {
                 child.kill().expect("SIGKILL");
