@@ -256,3 +256,43 @@ async fn the_socket_sink_sends_encoded_records() {
     assert_eq!(records.len(), 3, "{received}");
     assert!(records[0].starts_with("{\"n\":1,\"label\":\"") && records[2].starts_with("{\"n\":3,"), "{received}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filesystem_monitoring_reads_new_files_as_they_appear() {
+    let dir = std::env::temp_dir().join(format!("weir-watch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("a.csv"), "1,first\n2,second\n").expect("write");
+    std::fs::write(dir.join(".hidden.csv"), "9,hidden\n").expect("write");
+    let sql = format!(
+        "CREATE TABLE Watched (id INT, name STRING) WITH ('connector' = 'filesystem', 'path' = '{}',
+           'format' = 'csv', 'source.monitor-interval' = '50 ms');
+         SELECT * FROM Watched;",
+        dir.display()
+    );
+    let job = sql::parse("watch.sql", &sql).expect("parses");
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let running = tokio::spawn(async move {
+        let mut out = Lines(tx, Vec::new());
+        job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await
+    });
+    let mut lines = Vec::new();
+    let mut added = false;
+    while lines.len() < 3 {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(line)) => lines.push(line),
+            other => panic!("no more rows ({other:?}); got {lines:?}"),
+        }
+        if lines.len() == 2 && !added {
+            // A new file appears whole (written aside, then moved in).
+            std::fs::write(dir.join(".b.tmp"), "3,third\n").expect("write");
+            std::fs::rename(dir.join(".b.tmp"), dir.join("b.csv")).expect("move in");
+            added = true;
+        }
+    }
+    assert_eq!(lines, ["+I[1, first]", "+I[2, second]", "+I[3, third]"]);
+    running.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,8 +16,11 @@
 //! deletes in-progress files of its subtask that no checkpoint committed.
 //! Readers of the directory see only whole, committed files.
 //!
+//! With `source.monitor-interval` the scan is unbounded: one split watches
+//! the directory and reads every new file once, in name order.
+//!
 //! Not yet: Hive-style partition directories as columns, byte-range splits
-//! of large files, `source.monitor-interval` (continuous monitoring).
+//! of large files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -33,18 +36,84 @@ use weir_sdk::{
 
 const CHUNK: usize = 256 << 10;
 
-/// A reader of one file.
-pub struct FileReader {
+/// One file being read: a chunked reader cut into lines.
+struct OneFile {
     path: PathBuf,
     file: File,
     framer: Framer,
     buffer: Vec<u8>,
-    eof: bool,
 }
+
+impl OneFile {
+    fn open(path: PathBuf, offset: u64) -> Result<OneFile> {
+        let mut file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| io_error("seek in", &path, e))?;
+        let mut framer = Framer::new(Framing::Newline);
+        framer.set_offset(offset);
+        Ok(OneFile { path, file, framer, buffer: Vec::new() })
+    }
+
+    /// The next lines, and whether the file has ended.
+    fn next(&mut self) -> Result<(weir_framing::VarData, bool)> {
+        loop {
+            if self.buffer.is_empty() {
+                self.buffer.resize(CHUNK, 0);
+            }
+            let n = self.file.read(&mut self.buffer).map_err(|e| io_error("read", &self.path, e))?;
+            let eof = n == 0;
+            let frames = if eof { self.framer.finish() } else { self.framer.push(&self.buffer[..n]) }
+                .map_err(|e| Error::data(0, b"", format!("{}: {e}", self.path.display())))?;
+            if eof {
+                self.buffer = Vec::new();
+            }
+            if !frames.is_empty() || eof {
+                return Ok((frames, eof));
+            }
+        }
+    }
+}
+
+/// `source.monitor-interval`: one split that lists the directory every
+/// interval and reads each new file once, in name order. Its state is the
+/// files done and the position in the current one, so a restore neither
+/// skips nor repeats a line. New files should appear whole (written
+/// elsewhere and moved in), as with Flink's monitoring source.
+struct Watch {
+    root: PathBuf,
+    interval: Duration,
+    done: std::collections::BTreeSet<PathBuf>,
+    current: Option<OneFile>,
+    last_scan: Option<Instant>,
+}
+
+/// A split reader: one file, or the watch of a monitored directory.
+pub enum FileReader {
+    /// A file split.
+    File(Box<OneFileSplit>),
+    /// The monitored directory.
+    Watch(Box<WatchSplit>),
+}
+
+/// Reader state of a file split (public only as the enum's payload).
+pub struct OneFileSplit(OneFile, bool);
+
+/// Reader state of a monitored directory (public only as the enum's payload).
+pub struct WatchSplit(Watch);
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::connection(format!("cannot {what} {}: {e}", path.display()))
 }
+
+fn records(frames: weir_framing::VarData) -> ReadResult {
+    ReadResult::Records(RawRecords {
+        values: VarData { offsets: frames.offsets, data: frames.data },
+        keys: None,
+        timestamps: None,
+        metadata: Vec::new(),
+    })
+}
+
+const WATCH: &[u8] = b"watch:";
 
 impl Source for FileReader {
     fn spec() -> ComponentSpec {
@@ -55,6 +124,11 @@ impl Source for FileReader {
         .payload(Payload::RawRecords)
         .sink_abilities(SinkAbilities::empty())
         .option(OptionSpec::string("path", "File or directory to read, or directory to write").required())
+        .option(OptionSpec::new(
+            "source.monitor-interval",
+            weir_sdk::OptionType::Duration,
+            "Keep watching the directory for new files at this interval (unbounded scan)",
+        ))
         .option(
             OptionSpec::new(
                 "sink.rolling-policy.file-size",
@@ -77,6 +151,16 @@ impl Source for FileReader {
 
     fn plan(options: &Options, _schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
         let root = PathBuf::from(options.string("path")?);
+        let accepted = Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false };
+        if options.get("source.monitor-interval").is_some() {
+            let mut payload = WATCH.to_vec();
+            payload.extend(root.display().to_string().into_bytes());
+            return Ok(ScanPlan {
+                splits: vec![Split { id: format!("watch {}", root.display()), payload }],
+                bounded: false,
+                accepted,
+            });
+        }
         let mut files = Vec::new();
         collect(&root, &mut files)?;
         files.sort();
@@ -92,64 +176,105 @@ impl Source for FileReader {
                 })
                 .collect(),
             bounded: true,
-            accepted: Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false },
+            accepted,
         })
     }
 
     fn open(
-        _options: &Options,
+        options: &Options,
         _schema: &Schema,
         _request: &ScanRequest,
         split: &Split,
         state: Option<&[u8]>,
     ) -> Result<Self> {
+        let damaged = || Error::config(None, "filesystem reader state is damaged");
+        if let Some(root) = split.payload.strip_prefix(WATCH) {
+            let mut watch = Watch {
+                root: PathBuf::from(String::from_utf8_lossy(root).into_owned()),
+                interval: options.duration("source.monitor-interval")?,
+                done: Default::default(),
+                current: None,
+                last_scan: None,
+            };
+            // State: lines `F <path>` (done) and `C <offset> <path>` (current).
+            for line in String::from_utf8_lossy(state.unwrap_or_default()).lines() {
+                match line.split_once(' ') {
+                    Some(("F", path)) => {
+                        watch.done.insert(PathBuf::from(path));
+                    }
+                    Some(("C", rest)) => {
+                        let (offset, path) = rest.split_once(' ').ok_or_else(damaged)?;
+                        let offset = offset.parse().map_err(|_| damaged())?;
+                        watch.current = Some(OneFile::open(PathBuf::from(path), offset)?);
+                    }
+                    _ => return Err(damaged()),
+                }
+            }
+            return Ok(FileReader::Watch(Box::new(WatchSplit(watch))));
+        }
         let path = PathBuf::from(String::from_utf8_lossy(&split.payload).into_owned());
-        let mut file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
         let offset = match state {
-            Some(s) => u64::from_le_bytes(
-                s.try_into()
-                    .map_err(|_| Error::config(None, "filesystem reader state is damaged (expected 8 bytes)"))?,
-            ),
+            Some(s) => u64::from_le_bytes(s.try_into().map_err(|_| damaged())?),
             None => 0,
         };
-        file.seek(SeekFrom::Start(offset)).map_err(|e| io_error("seek in", &path, e))?;
-        let mut framer = Framer::new(Framing::Newline);
-        framer.set_offset(offset);
-        Ok(FileReader { path, file, framer, buffer: Vec::new(), eof: false })
+        Ok(FileReader::File(Box::new(OneFileSplit(OneFile::open(path, offset)?, false))))
     }
 
     fn next(&mut self, _max_records: u32) -> Result<ReadResult> {
-        if self.eof {
-            return Ok(ReadResult::EndOfSplit);
-        }
-        loop {
-            if self.buffer.is_empty() {
-                self.buffer.resize(CHUNK, 0);
+        match self {
+            FileReader::File(split) => {
+                let OneFileSplit(file, ended) = split.as_mut();
+                if *ended {
+                    return Ok(ReadResult::EndOfSplit);
+                }
+                let (frames, eof) = file.next()?;
+                *ended = eof;
+                Ok(records(frames))
             }
-            let n = self.file.read(&mut self.buffer).map_err(|e| io_error("read", &self.path, e))?;
-            let frames = if n == 0 {
-                self.eof = true;
-                self.framer.finish()
-            } else {
-                self.framer.push(&self.buffer[..n])
-            }
-            .map_err(|e| Error::data(0, b"", format!("{}: {e}", self.path.display())))?;
-            if self.eof {
-                self.buffer = Vec::new();
-            }
-            if !frames.is_empty() || self.eof {
-                return Ok(ReadResult::Records(RawRecords {
-                    values: VarData { offsets: frames.offsets, data: frames.data },
-                    keys: None,
-                    timestamps: None,
-                    metadata: Vec::new(),
-                }));
+            FileReader::Watch(split) => {
+                let watch = &mut split.0;
+                if let Some(file) = watch.current.as_mut() {
+                    let (frames, eof) = file.next()?;
+                    if eof {
+                        watch.done.insert(file.path.clone());
+                        watch.current = None;
+                    }
+                    return Ok(records(frames));
+                }
+                if watch.last_scan.is_some_and(|t| t.elapsed() < watch.interval) {
+                    return Ok(ReadResult::WouldBlock);
+                }
+                watch.last_scan = Some(Instant::now());
+                let mut files = Vec::new();
+                collect(&watch.root, &mut files)?;
+                files.sort();
+                match files.into_iter().find(|f| !watch.done.contains(f)) {
+                    Some(next) => {
+                        watch.current = Some(OneFile::open(next, 0)?);
+                        watch.last_scan = None;
+                        Ok(ReadResult::WouldBlock)
+                    }
+                    None => Ok(ReadResult::WouldBlock),
+                }
             }
         }
     }
 
     fn checkpoint(&mut self) -> Result<Vec<u8>> {
-        Ok(self.framer.offset().to_le_bytes().to_vec())
+        Ok(match self {
+            FileReader::File(split) => split.0.framer.offset().to_le_bytes().to_vec(),
+            FileReader::Watch(split) => {
+                let watch = &split.0;
+                let mut state = String::new();
+                for path in &watch.done {
+                    state.push_str(&format!("F {}\n", path.display()));
+                }
+                if let Some(file) = &watch.current {
+                    state.push_str(&format!("C {} {}\n", file.framer.offset(), file.path.display()));
+                }
+                state.into_bytes()
+            }
+        })
     }
 }
 
