@@ -90,6 +90,12 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
         ))
     })?;
     let connector = runtime.catalog().find(identifier, role)?;
+    if role == Role::Sink && !table.partition_keys.is_empty() {
+        return Err(Error::Host(anyhow::anyhow!(
+            "table '{}': writing PARTITIONED BY tables is not supported yet; write to a table without PARTITIONED BY whose path is one partition directory",
+            table.name
+        )));
+    }
     if let Some(m) = table.metadata.first() {
         let column = &table.schema.fields[m.column].name;
         let able = role == Role::Source && connector.spec.source_abilities.contains(&"reading-metadata");
@@ -574,6 +580,8 @@ enum Slot {
 
 /// A running scan of one source table for one query.
 struct Scan {
+    /// The table's columns without its partition columns.
+    decode_schema: crate::types::Schema,
     source: Arc<Resolved>,
     query: sql::Query,
     request: wsource::ScanRequest,
@@ -623,17 +631,31 @@ impl Scan {
                 None => Slot::Pending(None),
             });
         }
+        // The format decodes the columns in the records; partition columns
+        // come from the path (the connector's per-record metadata).
+        let decode_schema = crate::types::Schema {
+            fields: table
+                .schema
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !table.partition_keys.contains(i))
+                .map(|(_, f)| f.clone())
+                .collect(),
+            nested: table.schema.nested.clone(),
+            primary_key: Vec::new(),
+        };
         let decoder = match &source.format {
             Some((entry, options)) => {
                 let mut d = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
-                d.validate(options, &table.schema).await?;
-                let handle = d.open_decoder(options, &table.schema).await?;
+                d.validate(options, &decode_schema).await?;
+                let handle = d.open_decoder(options, &decode_schema).await?;
                 Some((d, handle))
             }
             None => None,
         };
         let remaining = query.limit;
-        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
+        Ok(Scan { decode_schema, source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -709,9 +731,16 @@ impl Scan {
             let Slot::Open(reader) = self.slots[i] else { unreachable!() };
             let batch = match self.instance.next(reader, READ_BATCH).await? {
                 wsource::ReadResult::Rows(rows) => rows,
-                wsource::ReadResult::Records(RawRecords { values, .. }) => {
+                wsource::ReadResult::Records(RawRecords { values, metadata, .. }) => {
                     self.bytes += values.data.len() as u64;
-                    self.decode(&values).await?
+                    let decoded = self.decode(&values).await?;
+                    let decoded = batch::to_arrow(self.instance.name(), &self.decode_schema, decoded)?;
+                    let rows = with_partitions(&source.table, decoded, &metadata)?;
+                    let rows = self.apply(rows)?;
+                    if rows.rows.num_rows() > 0 {
+                        return Ok(Some(rows));
+                    }
+                    continue;
                 }
                 wsource::ReadResult::WouldBlock => {
                     // Nothing ready: pause once every open split had its turn.
@@ -998,4 +1027,104 @@ impl Progress {
             self.draw("\n");
         }
     }
+}
+
+/// Adds the table's partition columns, parsed from the connector's
+/// per-record metadata under each partition key, to the decoded columns.
+fn with_partitions(
+    table: &sql::Table,
+    decoded: ChangelogBatch,
+    metadata: &[(String, crate::types::Column)],
+) -> Result<ChangelogBatch> {
+    if table.partition_keys.is_empty() {
+        return Ok(decoded);
+    }
+    let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", table.name));
+    let n = decoded.rows.num_rows();
+    let mut physical = decoded.rows.columns().iter();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.schema.fields.len());
+    let schema = Arc::new(batch::arrow_schema(&table.schema).map_err(fail)?);
+    for (i, field) in table.schema.fields.iter().enumerate() {
+        if !table.partition_keys.contains(&i) {
+            columns.push(physical.next().cloned().ok_or_else(|| fail("the decoder returned too few columns".into()))?);
+            continue;
+        }
+        let (_, column) = metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(&field.name)).ok_or_else(|| {
+            fail(format!("partition column '{}' has no '{}=…' directory above this file", field.name, field.name))
+        })?;
+        let crate::types::ColumnData::Utf8(values) = &column.data else {
+            return Err(fail(format!("partition metadata '{}' is not text", field.name)));
+        };
+        let text = |r: usize| -> Option<&str> {
+            let valid = column.validity.as_ref().is_none_or(|v| v.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1));
+            let (start, end) = (*values.offsets.get(r)? as usize, *values.offsets.get(r + 1)? as usize);
+            valid.then(|| std::str::from_utf8(values.data.get(start..end)?).ok()).flatten()
+        };
+        let texts: Vec<Option<&str>> = (0..n).map(text).collect();
+        columns.push(
+            text_array(schema.field(i).data_type(), &texts)
+                .map_err(|m| fail(format!("partition '{}': {m}", field.name)))?,
+        );
+    }
+    let rows = arrow_array::RecordBatch::try_new(schema, columns).map_err(|e| fail(e.to_string()))?;
+    Ok(ChangelogBatch { rows, row_kinds: decoded.row_kinds })
+}
+
+/// Text values (partition directory names) as an Arrow array of `ty`.
+fn text_array(ty: &DataType, texts: &[Option<&str>]) -> std::result::Result<ArrayRef, String> {
+    use arrow_array::*;
+    use weir_text as t;
+    let each = |f: &dyn Fn(&str) -> std::result::Result<(), String>| texts.iter().flatten().try_for_each(|v| f(v));
+    Ok(match ty {
+        DataType::Utf8 => Arc::new(StringArray::from(texts.to_vec())),
+        DataType::Boolean => {
+            each(&|v| t::parse_bool(v).map(|_| ()))?;
+            Arc::new(texts.iter().map(|v| v.and_then(|v| t::parse_bool(v).ok())).collect::<BooleanArray>())
+        }
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            each(&|v| t::parse_int::<i64>(v, "BIGINT").map(|_| ()))?;
+            let values: Int64Array =
+                texts.iter().map(|v| v.and_then(|v| t::parse_int::<i64>(v, "BIGINT").ok())).collect();
+            arrow_cast_int(ty, values)?
+        }
+        DataType::Float64 => Arc::new(
+            texts.iter().map(|v| v.and_then(|v| t::parse_float::<f64>(v, "DOUBLE").ok())).collect::<Float64Array>(),
+        ),
+        DataType::Date32 => {
+            each(&|v| t::parse_date(v).map(|_| ()))?;
+            Arc::new(texts.iter().map(|v| v.and_then(|v| t::parse_date(v).ok())).collect::<Date32Array>())
+        }
+        other => {
+            return Err(format!("partition columns of type {other} are not supported yet; use STRING, INT or DATE"));
+        }
+    })
+}
+
+fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> std::result::Result<ArrayRef, String> {
+    use arrow_array::*;
+    let narrow = |name: &str| format!("a partition value does not fit {name}");
+    Ok(match ty {
+        DataType::Int8 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.map(i8::try_from).transpose())
+                .collect::<std::result::Result<Int8Array, _>>()
+                .map_err(|_| narrow("TINYINT"))?,
+        ),
+        DataType::Int16 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.map(i16::try_from).transpose())
+                .collect::<std::result::Result<Int16Array, _>>()
+                .map_err(|_| narrow("SMALLINT"))?,
+        ),
+        DataType::Int32 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.map(i32::try_from).transpose())
+                .collect::<std::result::Result<Int32Array, _>>()
+                .map_err(|_| narrow("INT"))?,
+        ),
+        _ => Arc::new(values),
+    })
 }

@@ -19,8 +19,11 @@
 //! With `source.monitor-interval` the scan is unbounded: one split watches
 //! the directory and reads every new file once, in name order.
 //!
-//! Not yet: Hive-style partition directories as columns, byte-range splits
-//! of large files.
+//! Hive-style `key=value` directories between `path` and a file are handed
+//! to the host as per-record metadata under the key, which fills the
+//! table's `PARTITIONED BY` columns from them.
+//!
+//! Not yet: writing partitioned tables, byte-range splits of large files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -29,9 +32,9 @@ use std::time::{Duration, Instant};
 
 use weir_framing::{Framer, Framing};
 use weir_sdk::{
-    Accepted, CapabilityKind, Committable, ComponentSpec, Error, OptionSpec, Options, OptionsExt, Payload, RawRecords,
-    ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink, SinkAbilities, SinkInput, Source, Split, VarData,
-    WriterContext, export_connector,
+    Accepted, CapabilityKind, Column, ColumnData, Committable, ComponentSpec, Error, OptionSpec, Options, OptionsExt,
+    Payload, RawRecords, ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink, SinkAbilities, SinkInput, Source,
+    Split, VarData, WriterContext, export_connector,
 };
 
 const CHUNK: usize = 256 << 10;
@@ -42,15 +45,18 @@ struct OneFile {
     file: File,
     framer: Framer,
     buffer: Vec<u8>,
+    /// Hive-style `key=value` directories between the root and the file.
+    partitions: Vec<(String, Option<String>)>,
 }
 
 impl OneFile {
-    fn open(path: PathBuf, offset: u64) -> Result<OneFile> {
+    fn open(root: &Path, path: PathBuf, offset: u64) -> Result<OneFile> {
         let mut file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
         file.seek(SeekFrom::Start(offset)).map_err(|e| io_error("seek in", &path, e))?;
         let mut framer = Framer::new(Framing::Newline);
         framer.set_offset(offset);
-        Ok(OneFile { path, file, framer, buffer: Vec::new() })
+        let partitions = partitions(root, &path);
+        Ok(OneFile { path, file, framer, buffer: Vec::new(), partitions })
     }
 
     /// The next lines, and whether the file has ended.
@@ -104,12 +110,46 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::connection(format!("cannot {what} {}: {e}", path.display()))
 }
 
-fn records(frames: weir_framing::VarData) -> ReadResult {
+/// `k=v` directories of `path` below `root`; Hive's
+/// `__HIVE_DEFAULT_PARTITION__` stands for null.
+fn partitions(root: &Path, path: &Path) -> Vec<(String, Option<String>)> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .filter_map(|c| {
+            let part = c.as_os_str().to_string_lossy();
+            let (k, v) = part.split_once('=')?;
+            Some((k.to_owned(), (v != "__HIVE_DEFAULT_PARTITION__").then(|| v.to_owned())))
+        })
+        .collect()
+}
+
+/// Frames as records, with each partition value as a metadata column (one
+/// value per record) under the partition key.
+fn records(frames: weir_framing::VarData, partitions: &[(String, Option<String>)]) -> ReadResult {
+    let n = frames.offsets.len().saturating_sub(1);
+    let metadata = partitions
+        .iter()
+        .map(|(key, value)| {
+            let text = value.as_deref().unwrap_or_default();
+            let mut data = Vec::with_capacity(text.len() * n);
+            let mut offsets = Vec::with_capacity(n + 1);
+            offsets.push(0);
+            for _ in 0..n {
+                data.extend_from_slice(text.as_bytes());
+                offsets.push(data.len() as i32);
+            }
+            let validity = value.is_none().then(|| vec![0u8; n.div_ceil(8)]);
+            (key.clone(), Column { validity, data: ColumnData::Utf8(VarData { offsets, data }) })
+        })
+        .collect();
     ReadResult::Records(RawRecords {
         values: VarData { offsets: frames.offsets, data: frames.data },
         keys: None,
         timestamps: None,
-        metadata: Vec::new(),
+        metadata,
     })
 }
 
@@ -205,7 +245,7 @@ impl Source for FileReader {
                     Some(("C", rest)) => {
                         let (offset, path) = rest.split_once(' ').ok_or_else(damaged)?;
                         let offset = offset.parse().map_err(|_| damaged())?;
-                        watch.current = Some(OneFile::open(PathBuf::from(path), offset)?);
+                        watch.current = Some(OneFile::open(&watch.root, PathBuf::from(path), offset)?);
                     }
                     _ => return Err(damaged()),
                 }
@@ -217,7 +257,8 @@ impl Source for FileReader {
             Some(s) => u64::from_le_bytes(s.try_into().map_err(|_| damaged())?),
             None => 0,
         };
-        Ok(FileReader::File(Box::new(OneFileSplit(OneFile::open(path, offset)?, false))))
+        let root = PathBuf::from(options.string("path")?);
+        Ok(FileReader::File(Box::new(OneFileSplit(OneFile::open(&root, path, offset)?, false))))
     }
 
     fn next(&mut self, _max_records: u32) -> Result<ReadResult> {
@@ -229,17 +270,18 @@ impl Source for FileReader {
                 }
                 let (frames, eof) = file.next()?;
                 *ended = eof;
-                Ok(records(frames))
+                Ok(records(frames, &file.partitions))
             }
             FileReader::Watch(split) => {
                 let watch = &mut split.0;
                 if let Some(file) = watch.current.as_mut() {
                     let (frames, eof) = file.next()?;
+                    let result = records(frames, &file.partitions);
                     if eof {
                         watch.done.insert(file.path.clone());
                         watch.current = None;
                     }
-                    return Ok(records(frames));
+                    return Ok(result);
                 }
                 if watch.last_scan.is_some_and(|t| t.elapsed() < watch.interval) {
                     return Ok(ReadResult::WouldBlock);
@@ -250,7 +292,7 @@ impl Source for FileReader {
                 files.sort();
                 match files.into_iter().find(|f| !watch.done.contains(f)) {
                     Some(next) => {
-                        watch.current = Some(OneFile::open(next, 0)?);
+                        watch.current = Some(OneFile::open(&watch.root, next, 0)?);
                         watch.last_scan = None;
                         Ok(ReadResult::WouldBlock)
                     }

@@ -68,6 +68,10 @@ pub fn flink_tokens(sql: &str) -> Result<Vec<TokenWithSpan>, sqlparser::tokenize
     let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
     // One entry per open `<`: whether it was a MAP's (closed by `)`).
     let mut open: Vec<bool> = Vec::new();
+    // Inside Flink's `PARTITIONED BY (a, b)`, which names columns without
+    // types: each name gets a placeholder type for sqlparser's Hive form
+    // (the column's declared type is the one used).
+    let mut partition_list = false;
     let close = |out: &mut Vec<TokenWithSpan>, open: &mut Vec<bool>, span| {
         let token = if open.pop() == Some(true) { Token::RParen } else { Token::Gt };
         out.push(TokenWithSpan { token, span });
@@ -99,6 +103,17 @@ pub fn flink_tokens(sql: &str) -> Result<Vec<TokenWithSpan>, sqlparser::tokenize
                 close(&mut out, &mut open, t.span);
                 close(&mut out, &mut open, t.span);
             }
+            Token::LParen if last_word.as_deref() == Some("BY") && partitioned_before(&out) => {
+                partition_list = true;
+                out.push(t);
+            }
+            Token::Comma | Token::RParen if partition_list => {
+                let span = t.span;
+                out.push(TokenWithSpan { token: Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), span });
+                out.push(TokenWithSpan { token: Token::make_keyword("STRING"), span });
+                partition_list = matches!(t.token, Token::Comma);
+                out.push(t);
+            }
             Token::Word(w) if w.keyword == Keyword::LOCAL && last_word.as_deref() == Some("WITH") => {
                 // `WITH LOCAL TIME ZONE`: drop LOCAL (and its whitespace).
                 if matches!(out.last().map(|t| &t.token), Some(Token::Whitespace(_))) {
@@ -109,4 +124,19 @@ pub fn flink_tokens(sql: &str) -> Result<Vec<TokenWithSpan>, sqlparser::tokenize
         }
     }
     Ok(out)
+}
+
+/// Whether the words before the last are `PARTITIONED BY`.
+fn partitioned_before(out: &[TokenWithSpan]) -> bool {
+    let words: Vec<&str> = out
+        .iter()
+        .rev()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .take(2)
+        .filter_map(|t| match &t.token {
+            Token::Word(w) => Some(w.value.as_str()),
+            _ => None,
+        })
+        .collect();
+    words.len() == 2 && words[0].eq_ignore_ascii_case("BY") && words[1].eq_ignore_ascii_case("PARTITIONED")
 }

@@ -70,6 +70,8 @@ pub struct Table {
     pub schema: Schema,
     /// Columns read from (or written to) connector metadata.
     pub metadata: Vec<MetadataColumn>,
+    /// `PARTITIONED BY (…)`: schema indices of the partition columns.
+    pub partition_keys: Vec<usize>,
     /// The `WITH (…)` options in order.
     pub options: Vec<(String, String)>,
     /// Where the statement starts.
@@ -323,7 +325,19 @@ fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
     if options.is_empty() {
         return Err((at, format!("table '{name}' needs WITH ('connector' = '…', …)")));
     }
-    Ok(Table { name, schema: Schema { fields, nested, primary_key }, metadata, options, at })
+    let mut partition_keys = Vec::new();
+    if let sqlparser::ast::HiveDistributionStyle::PARTITIONED { columns } = &create.hive_distribution {
+        for c in columns {
+            let index = fields.iter().position(|f| f.name.eq_ignore_ascii_case(&c.name.value)).ok_or_else(|| {
+                (
+                    Position::from(c.name.span),
+                    format!("table '{name}': partition column '{}' is not a column", c.name.value),
+                )
+            })?;
+            partition_keys.push(index);
+        }
+    }
+    Ok(Table { name, schema: Schema { fields, nested, primary_key }, metadata, partition_keys, options, at })
 }
 
 fn set(statement: &Ast) -> Option<(String, String)> {
@@ -595,6 +609,14 @@ mod tests {
         assert!(!t.schema.fields[0].nullable, "primary key columns are NOT NULL");
         assert!(!t.schema.fields[9].nullable);
         assert_eq!(t.schema.primary_key, ["id"]);
+        let partitioned = super::parse(
+            "p.sql",
+            "CREATE TABLE p (a INT, dt STRING, hr INT) PARTITIONED BY (dt, hr) WITH ('connector' = 'x');",
+        )
+        .expect("parses");
+        assert_eq!(partitioned.tables[0].partition_keys, [1, 2]);
+        let e = error("CREATE TABLE p (a INT) PARTITIONED BY (nope) WITH ('connector' = 'x');");
+        assert!(e.contains("partition column 'nope' is not a column"), "{e}");
         assert_eq!(
             t.metadata,
             [
