@@ -7,11 +7,10 @@
 //! table's decoder; the host applies the filters, projection and limit the
 //! source did not accept; rows go to the sink's writer (or, for a bare
 //! `SELECT`, to the terminal). An `INSERT` runs `scan.parallelism` reading
-//! tasks (each its own source and decoder instances) and one writing task,
-//! joined by a bounded channel, with aligned checkpoint barriers (see
-//! [`crate::checkpoint`]).
-//!
-//! Not yet here: several sink writers (`sink.parallelism`).
+//! tasks (each its own source and decoder instances) and `sink.parallelism`
+//! writing tasks (each its own encoder and sink instances) around a
+//! coordinator, joined by bounded channels, with aligned checkpoint
+//! barriers (see [`crate::checkpoint`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -56,6 +55,11 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// `sink.parallelism`: how many writer instances share the rows.
+    pub fn sink_parallelism(&self) -> usize {
+        self.table.option("sink.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
+    }
+
     /// `scan.parallelism`: how many reader instances share the splits.
     pub fn scan_parallelism(&self) -> usize {
         self.table.option("scan.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
@@ -263,8 +267,8 @@ async fn run_statement(
         }
         Statement::Insert { sink, query } => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
-            let sink = resolve(runtime, table(sink), Role::Sink)?;
-            insert(source, &sink, query, operator, config, store).await
+            let sink = Arc::new(resolve(runtime, table(sink), Role::Sink)?);
+            insert(source, sink, query, operator, config, store).await
         }
     }
 }
@@ -345,7 +349,7 @@ const IN_FLIGHT: usize = 4;
 /// the last completed checkpoint.
 async fn insert(
     source: Arc<Resolved>,
-    sink: &Resolved,
+    sink: Arc<Resolved>,
     query: &sql::Query,
     operator: &Grants,
     config: &RunConfig,
@@ -378,7 +382,7 @@ async fn insert(
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
-    let mut writer = Writer::open(sink, operator, restored.as_ref().map_or(0, |c| c.id), &recommit).await?;
+    let mut writer = Writers::open(sink.clone(), operator, restored.as_ref().map_or(0, |c| c.id), &recommit).await?;
     // `scan.parallelism` readers, each its own source and decoder instance,
     // each reading every n-th split of one plan (one reader with a LIMIT,
     // which spans all splits).
@@ -403,7 +407,7 @@ async fn insert(
     }
     drop(tx);
     let result =
-        write_from(&mut rx, &mut writer, &asks, &done, source.table.name.clone(), sink, config, store, restored).await;
+        write_from(&mut rx, &mut writer, &asks, &done, source.table.name.clone(), &sink, config, store, restored).await;
     for task in &tasks {
         task.abort();
     }
@@ -455,7 +459,7 @@ async fn read_into(
 #[allow(clippy::too_many_arguments)]
 async fn write_from(
     rx: &mut tokio::sync::mpsc::Receiver<Msg>,
-    writer: &mut Writer<'_>,
+    writer: &mut Writers,
     asks: &[tokio::sync::mpsc::UnboundedSender<u64>],
     done: &tokio::sync::watch::Sender<u64>,
     source_name: String,
@@ -481,7 +485,7 @@ async fn write_from(
             Msg::Rows(rows, bytes) => {
                 rows_written += rows.rows.num_rows() as u64;
                 progress.add(rows.rows.num_rows() as u64, bytes);
-                writer.write(&rows).await?;
+                writer.write(rows).await?;
                 let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
                 let due = config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i);
                 if pending.is_none() && (due || (stopping && stop_at.is_none())) {
@@ -538,7 +542,7 @@ async fn write_from(
 
 /// Prepares the sink's commit, saves the checkpoint atomically, commits.
 async fn take_checkpoint(
-    writer: &mut Writer<'_>,
+    writer: &mut Writers,
     store: Option<&checkpoint::Store>,
     id: u64,
     splits: BTreeMap<String, checkpoint::SplitState>,
@@ -911,22 +915,23 @@ fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scalar<ArrayRef
 }
 
 /// A sink writer on one instance, staging rows until `finish`.
-struct Writer<'r> {
-    sink: &'r Resolved,
+struct Writer {
+    sink: Arc<Resolved>,
     instance: Instance,
     writer: ResourceAny,
     encoder: Option<(Instance, ResourceAny)>,
 }
 
-impl<'r> Writer<'r> {
-    /// Opens a writer after committing `recommit` (a restored checkpoint's
-    /// committables).
+impl Writer {
+    /// Opens writer `subtask` of `parallelism` after committing `recommit`
+    /// (a restored checkpoint's committables).
     async fn open(
-        sink: &'r Resolved,
+        sink: Arc<Resolved>,
         operator: &Grants,
         restored_checkpoint: u64,
         recommit: &[Vec<u8>],
-    ) -> Result<Writer<'r>> {
+        (subtask, parallelism): (u32, u32),
+    ) -> Result<Writer> {
         let table = &sink.table;
         let grants = sink.grants(operator)?;
         let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &grants).await?;
@@ -935,8 +940,8 @@ impl<'r> Writer<'r> {
             instance.commit(&sink.options, recommit).await?;
         }
         let context = wsink::WriterContext {
-            subtask: 0,
-            parallelism: 1,
+            subtask,
+            parallelism,
             overwrite: false,
             static_partition: Vec::new(),
             restored_checkpoint,
@@ -951,7 +956,7 @@ impl<'r> Writer<'r> {
             }
             None => None,
         };
-        Ok(Writer { sink, instance, writer, encoder })
+        Ok(Writer { sink: sink.clone(), instance, writer, encoder })
     }
 
     async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
@@ -980,6 +985,135 @@ impl<'r> Writer<'r> {
 
     async fn close(mut self) -> Result<()> {
         self.instance.drop_resource(self.writer).await
+    }
+}
+
+/// What the coordinator asks of a writer task.
+enum Cmd {
+    Rows(ChangelogBatch),
+    Prepare(u64, tokio::sync::oneshot::Sender<Result<Vec<Vec<u8>>>>),
+    Commit(Vec<Vec<u8>>, tokio::sync::oneshot::Sender<Result<()>>),
+    Close(tokio::sync::oneshot::Sender<Result<()>>),
+}
+
+/// A writer on its own task; it stops at its first error, which its
+/// handle returns.
+async fn run_writer(mut writer: Writer, mut commands: tokio::sync::mpsc::Receiver<Cmd>) -> Result<()> {
+    while let Some(cmd) = commands.recv().await {
+        match cmd {
+            Cmd::Rows(rows) => writer.write(&rows).await?,
+            Cmd::Prepare(id, reply) => {
+                let _ = reply.send(writer.prepare(id).await);
+            }
+            Cmd::Commit(committables, reply) => {
+                let _ = reply.send(writer.commit(&committables).await);
+            }
+            Cmd::Close(reply) => {
+                let _ = reply.send(writer.close().await);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `sink.parallelism` writers, each its own sink and encoder instances on
+/// its own task; batches go round-robin. A checkpoint prepares every
+/// writer (each has written all it was sent before) and commits their
+/// committables together.
+struct Writers {
+    tasks: Vec<(tokio::sync::mpsc::Sender<Cmd>, Option<WriterTask>)>,
+    turn: usize,
+}
+
+/// A writer task's handle; it returns the writer's first error.
+type WriterTask = tokio::task::JoinHandle<Result<()>>;
+
+impl Writers {
+    async fn open(sink: Arc<Resolved>, operator: &Grants, restored: u64, recommit: &[Vec<u8>]) -> Result<Writers> {
+        let parallelism = sink.sink_parallelism() as u32;
+        let mut tasks = Vec::new();
+        for subtask in 0..parallelism {
+            // The first writer commits the restored committables again
+            // before any writer opens (and discards its uncommitted files).
+            let recommit = if subtask == 0 { recommit } else { &[] };
+            let writer = Writer::open(sink.clone(), operator, restored, recommit, (subtask, parallelism)).await?;
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            tasks.push((tx, Some(tokio::spawn(run_writer(writer, rx)))));
+        }
+        Ok(Writers { tasks, turn: 0 })
+    }
+
+    /// The error of writer `i`, which has stopped.
+    async fn failure(&mut self, i: usize) -> Error {
+        match self.tasks[i].1.take() {
+            Some(handle) => match handle.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => Error::Host(anyhow::anyhow!("sink writer {i} stopped")),
+                Err(e) => Error::Host(anyhow::anyhow!("sink writer {i} failed: {e}")),
+            },
+            None => Error::Host(anyhow::anyhow!("sink writer {i} stopped")),
+        }
+    }
+
+    async fn send(&mut self, i: usize, cmd: Cmd) -> Result<()> {
+        if self.tasks[i].0.send(cmd).await.is_err() {
+            return Err(self.failure(i).await);
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, rows: ChangelogBatch) -> Result<()> {
+        self.turn = (self.turn + 1) % self.tasks.len();
+        self.send(self.turn, Cmd::Rows(rows)).await
+    }
+
+    async fn prepare(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
+        let mut replies = Vec::new();
+        for i in 0..self.tasks.len() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(i, Cmd::Prepare(id, reply)).await?;
+            replies.push((i, answer));
+        }
+        let mut committables = Vec::new();
+        for (i, answer) in replies {
+            match answer.await {
+                Ok(result) => committables.extend(result?),
+                Err(_) => return Err(self.failure(i).await),
+            }
+        }
+        Ok(committables)
+    }
+
+    async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(0, Cmd::Commit(committables.to_vec(), reply)).await?;
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(self.failure(0).await),
+        }
+    }
+
+    async fn close(mut self) -> Result<()> {
+        for i in 0..self.tasks.len() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(i, Cmd::Close(reply)).await?;
+            match answer.await {
+                Ok(result) => result?,
+                Err(_) => return Err(self.failure(i).await),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        for (_, handle) in &self.tasks {
+            if let Some(handle) = handle {
+                handle.abort();
+            }
+        }
     }
 }
 

@@ -85,7 +85,7 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
              CREATE TABLE Input ({schema}) WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'csv',
                'csv.null-literal' = '\\N', 'scan.parallelism' = '3');
              CREATE TABLE Output ({schema}) WITH ('connector' = 'filesystem', 'path' = 'out', 'format' = 'csv',
-               'csv.null-literal' = '\\N', 'sink.rolling-policy.file-size' = '64 kb');
+               'csv.null-literal' = '\\N', 'sink.rolling-policy.file-size' = '64 kb', 'sink.parallelism' = '2');
              INSERT INTO Output SELECT * FROM Input;"
         ),
     )
@@ -152,6 +152,15 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
     assert!(mid_job >= 3, "too few kills landed mid-job to mean anything: {progress:?}");
     assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
     let output = lines_under(&dir.join("out"));
+    let names: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("part-0-")) && names.iter().any(|n| n.starts_with("part-1-")),
+        "both writers wrote: {names:?}"
+    );
     assert_eq!(output.len(), input.len(), "rows lost or duplicated after {killed} kills (seed {seed})");
     assert!(output == input, "output differs from input after {killed} kills (seed {seed})");
     let leftovers: Vec<_> = std::fs::read_dir(dir.join("out"))
