@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench -p weir-tests --bench pipeline                 # 1 GB, 10 M generated rows
 //! cargo bench -p weir-tests --bench pipeline -- --gb 0.2     # quicker
+//! cargo bench -p weir-tests --bench pipeline -- --parallelism 2  # 2 readers, 2 writers
 //! ```
 
 use std::path::Path;
@@ -39,13 +40,13 @@ async fn run(runtime: &weir::Runtime, sql: &str, grants: &Grants, checkpoints: &
     start.elapsed()
 }
 
-fn datagen(rows: u64) -> String {
+fn datagen(rows: u64, parallelism: &str) -> String {
     format!(
         "CREATE TABLE Gen ({SCHEMA}) WITH ('connector' = 'datagen', 'number-of-rows' = '{rows}',
            'rows-per-second' = '1000000000', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1',
            'fields.id.end' = '{rows}', 'fields.customer.length' = '10', 'fields.customer.null-rate' = '0.1',
            'fields.amount.min' = '0', 'fields.amount.max' = '10000', 'fields.qty.min' = '1', 'fields.qty.max' = '100',
-           'fields.placed.max-past' = '30 d', 'fields.note.length' = '40', 'fields.note.null-rate' = '0.3');"
+           'fields.placed.max-past' = '30 d', 'fields.note.length' = '40', 'fields.note.null-rate' = '0.3', {parallelism});"
     )
 }
 
@@ -57,20 +58,27 @@ async fn main() {
         .position(|a| a == "--gb")
         .and_then(|i| args.get(i + 1))
         .map_or(1.0, |v| v.parse().expect("--gb takes a number"));
+    let parallelism: u32 = args
+        .iter()
+        .position(|a| a == "--parallelism")
+        .and_then(|i| args.get(i + 1))
+        .map_or(1, |v| v.parse().expect("--parallelism takes a number"));
+    let par = format!("'scan.parallelism' = '{parallelism}'");
+    let sink_par = format!("'sink.parallelism' = '{parallelism}'");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipeline-bench");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("work dir");
     let runtime = runtime().await;
     let grants = Grants { read: vec![work.clone()], write: vec![work.clone()], ..Grants::none() };
-    println!("Weir end-to-end throughput (release, one reader and one writer instance per table)");
+    println!("Weir end-to-end throughput (release; scan.parallelism = sink.parallelism = {parallelism})");
 
     // 1. datagen → blackhole.
     let rows = 5_000_000;
     let elapsed = run(
         &runtime,
         &format!(
-            "{}CREATE TABLE Hole ({SCHEMA}) WITH ('connector' = 'blackhole'); INSERT INTO Hole SELECT * FROM Gen;",
-            datagen(rows)
+            "{}CREATE TABLE Hole ({SCHEMA}) WITH ('connector' = 'blackhole', {sink_par}); INSERT INTO Hole SELECT * FROM Gen;",
+            datagen(rows, &par)
         ),
         &grants,
         &work.join("cp1"),
@@ -88,9 +96,9 @@ async fn main() {
     let elapsed = run(
         &runtime,
         &format!(
-            "{}CREATE TABLE Csv ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'sink.rolling-policy.file-size' = '64 mb');
+            "{}CREATE TABLE Csv ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'sink.rolling-policy.file-size' = '64 mb', {sink_par});
              INSERT INTO Csv SELECT * FROM Gen;",
-            datagen(csv_rows),
+            datagen(csv_rows, &par),
             input.display()
         ),
         &grants,
@@ -111,8 +119,8 @@ async fn main() {
     let elapsed = run(
         &runtime,
         &format!(
-            "CREATE TABLE Csv ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
-             CREATE TABLE Json ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json', 'sink.rolling-policy.file-size' = '64 mb');
+            "CREATE TABLE Csv ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', {par});
+             CREATE TABLE Json ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json', 'sink.rolling-policy.file-size' = '64 mb', {sink_par});
              INSERT INTO Json SELECT * FROM Csv;",
             input.display(),
             output.display()
