@@ -83,7 +83,7 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
         format!(
             "SET 'execution.checkpointing.interval' = '50 ms';
              CREATE TABLE Input ({schema}) WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'csv',
-               'csv.null-literal' = '\\N', 'scan.parallelism' = '3');
+               'csv.null-literal' = '\\N', 'scan.parallelism' = '3', 'source.split-size' = '100 kb');
              CREATE TABLE Output ({schema}) WITH ('connector' = 'filesystem', 'path' = 'out', 'format' = 'csv',
                'csv.null-literal' = '\\N', 'sink.rolling-policy.file-size' = '64 kb', 'sink.parallelism' = '2');
              INSERT INTO Output SELECT * FROM Input;"

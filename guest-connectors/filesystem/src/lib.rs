@@ -23,7 +23,11 @@
 //! to the host as per-record metadata under the key, which fills the
 //! table's `PARTITIONED BY` columns from them.
 //!
-//! Not yet: writing partitioned tables, byte-range splits of large files.
+//! Files larger than `source.split-size` are read as byte ranges, each split
+//! owning the lines that start in it (formats here are one record per
+//! line), so readers share a large file.
+//!
+//! Not yet: writing partitioned tables.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -47,27 +51,71 @@ struct OneFile {
     buffer: Vec<u8>,
     /// Hive-style `key=value` directories between the root and the file.
     partitions: Vec<(String, Option<String>)>,
+    /// A byte-range split reads the lines that start before `end`.
+    end: Option<u64>,
+    /// Bytes read from the file so far (its position).
+    position: u64,
 }
 
 impl OneFile {
-    fn open(root: &Path, path: PathBuf, offset: u64) -> Result<OneFile> {
+    /// Opens `path` at `offset` (a line start). A byte-range split that
+    /// begins mid-file (`align`) first skips to the next line start: the
+    /// line it lands in belongs to the split before.
+    fn open(root: &Path, path: PathBuf, offset: u64, end: Option<u64>, align: bool) -> Result<OneFile> {
         let mut file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
-        file.seek(SeekFrom::Start(offset)).map_err(|e| io_error("seek in", &path, e))?;
+        let mut start = offset;
+        if align && offset > 0 {
+            file.seek(SeekFrom::Start(offset - 1)).map_err(|e| io_error("seek in", &path, e))?;
+            let mut byte = [0u8; 1];
+            start = offset - 1;
+            loop {
+                match file.read(&mut byte).map_err(|e| io_error("read", &path, e))? {
+                    0 => break,
+                    _ => {
+                        start += 1;
+                        if byte[0] == b'\n' {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        file.seek(SeekFrom::Start(start)).map_err(|e| io_error("seek in", &path, e))?;
         let mut framer = Framer::new(Framing::Newline);
-        framer.set_offset(offset);
+        framer.set_offset(start);
         let partitions = partitions(root, &path);
-        Ok(OneFile { path, file, framer, buffer: Vec::new(), partitions })
+        Ok(OneFile { path, file, framer, buffer: Vec::new(), partitions, end, position: start })
     }
 
-    /// The next lines, and whether the file has ended.
+    /// The next lines, and whether the file (or the byte range) has ended.
     fn next(&mut self) -> Result<(weir_framing::VarData, bool)> {
         loop {
             if self.buffer.is_empty() {
                 self.buffer.resize(CHUNK, 0);
             }
-            let n = self.file.read(&mut self.buffer).map_err(|e| io_error("read", &self.path, e))?;
+            if let Some(end) = self.end
+                && self.framer.offset() >= end
+            {
+                // Every line that starts in the range has been returned.
+                self.buffer = Vec::new();
+                return Ok((weir_framing::VarData::default(), true));
+            }
+            // Up to the range's end; past it only to complete the last line.
+            let want = match self.end {
+                Some(end) if self.position < end => ((end - self.position) as usize).min(self.buffer.len()),
+                _ => self.buffer.len(),
+            };
+            let n = self.file.read(&mut self.buffer[..want]).map_err(|e| io_error("read", &self.path, e))?;
+            let past_end = self.end.is_some_and(|end| self.position >= end);
+            let take = if past_end {
+                // Finish the line that started before the end, no more.
+                self.buffer[..n].iter().position(|&b| b == b'\n').map_or(n, |i| i + 1)
+            } else {
+                n
+            };
+            self.position += n as u64;
             let eof = n == 0;
-            let frames = if eof { self.framer.finish() } else { self.framer.push(&self.buffer[..n]) }
+            let frames = if eof { self.framer.finish() } else { self.framer.push(&self.buffer[..take]) }
                 .map_err(|e| Error::data(0, b"", format!("{}: {e}", self.path.display())))?;
             if eof {
                 self.buffer = Vec::new();
@@ -164,6 +212,14 @@ impl Source for FileReader {
         .payload(Payload::RawRecords)
         .sink_abilities(SinkAbilities::empty())
         .option(OptionSpec::string("path", "File or directory to read, or directory to write").required())
+        .option(
+            OptionSpec::new(
+                "source.split-size",
+                weir_sdk::OptionType::MemorySize,
+                "Files larger than this are read as several byte-range splits (in parallel with scan.parallelism)",
+            )
+            .default_value("128 mb"),
+        )
         .option(OptionSpec::new(
             "source.monitor-interval",
             weir_sdk::OptionType::Duration,
@@ -204,20 +260,34 @@ impl Source for FileReader {
         let mut files = Vec::new();
         collect(&root, &mut files)?;
         files.sort();
-        Ok(ScanPlan {
-            splits: files
-                .into_iter()
-                .map(|f| {
-                    let id = f.strip_prefix(&root).unwrap_or(&f).display().to_string();
-                    Split {
-                        id: if id.is_empty() { f.display().to_string() } else { id },
-                        payload: f.display().to_string().into_bytes(),
-                    }
-                })
-                .collect(),
-            bounded: true,
-            accepted,
-        })
+        let split_size = options.memory_size("source.split-size")?.max(1);
+        let mut splits = Vec::new();
+        for f in files {
+            let id = f.strip_prefix(&root).unwrap_or(&f).display().to_string();
+            let id = if id.is_empty() { f.display().to_string() } else { id };
+            let size = fs::metadata(&f).map_err(|e| io_error("read", &f, e))?.len();
+            // Line-based formats: a large file is read as byte ranges, each
+            // owning the lines that start in it.
+            let mut start = 0;
+            loop {
+                let end = (start + split_size).min(size);
+                let ranged = size > split_size;
+                splits.push(Split {
+                    id: if ranged { format!("{id}@{start}") } else { id.clone() },
+                    payload: format!(
+                        "{start}\0{}\0{}",
+                        if ranged { end.to_string() } else { String::new() },
+                        f.display()
+                    )
+                    .into_bytes(),
+                });
+                start = end;
+                if start >= size {
+                    break;
+                }
+            }
+        }
+        Ok(ScanPlan { splits, bounded: true, accepted })
     }
 
     fn open(
@@ -245,20 +315,28 @@ impl Source for FileReader {
                     Some(("C", rest)) => {
                         let (offset, path) = rest.split_once(' ').ok_or_else(damaged)?;
                         let offset = offset.parse().map_err(|_| damaged())?;
-                        watch.current = Some(OneFile::open(&watch.root, PathBuf::from(path), offset)?);
+                        watch.current = Some(OneFile::open(&watch.root, PathBuf::from(path), offset, None, false)?);
                     }
                     _ => return Err(damaged()),
                 }
             }
             return Ok(FileReader::Watch(Box::new(WatchSplit(watch))));
         }
-        let path = PathBuf::from(String::from_utf8_lossy(&split.payload).into_owned());
-        let offset = match state {
-            Some(s) => u64::from_le_bytes(s.try_into().map_err(|_| damaged())?),
-            None => 0,
+        // Payload: `start \0 end \0 path` (end empty for a whole file).
+        let payload = String::from_utf8_lossy(&split.payload).into_owned();
+        let mut parts = payload.splitn(3, '\0');
+        let (Some(start), Some(end), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(damaged());
+        };
+        let start: u64 = start.parse().map_err(|_| damaged())?;
+        let end: Option<u64> = if end.is_empty() { None } else { Some(end.parse().map_err(|_| damaged())?) };
+        let (offset, align) = match state {
+            Some(s) => (u64::from_le_bytes(s.try_into().map_err(|_| damaged())?), false),
+            None => (start, true),
         };
         let root = PathBuf::from(options.string("path")?);
-        Ok(FileReader::File(Box::new(OneFileSplit(OneFile::open(&root, path, offset)?, false))))
+        let file = OneFile::open(&root, PathBuf::from(path), offset, end, align)?;
+        Ok(FileReader::File(Box::new(OneFileSplit(file, false))))
     }
 
     fn next(&mut self, _max_records: u32) -> Result<ReadResult> {
@@ -292,7 +370,7 @@ impl Source for FileReader {
                 files.sort();
                 match files.into_iter().find(|f| !watch.done.contains(f)) {
                     Some(next) => {
-                        watch.current = Some(OneFile::open(&watch.root, next, 0)?);
+                        watch.current = Some(OneFile::open(&watch.root, next, 0, None, false)?);
                         watch.last_scan = None;
                         Ok(ReadResult::WouldBlock)
                     }
