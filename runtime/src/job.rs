@@ -94,12 +94,6 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
         ))
     })?;
     let connector = runtime.catalog().find(identifier, role)?;
-    if role == Role::Sink && !table.partition_keys.is_empty() {
-        return Err(Error::Host(anyhow::anyhow!(
-            "table '{}': writing PARTITIONED BY tables is not supported yet; write to a table without PARTITIONED BY whose path is one partition directory",
-            table.name
-        )));
-    }
     if let Some(m) = table.metadata.first() {
         let column = &table.schema.fields[m.column].name;
         let able = role == Role::Source && connector.spec.source_abilities.contains(&"reading-metadata");
@@ -637,18 +631,7 @@ impl Scan {
         }
         // The format decodes the columns in the records; partition columns
         // come from the path (the connector's per-record metadata).
-        let decode_schema = crate::types::Schema {
-            fields: table
-                .schema
-                .fields
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !table.partition_keys.contains(i))
-                .map(|(_, f)| f.clone())
-                .collect(),
-            nested: table.schema.nested.clone(),
-            primary_key: Vec::new(),
-        };
+        let decode_schema = without_partitions(table);
         let decoder = match &source.format {
             Some((entry, options)) => {
                 let mut d = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
@@ -947,11 +930,14 @@ impl Writer {
             restored_checkpoint,
         };
         let writer = instance.open_writer(&sink.options, &table.schema, &context).await?;
+        // The format encodes the columns without the partition columns,
+        // whose values travel as metadata.
+        let encode_schema = without_partitions(table);
         let encoder = match &sink.format {
             Some((entry, options)) => {
                 let mut e = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
-                e.validate(options, &table.schema).await?;
-                let handle = e.open_encoder(options, &table.schema).await?;
+                e.validate(options, &encode_schema).await?;
+                let handle = e.open_encoder(options, &encode_schema).await?;
                 Some((e, handle))
             }
             None => None,
@@ -960,12 +946,49 @@ impl Writer {
     }
 
     async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
+        let keys = self.sink.table.partition_keys.clone();
+        if keys.is_empty() {
+            return self.write_part(rows, Vec::new()).await;
+        }
+        // One call per partition, its values as metadata columns.
+        let sink = self.sink.clone();
+        let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", sink.table.name));
+        let mut groups: BTreeMap<Vec<Option<String>>, Vec<u32>> = BTreeMap::new();
+        for r in 0..rows.rows.num_rows() {
+            let values = keys
+                .iter()
+                .map(|&k| partition_text(rows.rows.column(k), r))
+                .collect::<std::result::Result<Vec<_>, _>>();
+            groups.entry(values.map_err(fail)?).or_default().push(r as u32);
+        }
+        let kept: Vec<usize> = (0..rows.rows.num_columns()).filter(|c| !keys.contains(c)).collect();
+        for (values, indices) in groups {
+            let indices = arrow_array::UInt32Array::from(indices);
+            let part = arrow_select::take::take_record_batch(&rows.rows, &indices).map_err(|e| fail(e.to_string()))?;
+            let part = part.project(&kept).map_err(|e| fail(e.to_string()))?;
+            let row_kinds = if rows.row_kinds.is_empty() {
+                Vec::new()
+            } else {
+                indices.values().iter().map(|&i| rows.row_kinds[i as usize]).collect()
+            };
+            let n = part.num_rows();
+            let metadata = keys
+                .iter()
+                .zip(values)
+                .map(|(&k, v)| (sink.table.schema.fields[k].name.clone(), constant_text(v.as_deref(), n)))
+                .collect();
+            self.write_part(&ChangelogBatch { rows: part, row_kinds }, metadata).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_part(&mut self, rows: &ChangelogBatch, metadata: Vec<(String, crate::types::Column)>) -> Result<()> {
         let batch = batch::from_arrow(rows)
             .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
         let input = match &mut self.encoder {
             Some((encoder, handle)) => {
                 let values = encoder.encode(*handle, &batch).await?;
-                wsink::SinkInput::Records(RawRecords { values, keys: None, timestamps: None, metadata: Vec::new() })
+                wsink::SinkInput::Records(RawRecords { values, keys: None, timestamps: None, metadata })
             }
             None => wsink::SinkInput::Rows(batch),
         };
@@ -1261,4 +1284,59 @@ fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> std::result
         ),
         _ => Arc::new(values),
     })
+}
+
+/// The table's schema without its partition columns.
+fn without_partitions(table: &sql::Table) -> crate::types::Schema {
+    crate::types::Schema {
+        fields: table
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !table.partition_keys.contains(i))
+            .map(|(_, f)| f.clone())
+            .collect(),
+        nested: table.schema.nested.clone(),
+        primary_key: Vec::new(),
+    }
+}
+
+/// A partition column's value in row `r` as directory text (`None`: null).
+fn partition_text(column: &ArrayRef, r: usize) -> std::result::Result<Option<String>, String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Date32Type, Int8Type, Int16Type, Int32Type, Int64Type};
+    if column.is_null(r) {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    match column.data_type() {
+        DataType::Utf8 => text.push_str(column.as_string::<i32>().value(r)),
+        DataType::Int8 => weir_text::write_int(&mut text, column.as_primitive::<Int8Type>().value(r)),
+        DataType::Int16 => weir_text::write_int(&mut text, column.as_primitive::<Int16Type>().value(r)),
+        DataType::Int32 => weir_text::write_int(&mut text, column.as_primitive::<Int32Type>().value(r)),
+        DataType::Int64 => weir_text::write_int(&mut text, column.as_primitive::<Int64Type>().value(r)),
+        DataType::Date32 => weir_text::write_date(&mut text, column.as_primitive::<Date32Type>().value(r)),
+        DataType::Boolean => text.push_str(if column.as_boolean().value(r) { "true" } else { "false" }),
+        other => {
+            return Err(format!("partition columns of type {other} are not supported yet; use STRING, INT or DATE"));
+        }
+    }
+    Ok(Some(text))
+}
+
+/// `n` copies of `value` (or nulls) as a text column.
+fn constant_text(value: Option<&str>, n: usize) -> crate::types::Column {
+    let text = value.unwrap_or_default();
+    let mut data = Vec::with_capacity(text.len() * n);
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for _ in 0..n {
+        data.extend_from_slice(text.as_bytes());
+        offsets.push(data.len() as i32);
+    }
+    crate::types::Column {
+        validity: value.is_none().then(|| vec![0u8; n.div_ceil(8)]),
+        data: crate::types::ColumnData::Utf8(crate::types::VarData { offsets, data }),
+    }
 }

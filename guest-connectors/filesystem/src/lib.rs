@@ -27,7 +27,9 @@
 //! owning the lines that start in it (formats here are one record per
 //! line), so readers share a large file.
 //!
-//! Not yet: writing partitioned tables.
+//! Writing a `PARTITIONED BY` table, the runner sends each partition's rows
+//! with the partition values as metadata; they go to `k=v/` directories
+//! (Hive's escaping), each with its own in-progress files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -169,7 +171,7 @@ fn partitions(root: &Path, path: &Path) -> Vec<(String, Option<String>)> {
         .filter_map(|c| {
             let part = c.as_os_str().to_string_lossy();
             let (k, v) = part.split_once('=')?;
-            Some((k.to_owned(), (v != "__HIVE_DEFAULT_PARTITION__").then(|| v.to_owned())))
+            Some((unescape_partition(k), (v != "__HIVE_DEFAULT_PARTITION__").then(|| unescape_partition(v))))
         })
         .collect()
 }
@@ -423,8 +425,9 @@ pub struct FileWriter {
     subtask: u32,
     max_size: u64,
     max_age: Duration,
-    /// The open in-progress file: (path, file, bytes written, opened at).
-    current: Option<(PathBuf, File, u64, Instant)>,
+    /// The open in-progress file of each partition directory: (path,
+    /// file, bytes written, opened at).
+    current: std::collections::BTreeMap<PathBuf, (PathBuf, File, u64, Instant)>,
     /// Closed in-progress files waiting for the next checkpoint.
     closed: Vec<PathBuf>,
     /// Number of the next part file.
@@ -442,24 +445,13 @@ impl Sink for FileWriter {
         fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
         let mine = format!(".part-{}-", context.subtask);
         let mut next_part = 0;
-        for entry in fs::read_dir(&dir).map_err(|e| io_error("list", &dir, e))? {
-            let entry = entry.map_err(|e| io_error("list", &dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Left over from before a crash, never committed: discard.
-            if name.starts_with(&mine) && name.ends_with(".inprogress") {
-                fs::remove_file(entry.path()).map_err(|e| io_error("remove", &entry.path(), e))?;
-            }
-            // Continue numbering after committed parts.
-            if let Some(n) = name.strip_prefix(&mine[1..]).and_then(|n| n.parse::<u64>().ok()) {
-                next_part = next_part.max(n + 1);
-            }
-        }
+        cleanup(&dir, &mine, &mut next_part)?;
         Ok(FileWriter {
             dir,
             subtask: context.subtask,
             max_size: options.memory_size("sink.rolling-policy.file-size")?,
             max_age: options.duration("sink.rolling-policy.rollover-interval")?,
-            current: None,
+            current: Default::default(),
             closed: Vec::new(),
             next_part,
             buffer: Vec::new(),
@@ -470,18 +462,32 @@ impl Sink for FileWriter {
         let SinkInput::Records(records) = input else {
             return Err(Error::unsupported("the filesystem sink writes encoded records; give the table a 'format'"));
         };
+        // A partitioned table: the runner sends one partition per call, its
+        // values as metadata columns; the rows go to `k=v/` directories.
+        let mut dir = self.dir.clone();
+        for (key, column) in &records.metadata {
+            let value = match (&column.validity, &column.data) {
+                (Some(bits), _) if bits.first().is_none_or(|b| b & 1 == 0) => "__HIVE_DEFAULT_PARTITION__".to_owned(),
+                (_, ColumnData::Utf8(v)) if v.offsets.len() > 1 => {
+                    String::from_utf8_lossy(&v.data[v.offsets[0] as usize..v.offsets[1] as usize]).into_owned()
+                }
+                _ => continue,
+            };
+            dir.push(format!("{}={}", escape_partition(key), escape_partition(&value)));
+        }
         self.buffer.clear();
         weir_framing::join(
             &weir_framing::VarData { offsets: records.values.offsets, data: records.values.data },
             Framing::Newline,
             &mut self.buffer,
         );
-        if self.current.as_ref().is_some_and(|(_, _, size, at)| *size >= self.max_size || at.elapsed() >= self.max_age)
+        if self.current.get(&dir).is_some_and(|(_, _, size, at)| *size >= self.max_size || at.elapsed() >= self.max_age)
         {
-            self.roll()?;
+            self.roll(Some(&dir))?;
         }
-        if self.current.is_none() {
-            let path = self.dir.join(format!(".part-{}-{}.inprogress", self.subtask, self.next_part));
+        if !self.current.contains_key(&dir) {
+            fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
+            let path = dir.join(format!(".part-{}-{}.inprogress", self.subtask, self.next_part));
             self.next_part += 1;
             let file = OpenOptions::new()
                 .create(true)
@@ -489,9 +495,9 @@ impl Sink for FileWriter {
                 .write(true)
                 .open(&path)
                 .map_err(|e| io_error("create", &path, e))?;
-            self.current = Some((path, file, 0, Instant::now()));
+            self.current.insert(dir.clone(), (path, file, 0, Instant::now()));
         }
-        if let Some((path, file, size, _)) = self.current.as_mut() {
+        if let Some((path, file, size, _)) = self.current.get_mut(&dir) {
             file.write_all(&self.buffer).map_err(|e| io_error("write", path, e))?;
             *size += self.buffer.len() as u64;
         }
@@ -499,7 +505,7 @@ impl Sink for FileWriter {
     }
 
     fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<Committable>> {
-        self.roll()?;
+        self.roll(None)?;
         Ok(std::mem::take(&mut self.closed).into_iter().map(|p| p.display().to_string().into_bytes()).collect())
     }
 
@@ -529,14 +535,83 @@ impl Sink for FileWriter {
 }
 
 impl FileWriter {
-    /// Closes the in-progress file (flushed and synced) for the next commit.
-    fn roll(&mut self) -> Result<()> {
-        if let Some((path, file, _, _)) = self.current.take() {
-            file.sync_all().map_err(|e| io_error("sync", &path, e))?;
-            self.closed.push(path);
+    /// Closes the in-progress file of `dir` (of every directory with
+    /// `None`), flushed and synced, for the next commit.
+    fn roll(&mut self, dir: Option<&PathBuf>) -> Result<()> {
+        let dirs: Vec<PathBuf> = match dir {
+            Some(d) => vec![d.clone()],
+            None => self.current.keys().cloned().collect(),
+        };
+        for d in dirs {
+            if let Some((path, file, _, _)) = self.current.remove(&d) {
+                file.sync_all().map_err(|e| io_error("sync", &path, e))?;
+                self.closed.push(path);
+            }
         }
         Ok(())
     }
+}
+
+/// Under `dir` and its partition directories: deletes this subtask's
+/// in-progress files (left from before a crash, never committed) and finds
+/// the next part number after its committed parts.
+fn cleanup(dir: &Path, mine: &str, next_part: &mut u64) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(|e| io_error("list", dir, e))? {
+        let entry = entry.map_err(|e| io_error("list", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && name.contains('=') {
+            cleanup(&path, mine, next_part)?;
+        } else if name.starts_with(mine) && name.ends_with(".inprogress") {
+            fs::remove_file(&path).map_err(|e| io_error("remove", &path, e))?;
+        } else if let Some(n) = name.strip_prefix(&mine[1..]).and_then(|n| n.parse::<u64>().ok()) {
+            *next_part = (*next_part).max(n + 1);
+        }
+    }
+    Ok(())
+}
+
+/// Hive's escaping of partition names and values: `/`, `=`, `%` and
+/// control characters as `%XX`.
+fn escape_partition(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '/' | '\\' | '=' | '%' | ':' | '#' | '\n' | '\r')
+            || c.is_control()
+            || (c == '.' && text.chars().all(|c| c == '.'))
+        {
+            for b in c.to_string().bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Undoes [`escape_partition`] (`%XX` → the byte).
+fn unescape_partition(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `.part-0-3.inprogress` → `part-0-3`.
