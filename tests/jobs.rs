@@ -403,3 +403,25 @@ async fn large_files_are_read_as_byte_ranges_each_line_exactly_once() {
     assert_eq!(rows, expected, "every line once, none cut");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn filesystem_metadata_columns() {
+    let dir = std::env::temp_dir().join(format!("weir-metadata-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("a.csv"), "1\n2\n").expect("write");
+    let sql = format!(
+        "CREATE TABLE Files (n INT, file STRING METADATA FROM 'file.name' VIRTUAL, size BIGINT METADATA FROM 'file.size')
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         SELECT n, file, size FROM Files;
+         SELECT * FROM Files;",
+        dir.display()
+    );
+    let job = sql::parse("metadata.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
+    let mut out = Vec::new();
+    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(String::from_utf8(out).expect("UTF-8"), "+I[1, a.csv, 4]\n+I[2, a.csv, 4]\n+I[1]\n+I[2]\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

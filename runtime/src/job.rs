@@ -97,18 +97,18 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
     if let Some(m) = table.metadata.first() {
         let column = &table.schema.fields[m.column].name;
         let able = role == Role::Source && connector.spec.source_abilities.contains(&"reading-metadata");
-        // Until the runner moves metadata columns apart from the physical
-        // ones, refuse rather than hand a connector the wrong schema.
-        let why = if able {
-            "the runner does not pass metadata columns to connectors yet"
+        let why = if role == Role::Sink {
+            "writing metadata is not supported yet"
         } else {
             "the connector does not declare the reading-metadata ability"
         };
-        return Err(Error::Host(anyhow::anyhow!(
-            "table '{}': column '{column}' is METADATA FROM '{}' but {why}; remove the column",
-            table.name,
-            m.key
-        )));
+        if !able || !connector.spec.needs_format {
+            return Err(Error::Host(anyhow::anyhow!(
+                "table '{}': column '{column}' is METADATA FROM '{}' but {why}; remove the column",
+                table.name,
+                m.key
+            )));
+        }
     }
     let format = match table.option("format") {
         Some(name) if connector.spec.needs_format => {
@@ -1193,7 +1193,7 @@ fn with_partitions(
     decoded: ChangelogBatch,
     metadata: &[(String, crate::types::Column)],
 ) -> Result<ChangelogBatch> {
-    if table.partition_keys.is_empty() {
+    if table.partition_keys.is_empty() && table.metadata.is_empty() {
         return Ok(decoded);
     }
     let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", table.name));
@@ -1202,12 +1202,23 @@ fn with_partitions(
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.schema.fields.len());
     let schema = Arc::new(batch::arrow_schema(&table.schema).map_err(fail)?);
     for (i, field) in table.schema.fields.iter().enumerate() {
-        if !table.partition_keys.contains(&i) {
-            columns.push(physical.next().cloned().ok_or_else(|| fail("the decoder returned too few columns".into()))?);
-            continue;
-        }
-        let (_, column) = metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(&field.name)).ok_or_else(|| {
-            fail(format!("partition column '{}' has no '{}=…' directory above this file", field.name, field.name))
+        // A partition column comes from the metadata under its name, a
+        // METADATA column from the metadata under its key.
+        let key = match table.metadata.iter().find(|m| m.column == i) {
+            Some(m) => m.key.as_str(),
+            None if table.partition_keys.contains(&i) => field.name.as_str(),
+            None => {
+                columns
+                    .push(physical.next().cloned().ok_or_else(|| fail("the decoder returned too few columns".into()))?);
+                continue;
+            }
+        };
+        let (_, column) = metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).ok_or_else(|| {
+            if table.partition_keys.contains(&i) {
+                fail(format!("partition column '{}' has no '{}=…' directory above this file", field.name, field.name))
+            } else {
+                fail(format!("the connector gave no metadata '{key}' for column '{}'", field.name))
+            }
         })?;
         let crate::types::ColumnData::Utf8(values) = &column.data else {
             return Err(fail(format!("partition metadata '{}' is not text", field.name)));
@@ -1286,7 +1297,8 @@ fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> std::result
     })
 }
 
-/// The table's schema without its partition columns.
+/// The table's schema without its partition and metadata columns: what
+/// the format decodes or encodes.
 fn without_partitions(table: &sql::Table) -> crate::types::Schema {
     crate::types::Schema {
         fields: table
@@ -1294,7 +1306,7 @@ fn without_partitions(table: &sql::Table) -> crate::types::Schema {
             .fields
             .iter()
             .enumerate()
-            .filter(|(i, _)| !table.partition_keys.contains(i))
+            .filter(|(i, _)| !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i))
             .map(|(_, f)| f.clone())
             .collect(),
         nested: table.schema.nested.clone(),

@@ -51,7 +51,8 @@ struct OneFile {
     file: File,
     framer: Framer,
     buffer: Vec<u8>,
-    /// Hive-style `key=value` directories between the root and the file.
+    /// Hive-style `key=value` directories between the root and the file,
+    /// and the requested metadata of the file: values for every record.
     partitions: Vec<(String, Option<String>)>,
     /// A byte-range split reads the lines that start before `end`.
     end: Option<u64>,
@@ -63,7 +64,14 @@ impl OneFile {
     /// Opens `path` at `offset` (a line start). A byte-range split that
     /// begins mid-file (`align`) first skips to the next line start: the
     /// line it lands in belongs to the split before.
-    fn open(root: &Path, path: PathBuf, offset: u64, end: Option<u64>, align: bool) -> Result<OneFile> {
+    fn open(
+        root: &Path,
+        path: PathBuf,
+        offset: u64,
+        end: Option<u64>,
+        align: bool,
+        metadata_keys: &[String],
+    ) -> Result<OneFile> {
         let mut file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
         let mut start = offset;
         if align && offset > 0 {
@@ -85,7 +93,24 @@ impl OneFile {
         file.seek(SeekFrom::Start(start)).map_err(|e| io_error("seek in", &path, e))?;
         let mut framer = Framer::new(Framing::Newline);
         framer.set_offset(start);
-        let partitions = partitions(root, &path);
+        let mut partitions = partitions(root, &path);
+        // Flink's filesystem metadata keys, constant per file.
+        for key in metadata_keys {
+            let value = match key.as_str() {
+                "file.path" => path.display().to_string(),
+                "file.name" => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                "file.size" => fs::metadata(&path).map_err(|e| io_error("read", &path, e))?.len().to_string(),
+                other => {
+                    return Err(Error::config(
+                        None,
+                        format!(
+                            "unknown metadata key '{other}'; the filesystem connector has file.path, file.name, file.size"
+                        ),
+                    ));
+                }
+            };
+            partitions.push((key.clone(), Some(value)));
+        }
         Ok(OneFile { path, file, framer, buffer: Vec::new(), partitions, end, position: start })
     }
 
@@ -140,6 +165,7 @@ struct Watch {
     done: std::collections::BTreeSet<PathBuf>,
     current: Option<OneFile>,
     last_scan: Option<Instant>,
+    metadata_keys: Vec<String>,
 }
 
 /// A split reader: one file, or the watch of a monitored directory.
@@ -212,6 +238,7 @@ impl Source for FileReader {
             "Files in a directory: splits per file, exactly-once sink (Flink's filesystem connector)",
         )
         .payload(Payload::RawRecords)
+        .source_abilities(weir_sdk::SourceAbilities::READING_METADATA)
         .sink_abilities(SinkAbilities::empty())
         .option(OptionSpec::string("path", "File or directory to read, or directory to write").required())
         .option(
@@ -295,7 +322,7 @@ impl Source for FileReader {
     fn open(
         options: &Options,
         _schema: &Schema,
-        _request: &ScanRequest,
+        request: &ScanRequest,
         split: &Split,
         state: Option<&[u8]>,
     ) -> Result<Self> {
@@ -307,6 +334,7 @@ impl Source for FileReader {
                 done: Default::default(),
                 current: None,
                 last_scan: None,
+                metadata_keys: request.metadata_keys.clone(),
             };
             // State: lines `F <path>` (done) and `C <offset> <path>` (current).
             for line in String::from_utf8_lossy(state.unwrap_or_default()).lines() {
@@ -317,7 +345,14 @@ impl Source for FileReader {
                     Some(("C", rest)) => {
                         let (offset, path) = rest.split_once(' ').ok_or_else(damaged)?;
                         let offset = offset.parse().map_err(|_| damaged())?;
-                        watch.current = Some(OneFile::open(&watch.root, PathBuf::from(path), offset, None, false)?);
+                        watch.current = Some(OneFile::open(
+                            &watch.root,
+                            PathBuf::from(path),
+                            offset,
+                            None,
+                            false,
+                            &watch.metadata_keys,
+                        )?);
                     }
                     _ => return Err(damaged()),
                 }
@@ -337,7 +372,7 @@ impl Source for FileReader {
             None => (start, true),
         };
         let root = PathBuf::from(options.string("path")?);
-        let file = OneFile::open(&root, PathBuf::from(path), offset, end, align)?;
+        let file = OneFile::open(&root, PathBuf::from(path), offset, end, align, &request.metadata_keys)?;
         Ok(FileReader::File(Box::new(OneFileSplit(file, false))))
     }
 
@@ -372,7 +407,7 @@ impl Source for FileReader {
                 files.sort();
                 match files.into_iter().find(|f| !watch.done.contains(f)) {
                     Some(next) => {
-                        watch.current = Some(OneFile::open(&watch.root, next, 0, None, false)?);
+                        watch.current = Some(OneFile::open(&watch.root, next, 0, None, false, &watch.metadata_keys)?);
                         watch.last_scan = None;
                         Ok(ReadResult::WouldBlock)
                     }
