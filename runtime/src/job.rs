@@ -253,6 +253,8 @@ async fn run_statement(
                 for line in display::format_rows(&rows) {
                     writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
                 }
+                // Rows of an unbounded scan show as they come, also in a pipe.
+                out.flush().map_err(|e| Error::Host(e.into()))?;
                 if config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
                     break;
                 }

@@ -89,6 +89,63 @@ impl Grants {
     }
 }
 
+/// An operator's policy file: what jobs run with it may grant their
+/// components. Paths are relative to the file's directory.
+///
+/// ```toml
+/// read = ["data/in"]
+/// write = ["data/out"]
+/// net = ["localhost:9999"]
+/// stdout = true
+/// ```
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+    #[serde(default)]
+    net: Vec<String>,
+    #[serde(default)]
+    stdout: bool,
+    #[serde(default)]
+    stderr: bool,
+}
+
+impl Grants {
+    /// Reads a policy file (TOML) written by an operator; `base` is the
+    /// directory relative paths start from.
+    pub fn from_policy(text: &str, base: &Path) -> anyhow::Result<Grants> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let connect = file
+            .net
+            .iter()
+            .map(|e| {
+                Endpoint::parse(e)
+                    .ok_or_else(|| anyhow::anyhow!("net = \"{e}\": write HOST:PORT, e.g. \"localhost:9999\""))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Grants {
+            read: file.read.iter().map(|p| absolute(base, p)).collect(),
+            write: file.write.iter().map(|p| absolute(base, p)).collect(),
+            connect,
+            stdout: file.stdout,
+            stderr: file.stderr,
+        })
+    }
+
+    /// Everything `self` or `other` grants.
+    pub fn union(mut self, other: Grants) -> Grants {
+        self.read.extend(other.read);
+        self.write.extend(other.write);
+        self.connect.extend(other.connect);
+        self.stdout |= other.stdout;
+        self.stderr |= other.stderr;
+        self
+    }
+}
+
 /// A declared capability with its template filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
@@ -296,6 +353,23 @@ mod tests {
             flags,
             ["--allow-write /data/out", "--allow-read /etc/passwd", "--allow-net localhost:80", "--allow-stderr"]
         );
+    }
+
+    #[test]
+    fn policy_files_grant_relative_to_their_directory() {
+        let g = Grants::from_policy(
+            "read = [\"in\", \"/abs\"]\nwrite = [\"../out\"]\nnet = [\"localhost:9999\"]\nstdout = true\n",
+            Path::new("/ops/policies"),
+        )
+        .expect("parses");
+        assert_eq!(g.read, [PathBuf::from("/ops/policies/in"), PathBuf::from("/abs")]);
+        assert_eq!(g.write, [PathBuf::from("/ops/out")]);
+        assert_eq!(g.connect, [Endpoint { host: "localhost".into(), port: 9999 }]);
+        assert!(g.stdout && !g.stderr);
+        let e = Grants::from_policy("reed = [\"x\"]", Path::new("/")).expect_err("typo").to_string();
+        assert!(e.contains("reed"), "{e}");
+        let e = Grants::from_policy("net = [\"nohost\"]", Path::new("/")).expect_err("bad endpoint").to_string();
+        assert!(e.contains("HOST:PORT"), "{e}");
     }
 
     #[test]

@@ -126,3 +126,38 @@ fn run_and_check_a_job_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("cli-job.sql:2:8: table 'T' has no column 'm'"), "{err}");
 }
+
+#[test]
+fn grants_come_from_flags_or_a_policy_file() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-policy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let job = dir.join("print.sql");
+    std::fs::write(
+        &job,
+        "CREATE TABLE N (n INT NOT NULL) WITH ('connector' = 'datagen', 'fields.n.kind' = 'sequence',
+           'fields.n.start' = '1', 'fields.n.end' = '2');
+         CREATE TABLE P (n INT NOT NULL) WITH ('connector' = 'print', 'print-identifier' = 'out');
+         INSERT INTO P SELECT * FROM N;",
+    )
+    .expect("write job");
+    let path = job.to_str().expect("utf-8 path");
+    // Checkpoints in the scratch directory, not the working directory.
+    let cp = format!("execution.checkpointing.dir={}", dir.join("cp").display());
+    let weir = |args: &[&str]| weir(&[args, &["--set", &cp]].concat());
+    let denied = weir(&["run", path, "--fresh"]);
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(!denied.status.success() && err.contains("stdout (grant with --allow-stdout)"), "{err}");
+    assert_eq!(stdout(&weir(&["run", path, "--fresh", "--allow-stdout"])), "out> +I[1]\nout> +I[2]\n");
+    std::fs::write(dir.join("policy.toml"), "stdout = true\n").expect("write policy");
+    let policy = dir.join("policy.toml");
+    assert_eq!(
+        stdout(&weir(&["run", path, "--fresh", "--policy", policy.to_str().expect("utf-8")])),
+        "out> +I[1]\nout> +I[2]\n"
+    );
+    std::fs::write(&policy, "stdot = true\n").expect("write policy");
+    let bad = weir(&["run", path, "--policy", policy.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("policy file") && err.contains("stdot"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -44,6 +44,10 @@ struct GrantArgs {
     /// Let components write to standard error.
     #[arg(long = "allow-stderr")]
     stderr: bool,
+    /// Grants from a policy file (TOML: read, write, net, stdout, stderr),
+    /// added to the flags.
+    #[arg(long = "policy", value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 impl GrantArgs {
@@ -58,13 +62,21 @@ impl GrantArgs {
                     .with_context(|| format!("--allow-net {e}: write HOST:PORT, e.g. localhost:9999"))
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(weir::policy::Grants {
+        let flags = weir::policy::Grants {
             read: self.read.iter().map(path).collect(),
             write: self.write.iter().map(path).collect(),
             connect,
             stdout: self.stdout,
             stderr: self.stderr,
-        })
+        };
+        let Some(file) = &self.policy else { return Ok(flags) };
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("--policy: cannot read {}", file.display()))?;
+        let dir =
+            weir::policy::absolute(&base, &file.parent().unwrap_or(std::path::Path::new(".")).display().to_string());
+        let policy = weir::policy::Grants::from_policy(&text, &dir)
+            .with_context(|| format!("policy file {} is not valid", file.display()))?;
+        Ok(flags.union(policy))
     }
 }
 
