@@ -425,3 +425,62 @@ async fn filesystem_metadata_columns() {
     assert_eq!(String::from_utf8(out).expect("UTF-8"), "+I[1, a.csv, 4]\n+I[2, a.csv, 4]\n+I[1]\n+I[2]\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_stream_still_checkpoints_and_stops() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.expect("connect");
+        conn.write_all(b"INSERT|Alice|12\nINSERT|Bob|5\n").await.expect("send");
+        // Then silence, connection open.
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    });
+    let dir = std::env::temp_dir().join(format!("weir-quiet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sql = format!(
+        "CREATE TABLE S (name STRING, score INT) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}',
+           'format' = 'changelog-csv');
+         CREATE TABLE F (name STRING, score INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         INSERT INTO F SELECT * FROM S;",
+        dir.join("out").display()
+    );
+    let job = sql::parse("quiet.sql", &sql).expect("parses");
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants {
+        connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
+        write: vec![dir.join("out")],
+        ..weir::policy::Grants::none()
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let config = job::RunConfig {
+        checkpoint_dir: Some(dir.join("cp")),
+        checkpoint_interval: Some(std::time::Duration::from_millis(100)),
+        progress: false,
+        stop: Some(stop.clone()),
+    };
+    let running = tokio::spawn(async move { job::run(&runtime, &job, &grants, &config, &mut Vec::new()).await });
+    // The two rows become visible through a checkpoint although no more rows come.
+    let committed = || -> usize {
+        std::fs::read_dir(dir.join("out")).map_or(0, |d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().lines().count())
+                .sum()
+        })
+    };
+    let waiting = std::time::Instant::now();
+    while committed() < 2 {
+        assert!(waiting.elapsed() < std::time::Duration::from_secs(20), "no checkpoint on a quiet stream");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let result =
+        tokio::time::timeout(std::time::Duration::from_secs(10), running).await.expect("stops promptly").expect("task");
+    let err = result.expect_err("a stopped unbounded job reports the stop");
+    assert!(err.to_string().contains("stopped after checkpoint"), "{err}");
+    assert_eq!(committed(), 2);
+    server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}

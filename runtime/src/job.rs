@@ -249,17 +249,22 @@ async fn run_statement(
         Statement::Select(query) => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
             let mut scan = Scan::open(source, query.clone(), operator, None, None).await?;
-            while let Some(rows) = scan.next().await? {
-                for line in display::format_rows(&rows) {
-                    writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
+            loop {
+                match scan.next().await? {
+                    Step::Rows(rows) => {
+                        for line in display::format_rows(&rows) {
+                            writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
+                        }
+                        // Rows of an unbounded scan show as they come, also in a pipe.
+                        out.flush().map_err(|e| Error::Host(e.into()))?;
+                    }
+                    Step::Idle => {}
+                    Step::End => return Ok(()),
                 }
-                // Rows of an unbounded scan show as they come, also in a pipe.
-                out.flush().map_err(|e| Error::Host(e.into()))?;
                 if config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
-                    break;
+                    return Ok(());
                 }
             }
-            Ok(())
         }
         Statement::Insert { sink, query } => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
@@ -435,8 +440,9 @@ async fn read_into(
             }
         }
         let msg = match scan.next().await {
-            Ok(Some(rows)) => Msg::Rows(rows, scan.take_bytes()),
-            Ok(None) => match scan.checkpoint().await {
+            Ok(Step::Rows(rows)) => Msg::Rows(rows, scan.take_bytes()),
+            Ok(Step::Idle) => continue,
+            Ok(Step::End) => match scan.checkpoint().await {
                 Ok(splits) => Msg::End(splits),
                 Err(e) => Msg::Failed(e),
             },
@@ -474,26 +480,35 @@ async fn write_from(
     let mut stop_at: Option<u64> = None;
     let mut progress = Progress::new(&format!("{source_name} → {}", sink.table.name), config.progress);
     loop {
-        let Some(msg) = rx.recv().await else {
-            return Err(Error::Host(anyhow::anyhow!("the reading tasks of '{source_name}' ended unexpectedly")));
+        // Wake up now and then even when no rows come (a quiet stream), so
+        // checkpoints and a stop still happen.
+        let msg = tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(msg) => Some(msg),
+                None => {
+                    return Err(Error::Host(anyhow::anyhow!("the reading tasks of '{source_name}' ended unexpectedly")));
+                }
+            },
+            () = tokio::time::sleep(Duration::from_millis(100)) => None,
         };
+        let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+        let due = config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i);
+        if pending.is_none() && (due || (stopping && stop_at.is_none())) {
+            if stopping {
+                stop_at = Some(next_id);
+            }
+            for ask in asks {
+                let _ = ask.send(next_id);
+            }
+            pending = Some((next_id, 0, BTreeMap::new()));
+            next_id += 1;
+        }
+        let Some(msg) = msg else { continue };
         match msg {
             Msg::Rows(rows, bytes) => {
                 rows_written += rows.rows.num_rows() as u64;
                 progress.add(rows.rows.num_rows() as u64, bytes);
                 writer.write(rows).await?;
-                let stopping = config.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
-                let due = config.checkpoint_interval.is_some_and(|i| last.elapsed() >= i);
-                if pending.is_none() && (due || (stopping && stop_at.is_none())) {
-                    if stopping {
-                        stop_at = Some(next_id);
-                    }
-                    for ask in asks {
-                        let _ = ask.send(next_id);
-                    }
-                    pending = Some((next_id, 0, BTreeMap::new()));
-                    next_id += 1;
-                }
             }
             Msg::Barrier(id, splits) => {
                 if let Some((_, barriers, states)) = pending.as_mut().filter(|(p, ..)| *p == id) {
@@ -565,6 +580,16 @@ async fn take_checkpoint(
 /// few enough that a scan of thousands of files stays within the source
 /// instance's memory and handle limits.
 const OPEN_READERS: usize = 4;
+
+/// What one [`Scan::next`] call gave.
+enum Step {
+    /// Rows of the query.
+    Rows(ChangelogBatch),
+    /// Nothing for a moment (unbounded sources): a chance to checkpoint or stop.
+    Idle,
+    /// Every split is done (or the limit reached).
+    End,
+}
 
 /// Where one split of a scan stands.
 enum Slot {
@@ -703,8 +728,9 @@ impl Scan {
         Ok(states)
     }
 
-    /// The next non-empty batch of query rows, or `None` at the end.
-    async fn next(&mut self) -> Result<Option<ChangelogBatch>> {
+    /// The next non-empty batch of query rows, [`Step::Idle`] when every
+    /// open split had nothing, or [`Step::End`].
+    async fn next(&mut self) -> Result<Step> {
         let source = self.source.clone();
         let schema = &source.table.schema;
         let mut idle_turns = 0;
@@ -713,7 +739,7 @@ impl Scan {
             let open: Vec<usize> =
                 self.slots.iter().enumerate().filter(|(_, s)| matches!(s, Slot::Open(_))).map(|(i, _)| i).collect();
             if self.remaining == Some(0) || open.is_empty() {
-                return Ok(None);
+                return Ok(Step::End);
             }
             self.turn = (self.turn + 1) % open.len();
             let i = open[self.turn];
@@ -727,7 +753,7 @@ impl Scan {
                     let rows = with_partitions(&source.table, decoded, &metadata)?;
                     let rows = self.apply(rows)?;
                     if rows.rows.num_rows() > 0 {
-                        return Ok(Some(rows));
+                        return Ok(Step::Rows(rows));
                     }
                     continue;
                 }
@@ -735,8 +761,8 @@ impl Scan {
                     // Nothing ready: pause once every open split had its turn.
                     idle_turns += 1;
                     if idle_turns >= open.len() {
-                        idle_turns = 0;
                         tokio::time::sleep(Duration::from_millis(5)).await;
+                        return Ok(Step::Idle);
                     }
                     continue;
                 }
@@ -750,7 +776,7 @@ impl Scan {
             let rows = batch::to_arrow(self.instance.name(), schema, batch)?;
             let rows = self.apply(rows)?;
             if rows.rows.num_rows() > 0 {
-                return Ok(Some(rows));
+                return Ok(Step::Rows(rows));
             }
         }
     }

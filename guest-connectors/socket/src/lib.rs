@@ -96,6 +96,9 @@ impl Source for Socket {
         self.connect();
         let Some(stream) = self.stream.as_mut() else { return Ok(ReadResult::WouldBlock) };
         match stream.read(&mut self.buffer) {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Ok(ReadResult::WouldBlock)
+            }
             Ok(0) | Err(_) => {
                 // The server went away: drop a partial record, retry later.
                 self.stream = None;
@@ -136,6 +139,11 @@ impl Socket {
             match TcpStream::connect(&self.address) {
                 Ok(stream) => {
                     weir_sdk::log::info(&format!("connected to {}", self.address));
+                    // Return to the host now and then while the server is
+                    // quiet, so checkpoints and a stop are not held up.
+                    if let Err(e) = stream.set_read_timeout(Some(Duration::from_millis(200))) {
+                        weir_sdk::log::debug(&format!("no read timeout on this platform: {e}"));
+                    }
                     self.failed_attempts = 0;
                     self.stream = Some(stream);
                 }
