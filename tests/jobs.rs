@@ -484,3 +484,41 @@ async fn a_quiet_stream_still_checkpoints_and_stops() {
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_blocked_past_the_wall_clock_limit_stops_its_instance() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    let server = tokio::spawn(async move {
+        let (_conn, _) = listener.accept().await.expect("connect");
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await; // silent
+    });
+    // The socket source waits up to 200 ms in one read: above a 50 ms limit.
+    let limits =
+        weir::limits::Limits { wall_clock_per_call: std::time::Duration::from_millis(50), ..Default::default() };
+    let engine = weir::engine::EngineConfig { limits, ..weir_tests::engine_config() };
+    let (runtime, _) =
+        weir::Runtime::new(weir::RuntimeConfig { engine, plugin_dir: None }).await.expect("runtime starts");
+    let job = sql::parse(
+        "slow.sql",
+        &format!(
+            "CREATE TABLE S (line STRING) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}', 'format' = 'raw');
+             SELECT * FROM S;"
+        ),
+    )
+    .expect("parses");
+    let grants = weir::policy::Grants {
+        connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
+        ..weir::policy::Grants::none()
+    };
+    let (config, mut out) = (job::RunConfig::default(), Vec::new());
+    let run = job::run(&runtime, &job, &grants, &config, &mut out);
+    let err =
+        tokio::time::timeout(std::time::Duration::from_secs(20), run).await.expect("stops").expect_err("limit hit");
+    let text = err.to_string();
+    assert!(
+        text.contains("component 'socket' was stopped: a call took longer than the 50ms wall-clock limit"),
+        "{text}"
+    );
+    server.abort();
+}

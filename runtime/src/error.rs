@@ -80,6 +80,11 @@ pub enum TrapReason {
         /// The budget.
         budget: std::time::Duration,
     },
+    /// One call took longer than the wall-clock limit (e.g. blocked in I/O).
+    WallClockLimit {
+        /// The limit.
+        limit: std::time::Duration,
+    },
     /// Any other trap (out-of-bounds access, stack overflow…), as wasmtime
     /// describes it.
     Other(String),
@@ -91,6 +96,7 @@ impl fmt::Display for TrapReason {
             TrapReason::Panic => f.write_str("the component panicked"),
             TrapReason::MemoryLimit { limit } => write!(f, "memory limit {} MiB exceeded", limit / (1024 * 1024)),
             TrapReason::CpuLimit { budget } => write!(f, "CPU time limit of {budget:?} per call exceeded"),
+            TrapReason::WallClockLimit { limit } => write!(f, "a call took longer than the {limit:?} wall-clock limit"),
             TrapReason::Other(m) => f.write_str(m),
         }
     }

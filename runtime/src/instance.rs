@@ -85,6 +85,7 @@ impl Loaded {
 
         let mut instance = Instance {
             name: component.to_owned(),
+            wall_clock: limits.wall_clock_per_call,
             store,
             factory: None,
             format: None,
@@ -155,6 +156,8 @@ fn kind_of(engine: &Engine, origin: &str, component: &Component) -> Result<(Kind
 /// One live component instance (one store).
 pub struct Instance {
     name: String,
+    /// Wall-clock limit of one call.
+    wall_clock: std::time::Duration,
     store: Store<InstanceState>,
     factory: Option<factory::Guest>,
     format: Option<format::Guest>,
@@ -202,6 +205,13 @@ impl Instance {
         Ok(())
     }
 
+    /// Records that a call was cut off by the wall-clock limit (its future
+    /// is dropped; the store is poisoned by [`Instance::finish`]).
+    fn wall_clock_hit(&mut self) -> wasmtime::Error {
+        self.store.data_mut().limiter.hit = Some(LimitHit::WallClock);
+        wasmtime::format_err!("wall-clock limit exceeded")
+    }
+
     /// Maps a call's outcome to the runtime's errors; the single place that
     /// recognises traps and limits.
     fn finish<T>(&mut self, outcome: wasmtime::Result<Result<T, wit::Error>>) -> Result<T> {
@@ -236,7 +246,10 @@ impl Instance {
     pub async fn spec(&mut self) -> Result<Spec> {
         self.begin_call()?;
         let f = self.factory.clone().ok_or_else(|| self.missing("factory"))?;
-        let r = f.call_spec(&mut self.store).await;
+        let r = match tokio::time::timeout(self.wall_clock, f.call_spec(&mut self.store)).await {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r.map(Ok)).map(Spec::from)
     }
 
@@ -244,7 +257,10 @@ impl Instance {
     pub async fn validate(&mut self, options: &Options, schema: &Schema) -> Result<()> {
         self.begin_call()?;
         let f = self.factory.clone().ok_or_else(|| self.missing("factory"))?;
-        let r = f.call_validate(&mut self.store, options, schema).await;
+        let r = match tokio::time::timeout(self.wall_clock, f.call_validate(&mut self.store, options, schema)).await {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -252,7 +268,12 @@ impl Instance {
     pub async fn open_decoder(&mut self, options: &Options, schema: &Schema) -> Result<ResourceAny> {
         self.begin_call()?;
         let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = f.decoder().call_open(&mut self.store, options, schema).await;
+        let r = match tokio::time::timeout(self.wall_clock, f.decoder().call_open(&mut self.store, options, schema))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -260,7 +281,12 @@ impl Instance {
     pub async fn decode(&mut self, decoder: ResourceAny, frames: &VarData) -> Result<Batch> {
         self.begin_call()?;
         let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = f.decoder().call_decode(&mut self.store, decoder, frames).await;
+        let r = match tokio::time::timeout(self.wall_clock, f.decoder().call_decode(&mut self.store, decoder, frames))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -268,7 +294,12 @@ impl Instance {
     pub async fn open_encoder(&mut self, options: &Options, schema: &Schema) -> Result<ResourceAny> {
         self.begin_call()?;
         let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = f.encoder().call_open(&mut self.store, options, schema).await;
+        let r = match tokio::time::timeout(self.wall_clock, f.encoder().call_open(&mut self.store, options, schema))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -276,7 +307,12 @@ impl Instance {
     pub async fn encode(&mut self, encoder: ResourceAny, rows: &Batch) -> Result<VarData> {
         self.begin_call()?;
         let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = f.encoder().call_encode(&mut self.store, encoder, rows).await;
+        let r = match tokio::time::timeout(self.wall_clock, f.encoder().call_encode(&mut self.store, encoder, rows))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -289,7 +325,15 @@ impl Instance {
     ) -> Result<ResourceAny> {
         self.begin_call()?;
         let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = s.writer().call_open(&mut self.store, options, schema, context).await;
+        let r = match tokio::time::timeout(
+            self.wall_clock,
+            s.writer().call_open(&mut self.store, options, schema, context),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -297,7 +341,11 @@ impl Instance {
     pub async fn write(&mut self, writer: ResourceAny, input: &sink::SinkInput) -> Result<()> {
         self.begin_call()?;
         let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = s.writer().call_write(&mut self.store, writer, input).await;
+        let r = match tokio::time::timeout(self.wall_clock, s.writer().call_write(&mut self.store, writer, input)).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -305,7 +353,12 @@ impl Instance {
     pub async fn prepare_commit(&mut self, writer: ResourceAny, id: u64) -> Result<Vec<Vec<u8>>> {
         self.begin_call()?;
         let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = s.writer().call_prepare_commit(&mut self.store, writer, id).await;
+        let r = match tokio::time::timeout(self.wall_clock, s.writer().call_prepare_commit(&mut self.store, writer, id))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -313,7 +366,11 @@ impl Instance {
     pub async fn commit(&mut self, options: &Options, committables: &[Vec<u8>]) -> Result<()> {
         self.begin_call()?;
         let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = s.call_commit(&mut self.store, options, committables).await;
+        let r = match tokio::time::timeout(self.wall_clock, s.call_commit(&mut self.store, options, committables)).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -326,7 +383,11 @@ impl Instance {
     ) -> Result<source::ScanPlan> {
         self.begin_call()?;
         let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = s.call_plan(&mut self.store, options, schema, request).await;
+        let r =
+            match tokio::time::timeout(self.wall_clock, s.call_plan(&mut self.store, options, schema, request)).await {
+                Ok(r) => r,
+                Err(_) => Err(self.wall_clock_hit()),
+            };
         self.finish(r)
     }
 
@@ -334,7 +395,11 @@ impl Instance {
     pub async fn abort(&mut self, options: &Options, committables: &[Vec<u8>]) -> Result<()> {
         self.begin_call()?;
         let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = s.call_abort(&mut self.store, options, committables).await;
+        let r = match tokio::time::timeout(self.wall_clock, s.call_abort(&mut self.store, options, committables)).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -349,7 +414,15 @@ impl Instance {
     ) -> Result<ResourceAny> {
         self.begin_call()?;
         let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = s.split_reader().call_open(&mut self.store, options, schema, request, split, state).await;
+        let r = match tokio::time::timeout(
+            self.wall_clock,
+            s.split_reader().call_open(&mut self.store, options, schema, request, split, state),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -357,7 +430,15 @@ impl Instance {
     pub async fn next(&mut self, reader: ResourceAny, max_records: u32) -> Result<source::ReadResult> {
         self.begin_call()?;
         let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = s.split_reader().call_next(&mut self.store, reader, max_records).await;
+        let r = match tokio::time::timeout(
+            self.wall_clock,
+            s.split_reader().call_next(&mut self.store, reader, max_records),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
@@ -365,14 +446,22 @@ impl Instance {
     pub async fn checkpoint_reader(&mut self, reader: ResourceAny) -> Result<Vec<u8>> {
         self.begin_call()?;
         let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = s.split_reader().call_checkpoint(&mut self.store, reader).await;
+        let r = match tokio::time::timeout(self.wall_clock, s.split_reader().call_checkpoint(&mut self.store, reader))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r)
     }
 
     /// Drops a guest resource (decoder, encoder, writer…).
     pub async fn drop_resource(&mut self, resource: ResourceAny) -> Result<()> {
         self.begin_call()?;
-        let r = resource.resource_drop_async(&mut self.store).await;
+        let r = match tokio::time::timeout(self.wall_clock, resource.resource_drop_async(&mut self.store)).await {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_clock_hit()),
+        };
         self.finish(r.map(Ok))
     }
 }

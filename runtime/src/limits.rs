@@ -1,5 +1,5 @@
-//! Per-instance resource limits: memory (through a store limiter) and CPU
-//! time per call (through epoch deadlines). Traps caused by a limit carry
+//! Per-instance resource limits: memory (through a store limiter), CPU
+//! time per call (through epoch deadlines) and wall-clock time per call. Traps caused by a limit carry
 //! a [`LimitHit`] so the error can say which limit, not just "trap".
 
 use std::time::Duration;
@@ -15,6 +15,9 @@ pub struct Limits {
     pub cpu_per_call: Duration,
     /// Maximum number of table elements (function references) per table.
     pub table_elements: usize,
+    /// Maximum wall-clock time of one call, waiting on I/O included: a
+    /// guest blocked forever in a read is stopped too.
+    pub wall_clock_per_call: Duration,
 }
 
 impl Default for Limits {
@@ -27,6 +30,9 @@ impl Default for Limits {
             // well under a millisecond, but a cold guest may initialise.
             cpu_per_call: Duration::from_secs(5),
             table_elements: 100_000,
+            // Generous: connectors return to the host while waiting (the
+            // socket source every 200 ms); only a stuck guest gets here.
+            wall_clock_per_call: Duration::from_secs(60),
         }
     }
 }
@@ -39,6 +45,8 @@ pub enum LimitHit {
     Memory,
     /// The call ran out of CPU time.
     Cpu,
+    /// The call took longer than the wall-clock limit.
+    WallClock,
 }
 
 /// The store's resource limiter: refuses growth past the limits and
@@ -61,6 +69,7 @@ impl Limiter {
         match hit {
             LimitHit::Memory => TrapReason::MemoryLimit { limit: self.limits.memory_bytes },
             LimitHit::Cpu => TrapReason::CpuLimit { budget: self.limits.cpu_per_call },
+            LimitHit::WallClock => TrapReason::WallClockLimit { limit: self.limits.wall_clock_per_call },
         }
     }
 }
