@@ -171,6 +171,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A component's error while serving a table of a job.
+    #[error("table '{table}': {error}")]
+    InTable {
+        /// The table.
+        table: String,
+        /// The component's error.
+        error: Box<Error>,
+    },
+
     /// The job was asked to stop (Ctrl-C) and took a last checkpoint.
     #[error("stopped after checkpoint {checkpoint}; {resume}")]
     Stopped {
@@ -183,6 +192,19 @@ pub enum Error {
     /// A host-side failure (I/O, the engine) with context.
     #[error(transparent)]
     Host(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// Names `table` in a component's error (guest errors, traps and
+    /// limits, invalid batches); other errors already say where they are.
+    pub fn in_table(self, table: &str) -> Error {
+        match self {
+            Error::Guest { .. } | Error::Trap { .. } | Error::InvalidBatch { .. } => {
+                Error::InTable { table: table.to_owned(), error: Box::new(self) }
+            }
+            other => other,
+        }
+    }
 }
 
 impl From<OptionsError> for Error {

@@ -248,9 +248,10 @@ async fn run_statement(
         Statement::Explain(inner) => explain(runtime, job, inner, operator, out).await,
         Statement::Select(query) => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
-            let mut scan = Scan::open(source, query.clone(), operator, None, None).await?;
+            let table_name = source.table.name.clone();
+            let mut scan = Scan::open(source, query.clone(), operator, None, None).await.map_err(|e| e.in_table(&table_name))?;
             loop {
-                match scan.next().await? {
+                match scan.next().await.map_err(|e| e.in_table(&table_name))? {
                     Step::Rows(rows) => {
                         for line in display::format_rows(&rows) {
                             writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
@@ -383,11 +384,15 @@ async fn insert(
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
-    let mut writer = Writers::open(sink.clone(), operator, restored.as_ref().map_or(0, |c| c.id), &recommit).await?;
+    let mut writer = Writers::open(sink.clone(), operator, restored.as_ref().map_or(0, |c| c.id), &recommit)
+        .await
+        .map_err(|e| e.in_table(&sink.table.name))?;
     // `scan.parallelism` readers, each its own source and decoder instance,
     // each reading every n-th split of one plan (one reader with a LIMIT,
     // which spans all splits).
-    let first = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), None).await?;
+    let first = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), None)
+        .await
+        .map_err(|e| e.in_table(&source.table.name))?;
     let readers = if query.limit.is_some() { 1 } else { source.scan_parallelism().min(first.plan.splits.len().max(1)) };
     let plan = first.plan.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT * readers);
@@ -396,7 +401,9 @@ async fn insert(
     let mut tasks = Vec::new();
     let mut scans = vec![first];
     for part in 1..readers {
-        let scan = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), Some(plan.clone())).await?;
+        let scan = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), Some(plan.clone()))
+            .await
+            .map_err(|e| e.in_table(&source.table.name))?;
         scans.push(scan);
         let _ = part;
     }
@@ -409,6 +416,8 @@ async fn insert(
     drop(tx);
     let result =
         write_from(&mut rx, &mut writer, &asks, &done, source.table.name.clone(), &sink, config, store, restored).await;
+    // Reading failures arrive named already; the rest is the sink's.
+    let result = result.map_err(|e| e.in_table(&sink.table.name));
     for task in &tasks {
         task.abort();
     }
@@ -416,7 +425,7 @@ async fn insert(
         let _ = task.await;
     }
     result?;
-    writer.close().await
+    writer.close().await.map_err(|e| e.in_table(&sink.table.name))
 }
 
 /// A reading task: rows into `tx`, a barrier whenever one is asked for —
@@ -439,7 +448,8 @@ async fn read_into(
                 return;
             }
         }
-        let msg = match scan.next().await {
+        let table = scan.source.table.name.clone();
+        let msg = match scan.next().await.map_err(|e| e.in_table(&table)) {
             Ok(Step::Rows(rows)) => Msg::Rows(rows, scan.take_bytes()),
             Ok(Step::Idle) => continue,
             Ok(Step::End) => match scan.checkpoint().await {
