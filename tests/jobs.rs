@@ -517,7 +517,7 @@ async fn a_call_blocked_past_the_wall_clock_limit_stops_its_instance() {
         tokio::time::timeout(std::time::Duration::from_secs(20), run).await.expect("stops").expect_err("limit hit");
     let text = err.to_string();
     assert!(
-        text.contains("component 'socket' was stopped: a call took longer than the 50ms wall-clock limit"),
+        text.contains("table 'S': component 'socket' was stopped: a call took longer than the 50ms wall-clock limit"),
         "{text}"
     );
     server.abort();

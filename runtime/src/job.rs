@@ -249,7 +249,8 @@ async fn run_statement(
         Statement::Select(query) => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
             let table_name = source.table.name.clone();
-            let mut scan = Scan::open(source, query.clone(), operator, None, None).await.map_err(|e| e.in_table(&table_name))?;
+            let mut scan =
+                Scan::open(source, query.clone(), operator, None, None).await.map_err(|e| e.in_table(&table_name))?;
             loop {
                 match scan.next().await.map_err(|e| e.in_table(&table_name))? {
                     Step::Rows(rows) => {
