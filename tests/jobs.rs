@@ -459,6 +459,7 @@ async fn a_quiet_stream_still_checkpoints_and_stops() {
         checkpoint_interval: Some(std::time::Duration::from_millis(100)),
         progress: false,
         stop: Some(stop.clone()),
+        restart: None,
     };
     let running = tokio::spawn(async move { job::run(&runtime, &job, &grants, &config, &mut Vec::new()).await });
     // The two rows become visible through a checkpoint although no more rows come.
@@ -521,4 +522,57 @@ async fn a_call_blocked_past_the_wall_clock_limit_stops_its_instance() {
         "{text}"
     );
     server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fixed_delay_restarts_recover_when_the_server_comes_up() {
+    use tokio::io::AsyncReadExt;
+    // A port with nobody listening yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("listen");
+        let (mut conn, _) = listener.accept().await.expect("the restarted sink connects");
+        let mut received = String::new();
+        conn.read_to_string(&mut received).await.expect("read");
+        received
+    });
+    let sql = format!(
+        "SET 'restart-strategy' = 'fixed-delay';
+         SET 'restart-strategy.fixed-delay.attempts' = '20';
+         SET 'restart-strategy.fixed-delay.delay' = '100 ms';
+         CREATE TABLE N (n INT NOT NULL) WITH ('connector' = 'datagen', 'fields.n.kind' = 'sequence',
+           'fields.n.start' = '1', 'fields.n.end' = '3');
+         CREATE TABLE Out (n INT NOT NULL) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}', 'format' = 'csv');
+         INSERT INTO Out SELECT * FROM N;"
+    );
+    let job = sql::parse("restart.sql", &sql).expect("parses");
+    let config = job::RunConfig::from_settings(&job, job::RunConfig::default()).expect("settings");
+    assert_eq!(config.restart, Some(job::Restart { attempts: 20, delay: std::time::Duration::from_millis(100) }));
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants {
+        connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
+        ..weir::policy::Grants::none()
+    };
+    job::run(&runtime, &job, &grants, &config, &mut Vec::new()).await.expect("succeeds after restarts");
+    drop(runtime);
+    let received =
+        tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("in time").expect("server");
+    assert_eq!(received, "1\n2\n3\n");
+
+    // Without a restart strategy the same failure ends the job, naming the table.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    let sql = format!(
+        "CREATE TABLE N (n INT NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '1');
+         CREATE TABLE Out (n INT NOT NULL) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{closed}', 'format' = 'csv');
+         INSERT INTO Out SELECT * FROM N;"
+    );
+    let job = sql::parse("norestart.sql", &sql).expect("parses");
+    let runtime = weir_tests::runtime().await;
+    let grants = weir::policy::Grants {
+        connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port: closed }],
+        ..weir::policy::Grants::none()
+    };
+    let err = job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut Vec::new()).await.expect_err("fails");
+    assert!(err.to_string().starts_with("table 'Out': component 'socket': connection error: cannot connect"), "{err}");
 }

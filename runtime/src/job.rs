@@ -188,6 +188,19 @@ pub struct RunConfig {
     /// Set (by Ctrl-C) to stop: an `INSERT` takes a last checkpoint and
     /// returns [`Stopped`](crate::Error) so that the next run resumes.
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Flink's `restart-strategy`: after a component fails (a trap, a limit,
+    /// a connection error), run the `INSERT` again from its last checkpoint
+    /// up to `attempts` times, `delay` apart. `None`: fail at once.
+    pub restart: Option<Restart>,
+}
+
+/// `restart-strategy = fixed-delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restart {
+    /// `restart-strategy.fixed-delay.attempts`.
+    pub attempts: u32,
+    /// `restart-strategy.fixed-delay.delay`.
+    pub delay: Duration,
 }
 
 impl RunConfig {
@@ -206,7 +219,43 @@ impl RunConfig {
             })?;
             config.checkpoint_interval = (!d.is_zero()).then_some(d);
         }
+        let bad = |key: &str, value: &str, expected: &str| {
+            Error::Host(anyhow::anyhow!("SET '{key}' = '{value}': expected {expected}"))
+        };
+        let strategy = job.setting("restart-strategy.type").or_else(|| job.setting("restart-strategy"));
+        match strategy.map(str::to_ascii_lowercase).as_deref() {
+            None => {}
+            Some("none" | "disable" | "off") => config.restart = None,
+            Some("fixed-delay" | "fixeddelay") => {
+                let attempts = match job.setting("restart-strategy.fixed-delay.attempts") {
+                    Some(v) => {
+                        v.trim().parse().map_err(|_| bad("restart-strategy.fixed-delay.attempts", v, "a number"))?
+                    }
+                    None => 1,
+                };
+                let delay = match job.setting("restart-strategy.fixed-delay.delay") {
+                    Some(v) => options::parse_duration(v)
+                        .ok_or_else(|| bad("restart-strategy.fixed-delay.delay", v, "a duration such as '1 s'"))?,
+                    None => Duration::from_secs(1),
+                };
+                config.restart = Some(Restart { attempts, delay });
+            }
+            Some(other) => return Err(bad("restart-strategy", other, "'none' or 'fixed-delay'")),
+        }
         Ok(config)
+    }
+}
+
+/// Whether a restart may help: a component failed at run time (not a
+/// mistake in the job, a missing grant or a stop).
+fn retryable(e: &Error) -> bool {
+    match e {
+        Error::InTable { error, .. } => retryable(error),
+        Error::Trap { .. } | Error::InvalidBatch { .. } => true,
+        Error::Guest { error, .. } => {
+            matches!(error, crate::GuestError::Connection(_) | crate::GuestError::Transient(_))
+        }
+        _ => false,
     }
 }
 
@@ -229,7 +278,24 @@ pub async fn run(
     for (i, statement) in job.statements.iter().enumerate() {
         let store =
             config.checkpoint_dir.as_ref().map(|d| checkpoint::Store::new(d.join(format!("statement-{}", i + 1))));
-        run_statement(runtime, job, statement, operator, config, store, out).await?;
+        let mut attempt = 0;
+        loop {
+            match run_statement(runtime, job, statement, operator, config, store.clone(), out).await {
+                Ok(()) => break,
+                Err(e) if retryable(&e) && config.restart.is_some_and(|r| attempt < r.attempts) => {
+                    attempt += 1;
+                    let restart = config.restart.expect("checked");
+                    tracing::warn!(
+                        "statement {} failed ({e}); restarting from its last checkpoint in {:?} (attempt {attempt} of {})",
+                        i + 1,
+                        restart.delay,
+                        restart.attempts
+                    );
+                    tokio::time::sleep(restart.delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(())
 }

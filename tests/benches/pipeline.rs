@@ -33,6 +33,7 @@ async fn run(runtime: &weir::Runtime, sql: &str, grants: &Grants, checkpoints: &
         checkpoint_interval: Some(Duration::from_secs(10)),
         progress: false,
         stop: None,
+        restart: None,
     };
     let _ = std::fs::remove_dir_all(checkpoints);
     let start = Instant::now();

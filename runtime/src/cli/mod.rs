@@ -397,6 +397,7 @@ async fn run_job(
         checkpoint_interval: None,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         stop: Some(stop),
+        restart: None,
     };
     let config = weir::job::RunConfig::from_settings(&job, defaults)?;
     if fresh
