@@ -34,3 +34,21 @@ async fn default_policy_grants_nothing() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(listener.accept().is_err(), "a connection reached the listener despite the policy");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_env_grant_gives_exactly_that_variable() {
+    // PATH is set wherever tests run; the guest must see it and nothing else.
+    let name = "PATH";
+    assert!(std::env::var_os(name).is_some());
+    let runtime = runtime_with(&[SNOOP_FORMAT]).await;
+    let entry = runtime.catalog().find("snoop", weir::catalog::Role::Format).expect("snoop");
+    let grants = weir::policy::Grants { env: vec![name.to_owned()], ..weir::policy::Grants::none() };
+    let mut instance = entry.loaded.instantiate("snoop", &grants).await.expect("instance");
+    let schema = weir::schema![("attempt", String)];
+    let decoder = instance.open_decoder(&Vec::new(), &schema).await.expect("opens");
+    let batch = instance.decode(decoder, &weir::frames(["127.0.0.1:9"])).await.expect("probe runs");
+    let rows = weir::batch::to_arrow("snoop", &schema, batch).expect("valid");
+    let column = rows.rows.column(0).as_any().downcast_ref::<StringArray>().expect("strings");
+    let env = column.iter().flatten().find(|o| o.starts_with("env=")).expect("env probe");
+    assert_eq!(env, "env=ALLOWED 1 variables", "exactly the granted variable");
+}

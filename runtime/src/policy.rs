@@ -10,7 +10,7 @@
 //! A job gives an instance exactly what its component *declares* (its
 //! spec's capabilities, templated on the table's options) **and** the
 //! operator *granted* (`--allow-read`, `--allow-write`, `--allow-net`,
-//! `--allow-stdout`); [`authorize`] computes that intersection or lists
+//! `--allow-stdout`, `--allow-env`, or a policy file); [`authorize`] computes that intersection or lists
 //! what is missing. Enforcement is at the WASI choke points: directories
 //! through cap-std preopens with read-only or read-write permissions,
 //! sockets through the socket-address check. An access the component did
@@ -72,6 +72,8 @@ pub struct Grants {
     pub stdout: bool,
     /// The terminal's standard error.
     pub stderr: bool,
+    /// Environment variables the guest may read (their host values).
+    pub env: Vec<String>,
 }
 
 impl Grants {
@@ -96,6 +98,7 @@ impl Grants {
 /// read = ["data/in"]
 /// write = ["data/out"]
 /// net = ["localhost:9999"]
+/// env = ["TZ"]
 /// stdout = true
 /// ```
 #[derive(Debug, Default, serde::Deserialize)]
@@ -111,6 +114,8 @@ struct PolicyFile {
     stdout: bool,
     #[serde(default)]
     stderr: bool,
+    #[serde(default)]
+    env: Vec<String>,
 }
 
 impl Grants {
@@ -132,6 +137,7 @@ impl Grants {
             connect,
             stdout: file.stdout,
             stderr: file.stderr,
+            env: file.env,
         })
     }
 
@@ -142,6 +148,7 @@ impl Grants {
         self.connect.extend(other.connect);
         self.stdout |= other.stdout;
         self.stderr |= other.stderr;
+        self.env.extend(other.env);
         self
     }
 }
@@ -170,6 +177,7 @@ impl Need {
             CapabilityKind::TcpConnect => format!("--allow-net {}", self.target),
             CapabilityKind::Stdout => "--allow-stdout".to_owned(),
             CapabilityKind::Stderr => "--allow-stderr".to_owned(),
+            CapabilityKind::Env => format!("--allow-env {}", self.target),
             other => format!("(granting '{other}' arrives with the sandbox work)"),
         }
     }
@@ -244,6 +252,10 @@ pub fn authorize(needs: &[Need], operator: &Grants) -> Result<Grants, Vec<Need>>
                 grants.stderr = true;
                 true
             }
+            CapabilityKind::Env if operator.env.contains(&need.target) => {
+                grants.env.push(need.target.clone());
+                true
+            }
             _ => false,
         };
         if !granted {
@@ -265,6 +277,12 @@ pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPip
     }
     if grants.stdout {
         builder.inherit_stdout();
+    }
+    // Environment: only the granted variables, with the host's values.
+    for name in &grants.env {
+        if let Ok(value) = std::env::var(name) {
+            builder.env(name, value);
+        }
     }
     // Directories: each granted path is preopened at the same absolute path
     // inside the guest, read-only or read-write. A file grant opens its
@@ -328,6 +346,7 @@ mod tests {
             connect: vec![Endpoint { host: "localhost".into(), port: 9999 }],
             stdout: true,
             stderr: false,
+            env: vec!["TZ".into()],
         };
         let ok = authorize(
             &[need(CapabilityKind::Read, "/data/in/a.csv"), need(CapabilityKind::TcpConnect, "localhost:9999")],
@@ -344,6 +363,7 @@ mod tests {
                 need(CapabilityKind::TcpConnect, "localhost:80"),
                 need(CapabilityKind::Stderr, ""),
                 need(CapabilityKind::Read, "/out/x"),
+                need(CapabilityKind::Env, "HOME"),
             ],
             &operator,
         )
@@ -351,7 +371,13 @@ mod tests {
         let flags: Vec<String> = missing.iter().map(Need::flag).collect();
         assert_eq!(
             flags,
-            ["--allow-write /data/out", "--allow-read /etc/passwd", "--allow-net localhost:80", "--allow-stderr"]
+            [
+                "--allow-write /data/out",
+                "--allow-read /etc/passwd",
+                "--allow-net localhost:80",
+                "--allow-stderr",
+                "--allow-env HOME"
+            ]
         );
     }
 

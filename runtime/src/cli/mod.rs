@@ -44,6 +44,9 @@ struct GrantArgs {
     /// Let components write to standard error.
     #[arg(long = "allow-stderr")]
     stderr: bool,
+    /// Let components read environment variable NAME (repeatable).
+    #[arg(long = "allow-env", value_name = "NAME")]
+    env: Vec<String>,
     /// Grants from a policy file (TOML: read, write, net, stdout, stderr),
     /// added to the flags.
     #[arg(long = "policy", value_name = "FILE")]
@@ -68,6 +71,7 @@ impl GrantArgs {
             connect,
             stdout: self.stdout,
             stderr: self.stderr,
+            env: self.env.clone(),
         };
         let Some(file) = &self.policy else { return Ok(flags) };
         let text =
