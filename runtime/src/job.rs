@@ -709,7 +709,9 @@ impl Scan {
         let table = &source.table;
         let request = wsource::ScanRequest {
             projection: None,
-            filters: Vec::new(),
+            // Offered to the source; it says which it applies (the rest the
+            // runner applies to the rows).
+            filters: query.filters.iter().map(predicate).collect(),
             limit: query.limit,
             partitions: None,
             metadata_keys: table.metadata.iter().map(|m| m.key.clone()).collect(),
@@ -1456,4 +1458,27 @@ fn constant_text(value: Option<&str>, n: usize) -> crate::types::Column {
         validity: value.is_none().then(|| vec![0u8; n.div_ceil(8)]),
         data: crate::types::ColumnData::Utf8(crate::types::VarData { offsets, data }),
     }
+}
+
+/// A query filter in the contract's terms.
+fn predicate(f: &sql::Filter) -> wsource::Predicate {
+    use wsource::{CompareOp as W, Scalar};
+    let op = match f.op {
+        CompareOp::Eq => W::Eq,
+        CompareOp::NotEq => W::NotEq,
+        CompareOp::Lt => W::Lt,
+        CompareOp::LtEq => W::LtEq,
+        CompareOp::Gt => W::Gt,
+        CompareOp::GtEq => W::GtEq,
+        CompareOp::IsNull => W::IsNull,
+        CompareOp::IsNotNull => W::IsNotNull,
+    };
+    let value = match &f.value {
+        Literal::Null => Scalar::Null,
+        Literal::Boolean(b) => Scalar::Boolean(*b),
+        Literal::Integer(i) => Scalar::Integer(*i),
+        Literal::Double(d) => Scalar::Double(*d),
+        Literal::Text(t) => Scalar::Text(t.clone()),
+    };
+    wsource::Predicate { column: f.column as u32, op, value }
 }

@@ -21,7 +21,8 @@
 //!
 //! Hive-style `key=value` directories between `path` and a file are handed
 //! to the host as per-record metadata under the key, which fills the
-//! table's `PARTITIONED BY` columns from them.
+//! table's `PARTITIONED BY` columns from them. Filters `=`, `<>`, IS [NOT]
+//! NULL on such columns are accepted and prune whole files at planning.
 //!
 //! Files larger than `source.split-size` are read as byte ranges, each split
 //! owning the lines that start in it (formats here are one record per
@@ -38,9 +39,9 @@ use std::time::{Duration, Instant};
 
 use weir_framing::{Framer, Framing};
 use weir_sdk::{
-    Accepted, CapabilityKind, Column, ColumnData, Committable, ComponentSpec, Error, OptionSpec, Options, OptionsExt,
-    Payload, RawRecords, ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink, SinkAbilities, SinkInput, Source,
-    Split, VarData, WriterContext, export_connector,
+    Accepted, CapabilityKind, Column, ColumnData, Committable, CompareOp, ComponentSpec, Error, OptionSpec, Options,
+    OptionsExt, Payload, Predicate, RawRecords, ReadResult, Result, Scalar, ScanPlan, ScanRequest, Schema, Sink,
+    SinkAbilities, SinkInput, Source, Split, VarData, WriterContext, export_connector,
 };
 
 const CHUNK: usize = 256 << 10;
@@ -274,9 +275,29 @@ impl Source for FileReader {
         .capability(CapabilityKind::Write, "{path}")
     }
 
-    fn plan(options: &Options, _schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
+    fn plan(options: &Options, schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
         let root = PathBuf::from(options.string("path")?);
-        let accepted = Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false };
+        // Partition pruning: `=` / `<>` / IS [NOT] NULL on a column that is a
+        // `k=v` directory level are decided per file here, not per row.
+        let pruning: Vec<(u32, &Predicate)> = request
+            .filters
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                use weir_sdk::LogicalType as T;
+                let ty = schema.fields.get(p.column as usize).map(|f| &f.data_type);
+                let text_column = matches!(ty, Some(T::String | T::Varchar(_) | T::Char(_)));
+                let int_column = matches!(ty, Some(T::Tinyint | T::Smallint | T::Int | T::Bigint));
+                match (&p.op, &p.value) {
+                    (CompareOp::IsNull | CompareOp::IsNotNull, _) => true,
+                    (CompareOp::Eq | CompareOp::NotEq, Scalar::Text(_)) => text_column,
+                    (CompareOp::Eq | CompareOp::NotEq, Scalar::Integer(_)) => int_column,
+                    _ => false,
+                }
+            })
+            .map(|(i, p)| (i as u32, p))
+            .collect();
+        let mut accepted = Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false };
         if options.get("source.monitor-interval").is_some() {
             let mut payload = WATCH.to_vec();
             payload.extend(root.display().to_string().into_bytes());
@@ -289,6 +310,40 @@ impl Source for FileReader {
         let mut files = Vec::new();
         collect(&root, &mut files)?;
         files.sort();
+        // A filter is pruned here only if every file has that column as a
+        // directory level; otherwise the runner applies it.
+        let name = |c: u32| schema.fields.get(c as usize).map(|f| f.name.as_str());
+        let pruned: Vec<(u32, &Predicate)> = pruning
+            .into_iter()
+            .filter(|(_, p)| {
+                !files.is_empty()
+                    && files
+                        .iter()
+                        .all(|f| partitions(&root, f).iter().any(|(k, _)| Some(k.as_str()) == name(p.column)))
+            })
+            .collect();
+        accepted.filters = pruned.iter().map(|(i, _)| *i).collect();
+        files.retain(|f| {
+            let parts = partitions(&root, f);
+            pruned.iter().all(|(_, p)| {
+                let value =
+                    parts.iter().find(|(k, _)| Some(k.as_str()) == name(p.column)).and_then(|(_, v)| v.as_deref());
+                // Equal as text for string columns, as numbers for integers
+                // (`hr=07` is 7); a null partition matches neither = nor <>.
+                let equal = match (&p.value, value) {
+                    (Scalar::Text(t), Some(v)) => Some(t == v),
+                    (Scalar::Integer(i), Some(v)) => Some(v.trim().parse::<i64>().ok() == Some(*i)),
+                    _ => None,
+                };
+                match p.op {
+                    CompareOp::IsNull => value.is_none(),
+                    CompareOp::IsNotNull => value.is_some(),
+                    CompareOp::Eq => equal == Some(true),
+                    CompareOp::NotEq => equal == Some(false),
+                    _ => true,
+                }
+            })
+        });
         let split_size = options.memory_size("source.split-size")?.max(1);
         let mut splits = Vec::new();
         for f in files {
