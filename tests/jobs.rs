@@ -585,3 +585,29 @@ async fn fixed_delay_restarts_recover_when_the_server_comes_up() {
     let err = job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut Vec::new()).await.expect_err("fails");
     assert!(err.to_string().starts_with("table 'Out': component 'socket': connection error: cannot connect"), "{err}");
 }
+
+#[tokio::test]
+async fn insert_widens_integers_and_floats() {
+    let dir = std::env::temp_dir().join(format!("weir-widen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sql = format!(
+        "CREATE TABLE Small (a TINYINT NOT NULL, b INT, c FLOAT) WITH ('connector' = 'datagen', 'number-of-rows' = '3',
+           'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '3', 'fields.b.min' = '-5', 'fields.b.max' = '5',
+           'fields.c.min' = '0', 'fields.c.max' = '1');
+         CREATE TABLE Wide (a BIGINT NOT NULL, b DOUBLE, c DOUBLE) WITH ('connector' = 'filesystem', 'path' = '{0}', 'format' = 'json');
+         INSERT INTO Wide SELECT * FROM Small;
+         SELECT a FROM Wide;",
+        dir.display()
+    );
+    let job = sql::parse("widen.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants { write: vec![dir.clone()], ..weir::policy::Grants::none() };
+    let mut out = Vec::new();
+    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut rows: Vec<String> = String::from_utf8(out).expect("UTF-8").lines().map(str::to_owned).collect();
+    rows.sort();
+    assert_eq!(rows, ["+I[1]", "+I[2]", "+I[3]"]);
+    let json = std::fs::read_to_string(dir.join("part-0-0")).expect("written");
+    assert!(json.lines().all(|l| l.contains("\"b\":") && (l.contains('.') || l.contains("\"b\":null"))), "{json}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

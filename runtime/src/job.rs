@@ -1090,7 +1090,8 @@ impl Writer {
     }
 
     async fn write_part(&mut self, rows: &ChangelogBatch, metadata: Vec<(String, crate::types::Column)>) -> Result<()> {
-        let batch = batch::from_arrow(rows)
+        let widened = widen(rows, &without_partitions(&self.sink.table))?;
+        let batch = batch::from_arrow(widened.as_ref().unwrap_or(rows))
             .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
         let input = match &mut self.encoder {
             Some((encoder, handle)) => {
@@ -1481,4 +1482,46 @@ fn predicate(f: &sql::Filter) -> wsource::Predicate {
         Literal::Text(t) => Scalar::Text(t.clone()),
     };
     wsource::Predicate { column: f.column as u32, op, value }
+}
+
+/// `rows` with columns widened to `schema`'s types where the `INSERT`
+/// allows an implicit cast (see `sql::types::widens`); `None` if nothing
+/// needs casting.
+fn widen(rows: &ChangelogBatch, schema: &crate::types::Schema) -> Result<Option<ChangelogBatch>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Int8Type, Int16Type, Int32Type, Int64Type};
+    use arrow_array::{Float64Array, Int16Array, Int32Array, Int64Array};
+    let target = Arc::new(batch::arrow_schema(schema).map_err(|m| Error::Host(anyhow::anyhow!(m)))?);
+    if rows.rows.num_columns() != target.fields().len()
+        || rows.rows.columns().iter().zip(target.fields()).all(|(c, f)| c.data_type() == f.data_type())
+    {
+        return Ok(None);
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
+    for (column, field) in rows.rows.columns().iter().zip(target.fields()) {
+        macro_rules! to {
+            ($out:ty, $in:ty, $conv:expr) => {{
+                let a: $out = column.as_primitive::<$in>().iter().map(|v| v.map($conv)).collect();
+                Arc::new(a) as ArrayRef
+            }};
+        }
+        let widened = match (column.data_type(), field.data_type()) {
+            (a, b) if a == b => column.clone(),
+            (DataType::Int8, DataType::Int16) => to!(Int16Array, Int8Type, i16::from),
+            (DataType::Int8, DataType::Int32) => to!(Int32Array, Int8Type, i32::from),
+            (DataType::Int8, DataType::Int64) => to!(Int64Array, Int8Type, i64::from),
+            (DataType::Int16, DataType::Int32) => to!(Int32Array, Int16Type, i32::from),
+            (DataType::Int16, DataType::Int64) => to!(Int64Array, Int16Type, i64::from),
+            (DataType::Int32, DataType::Int64) => to!(Int64Array, Int32Type, i64::from),
+            (DataType::Int8, DataType::Float64) => to!(Float64Array, Int8Type, f64::from),
+            (DataType::Int16, DataType::Float64) => to!(Float64Array, Int16Type, f64::from),
+            (DataType::Int32, DataType::Float64) => to!(Float64Array, Int32Type, f64::from),
+            (DataType::Int64, DataType::Float64) => to!(Float64Array, Int64Type, |v: i64| v as f64),
+            (DataType::Float32, DataType::Float64) => to!(Float64Array, Float32Type, f64::from),
+            (a, b) => return Err(Error::Host(anyhow::anyhow!("cannot write a {a} column into a {b} column"))),
+        };
+        columns.push(widened);
+    }
+    let batch = arrow_array::RecordBatch::try_new(target, columns).map_err(|e| Error::Host(e.into()))?;
+    Ok(Some(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds.clone() }))
 }

@@ -384,11 +384,12 @@ fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Stateme
                     types::type_text(&from.data_type, &source_table.schema.nested),
                     types::type_text(&target.data_type, &sink.schema.nested),
                 );
-                if have != want {
+                if have != want && !types::widens(&from.data_type, &target.data_type) {
                     return Err((
                         query.at,
                         format!(
-                            "column '{}' of '{}' is {have} but column '{}' of '{}' is {want}; Weir does not cast yet",
+                            "column '{}' of '{}' is {have} but column '{}' of '{}' is {want}; Weir casts implicitly only \
+                             where no value changes (TINYINT → SMALLINT → INT → BIGINT, FLOAT → DOUBLE, integers → DOUBLE)",
                             from.name, source_table.name, target.name, sink.name
                         ),
                     ));
@@ -660,6 +661,10 @@ mod tests {
         assert_eq!(e, "job.sql:2:15: no table 'missing'; create it first");
         let e = error(&format!("{src}{dst}INSERT INTO dst SELECT b FROM src;"));
         assert!(e.contains("column 'b' of 'src' is STRING but column 'x' of 'dst' is INT"), "{e}");
+        let widened = format!(
+            "{src}CREATE TABLE big (x BIGINT) WITH ('connector' = 'print');\nINSERT INTO big SELECT a FROM src;"
+        );
+        assert!(parse("job.sql", &widened).is_ok(), "INT widens to BIGINT");
         let e = error(&format!("{src}{dst}INSERT INTO dst SELECT a, b FROM src;"));
         assert!(e.contains("writes 1 columns but the SELECT gives 2"), "{e}");
         let e = error(&format!("{src}SELECT a FROM src WHERE a + 1 > 2;"));

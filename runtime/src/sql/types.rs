@@ -136,3 +136,22 @@ pub fn type_text(ty: &LogicalType, nested: &[NestedType]) -> String {
         },
     }
 }
+
+/// Whether a value of `from` fits `to` without change — the implicit casts
+/// an `INSERT` may do: integer widening, FLOAT to DOUBLE, integers to
+/// DOUBLE (BIGINT to DOUBLE may round beyond 2^53, as in Flink).
+pub fn widens(from: &LogicalType, to: &LogicalType) -> bool {
+    use LogicalType as L;
+    let rank = |t: &LogicalType| match t {
+        L::Tinyint => Some(1),
+        L::Smallint => Some(2),
+        L::Int => Some(3),
+        L::Bigint => Some(4),
+        _ => None,
+    };
+    match (from, to) {
+        (L::Float, L::Double) => true,
+        (f, L::Double) => rank(f).is_some(),
+        (f, t) => matches!((rank(f), rank(t)), (Some(a), Some(b)) if a < b),
+    }
+}
