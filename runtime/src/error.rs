@@ -85,7 +85,24 @@ pub enum TrapReason {
         /// The limit.
         limit: std::time::Duration,
     },
-    /// Any other trap (out-of-bounds access, stack overflow…), as wasmtime
+    /// The guest used up its fuel for one call.
+    FuelLimit {
+        /// Fuel per call.
+        fuel: u64,
+    },
+    /// The guest opened more handles (files, sockets, streams) than allowed.
+    HandleLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// One call returned more data than the cap on results.
+    ResultLimit {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The guest overflowed its stack (usually unbounded recursion).
+    StackOverflow,
+    /// Any other trap (out-of-bounds access…), as wasmtime
     /// describes it.
     Other(String),
 }
@@ -97,6 +114,14 @@ impl fmt::Display for TrapReason {
             TrapReason::MemoryLimit { limit } => write!(f, "memory limit {} MiB exceeded", limit / (1024 * 1024)),
             TrapReason::CpuLimit { budget } => write!(f, "CPU time limit of {budget:?} per call exceeded"),
             TrapReason::WallClockLimit { limit } => write!(f, "a call took longer than the {limit:?} wall-clock limit"),
+            TrapReason::FuelLimit { fuel } => write!(f, "fuel limit of {fuel} per call exhausted"),
+            TrapReason::HandleLimit { limit } => {
+                write!(f, "open-handle limit of {limit} exceeded (files, sockets and streams held at once)")
+            }
+            TrapReason::ResultLimit { limit } => {
+                write!(f, "result size limit of {} MiB per call exceeded", limit / (1024 * 1024))
+            }
+            TrapReason::StackOverflow => f.write_str("stack overflow (unbounded recursion?)"),
             TrapReason::Other(m) => f.write_str(m),
         }
     }

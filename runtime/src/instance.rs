@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{Component, InstancePre, ResourceAny};
+use wasmtime::component::{
+    Component, ComponentExportIndex, Func, InstancePre, ResourceAny, ResourceTableError, TypedFunc,
+};
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::v0_1_0::exports::weir::connector::{factory, format, sink, source};
@@ -17,6 +19,7 @@ use crate::bindings::v0_1_0::weir::connector::types::{Batch, Options, Schema, Va
 use crate::bindings::v0_1_0::{self, weir::connector::types as wit};
 use crate::engine::{EPOCH_TICK, Engine};
 use crate::error::{Error, GuestError, Result, TrapReason};
+use crate::lift::{self, Budgeted, TooLarge};
 use crate::limits::LimitHit;
 use crate::policy::Grants;
 use crate::spec::{Kind, Spec};
@@ -37,6 +40,26 @@ pub struct Loaded {
     format: Option<format::GuestIndices>,
     source: Option<source::GuestIndices>,
     sink: Option<sink::GuestIndices>,
+    bounded: BoundedIndices,
+}
+
+/// Exports whose results are lifted within the result budget (see
+/// [`crate::lift`]) instead of through the generated bindings.
+#[derive(Default)]
+struct BoundedIndices {
+    decode: Option<ComponentExportIndex>,
+    next: Option<ComponentExportIndex>,
+    plan: Option<ComponentExportIndex>,
+    prepare_commit: Option<ComponentExportIndex>,
+}
+
+/// The same exports in one instance, their signatures checked.
+#[derive(Clone, Copy)]
+struct BoundedFuncs {
+    decode: Option<Func>,
+    next: Option<Func>,
+    plan: Option<Func>,
+    prepare_commit: Option<Func>,
 }
 
 const PACKAGE: &str = "weir:connector";
@@ -48,7 +71,18 @@ impl Loaded {
         let (kind, wit_version) = kind_of(&engine, origin, &component)?;
         let pre = engine.instantiate_pre(origin, &component)?;
         let load = |e: wasmtime::Error| Error::Load { origin: origin.to_owned(), message: format!("{e:#}") };
+        let export = |iface: &str, func: &str| {
+            let iface = component.get_export_index(None, &format!("{PACKAGE}/{iface}@{wit_version}"))?;
+            component.get_export_index(Some(&iface), func)
+        };
+        let bounded = BoundedIndices {
+            decode: export("format", "[method]decoder.decode"),
+            next: export("source", "[method]split-reader.next"),
+            plan: export("source", "plan"),
+            prepare_commit: export("sink", "[method]writer.prepare-commit"),
+        };
         Ok(Loaded {
+            bounded,
             origin: origin.to_owned(),
             kind,
             wit_version,
@@ -86,7 +120,9 @@ impl Loaded {
         let mut instance = Instance {
             name: component.to_owned(),
             wall_clock: limits.wall_clock_per_call,
+            result_bytes: limits.result_bytes,
             store,
+            bounded: None,
             factory: None,
             format: None,
             source: None,
@@ -108,6 +144,30 @@ impl Loaded {
         if let Some(ix) = &self.sink {
             instance.sink = Some(ix.load(&mut *store, &wasm_instance).map_err(load)?);
         }
+        let func = |store: &mut Store<InstanceState>, ix: &Option<ComponentExportIndex>| {
+            ix.as_ref().and_then(|ix| wasm_instance.get_func(&mut *store, ix))
+        };
+        let b = BoundedFuncs {
+            decode: func(store, &self.bounded.decode),
+            next: func(store, &self.bounded.next),
+            plan: func(store, &self.bounded.plan),
+            prepare_commit: func(store, &self.bounded.prepare_commit),
+        };
+        // The bounded result types must match the contract exactly.
+        if let Some(f) = b.decode {
+            f.typed::<(ResourceAny, &VarData), (Result<lift::types::Batch, wit::Error>,)>(&*store).map_err(load)?;
+        }
+        if let Some(f) = b.next {
+            f.typed::<(ResourceAny, u32), (Result<lift::types::ReadResult, wit::Error>,)>(&*store).map_err(load)?;
+        }
+        if let Some(f) = b.plan {
+            f.typed::<(&Options, &Schema, &source::ScanRequest), (Result<lift::types::ScanPlan, wit::Error>,)>(&*store)
+                .map_err(load)?;
+        }
+        if let Some(f) = b.prepare_commit {
+            f.typed::<(ResourceAny, u64), (Result<lift::types::Committables, wit::Error>,)>(&*store).map_err(load)?;
+        }
+        instance.bounded = Some(b);
         Ok(instance)
     }
 }
@@ -158,12 +218,32 @@ pub struct Instance {
     name: String,
     /// Wall-clock limit of one call.
     wall_clock: std::time::Duration,
+    /// Most bytes one call's results may lift.
+    result_bytes: usize,
     store: Store<InstanceState>,
+    bounded: Option<BoundedFuncs>,
     factory: Option<factory::Guest>,
     format: Option<format::Guest>,
     source: Option<source::Guest>,
     sink: Option<sink::Guest>,
     poisoned: Option<TrapReason>,
+}
+
+/// Calls a guest function under every per-call limit: resets the CPU and
+/// fuel budgets, bounds the wall-clock time and the size of the results,
+/// and maps the outcome through [`Instance::finish`].
+macro_rules! guest_call {
+    ($self:ident, $iface:ident, $what:literal, |$g:ident, $store:ident| $call:expr) => {{
+        $self.begin_call()?;
+        let $g = $self.$iface.clone().ok_or_else(|| $self.missing($what))?;
+        let (wall_clock, result_bytes) = ($self.wall_clock, $self.result_bytes);
+        let $store = &mut $self.store;
+        let r = match tokio::time::timeout(wall_clock, Budgeted::new(Box::pin($call), result_bytes)).await {
+            Ok(r) => r,
+            Err(_) => Err($self.wall_clock_hit()),
+        };
+        $self.finish(r)
+    }};
 }
 
 impl Instance {
@@ -201,7 +281,11 @@ impl Instance {
         let state = self.store.data_mut();
         state.ticks_used = 0;
         state.limiter.hit = None;
+        let fuel = state.limiter.limits().fuel_per_call;
         self.store.set_epoch_deadline(1);
+        if let Some(fuel) = fuel {
+            self.store.set_fuel(fuel).map_err(|e| Error::Host(anyhow::anyhow!("cannot set fuel: {e}")))?;
+        }
         Ok(())
     }
 
@@ -220,10 +304,12 @@ impl Instance {
             Ok(Err(e)) => Err(Error::Guest { component: self.name.clone(), error: GuestError::from(e) }),
             Err(trap) => {
                 let state = self.store.data();
-                let reason = match state.limiter.hit {
+                let hit = state.limiter.hit.or_else(|| limit_in(&trap));
+                let reason = match hit {
                     Some(hit) => state.limiter.reason(hit),
                     None => match trap.downcast_ref::<wasmtime::Trap>() {
                         Some(wasmtime::Trap::UnreachableCodeReached) => TrapReason::Panic,
+                        Some(wasmtime::Trap::StackOverflow) => TrapReason::StackOverflow,
                         Some(t) => TrapReason::Other(format!("trap: {t}")),
                         None => TrapReason::Other(format!("{trap:#}")),
                     },
@@ -244,76 +330,40 @@ impl Instance {
 
     /// Calls `factory.spec`.
     pub async fn spec(&mut self) -> Result<Spec> {
-        self.begin_call()?;
-        let f = self.factory.clone().ok_or_else(|| self.missing("factory"))?;
-        let r = match tokio::time::timeout(self.wall_clock, f.call_spec(&mut self.store)).await {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r.map(Ok)).map(Spec::from)
+        guest_call!(self, factory, "factory", |f, store| async move { f.call_spec(store).await.map(Ok) })
+            .map(Spec::from)
     }
 
     /// Calls `factory.validate`.
     pub async fn validate(&mut self, options: &Options, schema: &Schema) -> Result<()> {
-        self.begin_call()?;
-        let f = self.factory.clone().ok_or_else(|| self.missing("factory"))?;
-        let r = match tokio::time::timeout(self.wall_clock, f.call_validate(&mut self.store, options, schema)).await {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, factory, "factory", |f, store| f.call_validate(store, options, schema))
     }
 
     /// Opens a decoder resource.
     pub async fn open_decoder(&mut self, options: &Options, schema: &Schema) -> Result<ResourceAny> {
-        self.begin_call()?;
-        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = match tokio::time::timeout(self.wall_clock, f.decoder().call_open(&mut self.store, options, schema))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, format, "format", |f, store| f.decoder().call_open(store, options, schema))
     }
 
     /// Decodes frames with an open decoder.
     pub async fn decode(&mut self, decoder: ResourceAny, frames: &VarData) -> Result<Batch> {
-        self.begin_call()?;
-        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = match tokio::time::timeout(self.wall_clock, f.decoder().call_decode(&mut self.store, decoder, frames))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, bounded, "format", |b, store| async move {
+            let func = b.decode.ok_or_else(|| wasmtime::format_err!("no decoder.decode export"))?;
+            // SAFETY: the signature was checked in `Loaded::instantiate`.
+            let func = unsafe {
+                TypedFunc::<(ResourceAny, &VarData), (Result<lift::types::Batch, wit::Error>,)>::new_unchecked(func)
+            };
+            func.call_async(store, (decoder, frames)).await.map(|(r,)| r.map(Into::into))
+        })
     }
 
     /// Opens an encoder resource.
     pub async fn open_encoder(&mut self, options: &Options, schema: &Schema) -> Result<ResourceAny> {
-        self.begin_call()?;
-        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = match tokio::time::timeout(self.wall_clock, f.encoder().call_open(&mut self.store, options, schema))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, format, "format", |f, store| f.encoder().call_open(store, options, schema))
     }
 
     /// Encodes rows with an open encoder.
     pub async fn encode(&mut self, encoder: ResourceAny, rows: &Batch) -> Result<VarData> {
-        self.begin_call()?;
-        let f = self.format.clone().ok_or_else(|| self.missing("format"))?;
-        let r = match tokio::time::timeout(self.wall_clock, f.encoder().call_encode(&mut self.store, encoder, rows))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, format, "format", |f, store| f.encoder().call_encode(store, encoder, rows))
     }
 
     /// Opens a sink writer resource.
@@ -323,55 +373,29 @@ impl Instance {
         schema: &Schema,
         context: &sink::WriterContext,
     ) -> Result<ResourceAny> {
-        self.begin_call()?;
-        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = match tokio::time::timeout(
-            self.wall_clock,
-            s.writer().call_open(&mut self.store, options, schema, context),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, sink, "sink", |s, store| s.writer().call_open(store, options, schema, context))
     }
 
     /// Writes to an open sink writer.
     pub async fn write(&mut self, writer: ResourceAny, input: &sink::SinkInput) -> Result<()> {
-        self.begin_call()?;
-        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = match tokio::time::timeout(self.wall_clock, s.writer().call_write(&mut self.store, writer, input)).await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, sink, "sink", |s, store| s.writer().call_write(store, writer, input))
     }
 
     /// Prepares the commit of checkpoint `id` on a writer.
     pub async fn prepare_commit(&mut self, writer: ResourceAny, id: u64) -> Result<Vec<Vec<u8>>> {
-        self.begin_call()?;
-        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = match tokio::time::timeout(self.wall_clock, s.writer().call_prepare_commit(&mut self.store, writer, id))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, bounded, "sink", |b, store| async move {
+            let func = b.prepare_commit.ok_or_else(|| wasmtime::format_err!("no writer.prepare-commit export"))?;
+            // SAFETY: the signature was checked in `Loaded::instantiate`.
+            let func = unsafe {
+                TypedFunc::<(ResourceAny, u64), (Result<lift::types::Committables, wit::Error>,)>::new_unchecked(func)
+            };
+            func.call_async(store, (writer, id)).await.map(|(r,)| r.map(lift::types::committables))
+        })
     }
 
     /// Commits committables (idempotent).
     pub async fn commit(&mut self, options: &Options, committables: &[Vec<u8>]) -> Result<()> {
-        self.begin_call()?;
-        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = match tokio::time::timeout(self.wall_clock, s.call_commit(&mut self.store, options, committables)).await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, sink, "sink", |s, store| s.call_commit(store, options, committables))
     }
 
     /// Plans a scan.
@@ -381,26 +405,22 @@ impl Instance {
         schema: &Schema,
         request: &source::ScanRequest,
     ) -> Result<source::ScanPlan> {
-        self.begin_call()?;
-        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r =
-            match tokio::time::timeout(self.wall_clock, s.call_plan(&mut self.store, options, schema, request)).await {
-                Ok(r) => r,
-                Err(_) => Err(self.wall_clock_hit()),
+        guest_call!(self, bounded, "source", |b, store| async move {
+            let func = b.plan.ok_or_else(|| wasmtime::format_err!("no source.plan export"))?;
+            // SAFETY: the signature was checked in `Loaded::instantiate`.
+            let func = unsafe {
+                TypedFunc::<
+                    (&Options, &Schema, &source::ScanRequest),
+                    (Result<lift::types::ScanPlan, wit::Error>,),
+                >::new_unchecked(func)
             };
-        self.finish(r)
+            func.call_async(store, (options, schema, request)).await.map(|(r,)| r.map(Into::into))
+        })
     }
 
     /// Aborts committables that will never be committed.
     pub async fn abort(&mut self, options: &Options, committables: &[Vec<u8>]) -> Result<()> {
-        self.begin_call()?;
-        let s = self.sink.clone().ok_or_else(|| self.missing("sink"))?;
-        let r = match tokio::time::timeout(self.wall_clock, s.call_abort(&mut self.store, options, committables)).await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, sink, "sink", |s, store| s.call_abort(store, options, committables))
     }
 
     /// Opens a reader of `split`, resuming from `state` when given.
@@ -412,58 +432,50 @@ impl Instance {
         split: &source::Split,
         state: Option<&[u8]>,
     ) -> Result<ResourceAny> {
-        self.begin_call()?;
-        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = match tokio::time::timeout(
-            self.wall_clock,
-            s.split_reader().call_open(&mut self.store, options, schema, request, split, state),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, source, "source", |s, store| s
+            .split_reader()
+            .call_open(store, options, schema, request, split, state))
     }
 
     /// Reads up to about `max_records` from an open split reader.
     pub async fn next(&mut self, reader: ResourceAny, max_records: u32) -> Result<source::ReadResult> {
-        self.begin_call()?;
-        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = match tokio::time::timeout(
-            self.wall_clock,
-            s.split_reader().call_next(&mut self.store, reader, max_records),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, bounded, "source", |b, store| async move {
+            let func = b.next.ok_or_else(|| wasmtime::format_err!("no split-reader.next export"))?;
+            // SAFETY: the signature was checked in `Loaded::instantiate`.
+            let func = unsafe {
+                TypedFunc::<(ResourceAny, u32), (Result<lift::types::ReadResult, wit::Error>,)>::new_unchecked(func)
+            };
+            func.call_async(store, (reader, max_records)).await.map(|(r,)| r.map(Into::into))
+        })
     }
 
     /// The reader's state after the records returned so far.
     pub async fn checkpoint_reader(&mut self, reader: ResourceAny) -> Result<Vec<u8>> {
-        self.begin_call()?;
-        let s = self.source.clone().ok_or_else(|| self.missing("source"))?;
-        let r = match tokio::time::timeout(self.wall_clock, s.split_reader().call_checkpoint(&mut self.store, reader))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r)
+        guest_call!(self, source, "source", |s, store| s.split_reader().call_checkpoint(store, reader))
     }
 
     /// Drops a guest resource (decoder, encoder, writer…).
     pub async fn drop_resource(&mut self, resource: ResourceAny) -> Result<()> {
-        self.begin_call()?;
-        let r = match tokio::time::timeout(self.wall_clock, resource.resource_drop_async(&mut self.store)).await {
-            Ok(r) => r,
-            Err(_) => Err(self.wall_clock_hit()),
-        };
-        self.finish(r.map(Ok))
+        guest_call!(
+            self,
+            bounded,
+            "factory",
+            |_b, store| async move { resource.resource_drop_async(store).await.map(Ok) }
+        )
     }
+}
+
+/// The limit a trap's error names, when no callback recorded one: a full
+/// resource table or an oversized result.
+fn limit_in(trap: &wasmtime::Error) -> Option<LimitHit> {
+    if trap.downcast_ref::<TooLarge>().is_some() {
+        return Some(LimitHit::ResultSize);
+    }
+    if let Some(wasmtime::Trap::OutOfFuel) = trap.downcast_ref::<wasmtime::Trap>() {
+        return Some(LimitHit::Fuel);
+    }
+    let full = |e: &ResourceTableError| matches!(e, ResourceTableError::Full);
+    trap.downcast_ref::<ResourceTableError>().filter(|e| full(e)).map(|_| LimitHit::Handles)
 }
 
 fn tail(s: &str, max: usize) -> String {

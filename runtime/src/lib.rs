@@ -37,6 +37,7 @@ pub mod instance;
 /// Framing of byte streams (shared with guest connectors).
 pub use weir_framing as framing;
 pub mod job;
+pub(crate) mod lift;
 pub mod limits;
 pub mod options;
 pub mod policy;

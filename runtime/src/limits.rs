@@ -1,6 +1,9 @@
 //! Per-instance resource limits: memory (through a store limiter), CPU
-//! time per call (through epoch deadlines) and wall-clock time per call. Traps caused by a limit carry
-//! a [`LimitHit`] so the error can say which limit, not just "trap".
+//! time per call (through epoch deadlines), optional fuel per call,
+//! wall-clock time per call, open handles (the resource table's capacity)
+//! and the size of what one call returns (bounded lifting, see
+//! [`crate::lift`]). Traps caused by a limit carry a [`LimitHit`] so the
+//! error can say which limit, not just "trap".
 
 use std::time::Duration;
 
@@ -18,6 +21,16 @@ pub struct Limits {
     /// Maximum wall-clock time of one call, waiting on I/O included: a
     /// guest blocked forever in a read is stopped too.
     pub wall_clock_per_call: Duration,
+    /// Most handles (files, sockets, streams, guest resources the host
+    /// holds) one instance may have open at once.
+    pub handles: usize,
+    /// Most bytes the results of one call may lift into the host: the cap
+    /// on one returned batch, plan or list of committables.
+    pub result_bytes: usize,
+    /// Fuel per call (about one unit per WebAssembly instruction), for
+    /// deterministic budgets that do not depend on the machine's speed;
+    /// `None` (the default) leaves only the CPU-time budget.
+    pub fuel_per_call: Option<u64>,
 }
 
 impl Default for Limits {
@@ -33,6 +46,13 @@ impl Default for Limits {
             // Generous: connectors return to the host while waiting (the
             // socket source every 200 ms); only a stuck guest gets here.
             wall_clock_per_call: Duration::from_secs(60),
+            // A socket connector holds ~6 (network, socket, two streams,
+            // pollables); a file source one descriptor per open file.
+            handles: 1024,
+            // As large as the default memory: a legitimate result fits in
+            // the guest's memory, only aliasing lists can exceed it.
+            result_bytes: 64 * 1024 * 1024,
+            fuel_per_call: None,
         }
     }
 }
@@ -47,6 +67,12 @@ pub enum LimitHit {
     Cpu,
     /// The call took longer than the wall-clock limit.
     WallClock,
+    /// The call ran out of fuel.
+    Fuel,
+    /// The instance opened more handles than allowed.
+    Handles,
+    /// The call returned more than the result cap.
+    ResultSize,
 }
 
 /// The store's resource limiter: refuses growth past the limits and
@@ -59,6 +85,11 @@ pub struct Limiter {
 }
 
 impl Limiter {
+    /// The limits enforced.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// A limiter enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
         Limiter { limits, hit: None }
@@ -70,6 +101,9 @@ impl Limiter {
             LimitHit::Memory => TrapReason::MemoryLimit { limit: self.limits.memory_bytes },
             LimitHit::Cpu => TrapReason::CpuLimit { budget: self.limits.cpu_per_call },
             LimitHit::WallClock => TrapReason::WallClockLimit { limit: self.limits.wall_clock_per_call },
+            LimitHit::Fuel => TrapReason::FuelLimit { fuel: self.limits.fuel_per_call.unwrap_or(0) },
+            LimitHit::Handles => TrapReason::HandleLimit { limit: self.limits.handles },
+            LimitHit::ResultSize => TrapReason::ResultLimit { limit: self.limits.result_bytes },
         }
     }
 }

@@ -13,7 +13,8 @@
 //! `--allow-stdout`, `--allow-env`, or a policy file); [`authorize`] computes that intersection or lists
 //! what is missing. Enforcement is at the WASI choke points: directories
 //! through cap-std preopens with read-only or read-write permissions,
-//! sockets through the socket-address check. An access the component did
+//! sockets through the socket-address check, name lookups through
+//! [`may_resolve`] (only granted host names). An access the component did
 //! not declare fails even if it tries.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -265,6 +266,15 @@ pub fn authorize(needs: &[Need], operator: &Grants) -> Result<Grants, Vec<Need>>
     if missing.is_empty() { Ok(grants) } else { Err(missing) }
 }
 
+/// Whether a guest whose granted endpoints have the host names `allowed`
+/// (lower case) may resolve `name`: only those names, compared without case
+/// and a trailing dot. IP literals need no lookup and are always "resolved"
+/// (the socket-address check still decides whether they can be reached).
+pub fn may_resolve(allowed: &[String], name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<IpAddr>().is_ok() || allowed.iter().any(|a| a.trim_end_matches('.') == name)
+}
+
 /// Builds the WASI context of one instance from its grants. Returns the
 /// context and the pipe its stderr goes to.
 pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPipe)> {
@@ -310,10 +320,8 @@ pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPip
             .flat_map(|e| e.addresses().into_iter().map(move |ip| SocketAddr::new(ip, e.port)))
             .collect(),
     );
-    // Name lookups are allowed only with a connect grant; a name that does
-    // not resolve to a granted endpoint's address still cannot be reached.
-    // (Restricting lookups to the granted names themselves needs a custom
-    // `ip-name-lookup` host: the sandbox work.)
+    // Name lookups need a connect grant, and then only the granted host
+    // names resolve (checked by `store::NameLookup`, linked over WASI's own).
     let any = !grants.connect.is_empty();
     builder.allow_tcp(any).allow_udp(false).allow_ip_name_lookup(any);
     builder.socket_addr_check(move |addr, use_| {

@@ -4,8 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{self, ResolveAddressStream};
+use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Network, SocketError};
+use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::v0_1_0::weir::connector::host;
@@ -42,20 +46,25 @@ pub struct InstanceState {
     pub metrics: Metrics,
     /// Epoch ticks the current call has used (CPU budget accounting).
     pub ticks_used: u64,
+    /// Host names the guest may resolve (those of its granted endpoints).
+    lookup_names: Vec<String>,
 }
 
 impl InstanceState {
     /// State for a new instance of `component` with `grants` and `limits`.
     pub fn new(component: &str, grants: &Grants, limits: Limits) -> anyhow::Result<Self> {
         let (wasi, stderr) = policy::wasi_context(grants)?;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.handles);
         Ok(InstanceState {
             component: component.to_owned(),
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter: Limiter::new(limits),
             stderr,
             metrics: Metrics::default(),
             ticks_used: 0,
+            lookup_names: grants.connect.iter().map(|e| e.host.to_ascii_lowercase()).collect(),
         })
     }
 
@@ -68,6 +77,79 @@ impl InstanceState {
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// `wasi:sockets/ip-name-lookup` as the guest sees it: only the host names
+/// of its granted endpoints resolve; every other name is refused before any
+/// DNS query leaves the host (a lookup alone can leak data to a resolver).
+/// The engine links this over wasmtime-wasi's own implementation.
+pub struct NameLookup<'a> {
+    inner: WasiSocketsCtxView<'a>,
+    allowed: &'a [String],
+}
+
+/// Marks [`NameLookup`] as the data of the shadowed interface.
+pub struct HasNameLookup;
+
+impl HasData for HasNameLookup {
+    type Data<'a> = NameLookup<'a>;
+}
+
+impl InstanceState {
+    /// The name-lookup view of this instance's sockets.
+    pub fn name_lookup(&mut self) -> NameLookup<'_> {
+        let inner = WasiSocketsCtxView { ctx: self.wasi.sockets(), table: &mut self.table };
+        NameLookup { inner, allowed: &self.lookup_names }
+    }
+}
+
+impl ip_name_lookup::Host for NameLookup<'_> {
+    fn resolve_addresses(
+        &mut self,
+        network: Resource<Network>,
+        name: String,
+    ) -> Result<Resource<ResolveAddressStream>, SocketError> {
+        if !policy::may_resolve(self.allowed, &name) {
+            tracing::debug!(target: "weir::policy", "name lookup of '{name}' refused: not a granted host");
+            return Err(ErrorCode::AccessDenied.into());
+        }
+        ip_name_lookup::Host::resolve_addresses(&mut self.inner, network, name)
+    }
+}
+
+// The shadowed interface uses `network`'s error code; its conversion is
+// wasmtime-wasi's own.
+impl network::Host for NameLookup<'_> {
+    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
+        network::Host::convert_error_code(&mut self.inner, error)
+    }
+
+    fn network_error_code(&mut self, err: Resource<network::Error>) -> wasmtime::Result<Option<ErrorCode>> {
+        network::Host::network_error_code(&mut self.inner, err)
+    }
+}
+
+impl network::HostNetwork for NameLookup<'_> {
+    fn drop(&mut self, this: Resource<Network>) -> wasmtime::Result<()> {
+        network::HostNetwork::drop(&mut self.inner, this)
+    }
+}
+
+impl ip_name_lookup::HostResolveAddressStream for NameLookup<'_> {
+    fn resolve_next_address(
+        &mut self,
+        stream: Resource<ResolveAddressStream>,
+    ) -> Result<Option<IpAddress>, SocketError> {
+        ip_name_lookup::HostResolveAddressStream::resolve_next_address(&mut self.inner, stream)
+    }
+
+    fn subscribe(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<Resource<DynPollable>> {
+        ip_name_lookup::HostResolveAddressStream::subscribe(&mut self.inner, stream)
+    }
+
+    fn drop(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
+        ip_name_lookup::HostResolveAddressStream::drop(&mut self.inner, stream)
     }
 }
 

@@ -16,7 +16,7 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use crate::bindings::v0_1_0;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::store::InstanceState;
+use crate::store::{HasNameLookup, InstanceState};
 
 pub use cache::CompileCache;
 
@@ -105,6 +105,15 @@ impl Engine {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("failed to link WASI 0.2")?;
+        // Name lookups: only the instance's granted host names resolve.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::add_to_linker::<InstanceState, HasNameLookup>(
+            &mut linker,
+            InstanceState::name_lookup,
+        )
+        .map_err(anyhow::Error::from)
+        .context("failed to link the name-lookup check")?;
+        linker.allow_shadowing(false);
         v0_1_0::weir::connector::host::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)
             .context("failed to link the weir host interface")?;
@@ -159,6 +168,9 @@ fn build_engine(config: &EngineConfig, pooling: bool) -> anyhow::Result<wasmtime
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(config.epoch_interruption);
+    // Fuel changes the generated code, so it is only on when a budget is set
+    // (the compile cache keys on these settings).
+    c.consume_fuel(config.limits.fuel_per_call.is_some());
     c.cranelift_opt_level(wasmtime::OptLevel::Speed);
     if pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();

@@ -62,6 +62,13 @@ impl ComponentSpec {
         self.capabilities.push(Capability { kind, target: target.to_owned(), when_option: None });
         self
     }
+
+    /// Declares a capability needed only when `option` is set (and not
+    /// `false`), e.g. a file written only when `log-path` is given.
+    pub fn capability_when(mut self, kind: CapabilityKind, target: &str, option: &str) -> Self {
+        self.capabilities.push(Capability { kind, target: target.to_owned(), when_option: Some(option.to_owned()) });
+        self
+    }
 }
 
 impl OptionSpec {
