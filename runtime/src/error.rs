@@ -102,6 +102,8 @@ pub enum TrapReason {
     },
     /// The guest overflowed its stack (usually unbounded recursion).
     StackOverflow,
+    /// The guest called `exit` (a component must return errors instead).
+    Exit(i32),
     /// Any other trap (out-of-bounds access…), as wasmtime
     /// describes it.
     Other(String),
@@ -122,6 +124,7 @@ impl fmt::Display for TrapReason {
                 write!(f, "result size limit of {} MiB per call exceeded", limit / (1024 * 1024))
             }
             TrapReason::StackOverflow => f.write_str("stack overflow (unbounded recursion?)"),
+            TrapReason::Exit(code) => write!(f, "the component called exit({code}); it should return an error instead"),
             TrapReason::Other(m) => f.write_str(m),
         }
     }

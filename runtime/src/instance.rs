@@ -307,6 +307,7 @@ impl Instance {
                 let hit = state.limiter.hit.or_else(|| limit_in(&trap));
                 let reason = match hit {
                     Some(hit) => state.limiter.reason(hit),
+                    None if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() => TrapReason::Exit(exit.0),
                     None => match trap.downcast_ref::<wasmtime::Trap>() {
                         Some(wasmtime::Trap::UnreachableCodeReached) => TrapReason::Panic,
                         Some(wasmtime::Trap::StackOverflow) => TrapReason::StackOverflow,

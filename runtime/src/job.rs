@@ -52,6 +52,8 @@ pub struct Resolved {
     pub format: Option<(Entry, Vec<(String, String)>)>,
     /// What the connector declares it needs, filled in from the options.
     pub needs: Vec<Need>,
+    /// What the format declares it needs, filled in from its options.
+    pub format_needs: Vec<Need>,
 }
 
 impl Resolved {
@@ -65,16 +67,29 @@ impl Resolved {
         self.table.option("scan.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
     }
 
-    /// The instance grants: what the connector needs, if `operator` granted
-    /// all of it; otherwise an error naming the table, the component and
-    /// the flag for each missing grant.
+    /// The connector instance's grants: what the connector needs, if
+    /// `operator` granted all of it (and all the format needs); otherwise an
+    /// error naming the table, the component and the flag for each missing
+    /// grant.
     pub fn grants(&self, operator: &Grants) -> Result<Grants> {
-        policy::authorize(&self.needs, operator).map_err(|missing| {
+        self.format_grants(operator)?;
+        self.authorize("connector", &self.connector.spec.identifier, &self.needs, operator)
+    }
+
+    /// The format instance's grants (nothing for most formats).
+    pub fn format_grants(&self, operator: &Grants) -> Result<Grants> {
+        match &self.format {
+            Some((entry, _)) => self.authorize("format", &entry.spec.identifier, &self.format_needs, operator),
+            None => Ok(Grants::none()),
+        }
+    }
+
+    fn authorize(&self, role: &str, identifier: &str, needs: &[Need], operator: &Grants) -> Result<Grants> {
+        policy::authorize(needs, operator).map_err(|missing| {
             let list: Vec<String> = missing.iter().map(|n| format!("{n} (grant with {})", n.flag())).collect();
             Error::Host(anyhow::anyhow!(
-                "table '{}': connector '{}' needs {} that the operator did not grant: {}",
+                "table '{}': {role} '{identifier}' needs {} that the operator did not grant: {}",
                 self.table.name,
-                self.connector.spec.identifier,
                 if missing.len() == 1 { "a capability" } else { "capabilities" },
                 list.join("; ")
             ))
@@ -142,17 +157,16 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
     }
     let target = Target { table: &table.name, role: "connector", prefix: None };
     let mut options = options::validate(target, &connector.spec, &given)?;
-    // Paths the connector reads or writes are made absolute (the guest sees
-    // granted directories at their absolute host paths).
     let base = std::env::current_dir().unwrap_or_default();
-    for capability in &connector.spec.capabilities {
-        if matches!(capability.kind, CapabilityKind::Read | CapabilityKind::Write)
-            && let Some(key) = capability.target.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
-            && let Some((_, value)) = options.iter_mut().find(|(k, _)| k == key)
-        {
-            *value = policy::absolute(&base, value).display().to_string();
+    absolute_paths(&connector.spec, &mut options, &base);
+    let mut format = format;
+    let format_needs = match &mut format {
+        Some((entry, options)) => {
+            absolute_paths(&entry.spec, options, &base);
+            policy::needs(&entry.spec.capabilities, options, &base)
         }
-    }
+        None => Vec::new(),
+    };
     // A component that is both source and sink declares both sides' needs;
     // a table used as a source gets no write access and a sink no read.
     let needs = policy::needs(&connector.spec.capabilities, &options, &base)
@@ -162,7 +176,20 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
                 || !matches!((role, n.kind), (Role::Source, CapabilityKind::Write) | (Role::Sink, CapabilityKind::Read))
         })
         .collect();
-    Ok(Resolved { table: table.clone(), role, connector: connector.clone(), options, format, needs })
+    Ok(Resolved { table: table.clone(), role, connector: connector.clone(), options, format, needs, format_needs })
+}
+
+/// Paths a component reads or writes are made absolute (the guest sees
+/// granted directories at their absolute host paths).
+fn absolute_paths(spec: &crate::spec::Spec, options: &mut [(String, String)], base: &std::path::Path) {
+    for capability in &spec.capabilities {
+        if matches!(capability.kind, CapabilityKind::Read | CapabilityKind::Write)
+            && let Some(key) = capability.target.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
+            && let Some((_, value)) = options.iter_mut().find(|(k, _)| k == key)
+        {
+            *value = policy::absolute(base, value).display().to_string();
+        }
+    }
 }
 
 /// Every table a statement touches, with the role it plays.
@@ -740,7 +767,8 @@ impl Scan {
         let decode_schema = without_partitions(table);
         let decoder = match &source.format {
             Some((entry, options)) => {
-                let mut d = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
+                let grants = source.format_grants(operator)?;
+                let mut d = entry.loaded.instantiate(&entry.spec.identifier, &grants).await?;
                 d.validate(options, &decode_schema).await?;
                 let handle = d.open_decoder(options, &decode_schema).await?;
                 Some((d, handle))
@@ -828,7 +856,6 @@ impl Scan {
                 wsource::ReadResult::Records(RawRecords { values, metadata, .. }) => {
                     self.bytes += values.data.len() as u64;
                     let decoded = self.decode(&values).await?;
-                    let decoded = batch::to_arrow(self.instance.name(), &self.decode_schema, decoded)?;
                     let rows = with_partitions(&source.table, decoded, &metadata)?;
                     let rows = self.apply(rows)?;
                     if rows.rows.num_rows() > 0 {
@@ -860,9 +887,12 @@ impl Scan {
         }
     }
 
-    async fn decode(&mut self, values: &VarData) -> Result<crate::types::Batch> {
+    /// Decodes records with the format; the batch is checked as the
+    /// format's (an invalid one names the format, not the connector).
+    async fn decode(&mut self, values: &VarData) -> Result<ChangelogBatch> {
         let (decoder, handle) = self.decoder.as_mut().expect("raw records only come from connectors with a format");
-        decoder.decode(*handle, values).await
+        let decoded = decoder.decode(*handle, values).await?;
+        batch::to_arrow(decoder.name(), &self.decode_schema, decoded)
     }
 
     /// Filters, projection and limit the source did not take.
@@ -1042,7 +1072,8 @@ impl Writer {
         let encode_schema = without_partitions(table);
         let encoder = match &sink.format {
             Some((entry, options)) => {
-                let mut e = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
+                let grants = sink.format_grants(operator)?;
+                let mut e = entry.loaded.instantiate(&entry.spec.identifier, &grants).await?;
                 e.validate(options, &encode_schema).await?;
                 let handle = e.open_encoder(options, &encode_schema).await?;
                 Some((e, handle))

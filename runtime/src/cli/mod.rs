@@ -435,15 +435,16 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
             if let Some((format, _)) = &resolved.format {
                 outln!("  format: '{}'", format.spec.identifier);
             }
-            if resolved.needs.is_empty() {
+            if resolved.needs.is_empty() && resolved.format_needs.is_empty() {
                 outln!("  capabilities: none");
             }
-            for need in &resolved.needs {
+            let format_needs = resolved.format_needs.iter().map(|n| (n, "format "));
+            for (need, whose) in resolved.needs.iter().map(|n| (n, "")).chain(format_needs) {
                 if weir::policy::authorize(std::slice::from_ref(need), &operator).is_ok() {
-                    outln!("  needs: {need}  (granted)");
+                    outln!("  {whose}needs: {need}  (granted)");
                 } else {
                     missing += 1;
-                    outln!("  needs: {need}  (NOT granted: {})", need.flag());
+                    outln!("  {whose}needs: {need}  (NOT granted: {})", need.flag());
                 }
             }
         }

@@ -1,0 +1,503 @@
+//! The hostile-guest suite: every attack of `tests/guests/hostile-format`
+//! and `tests/guests/hostile-source` runs inside a real job, and each test
+//! asserts that it is contained (nothing leaks, nothing is written, nothing
+//! connects, the host keeps running) and that the error names the table,
+//! the component and the reason. `docs/security.md` has the table.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use weir::engine::EngineConfig;
+use weir::limits::Limits;
+use weir::policy::{Endpoint, Grants};
+use weir::{Runtime, RuntimeConfig, job, sql};
+use weir_tests::guests::{HOSTILE_FORMAT, HOSTILE_SOURCE};
+
+/// Limits small enough to keep the suite fast.
+fn test_limits() -> Limits {
+    Limits {
+        cpu_per_call: Duration::from_millis(300),
+        wall_clock_per_call: Duration::from_secs(2),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    }
+}
+
+async fn hostile_runtime(limits: Limits) -> Runtime {
+    let config = RuntimeConfig { engine: EngineConfig { limits, ..weir_tests::engine_config() }, plugin_dir: None };
+    let (mut runtime, problems) = Runtime::new(config).await.expect("runtime starts");
+    assert!(problems.is_empty(), "{problems:?}");
+    for path in [HOSTILE_FORMAT, HOSTILE_SOURCE] {
+        let entry = weir_tests::load(runtime.engine().clone(), path).await;
+        runtime.catalog_mut().add(entry).expect("no duplicate identifiers");
+    }
+    runtime
+}
+
+/// A scratch directory with `in.txt` (one line, so `decode` runs once).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("weir-hostile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).expect("scratch dir");
+        std::fs::write(dir.join("in.txt"), "go\n").expect("input");
+        std::fs::write(dir.join("data/secret.txt"), "granted data\n").expect("data");
+        Scratch(dir)
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.0.join(rel).display().to_string()
+    }
+
+    /// The grants a job reading `in.txt` needs, plus `extra`.
+    fn grants(&self, extra: Grants) -> Grants {
+        Grants { read: vec![self.0.join("in.txt")], ..Grants::none() }.union(extra)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `attack` in the decoder of a filesystem table `T`; returns what the
+/// job printed, or its error.
+async fn attack_with(
+    runtime: &Runtime,
+    scratch: &Scratch,
+    attack: &str,
+    options: &[(&str, String)],
+    grants: &Grants,
+) -> Result<String, String> {
+    let mut with = format!(
+        "'connector' = 'filesystem', 'path' = '{}', 'format' = 'hostile', 'hostile.attack' = '{attack}'",
+        scratch.path("in.txt")
+    );
+    for (k, v) in options {
+        with.push_str(&format!(", 'hostile.{k}' = '{v}'"));
+    }
+    let text = format!("CREATE TABLE T (line STRING) WITH ({with});\nSELECT * FROM T;\n");
+    let job = sql::parse("attack.sql", &text).map_err(|e| format!("parse: {e}"))?;
+    let mut out = Vec::new();
+    match job::run(runtime, &job, grants, &job::RunConfig::default(), &mut out).await {
+        Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Runs `attack` with default test limits and asserts it failed with an
+/// error naming table `T`, component `hostile` and every one of `expected`.
+async fn contained(name: &str, options: &[(&str, String)], extra: Grants, expected: &[&str]) -> String {
+    let scratch = Scratch::new(name);
+    let options: Vec<(&str, String)> =
+        options.iter().map(|(k, v)| (*k, v.replace("{dir}", &scratch.0.display().to_string()))).collect();
+    let runtime = hostile_runtime(test_limits()).await;
+    let grants = scratch.grants(extra);
+    let error = match attack_with(&runtime, &scratch, name, &options, &grants).await {
+        Ok(out) => panic!("attack '{name}' was not contained; the job printed:\n{out}"),
+        Err(e) => e,
+    };
+    eprintln!("{name}: {error}");
+    for part in ["table 'T'", "'hostile'"].iter().chain(expected) {
+        assert!(error.contains(part), "attack '{name}': the error should mention {part:?}:\n{error}");
+    }
+    // The host is still fine: the same runtime runs a clean job next.
+    let clean = attack_with(&runtime, &scratch, "errors-forever", &[], &grants).await.expect_err("transient");
+    assert!(clean.contains("try again"), "the runtime keeps working after '{name}': {clean}");
+    error
+}
+
+fn read_grant(path: &str) -> Grants {
+    Grants { read: vec![PathBuf::from(path)], ..Grants::none() }
+}
+
+fn net_grant(endpoint: &str) -> Grants {
+    Grants { connect: vec![Endpoint::parse(endpoint).expect("endpoint")], ..Grants::none() }
+}
+
+fn listener() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("loopback listener");
+    l.set_nonblocking(true).expect("non-blocking");
+    let addr = l.local_addr().expect("address").to_string();
+    (l, addr)
+}
+
+fn assert_no_connection(l: &TcpListener) {
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(l.accept().is_err(), "a connection reached the listener");
+}
+
+fn opt(key: &'static str, value: &str) -> (&'static str, String) {
+    (key, value.to_owned())
+}
+
+// ---- files ------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_outside_the_grant_is_refused() {
+    let e =
+        contained("read-outside", &[opt("path", "{dir}/data")], read_grant("/tmp"), &["read-outside refused"]).await;
+    assert!(!e.contains("root:"), "no passwd content leaks: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dotdot_escape_from_a_granted_directory_is_refused() {
+    contained("dotdot-escape", &[opt("path", "{dir}/data")], read_grant("/tmp"), &["dotdot-escape refused"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn symlink_escape_from_a_granted_directory_is_refused() {
+    let scratch = Scratch::new("symlink-setup");
+    std::os::unix::fs::symlink("/etc", scratch.0.join("data/link")).expect("symlink");
+    let runtime = hostile_runtime(test_limits()).await;
+    let grants = scratch.grants(read_grant(&scratch.path("data")));
+    let e = attack_with(&runtime, &scratch, "symlink-escape", &[opt("path", &scratch.path("data"))], &grants)
+        .await
+        .expect_err("contained");
+    assert!(e.contains("table 'T'") && e.contains("symlink-escape refused"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_granted_to_the_job_but_not_declared_is_refused() {
+    // The operator grants two directories; the component declared one.
+    let e = contained(
+        "undeclared-read",
+        &[opt("path", "{dir}/data"), opt("victim", "{dir}/in.txt")],
+        read_grant("/tmp"),
+        &["undeclared-read refused"],
+    )
+    .await;
+    assert!(!e.contains("go"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writing_into_a_read_only_grant_is_refused() {
+    let scratch = Scratch::new("write-readonly");
+    let runtime = hostile_runtime(test_limits()).await;
+    let grants = scratch.grants(read_grant(&scratch.path("data")));
+    let e = attack_with(&runtime, &scratch, "write-readonly", &[opt("path", &scratch.path("data"))], &grants)
+        .await
+        .expect_err("contained");
+    assert!(e.contains("write-readonly refused"), "{e}");
+    assert!(!scratch.0.join("data/planted").exists(), "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writing_outside_a_writable_grant_is_refused() {
+    let scratch = Scratch::new("write-outside");
+    let runtime = hostile_runtime(test_limits()).await;
+    let out = scratch.path("out");
+    let grants = scratch.grants(Grants { write: vec![PathBuf::from(&out)], ..Grants::none() });
+    let e =
+        attack_with(&runtime, &scratch, "write-outside", &[opt("out", &out)], &grants).await.expect_err("contained");
+    assert!(e.contains("write-outside refused"), "{e}");
+    assert!(!scratch.0.join("planted").exists(), "nothing was written outside");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_the_root_is_refused() {
+    contained("list-root", &[], Grants::none(), &["list-root refused"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_open_files_hits_the_handle_limit() {
+    contained(
+        "file-flood",
+        &[opt("path", "{dir}/data/secret.txt")],
+        read_grant("/tmp"),
+        &["was stopped", "open-handle limit of 1024 exceeded"],
+    )
+    .await;
+}
+
+// ---- network ----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connecting_to_a_port_not_granted_is_refused() {
+    let (granted, granted_addr) = listener();
+    let (victim, victim_addr) = listener();
+    contained(
+        "connect-port",
+        &[opt("target", &granted_addr), opt("victim", &victim_addr)],
+        net_grant(&granted_addr),
+        &["connect-port refused", "Permission denied"],
+    )
+    .await;
+    assert_no_connection(&victim);
+    drop(granted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connecting_to_a_host_not_granted_is_refused() {
+    let (_granted, granted_addr) = listener();
+    contained(
+        "connect-host",
+        &[opt("target", &granted_addr), opt("victim", "10.255.255.1:80")],
+        net_grant(&granted_addr),
+        &["connect-host refused", "Permission denied"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn name_lookups_resolve_only_granted_host_names() {
+    let (_granted, addr) = listener();
+    let port = addr.rsplit_once(':').expect("port").1;
+    let target = format!("localhost:{port}");
+    contained(
+        "dns-lookup",
+        &[opt("target", &target), opt("victim", "example.com")],
+        net_grant(&target),
+        &["dns-lookup refused", "Permission denied"],
+    )
+    .await;
+    // The granted name itself resolves.
+    let scratch = Scratch::new("dns-granted");
+    let runtime = hostile_runtime(test_limits()).await;
+    let grants = scratch.grants(net_grant(&target));
+    let out =
+        attack_with(&runtime, &scratch, "dns-lookup", &[opt("target", &target), opt("victim", "LOCALHOST")], &grants)
+            .await
+            .expect("a granted name resolves");
+    assert!(out.contains("addresses"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_is_refused_even_with_a_connect_grant() {
+    let (_granted, addr) = listener();
+    contained(
+        "listen",
+        &[opt("target", &addr), opt("victim", "127.0.0.1:0")],
+        net_grant(&addr),
+        &["listen refused", "Permission denied"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn udp_is_refused() {
+    let (_granted, addr) = listener();
+    contained("udp", &[opt("target", &addr), opt("victim", &addr)], net_grant(&addr), &["udp refused"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_sockets_hits_the_handle_limit() {
+    let (l, addr) = listener();
+    // Accept in the background so connects keep succeeding.
+    let accepting = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && held.len() < 2000 {
+            match l.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    });
+    contained("socket-flood", &[opt("target", &addr)], net_grant(&addr), &["open-handle limit of 1024 exceeded"]).await;
+    drop(accepting);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_that_blocks_forever_is_stopped_by_the_wall_clock_limit() {
+    let (l, addr) = listener();
+    let _held = std::thread::spawn(move || {
+        // Accept and then say nothing.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok((s, _)) = l.accept() {
+                std::thread::sleep(Duration::from_secs(10));
+                drop(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    contained("blocking-read", &[opt("target", &addr)], net_grant(&addr), &["2s wall-clock limit"]).await;
+}
+
+// ---- process ------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_variables_are_invisible_even_when_the_job_grants_them() {
+    // The operator grants PATH; the component never declared it.
+    let grants = Grants { env: vec!["PATH".into()], ..Grants::none() };
+    contained("env", &[], grants, &["env refused: no variables"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn arguments_and_stdin_are_empty() {
+    contained("args-stdin", &[], Grants::none(), &["no arguments, empty stdin"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_ends_the_instance_not_the_host() {
+    contained("exit", &[], Grants::none(), &["was stopped", "called exit(1)"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stderr_flood_is_captured_within_bounds() {
+    // The host keeps the first 64 KiB of a guest's stderr and the error
+    // shows at most 2000 characters of it; the rest is dropped.
+    let e = contained("stderr-flood", &[], Grants::none(), &["the component panicked", "xxxx"]).await;
+    assert!(e.len() < 4096, "only a bounded part of stderr reaches the error: {} bytes", e.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metric_and_log_floods_are_bounded() {
+    let runtime = hostile_runtime(test_limits()).await;
+    let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
+    let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
+    let schema = weir::schema![("line", String)];
+    let options = vec![("attack".to_owned(), "metric-flood".to_owned())];
+    let decoder = instance.open_decoder(&options, &schema).await.expect("opens");
+    instance.decode(decoder, &weir::frames(["go"])).await.expect("the flood itself runs");
+    let metrics = instance.metrics();
+    assert!(metrics.counters.len() <= 256 && metrics.gauges.len() <= 256, "metric names are capped");
+    assert!(metrics.counters.keys().chain(metrics.gauges.keys()).all(|k| k.len() <= 128), "names are truncated");
+}
+
+// ---- CPU, memory, stack -------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_infinite_loop_is_stopped_by_the_cpu_limit() {
+    contained("infinite-loop", &[], Grants::none(), &["was stopped", "CPU time limit of 300ms per call exceeded"])
+        .await;
+}
+
+/// One tokio thread: the loop must yield to it, or the ticker never runs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_that_never_returns_does_not_block_the_runtime() {
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    contained("slow-loop", &[], Grants::none(), &["CPU time limit of 300ms per call exceeded"]).await;
+    ticker.abort();
+    let n = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(n >= 5, "the runtime's other tasks ran while the guest looped ({n} ticks)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sleeping_forever_is_stopped_by_the_wall_clock_limit() {
+    contained("sleep-forever", &[], Grants::none(), &["a call took longer than the 2s wall-clock limit"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_bomb_hits_the_memory_limit() {
+    contained("memory-bomb", &[], Grants::none(), &["was stopped", "memory limit 64 MiB exceeded"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_overflow_ends_the_instance() {
+    contained("stack-overflow", &[], Grants::none(), &["was stopped", "stack overflow"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_ends_the_instance_with_its_message() {
+    contained("panic", &[], Grants::none(), &["the component panicked", "hostile guest panics on purpose"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fuel_gives_a_deterministic_budget() {
+    let limits = Limits { fuel_per_call: Some(50_000_000), ..test_limits() };
+    let scratch = Scratch::new("fuel");
+    let runtime = hostile_runtime(limits).await;
+    let e = attack_with(&runtime, &scratch, "infinite-loop", &[], &scratch.grants(Grants::none()))
+        .await
+        .expect_err("contained");
+    assert!(e.contains("fuel limit of 50000000 per call exhausted"), "{e}");
+}
+
+// ---- what the host lifts and reads --------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_row_count_is_refused() {
+    contained("huge-batch", &[], Grants::none(), &["'hostile' returned an invalid batch", "offsets"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aliased_columns_cannot_make_the_host_allocate_without_limit() {
+    contained("aliased-columns", &[], Grants::none(), &["result size limit of 64 MiB per call exceeded"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offsets_out_of_bounds_are_refused() {
+    contained("offsets-out-of-bounds", &[], Grants::none(), &["returned an invalid batch", "byte 1000000"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decreasing_offsets_are_refused() {
+    contained("offsets-backwards", &[], Grants::none(), &["returned an invalid batch", "offsets decrease"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_utf8_in_a_string_column_is_refused() {
+    contained("invalid-utf8", &[], Grants::none(), &["returned an invalid batch", "non UTF-8"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_column_count_is_refused() {
+    contained("wrong-column-count", &[], Grants::none(), &["2 columns, the schema has 1"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_column_type_is_refused() {
+    contained("wrong-column-type", &[], Grants::none(), &["int64 values for a column of type Utf8"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_validity_bitmap_is_refused() {
+    contained("short-bitmap", &[], Grants::none(), &["validity bitmap has 1 bytes for 100 rows"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_row_kind_is_refused() {
+    contained("bad-row-kind", &[], Grants::none(), &["row kind 200"]).await;
+}
+
+// ---- sources ------------------------------------------------------------
+
+async fn run_source(runtime: &Runtime, attack: &str, config: &job::RunConfig) -> Result<String, String> {
+    let text = format!(
+        "CREATE TABLE S (x STRING) WITH ('connector' = 'hostile-source', 'attack' = '{attack}');\nSELECT * FROM S;\n"
+    );
+    let job = sql::parse("source.sql", &text).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    match job::run(runtime, &job, &Grants::none(), config, &mut out).await {
+        Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aliased_scan_plan_cannot_make_the_host_allocate_without_limit() {
+    let runtime = hostile_runtime(test_limits()).await;
+    let e = run_source(&runtime, "aliased-splits", &job::RunConfig::default()).await.expect_err("contained");
+    assert!(e.contains("table 'S'") && e.contains("'hostile-source'"), "{e}");
+    assert!(e.contains("result size limit of 64 MiB per call exceeded"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_forever_end_the_job_after_the_restart_strategy_without_a_busy_loop() {
+    let runtime = hostile_runtime(test_limits()).await;
+    let config = job::RunConfig {
+        restart: Some(job::Restart { attempts: 3, delay: Duration::from_millis(200) }),
+        ..job::RunConfig::default()
+    };
+    let started = Instant::now();
+    let e = run_source(&runtime, "errors-forever", &config).await.expect_err("gives up");
+    let took = started.elapsed();
+    assert!(e.contains("table 'S'") && e.contains("transient error: the upstream is away"), "{e}");
+    assert!(took >= Duration::from_millis(600), "three restarts, 200 ms apart: {took:?}");
+    assert!(took < Duration::from_secs(10), "and then it stops: {took:?}");
+}
