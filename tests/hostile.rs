@@ -501,3 +501,14 @@ async fn errors_forever_end_the_job_after_the_restart_strategy_without_a_busy_lo
     assert!(took >= Duration::from_millis(600), "three restarts, 200 ms apart: {took:?}");
     assert!(took < Duration::from_secs(10), "and then it stops: {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_memory_limit_can_be_raised() {
+    let limits = Limits { memory_bytes: 128 << 20, ..test_limits() };
+    let scratch = Scratch::new("raised");
+    let runtime = hostile_runtime(limits).await;
+    let e = attack_with(&runtime, &scratch, "memory-bomb", &[], &scratch.grants(Grants::none()))
+        .await
+        .expect_err("contained");
+    assert!(e.contains("memory limit 128 MiB exceeded"), "{e}");
+}

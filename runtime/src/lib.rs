@@ -33,6 +33,8 @@ pub mod checkpoint;
 pub mod display;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod instance;
 /// Framing of byte streams (shared with guest connectors).
 pub use weir_framing as framing;

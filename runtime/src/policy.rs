@@ -179,7 +179,11 @@ impl Need {
             CapabilityKind::Stdout => "--allow-stdout".to_owned(),
             CapabilityKind::Stderr => "--allow-stderr".to_owned(),
             CapabilityKind::Env => format!("--allow-env {}", self.target),
-            other => format!("(granting '{other}' arrives with the sandbox work)"),
+            CapabilityKind::Http => {
+                "(no grant exists: this runtime does not provide wasi:http; use a tcp-connect grant)".to_owned()
+            }
+            CapabilityKind::TcpListen => "(no grant exists: components may not listen)".to_owned(),
+            CapabilityKind::Udp => "(no grant exists: components may not use UDP)".to_owned(),
         }
     }
 }

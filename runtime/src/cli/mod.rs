@@ -101,6 +101,8 @@ struct Cli {
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -173,8 +175,48 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Per-instance limits (every component instance gets them).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Memory per instance, e.g. '128mb' [default: 64mb].
+    #[arg(long, global = true, value_name = "SIZE", value_parser = memory_size)]
+    memory: Option<usize>,
+    /// CPU time one call may use, e.g. '10 s' [default: 5 s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    cpu_per_call: Option<std::time::Duration>,
+    /// Wall-clock time one call may take, waiting included [default: 60 s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    wall_clock_per_call: Option<std::time::Duration>,
+    /// Fuel per call (~ instructions), for budgets independent of machine speed [default: off].
+    #[arg(long, global = true, value_name = "N")]
+    fuel: Option<u64>,
+    /// Handles (files, sockets, streams) one instance may hold [default: 1024].
+    #[arg(long, global = true, value_name = "N")]
+    max_handles: Option<usize>,
+    /// Most data one call may return, e.g. '256mb' [default: 64mb].
+    #[arg(long, global = true, value_name = "SIZE", value_parser = memory_size)]
+    max_result: Option<usize>,
+}
+
+fn memory_size(v: &str) -> Result<usize, String> {
+    weir::options::parse_memory_size(v)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("'{v}' is not a memory size; write e.g. '128mb' or '1 gb'"))
+}
+
+fn duration(v: &str) -> Result<std::time::Duration, String> {
+    weir::options::parse_duration(v).ok_or_else(|| format!("'{v}' is not a duration; write e.g. '10 s' or '500 ms'"))
+}
+
 fn engine_config(cli: &Cli) -> EngineConfig {
     let mut config = EngineConfig::default();
+    let (l, limits) = (&cli.limits, &mut config.limits);
+    limits.memory_bytes = l.memory.unwrap_or(limits.memory_bytes);
+    limits.cpu_per_call = l.cpu_per_call.unwrap_or(limits.cpu_per_call);
+    limits.wall_clock_per_call = l.wall_clock_per_call.unwrap_or(limits.wall_clock_per_call);
+    limits.fuel_per_call = l.fuel.or(limits.fuel_per_call);
+    limits.handles = l.max_handles.unwrap_or(limits.handles);
+    limits.result_bytes = l.max_result.unwrap_or(limits.result_bytes);
     if cli.no_cache {
         config.cache_dir = None;
     } else if let Some(dir) = &cli.cache_dir {

@@ -1,0 +1,2 @@
+CREATE TABLE t (a INT, b STRING, m MAP<STRING, ARRAY<INT>>, r ROW<x INT, y STRING>) WITH ('connector'='datagen');
+SELECT a, b FROM t WHERE a > 3 AND b IS NOT NULL LIMIT 10;

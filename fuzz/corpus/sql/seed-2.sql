@@ -1,0 +1,1 @@
+EXPLAIN SELECT * FROM t WHERE x <> 'a' OR y = 1.5e3;

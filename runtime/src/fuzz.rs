@@ -1,0 +1,210 @@
+//! Entry points of the fuzz targets (`fuzz/`), shared with the test that
+//! replays their corpora (`tests/fuzz_corpora.rs`) so a crash found by the
+//! fuzzer stays fixed. Each takes arbitrary bytes and must never panic,
+//! whatever it returns.
+//!
+//! * [`batch`]: the validation of a batch a guest returned, on batches
+//!   built from the bytes with any shape — wrong lengths, offsets, bitmaps,
+//!   UTF-8, row kinds, nested children — against schemas of every type.
+//! * [`options`]: option validation with Flink semantics, on specs and
+//!   options built from the bytes.
+//! * [`sql`]: the SQL front end on the bytes as text.
+
+use crate::bindings::v0_1_0::weir::connector::types::{
+    Batch, Column, ColumnData, DecimalType, ElementRef, Field, ListData, LogicalType, MapType, NestedType, Schema,
+    VarData,
+};
+use crate::options::{self, Target};
+use crate::spec::{OptionSpec, OptionType, Spec};
+
+/// Reads small values from the fuzzer's bytes; zeros once they run out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+
+    /// A small count, mostly below `max`.
+    fn len(&mut self, max: usize) -> usize {
+        usize::from(self.u8()) % (max + 1)
+    }
+
+    fn vec<T>(&mut self, max: usize, mut f: impl FnMut(&mut Self) -> T) -> Vec<T> {
+        let n = self.len(max);
+        (0..n).map(|_| f(self)).collect()
+    }
+
+    fn text(&mut self, max: usize) -> String {
+        let n = self.len(max).min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        String::from_utf8_lossy(head).into_owned()
+    }
+
+    /// Offsets that are usually valid for `values` values over `data`
+    /// bytes, and sometimes not.
+    fn offsets(&mut self, values: usize, data: usize) -> Vec<i32> {
+        if self.u8() < 200 {
+            let mut at = 0i32;
+            let mut v = vec![0];
+            for _ in 0..values {
+                at = (at + i32::from(self.u8() % 8)).min(data as i32);
+                v.push(at);
+            }
+            v
+        } else {
+            self.vec(16, |b| b.u32() as i32)
+        }
+    }
+}
+
+fn logical_type(b: &mut Bytes<'_>, nested: &mut Vec<NestedType>, depth: usize) -> LogicalType {
+    use LogicalType as T;
+    let pick = b.u8() % if depth > 2 { 18 } else { 21 };
+    let element = |b: &mut Bytes<'_>, nested: &mut Vec<NestedType>| {
+        let t = logical_type(b, nested, depth + 1);
+        nested.push(NestedType::Type(t));
+        ElementRef { element: nested.len() as u32 - 1, nullable: b.u8() % 2 == 0 }
+    };
+    match pick {
+        0 => T::Boolean,
+        1 => T::Tinyint,
+        2 => T::Smallint,
+        3 => T::Int,
+        4 => T::Bigint,
+        5 => T::Float,
+        6 => T::Double,
+        7 => T::Decimal(DecimalType { precision: b.u8() % 40, scale: b.u8() % 40 }),
+        8 => T::Char(b.u32()),
+        9 => T::Varchar(b.u32()),
+        10 => T::String,
+        11 => T::Binary(b.u32()),
+        12 => T::Varbinary(b.u32()),
+        13 => T::Bytes,
+        14 => T::Date,
+        15 => T::Time(b.u8() % 12),
+        16 => T::Timestamp(b.u8() % 12),
+        17 => T::TimestampLtz(b.u8() % 12),
+        18 => T::Array(element(b, nested)),
+        19 => {
+            let key = element(b, nested).element;
+            T::Map(MapType { key, value: element(b, nested) })
+        }
+        _ => {
+            let fields = b.vec(3, |b| Field {
+                name: b.text(4),
+                data_type: logical_type(b, nested, depth + 1),
+                nullable: b.u8() % 2 == 0,
+            });
+            nested.push(NestedType::RowFields(fields));
+            // Sometimes a dangling reference.
+            T::Row(if b.u8() == 255 { b.u32() } else { nested.len() as u32 - 1 })
+        }
+    }
+}
+
+fn column(b: &mut Bytes<'_>, rows: usize) -> Column {
+    let rows = if b.u8() < 230 { rows } else { b.len(64) };
+    let validity = (b.u8() % 3 == 0).then(|| b.vec(16, Bytes::u8));
+    let var = |b: &mut Bytes<'_>| {
+        let data = b.vec(64, Bytes::u8);
+        VarData { offsets: b.offsets(rows, data.len()), data }
+    };
+    let data = match b.u8() % 12 {
+        0 => ColumnData::Boolean((0..rows.div_ceil(8)).map(|_| b.u8()).collect()),
+        1 => ColumnData::Int8((0..rows).map(|_| b.u8() as i8).collect()),
+        2 => ColumnData::Int16((0..rows).map(|_| i16::from(b.u8())).collect()),
+        3 => ColumnData::Int32((0..rows).map(|_| b.u32() as i32).collect()),
+        4 => ColumnData::Int64((0..rows).map(|_| i64::from(b.u32())).collect()),
+        5 => ColumnData::Float32((0..rows).map(|_| f32::from_bits(b.u32())).collect()),
+        6 => ColumnData::Float64((0..rows).map(|_| f64::from(b.u32())).collect()),
+        7 => ColumnData::Decimal128((0..rows * 2).map(|_| u64::from(b.u32())).collect()),
+        8 => ColumnData::Utf8(var(b)),
+        9 => ColumnData::Binary(var(b)),
+        10 => {
+            let child = u32::from(b.u8() % 4);
+            ColumnData::List(ListData { offsets: b.offsets(rows, 16), child })
+        }
+        _ => ColumnData::Struct(b.vec(3, |b| u32::from(b.u8() % 4))),
+    };
+    Column { validity, data }
+}
+
+/// A schema and a batch with any shape, from `data`.
+pub fn arbitrary_batch(data: &[u8]) -> (Schema, Batch) {
+    let mut b = Bytes(data);
+    let mut nested = Vec::new();
+    let fields = b.vec(4, |b| Field {
+        name: format!("c{}", b.u8()),
+        data_type: logical_type(b, &mut nested, 0),
+        nullable: b.u8() % 2 == 0,
+    });
+    let rows = b.len(32);
+    let columns = (0..fields.len() + usize::from(b.u8() == 255)).map(|_| column(&mut b, rows)).collect();
+    let children = b.vec(4, |b| column(b, 16));
+    let row_kinds = if b.u8() % 2 == 0 { Vec::new() } else { (0..rows).map(|_| b.u8() % 5).collect() };
+    let row_count = if b.u8() < 240 { rows as u32 } else { b.u32() };
+    (Schema { fields, nested, primary_key: Vec::new() }, Batch { row_count, row_kinds, columns, children })
+}
+
+/// Validates an arbitrary batch as if a guest returned it.
+pub fn batch(data: &[u8]) {
+    let (schema, batch) = arbitrary_batch(data);
+    let _ = crate::batch::to_arrow("fuzz", &schema, batch);
+}
+
+/// Validates arbitrary options against an arbitrary spec.
+pub fn options(data: &[u8]) {
+    const TYPES: [OptionType; 9] = [
+        OptionType::String,
+        OptionType::Int,
+        OptionType::Long,
+        OptionType::Double,
+        OptionType::Boolean,
+        OptionType::Duration,
+        OptionType::MemorySize,
+        OptionType::Enum,
+        OptionType::Char,
+    ];
+    let mut b = Bytes(data);
+    let spec = Spec {
+        identifier: "fuzz".into(),
+        description: String::new(),
+        version: String::new(),
+        options: b.vec(6, |b| OptionSpec {
+            key: if b.u8() % 4 == 0 { format!("fields.#.{}", b.text(3)) } else { b.text(6) },
+            option_type: TYPES[usize::from(b.u8()) % TYPES.len()],
+            default_value: (b.u8() % 2 == 0).then(|| b.text(8)),
+            required: b.u8() % 3 == 0,
+            secret: b.u8() % 5 == 0,
+            description: String::new(),
+            allowed_values: b.vec(3, |b| b.text(4)),
+        }),
+        changelog_mode: Vec::new(),
+        source_abilities: Vec::new(),
+        sink_abilities: Vec::new(),
+        needs_format: false,
+        capabilities: Vec::new(),
+    };
+    let given = b.vec(6, |b| (b.text(8), b.text(12)));
+    let prefix = (b.u8() % 2 == 0).then_some("fmt");
+    let _ = options::validate(Target { table: "T", role: "connector", prefix }, &spec, &given);
+}
+
+/// Parses arbitrary text as a job.
+pub fn sql(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::sql::parse("fuzz.sql", text);
+    }
+}
