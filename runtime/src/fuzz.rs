@@ -75,7 +75,7 @@ fn logical_type(b: &mut Bytes<'_>, nested: &mut Vec<NestedType>, depth: usize) -
     let element = |b: &mut Bytes<'_>, nested: &mut Vec<NestedType>| {
         let t = logical_type(b, nested, depth + 1);
         nested.push(NestedType::Type(t));
-        ElementRef { element: nested.len() as u32 - 1, nullable: b.u8() % 2 == 0 }
+        ElementRef { element: nested.len() as u32 - 1, nullable: b.u8().is_multiple_of(2) }
     };
     match pick {
         0 => T::Boolean,
@@ -105,7 +105,7 @@ fn logical_type(b: &mut Bytes<'_>, nested: &mut Vec<NestedType>, depth: usize) -
             let fields = b.vec(3, |b| Field {
                 name: b.text(4),
                 data_type: logical_type(b, nested, depth + 1),
-                nullable: b.u8() % 2 == 0,
+                nullable: b.u8().is_multiple_of(2),
             });
             nested.push(NestedType::RowFields(fields));
             // Sometimes a dangling reference.
@@ -116,7 +116,7 @@ fn logical_type(b: &mut Bytes<'_>, nested: &mut Vec<NestedType>, depth: usize) -
 
 fn column(b: &mut Bytes<'_>, rows: usize) -> Column {
     let rows = if b.u8() < 230 { rows } else { b.len(64) };
-    let validity = (b.u8() % 3 == 0).then(|| b.vec(16, Bytes::u8));
+    let validity = (b.u8().is_multiple_of(3)).then(|| b.vec(16, Bytes::u8));
     let var = |b: &mut Bytes<'_>| {
         let data = b.vec(64, Bytes::u8);
         VarData { offsets: b.offsets(rows, data.len()), data }
@@ -148,12 +148,12 @@ pub fn arbitrary_batch(data: &[u8]) -> (Schema, Batch) {
     let fields = b.vec(4, |b| Field {
         name: format!("c{}", b.u8()),
         data_type: logical_type(b, &mut nested, 0),
-        nullable: b.u8() % 2 == 0,
+        nullable: b.u8().is_multiple_of(2),
     });
     let rows = b.len(32);
     let columns = (0..fields.len() + usize::from(b.u8() == 255)).map(|_| column(&mut b, rows)).collect();
     let children = b.vec(4, |b| column(b, 16));
-    let row_kinds = if b.u8() % 2 == 0 { Vec::new() } else { (0..rows).map(|_| b.u8() % 5).collect() };
+    let row_kinds = if b.u8().is_multiple_of(2) { Vec::new() } else { (0..rows).map(|_| b.u8() % 5).collect() };
     let row_count = if b.u8() < 240 { rows as u32 } else { b.u32() };
     (Schema { fields, nested, primary_key: Vec::new() }, Batch { row_count, row_kinds, columns, children })
 }
@@ -183,11 +183,11 @@ pub fn options(data: &[u8]) {
         description: String::new(),
         version: String::new(),
         options: b.vec(6, |b| OptionSpec {
-            key: if b.u8() % 4 == 0 { format!("fields.#.{}", b.text(3)) } else { b.text(6) },
+            key: if b.u8().is_multiple_of(4) { format!("fields.#.{}", b.text(3)) } else { b.text(6) },
             option_type: TYPES[usize::from(b.u8()) % TYPES.len()],
-            default_value: (b.u8() % 2 == 0).then(|| b.text(8)),
-            required: b.u8() % 3 == 0,
-            secret: b.u8() % 5 == 0,
+            default_value: (b.u8().is_multiple_of(2)).then(|| b.text(8)),
+            required: b.u8().is_multiple_of(3),
+            secret: b.u8().is_multiple_of(5),
             description: String::new(),
             allowed_values: b.vec(3, |b| b.text(4)),
         }),
@@ -198,7 +198,7 @@ pub fn options(data: &[u8]) {
         capabilities: Vec::new(),
     };
     let given = b.vec(6, |b| (b.text(8), b.text(12)));
-    let prefix = (b.u8() % 2 == 0).then_some("fmt");
+    let prefix = (b.u8().is_multiple_of(2)).then_some("fmt");
     let _ = options::validate(Target { table: "T", role: "connector", prefix }, &spec, &given);
 }
 

@@ -72,7 +72,7 @@ impl Loaded {
         let pre = engine.instantiate_pre(origin, &component)?;
         let load = |e: wasmtime::Error| Error::Load { origin: origin.to_owned(), message: format!("{e:#}") };
         let export = |iface: &str, func: &str| {
-            let iface = component.get_export_index(None, &format!("{PACKAGE}/{iface}@{wit_version}"))?;
+            let iface = component.get_export_index(None, format!("{PACKAGE}/{iface}@{wit_version}").as_str())?;
             component.get_export_index(Some(&iface), func)
         };
         let bounded = BoundedIndices {
