@@ -1,1 +1,0 @@
-EXPLAIN SELECT * FROM t WHERE x <> 'a' OR y = 1.5e3;
