@@ -310,28 +310,7 @@ use arrow_array::{
     TimestampNanosecondArray, TimestampSecondArray,
 };
 use weir::batch::{self, ChangelogBatch};
-use weir_tests::{LogicalType, Schema};
-
-/// Deterministic pseudo-random numbers (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % ((hi - lo) as u64 + 1)) as i64
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
+use weir_tests::{LogicalType, Rng, Schema};
 
 /// Seconds since the epoch of 0001-01-01 00:00:00 and 9999-12-31 23:59:59,
 /// the years the text layouts cover.

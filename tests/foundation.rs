@@ -17,28 +17,13 @@ use weir::policy::Grants;
 use weir::types::{DecimalType, LogicalType, Schema};
 use weir::{Error, GuestError, TrapReason};
 use weir_tests::guests::{PANIC_FORMAT, ROUNDTRIP_FORMAT};
-use weir_tests::{opts, runtime, runtime_with};
+use weir_tests::{Rng, opts, runtime, runtime_with};
 
 const ROWS: usize = 10_000;
 
-/// Deterministic pseudo-random numbers (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn null(&mut self) -> bool {
-        self.next().is_multiple_of(7)
-    }
-}
-
 /// `v`, or null for about one value in seven.
 fn opt<T>(r: &mut Rng, v: T) -> Option<T> {
-    if r.null() { None } else { Some(v) }
+    if r.next().is_multiple_of(7) { None } else { Some(v) }
 }
 
 fn all_types_schema() -> Schema {

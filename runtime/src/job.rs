@@ -1478,14 +1478,8 @@ fn partition_text(column: &ArrayRef, r: usize) -> std::result::Result<Option<Str
 
 /// `n` copies of `value` (or nulls) as a text column.
 fn constant_text(value: Option<&str>, n: usize) -> crate::types::Column {
-    let text = value.unwrap_or_default();
-    let mut data = Vec::with_capacity(text.len() * n);
-    let mut offsets = Vec::with_capacity(n + 1);
-    offsets.push(0);
-    for _ in 0..n {
-        data.extend_from_slice(text.as_bytes());
-        offsets.push(data.len() as i32);
-    }
+    let weir_framing::VarData { offsets, data } =
+        weir_framing::VarData::repeated(value.unwrap_or_default().as_bytes(), n);
     crate::types::Column {
         validity: value.is_none().then(|| vec![0u8; n.div_ceil(8)]),
         data: crate::types::ColumnData::Utf8(crate::types::VarData { offsets, data }),

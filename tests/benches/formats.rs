@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use weir::Runtime;
 use weir_sdk::Format;
-use weir_tests::parse_schema;
+use weir_tests::{Rng, parse_schema};
 
 /// The mixed schema of the generated rows.
 const SCHEMA: &str = "id BIGINT NOT NULL, qty INT, price DOUBLE, score DOUBLE, name STRING, \
@@ -27,21 +27,6 @@ const SCHEMA: &str = "id BIGINT NOT NULL, qty INT, price DOUBLE, score DOUBLE, n
 
 /// Rows per decode / encode call: one batch as a connector would hand it.
 const BATCH_ROWS: usize = 4096;
-
-/// Deterministic pseudo-random numbers (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const NAMES: &[&str] = &["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"];
 const WORDS: &[&str] =

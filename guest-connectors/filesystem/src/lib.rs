@@ -210,14 +210,8 @@ fn records(frames: weir_framing::VarData, partitions: &[(String, Option<String>)
     let metadata = partitions
         .iter()
         .map(|(key, value)| {
-            let text = value.as_deref().unwrap_or_default();
-            let mut data = Vec::with_capacity(text.len() * n);
-            let mut offsets = Vec::with_capacity(n + 1);
-            offsets.push(0);
-            for _ in 0..n {
-                data.extend_from_slice(text.as_bytes());
-                offsets.push(data.len() as i32);
-            }
+            let weir_framing::VarData { offsets, data } =
+                weir_framing::VarData::repeated(value.as_deref().unwrap_or_default().as_bytes(), n);
             let validity = value.is_none().then(|| vec![0u8; n.div_ceil(8)]);
             (key.clone(), Column { validity, data: ColumnData::Utf8(VarData { offsets, data }) })
         })

@@ -64,11 +64,8 @@ impl Format for ChangelogCsv {
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let mut out = BatchBuilder::with_capacity(&self.schema, frames.len());
-        for (i, frame) in frames.iter().enumerate() {
-            self.decode_record(frame, &mut out).map_err(|m| Error::data(i as u64, frame, m))?;
-        }
-        out.finish()
+        BatchBuilder::with_capacity(&self.schema, frames.len())
+            .decode_frames(frames, false, |frame, out| self.decode_record(frame, out))
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {

@@ -135,21 +135,9 @@ impl Format for Json {
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let mut out = BatchBuilder::with_capacity(&self.schema, frames.len());
-        let mut skipped = 0;
-        for (i, frame) in frames.iter().enumerate() {
-            if let Err(message) = self.decode_record(frame, &mut out) {
-                out.discard_row();
-                if !self.ignore_parse_errors {
-                    return Err(Error::data(i as u64, frame, message));
-                }
-                skipped += 1;
-            }
-        }
-        if skipped > 0 {
-            weir_sdk::log::counter_add("records-skipped", skipped);
-        }
-        out.finish()
+        let skip_errors = self.ignore_parse_errors;
+        BatchBuilder::with_capacity(&self.schema, frames.len())
+            .decode_frames(frames, skip_errors, |frame, out| self.decode_record(frame, out))
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {

@@ -28,6 +28,19 @@ impl VarData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// `n` copies of `value` (a constant column, e.g. a partition value
+    /// repeated for each record).
+    pub fn repeated(value: &[u8], n: usize) -> VarData {
+        let mut data = Vec::with_capacity(value.len() * n);
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        for _ in 0..n {
+            data.extend_from_slice(value);
+            offsets.push(data.len() as i32);
+        }
+        VarData { offsets, data }
+    }
 }
 
 /// How frames are delimited in a stream.

@@ -645,6 +645,33 @@ impl BatchBuilder {
         }
     }
 
+    /// Decodes each frame into rows with `record` and finishes the batch:
+    /// the loop every record-per-frame format shares. A record that fails is
+    /// dropped; with `skip_errors` it is counted in the `records-skipped`
+    /// metric, otherwise the call fails with a data error giving the
+    /// record's position and an excerpt.
+    pub fn decode_frames(
+        mut self,
+        frames: &VarData,
+        skip_errors: bool,
+        mut record: impl FnMut(&[u8], &mut BatchBuilder) -> core::result::Result<(), String>,
+    ) -> Result<Batch> {
+        let mut skipped = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            if let Err(message) = record(frame, &mut self) {
+                self.discard_row();
+                if !skip_errors {
+                    return Err(Error::data(i as u64, frame, message));
+                }
+                skipped += 1;
+            }
+        }
+        if skipped > 0 {
+            crate::log::counter_add("records-skipped", skipped);
+        }
+        self.finish()
+    }
+
     /// The finished batch.
     pub fn finish(mut self) -> Result<Batch> {
         self.discard_row();
