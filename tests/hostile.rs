@@ -64,6 +64,16 @@ impl Drop for Scratch {
     }
 }
 
+/// Runs the job `text` with `grants`; returns what it printed, or its error.
+async fn run_job(runtime: &Runtime, text: &str, grants: &Grants, config: &job::RunConfig) -> Result<String, String> {
+    let job = sql::parse("attack.sql", text).map_err(|e| format!("parse: {e}"))?;
+    let mut out = Vec::new();
+    match job::run(runtime, &job, grants, config, &mut out).await {
+        Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Runs `attack` in the decoder of a filesystem table `T`; returns what the
 /// job printed, or its error.
 async fn attack_with(
@@ -81,23 +91,36 @@ async fn attack_with(
         with.push_str(&format!(", 'hostile.{k}' = '{v}'"));
     }
     let text = format!("CREATE TABLE T (line STRING) WITH ({with});\nSELECT * FROM T;\n");
-    let job = sql::parse("attack.sql", &text).map_err(|e| format!("parse: {e}"))?;
-    let mut out = Vec::new();
-    match job::run(runtime, &job, grants, &job::RunConfig::default(), &mut out).await {
-        Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
-        Err(e) => Err(e.to_string()),
-    }
+    run_job(runtime, &text, grants, &job::RunConfig::default()).await
+}
+
+/// Runs `attack` on a fresh runtime with `limits`, in `scratch`: `{dir}`
+/// in option values and in the paths of the `extra` grants stands for the
+/// scratch directory. Returns the runtime and grants too, for a next job.
+async fn attack_in(
+    scratch: &Scratch,
+    limits: Limits,
+    attack: &str,
+    options: &[(&str, String)],
+    extra: Grants,
+) -> (Runtime, Grants, Result<String, String>) {
+    let dir = scratch.0.display().to_string();
+    let options: Vec<(&str, String)> = options.iter().map(|(k, v)| (*k, v.replace("{dir}", &dir))).collect();
+    let paths =
+        |p: Vec<PathBuf>| p.iter().map(|p| PathBuf::from(p.display().to_string().replace("{dir}", &dir))).collect();
+    let extra = Grants { read: paths(extra.read), write: paths(extra.write), ..extra };
+    let runtime = hostile_runtime(limits).await;
+    let grants = scratch.grants(extra);
+    let outcome = attack_with(&runtime, scratch, attack, &options, &grants).await;
+    (runtime, grants, outcome)
 }
 
 /// Runs `attack` with default test limits and asserts it failed with an
 /// error naming table `T`, component `hostile` and every one of `expected`.
 async fn contained(name: &str, options: &[(&str, String)], extra: Grants, expected: &[&str]) -> String {
     let scratch = Scratch::new(name);
-    let options: Vec<(&str, String)> =
-        options.iter().map(|(k, v)| (*k, v.replace("{dir}", &scratch.0.display().to_string()))).collect();
-    let runtime = hostile_runtime(test_limits()).await;
-    let grants = scratch.grants(extra);
-    let error = match attack_with(&runtime, &scratch, name, &options, &grants).await {
+    let (runtime, grants, outcome) = attack_in(&scratch, test_limits(), name, options, extra).await;
+    let error = match outcome {
         Ok(out) => panic!("attack '{name}' was not contained; the job printed:\n{out}"),
         Err(e) => e,
     };
@@ -151,13 +174,11 @@ async fn dotdot_escape_from_a_granted_directory_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn symlink_escape_from_a_granted_directory_is_refused() {
-    let scratch = Scratch::new("symlink-setup");
+    let scratch = Scratch::new("symlink-escape");
     std::os::unix::fs::symlink("/etc", scratch.0.join("data/link")).expect("symlink");
-    let runtime = hostile_runtime(test_limits()).await;
-    let grants = scratch.grants(read_grant(&scratch.path("data")));
-    let e = attack_with(&runtime, &scratch, "symlink-escape", &[opt("path", &scratch.path("data"))], &grants)
-        .await
-        .expect_err("contained");
+    let options = [opt("path", "{dir}/data")];
+    let (.., outcome) = attack_in(&scratch, test_limits(), "symlink-escape", &options, read_grant("{dir}/data")).await;
+    let e = outcome.expect_err("contained");
     assert!(e.contains("table 'T'") && e.contains("symlink-escape refused"), "{e}");
 }
 
@@ -177,11 +198,9 @@ async fn a_path_granted_to_the_job_but_not_declared_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn writing_into_a_read_only_grant_is_refused() {
     let scratch = Scratch::new("write-readonly");
-    let runtime = hostile_runtime(test_limits()).await;
-    let grants = scratch.grants(read_grant(&scratch.path("data")));
-    let e = attack_with(&runtime, &scratch, "write-readonly", &[opt("path", &scratch.path("data"))], &grants)
-        .await
-        .expect_err("contained");
+    let options = [opt("path", "{dir}/data")];
+    let (.., outcome) = attack_in(&scratch, test_limits(), "write-readonly", &options, read_grant("{dir}/data")).await;
+    let e = outcome.expect_err("contained");
     assert!(e.contains("write-readonly refused"), "{e}");
     assert!(!scratch.0.join("data/planted").exists(), "nothing was written");
 }
@@ -189,11 +208,9 @@ async fn writing_into_a_read_only_grant_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn writing_outside_a_writable_grant_is_refused() {
     let scratch = Scratch::new("write-outside");
-    let runtime = hostile_runtime(test_limits()).await;
-    let out = scratch.path("out");
-    let grants = scratch.grants(Grants { write: vec![PathBuf::from(&out)], ..Grants::none() });
-    let e =
-        attack_with(&runtime, &scratch, "write-outside", &[opt("out", &out)], &grants).await.expect_err("contained");
+    let grants = Grants { write: vec![PathBuf::from("{dir}/out")], ..Grants::none() };
+    let (.., outcome) = attack_in(&scratch, test_limits(), "write-outside", &[opt("out", "{dir}/out")], grants).await;
+    let e = outcome.expect_err("contained");
     assert!(e.contains("write-outside refused"), "{e}");
     assert!(!scratch.0.join("planted").exists(), "nothing was written outside");
 }
@@ -257,12 +274,9 @@ async fn name_lookups_resolve_only_granted_host_names() {
     .await;
     // The granted name itself resolves.
     let scratch = Scratch::new("dns-granted");
-    let runtime = hostile_runtime(test_limits()).await;
-    let grants = scratch.grants(net_grant(&target));
-    let out =
-        attack_with(&runtime, &scratch, "dns-lookup", &[opt("target", &target), opt("victim", "LOCALHOST")], &grants)
-            .await
-            .expect("a granted name resolves");
+    let options = [opt("target", &target), opt("victim", "LOCALHOST")];
+    let (.., outcome) = attack_in(&scratch, test_limits(), "dns-lookup", &options, net_grant(&target)).await;
+    let out = outcome.expect("a granted name resolves");
     assert!(out.contains("addresses"), "{out}");
 }
 
@@ -410,11 +424,8 @@ async fn a_panic_ends_the_instance_with_its_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fuel_gives_a_deterministic_budget() {
     let limits = Limits { fuel_per_call: Some(50_000_000), ..test_limits() };
-    let scratch = Scratch::new("fuel");
-    let runtime = hostile_runtime(limits).await;
-    let e = attack_with(&runtime, &scratch, "infinite-loop", &[], &scratch.grants(Grants::none()))
-        .await
-        .expect_err("contained");
+    let (.., outcome) = attack_in(&Scratch::new("fuel"), limits, "infinite-loop", &[], Grants::none()).await;
+    let e = outcome.expect_err("contained");
     assert!(e.contains("fuel limit of 50000000 per call exhausted"), "{e}");
 }
 
@@ -471,12 +482,7 @@ async fn run_source(runtime: &Runtime, attack: &str, config: &job::RunConfig) ->
     let text = format!(
         "CREATE TABLE S (x STRING) WITH ('connector' = 'hostile-source', 'attack' = '{attack}');\nSELECT * FROM S;\n"
     );
-    let job = sql::parse("source.sql", &text).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    match job::run(runtime, &job, &Grants::none(), config, &mut out).await {
-        Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
-        Err(e) => Err(e.to_string()),
-    }
+    run_job(runtime, &text, &Grants::none(), config).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -505,10 +511,7 @@ async fn errors_forever_end_the_job_after_the_restart_strategy_without_a_busy_lo
 #[tokio::test(flavor = "multi_thread")]
 async fn the_memory_limit_can_be_raised() {
     let limits = Limits { memory_bytes: 128 << 20, ..test_limits() };
-    let scratch = Scratch::new("raised");
-    let runtime = hostile_runtime(limits).await;
-    let e = attack_with(&runtime, &scratch, "memory-bomb", &[], &scratch.grants(Grants::none()))
-        .await
-        .expect_err("contained");
+    let (.., outcome) = attack_in(&Scratch::new("raised"), limits, "memory-bomb", &[], Grants::none()).await;
+    let e = outcome.expect_err("contained");
     assert!(e.contains("memory limit 128 MiB exceeded"), "{e}");
 }

@@ -40,26 +40,30 @@ pub struct Loaded {
     format: Option<format::GuestIndices>,
     source: Option<source::GuestIndices>,
     sink: Option<sink::GuestIndices>,
-    bounded: BoundedIndices,
+    bounded: Bounded<ComponentExportIndex>,
 }
 
-/// Exports whose results are lifted within the result budget (see
-/// [`crate::lift`]) instead of through the generated bindings.
-#[derive(Default)]
-struct BoundedIndices {
-    decode: Option<ComponentExportIndex>,
-    next: Option<ComponentExportIndex>,
-    plan: Option<ComponentExportIndex>,
-    prepare_commit: Option<ComponentExportIndex>,
-}
-
-/// The same exports in one instance, their signatures checked.
+/// The exports whose results are lifted within the result budget (see
+/// [`crate::lift`]) instead of through the generated bindings: their
+/// indices in a component, or their functions in an instance (signatures
+/// checked).
 #[derive(Clone, Copy)]
-struct BoundedFuncs {
-    decode: Option<Func>,
-    next: Option<Func>,
-    plan: Option<Func>,
-    prepare_commit: Option<Func>,
+struct Bounded<T> {
+    decode: Option<T>,
+    next: Option<T>,
+    plan: Option<T>,
+    prepare_commit: Option<T>,
+}
+
+impl<T> Bounded<T> {
+    fn map<U>(&self, mut f: impl FnMut(&T) -> Option<U>) -> Bounded<U> {
+        Bounded {
+            decode: self.decode.as_ref().and_then(&mut f),
+            next: self.next.as_ref().and_then(&mut f),
+            plan: self.plan.as_ref().and_then(&mut f),
+            prepare_commit: self.prepare_commit.as_ref().and_then(&mut f),
+        }
+    }
 }
 
 const PACKAGE: &str = "weir:connector";
@@ -75,7 +79,7 @@ impl Loaded {
             let iface = component.get_export_index(None, format!("{PACKAGE}/{iface}@{wit_version}").as_str())?;
             component.get_export_index(Some(&iface), func)
         };
-        let bounded = BoundedIndices {
+        let bounded = Bounded {
             decode: export("format", "[method]decoder.decode"),
             next: export("source", "[method]split-reader.next"),
             plan: export("source", "plan"),
@@ -157,15 +161,7 @@ impl Loaded {
         if let Some(ix) = &self.sink {
             instance.sink = Some(ix.load(&mut *store, &wasm_instance).map_err(load)?);
         }
-        let func = |store: &mut Store<InstanceState>, ix: &Option<ComponentExportIndex>| {
-            ix.as_ref().and_then(|ix| wasm_instance.get_func(&mut *store, ix))
-        };
-        let b = BoundedFuncs {
-            decode: func(store, &self.bounded.decode),
-            next: func(store, &self.bounded.next),
-            plan: func(store, &self.bounded.plan),
-            prepare_commit: func(store, &self.bounded.prepare_commit),
-        };
+        let b = self.bounded.map(|ix| wasm_instance.get_func(&mut *store, ix));
         // The bounded result types must match the contract exactly.
         if let Some(f) = b.decode {
             f.typed::<(ResourceAny, &VarData), (Result<lift::types::Batch, wit::Error>,)>(&*store).map_err(load)?;
@@ -234,7 +230,7 @@ pub struct Instance {
     /// Most bytes one call's results may lift.
     result_bytes: usize,
     store: Store<InstanceState>,
-    bounded: Option<BoundedFuncs>,
+    bounded: Option<Bounded<Func>>,
     factory: Option<factory::Guest>,
     format: Option<format::Guest>,
     source: Option<source::Guest>,

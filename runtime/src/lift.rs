@@ -18,16 +18,24 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LiftContext};
 use wasmtime::component::{ComponentType, Lift, WasmList};
 
+/// What the call being lifted on this thread may still lift.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Bytes left.
+    left: usize,
+    /// The budget of the whole call, for the error.
+    limit: usize,
+}
+
 thread_local! {
-    /// Bytes the current call may still lift; `None` outside a budgeted call.
-    static BUDGET: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The current call's budget; `None` outside a budgeted call.
+    static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
 }
 
 /// The error a lift fails with once a call's results exceed the budget.
@@ -45,21 +53,16 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
-// The limit of the call being lifted on this thread, for the error.
-thread_local! {
-    static LIMIT: Cell<usize> = const { Cell::new(0) };
-}
-
 fn charge(bytes: usize) -> wasmtime::Result<()> {
     BUDGET.with(|b| match b.get() {
         None => Ok(()),
-        Some(left) if bytes <= left => {
-            b.set(Some(left - bytes));
+        Some(Budget { left, limit }) if bytes <= left => {
+            b.set(Some(Budget { left: left - bytes, limit }));
             Ok(())
         }
-        Some(_) => {
-            b.set(Some(0));
-            Err(wasmtime::Error::new(TooLarge { limit: LIMIT.with(Cell::get) }))
+        Some(Budget { limit, .. }) => {
+            b.set(Some(Budget { left: 0, limit }));
+            Err(wasmtime::Error::new(TooLarge { limit }))
         }
     })
 }
@@ -67,14 +70,13 @@ fn charge(bytes: usize) -> wasmtime::Result<()> {
 /// A guest call's future with a lifting budget of `limit` bytes.
 pub struct Budgeted<F> {
     inner: F,
-    left: Option<usize>,
-    limit: usize,
+    budget: Option<Budget>,
 }
 
 impl<F> Budgeted<F> {
     /// Wraps `inner`; its results may lift at most `limit` bytes.
     pub fn new(inner: F, limit: usize) -> Self {
-        Budgeted { inner, left: Some(limit), limit }
+        Budgeted { inner, budget: Some(Budget { left: limit, limit }) }
     }
 }
 
@@ -83,50 +85,15 @@ impl<F: Future + Unpin> Future for Budgeted<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        let (outer_budget, outer_limit) =
-            (BUDGET.with(|b| b.replace(this.left)), LIMIT.with(|l| l.replace(this.limit)));
+        let outer = BUDGET.with(|b| b.replace(this.budget));
         let result = Pin::new(&mut this.inner).poll(cx);
-        this.left = BUDGET.with(|b| b.replace(outer_budget));
-        LIMIT.with(|l| l.set(outer_limit));
+        this.budget = BUDGET.with(|b| b.replace(outer));
         result
     }
 }
 
-/// A `list<T>` lifted within the call's budget. Reads like a `Vec<T>`.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A `list<T>` lifted within the call's budget.
 pub struct List<T>(pub Vec<T>);
-
-impl<T> List<T> {
-    /// The values.
-    pub fn into_vec(self) -> Vec<T> {
-        self.0
-    }
-}
-
-impl<T> Deref for List<T> {
-    type Target = Vec<T>;
-    fn deref(&self) -> &Vec<T> {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for List<T> {
-    fn deref_mut(&mut self) -> &mut Vec<T> {
-        &mut self.0
-    }
-}
-
-impl<T> From<Vec<T>> for List<T> {
-    fn from(v: Vec<T>) -> Self {
-        List(v)
-    }
-}
-
-impl<T> FromIterator<T> for List<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        List(iter.into_iter().collect())
-    }
-}
 
 // SAFETY: `List<T>` has exactly the canonical ABI of `Vec<T>` (it forwards
 // every item), and `Vec<T>` is what performs the lifting and lowering.
@@ -157,34 +124,8 @@ unsafe impl<T: Lift> Lift for List<T> {
 }
 
 /// A `string` lifted within the call's budget (charged after its one copy,
-/// which the guest's memory limit bounds). Reads like a `String`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// which the guest's memory limit bounds).
 pub struct Text(pub String);
-
-impl Deref for Text {
-    type Target = String;
-    fn deref(&self) -> &String {
-        &self.0
-    }
-}
-
-impl From<String> for Text {
-    fn from(s: String) -> Self {
-        Text(s)
-    }
-}
-
-impl From<&str> for Text {
-    fn from(s: &str) -> Self {
-        Text(s.to_owned())
-    }
-}
-
-impl std::fmt::Display for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 // SAFETY: forwards to `String`.
 unsafe impl ComponentType for Text {
