@@ -10,12 +10,14 @@
 //! A job gives an instance exactly what its component *declares* (its
 //! spec's capabilities, templated on the table's options) **and** the
 //! operator *granted* (`--allow-read`, `--allow-write`, `--allow-net`,
-//! `--allow-stdout`, `--allow-env`, or a policy file); [`authorize`] computes that intersection or lists
-//! what is missing. Enforcement is at the WASI choke points: directories
-//! through cap-std preopens with read-only or read-write permissions,
-//! sockets through the socket-address check, name lookups through
-//! [`may_resolve`] (only granted host names). An access the component did
-//! not declare fails even if it tries.
+//! `--allow-http`, `--allow-stdout`, `--allow-env`, or a policy file);
+//! [`authorize`] computes that intersection or lists what is missing.
+//! Enforcement is at the WASI choke points: directories through cap-std
+//! preopens with read-only or read-write permissions, sockets through the
+//! socket-address check, name lookups through [`may_resolve`] (only granted
+//! host names), outgoing `wasi:http` requests through [`may_request`] (only
+//! granted URL prefixes). An access the component did not declare fails even
+//! if it tries.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -75,6 +77,9 @@ pub struct Grants {
     pub stderr: bool,
     /// Environment variables the guest may read (their host values).
     pub env: Vec<String>,
+    /// URL prefixes outgoing HTTP requests may start with
+    /// (`https://api.example.com/v1/`).
+    pub http: Vec<String>,
 }
 
 impl Grants {
@@ -100,6 +105,7 @@ impl Grants {
 /// write = ["data/out"]
 /// net = ["localhost:9999"]
 /// env = ["TZ"]
+/// http = ["https://api.example.com/v1/"]
 /// stdout = true
 /// ```
 #[derive(Debug, Default, serde::Deserialize)]
@@ -117,6 +123,8 @@ struct PolicyFile {
     stderr: bool,
     #[serde(default)]
     env: Vec<String>,
+    #[serde(default)]
+    http: Vec<String>,
 }
 
 impl Grants {
@@ -132,6 +140,9 @@ impl Grants {
                     .ok_or_else(|| anyhow::anyhow!("net = \"{e}\": write HOST:PORT, e.g. \"localhost:9999\""))
             })
             .collect::<anyhow::Result<_>>()?;
+        for prefix in &file.http {
+            UrlPrefix::parse(prefix).map_err(|e| anyhow::anyhow!("http = \"{prefix}\": {e}"))?;
+        }
         Ok(Grants {
             read: file.read.iter().map(|p| absolute(base, p)).collect(),
             write: file.write.iter().map(|p| absolute(base, p)).collect(),
@@ -139,6 +150,7 @@ impl Grants {
             stdout: file.stdout,
             stderr: file.stderr,
             env: file.env,
+            http: file.http,
         })
     }
 
@@ -150,6 +162,7 @@ impl Grants {
         self.stdout |= other.stdout;
         self.stderr |= other.stderr;
         self.env.extend(other.env);
+        self.http.extend(other.http);
         self
     }
 }
@@ -179,9 +192,7 @@ impl Need {
             CapabilityKind::Stdout => "--allow-stdout".to_owned(),
             CapabilityKind::Stderr => "--allow-stderr".to_owned(),
             CapabilityKind::Env => format!("--allow-env {}", self.target),
-            CapabilityKind::Http => {
-                "(no grant exists: this runtime does not provide wasi:http; use a tcp-connect grant)".to_owned()
-            }
+            CapabilityKind::Http => format!("--allow-http {}", self.target),
             CapabilityKind::TcpListen => "(no grant exists: components may not listen)".to_owned(),
             CapabilityKind::Udp => "(no grant exists: components may not use UDP)".to_owned(),
         }
@@ -261,6 +272,11 @@ pub fn authorize(needs: &[Need], operator: &Grants) -> Result<Grants, Vec<Need>>
                 grants.env.push(need.target.clone());
                 true
             }
+            // A declared prefix is granted when it lies inside a granted one.
+            CapabilityKind::Http if may_request(&operator.http, &need.target) => {
+                grants.http.push(need.target.clone());
+                true
+            }
             _ => false,
         };
         if !granted {
@@ -277,6 +293,81 @@ pub fn authorize(needs: &[Need], operator: &Grants) -> Result<Grants, Vec<Need>>
 pub fn may_resolve(allowed: &[String], name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     name.parse::<IpAddr>().is_ok() || allowed.iter().any(|a| a.trim_end_matches('.') == name)
+}
+
+/// A URL prefix of an `http` grant, parsed: requests must use the same
+/// scheme and authority (host and port, the scheme's default port spelled
+/// out or not) and a path under the prefix's path. `https://api.x.com/v1`
+/// admits `/v1` and `/v1/…` but neither `/v10` nor `api.x.com.evil.net`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlPrefix {
+    scheme: String,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+impl UrlPrefix {
+    /// Parses `scheme://host[:port][/path]` (http or https).
+    pub fn parse(text: &str) -> Result<UrlPrefix, String> {
+        let (scheme, rest) =
+            text.split_once("://").ok_or_else(|| "write a URL prefix such as https://host/path/".to_owned())?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            other => return Err(format!("scheme '{other}' is not http or https")),
+        };
+        let (authority, path) = rest.find(['/', '?', '#']).map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+        if authority.contains('@') {
+            return Err("user information (user@host) is not allowed in a URL prefix".to_owned());
+        }
+        let port = |p: &str| p.parse::<u16>().map_err(|_| format!("'{p}' is not a port"));
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| "unclosed '[' in the host".to_owned())?;
+            match after.strip_prefix(':') {
+                Some(p) => (host, port(p)?),
+                None if after.is_empty() => (host, default_port),
+                None => return Err(format!("unexpected '{after}' after the host")),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, p)) => (host, port(p)?),
+                None => (authority, default_port),
+            }
+        };
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if host.is_empty() {
+            return Err("the URL prefix has no host".to_owned());
+        }
+        // Query and fragment are not part of what a prefix admits.
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+        Ok(UrlPrefix { scheme, host, port, path })
+    }
+
+    /// Whether the URL (or narrower prefix) `url` lies under this prefix.
+    fn admits(&self, url: &UrlPrefix) -> bool {
+        if self.scheme != url.scheme || self.host != url.host || self.port != url.port {
+            return false;
+        }
+        // `..` in a request path could climb out of the prefix on the server.
+        let decoded = url.path.replace("%2e", ".").replace("%2E", ".");
+        if decoded.split('/').any(|s| s == "..") {
+            return false;
+        }
+        match url.path.strip_prefix(self.path.as_str()) {
+            Some(rest) => self.path.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+            None => false,
+        }
+    }
+}
+
+/// Whether an outgoing HTTP request to `url` (or a declared prefix) lies
+/// under one of the granted URL `prefixes`. Unparsable URLs are refused.
+pub fn may_request(prefixes: &[String], url: &str) -> bool {
+    let Ok(url) = UrlPrefix::parse(url) else { return false };
+    prefixes.iter().filter_map(|p| UrlPrefix::parse(p).ok()).any(|p| p.admits(&url))
 }
 
 /// Builds the WASI context of one instance from its grants. Returns the
@@ -359,6 +450,7 @@ mod tests {
             stdout: true,
             stderr: false,
             env: vec!["TZ".into()],
+            http: vec!["https://api.example.com/v1/".into()],
         };
         let ok = authorize(
             &[need(CapabilityKind::Read, "/data/in/a.csv"), need(CapabilityKind::TcpConnect, "localhost:9999")],
@@ -376,6 +468,7 @@ mod tests {
                 need(CapabilityKind::Stderr, ""),
                 need(CapabilityKind::Read, "/out/x"),
                 need(CapabilityKind::Env, "HOME"),
+                need(CapabilityKind::Http, "https://api.example.com/v2/"),
             ],
             &operator,
         )
@@ -388,15 +481,50 @@ mod tests {
                 "--allow-read /etc/passwd",
                 "--allow-net localhost:80",
                 "--allow-stderr",
-                "--allow-env HOME"
+                "--allow-env HOME",
+                "--allow-http https://api.example.com/v2/"
             ]
         );
     }
 
     #[test]
+    fn http_grants_admit_only_urls_under_the_prefix() {
+        let grants =
+            ["https://api.example.com/v1".to_owned(), "http://localhost:8080/".to_owned(), "http://[::1]:9/".to_owned()];
+        for ok in [
+            "https://api.example.com/v1",
+            "https://api.example.com/v1/users?id=1",
+            "https://API.example.com:443/v1/x",
+            "http://localhost:8080/anything",
+            "http://localhost:8080",
+            "http://[::1]:9/x",
+        ] {
+            assert!(may_request(&grants, ok), "{ok} should be admitted");
+        }
+        for denied in [
+            "https://api.example.com/v10",
+            "https://api.example.com/v2/x",
+            "https://api.example.com.evil.net/v1/",
+            "https://evil.net/?https://api.example.com/v1/",
+            "https://api.example.com@evil.net/v1/",
+            "http://api.example.com/v1/",
+            "https://api.example.com:8443/v1/",
+            "https://api.example.com/v1/../admin",
+            "https://api.example.com/v1/%2E./admin",
+            "http://localhost:8081/",
+            "ftp://localhost:8080/",
+            "not a url",
+        ] {
+            assert!(!may_request(&grants, denied), "{denied} should be refused");
+        }
+        assert!(UrlPrefix::parse("localhost:80").is_err());
+        assert!(UrlPrefix::parse("https://:80/").is_err());
+    }
+
+    #[test]
     fn policy_files_grant_relative_to_their_directory() {
         let g = Grants::from_policy(
-            "read = [\"in\", \"/abs\"]\nwrite = [\"../out\"]\nnet = [\"localhost:9999\"]\nstdout = true\n",
+            "read = [\"in\", \"/abs\"]\nwrite = [\"../out\"]\nnet = [\"localhost:9999\"]\nstdout = true\nhttp = [\"http://localhost:1/\"]\n",
             Path::new("/ops/policies"),
         )
         .expect("parses");
@@ -404,6 +532,9 @@ mod tests {
         assert_eq!(g.write, [PathBuf::from("/ops/out")]);
         assert_eq!(g.connect, [Endpoint { host: "localhost".into(), port: 9999 }]);
         assert!(g.stdout && !g.stderr);
+        assert_eq!(g.http, ["http://localhost:1/"]);
+        let e = Grants::from_policy("http = [\"localhost\"]", Path::new("/")).expect_err("no scheme").to_string();
+        assert!(e.contains("URL prefix"), "{e}");
         let e = Grants::from_policy("reed = [\"x\"]", Path::new("/")).expect_err("typo").to_string();
         assert!(e.contains("reed"), "{e}");
         let e = Grants::from_policy("net = [\"nohost\"]", Path::new("/")).expect_err("bad endpoint").to_string();

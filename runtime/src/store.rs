@@ -1,6 +1,7 @@
 //! What one instance's wasmtime `Store` holds: its WASI context with exactly
-//! the granted capabilities, its resource table, its limiter, and the
-//! implementation of the `host` interface (logs and metrics).
+//! the granted capabilities, its resource table, its limiter, the gate of
+//! its outgoing HTTP requests, and the implementation of the `host`
+//! interface (logs and metrics).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Network, SocketError};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::bindings::v0_1_0::weir::connector::host;
 use crate::limits::{Limiter, Limits};
@@ -48,6 +50,8 @@ pub struct InstanceState {
     pub ticks_used: u64,
     /// Host names the guest may resolve (those of its granted endpoints).
     lookup_names: Vec<String>,
+    http: WasiHttpCtx,
+    http_gate: HttpGate,
 }
 
 impl InstanceState {
@@ -65,6 +69,8 @@ impl InstanceState {
             metrics: Metrics::default(),
             ticks_used: 0,
             lookup_names: grants.connect.iter().map(|e| e.host.to_ascii_lowercase()).collect(),
+            http: WasiHttpCtx::new(),
+            http_gate: HttpGate { prefixes: grants.http.clone(), component: component.to_owned() },
         })
     }
 
@@ -77,6 +83,48 @@ impl InstanceState {
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for InstanceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { hooks: &mut self.http_gate, table: &mut self.table, ctx: &mut self.http }
+    }
+}
+
+/// The request check of `wasi:http/outgoing-handler`: a request is sent only
+/// when its URL lies under one of the instance's granted prefixes
+/// ([`policy::may_request`]); any other fails with `HTTP-request-denied`
+/// before a connection is opened. The host makes the connection itself (it
+/// does not go through the guest's socket grants), so this is the only gate.
+struct HttpGate {
+    prefixes: Vec<String>,
+    component: String,
+}
+
+/// What the send-request hook returns: the response and the future driving
+/// its connection.
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for HttpGate {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let url = request.uri().to_string();
+        if !policy::may_request(&self.prefixes, &url) {
+            tracing::warn!(target: "weir::policy", component = %self.component, "HTTP request to {url} refused: not under a granted URL prefix");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        // The default sender, unchanged, for granted requests.
+        struct Default;
+        impl WasiHttpHooks for Default {}
+        Default.send_request(request, options, fut)
     }
 }
 

@@ -47,8 +47,12 @@ struct GrantArgs {
     /// Let components read environment variable NAME (repeatable).
     #[arg(long = "allow-env", value_name = "NAME")]
     env: Vec<String>,
-    /// Grants from a policy file (TOML: read, write, net, stdout, stderr),
-    /// added to the flags.
+    /// Let components make HTTP requests to URLs under URL-PREFIX, e.g.
+    /// `https://api.example.com/v1/` (repeatable).
+    #[arg(long = "allow-http", value_name = "URL-PREFIX")]
+    http: Vec<String>,
+    /// Grants from a policy file (TOML: read, write, net, http, env, stdout,
+    /// stderr), added to the flags.
     #[arg(long = "policy", value_name = "FILE")]
     policy: Option<PathBuf>,
 }
@@ -65,6 +69,9 @@ impl GrantArgs {
                     .with_context(|| format!("--allow-net {e}: write HOST:PORT, e.g. localhost:9999"))
             })
             .collect::<anyhow::Result<_>>()?;
+        for prefix in &self.http {
+            weir::policy::UrlPrefix::parse(prefix).map_err(|e| anyhow::anyhow!("--allow-http {prefix}: {e}"))?;
+        }
         let flags = weir::policy::Grants {
             read: self.read.iter().map(path).collect(),
             write: self.write.iter().map(path).collect(),
@@ -72,6 +79,7 @@ impl GrantArgs {
             stdout: self.stdout,
             stderr: self.stderr,
             env: self.env.clone(),
+            http: self.http.clone(),
         };
         let Some(file) = &self.policy else { return Ok(flags) };
         let text =

@@ -105,6 +105,11 @@ impl Engine {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("failed to link WASI 0.2")?;
+        // wasi:http (JavaScript components import it even for pure work);
+        // requests are checked against the granted URL prefixes in the store.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("failed to link wasi:http")?;
         // Name lookups: only the instance's granted host names resolve.
         linker.allow_shadowing(true);
         wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::add_to_linker::<InstanceState, HasNameLookup>(
