@@ -4,8 +4,11 @@
 //! connects, the host keeps running) and that the error names the table,
 //! the component and the reason. `docs/security.md` has the table.
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use weir::engine::EngineConfig;
@@ -296,6 +299,77 @@ async fn listening_is_refused_even_with_a_connect_grant() {
 async fn udp_is_refused() {
     let (_granted, addr) = listener();
     contained("udp", &[opt("target", &addr), opt("victim", &addr)], net_grant(&addr), &["udp refused"]).await;
+}
+
+/// An HTTP/1.1 server on loopback answering every request with its own
+/// path; it counts the requests that reached it.
+fn http_server() -> (String, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("loopback listener");
+    let addr = l.local_addr().expect("address").to_string();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for mut stream in l.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let head = String::from_utf8_lossy(&request[..n]);
+            let path = head.split_whitespace().nth(1).unwrap_or("?").to_owned();
+            let body = format!("served {path}");
+            let reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (addr, hits)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_requests_reach_only_granted_url_prefixes() {
+    let (addr, hits) = http_server();
+    let prefix = format!("http://{addr}/api/");
+    let grant = || Grants { http: vec![prefix.clone()], ..Grants::none() };
+    // Granted: the request is sent and the body comes back.
+    let scratch = Scratch::new("http-granted");
+    let options = [opt("url", &prefix), opt("victim", &format!("http://{addr}/api/items"))];
+    let (.., outcome) = attack_in(&scratch, test_limits(), "http-get", &options, grant()).await;
+    let out = outcome.expect("a granted request goes through");
+    assert!(out.contains("served /api/items"), "{out}");
+    // (The decoder runs the attack on every decode call of the job.)
+    let served = hits.load(Ordering::SeqCst);
+    assert!(served >= 1);
+    // Outside the prefix (another path, a look-alike path, a `..` climb):
+    // refused before any connection is made.
+    for victim in [format!("http://{addr}/admin"), format!("http://{addr}/apix"), format!("http://{addr}/api/../admin")]
+    {
+        contained(
+            "http-get",
+            &[opt("url", &prefix), opt("victim", &victim)],
+            grant(),
+            &["http-get refused", "HttpRequestDenied"],
+        )
+        .await;
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), served, "no refused request reached the server");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_is_refused_without_a_grant_even_when_declared() {
+    let (addr, hits) = http_server();
+    let url = format!("http://{addr}/");
+    // Declared, not granted: the job does not start, naming the flag.
+    let scratch = Scratch::new("http-undeclared");
+    let (.., outcome) =
+        attack_in(&scratch, test_limits(), "http-get", &[opt("url", &url), opt("victim", &url)], Grants::none()).await;
+    let error = outcome.expect_err("not granted");
+    assert!(error.contains(&format!("--allow-http {url}")), "{error}");
+    // Not declared (a lying spec), though the operator granted it:
+    // refused at the request check.
+    let scratch = Scratch::new("http-lying");
+    let grant = Grants { http: vec![url.clone()], ..Grants::none() };
+    let (.., outcome) = attack_in(&scratch, test_limits(), "http-get", &[opt("victim", &url)], grant).await;
+    let error = outcome.expect_err("undeclared");
+    assert!(error.contains("http-get refused: ErrorCode::HttpRequestDenied"), "{error}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

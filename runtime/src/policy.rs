@@ -489,8 +489,11 @@ mod tests {
 
     #[test]
     fn http_grants_admit_only_urls_under_the_prefix() {
-        let grants =
-            ["https://api.example.com/v1".to_owned(), "http://localhost:8080/".to_owned(), "http://[::1]:9/".to_owned()];
+        let grants = [
+            "https://api.example.com/v1".to_owned(),
+            "http://localhost:8080/".to_owned(),
+            "http://[::1]:9/".to_owned(),
+        ];
         for ok in [
             "https://api.example.com/v1",
             "https://api.example.com/v1/users?id=1",

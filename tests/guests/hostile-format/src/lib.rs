@@ -3,10 +3,11 @@
 //! (`tests/hostile.rs`) runs each one and asserts it is contained.
 //!
 //! The spec declares only what options ask for (`path` → read, `out` →
-//! write, `target` → tcp-connect), so most attacks go for something the
-//! spec never declared. An attack that *succeeds* returns the loot as rows
-//! (the tests fail on any row); one that is refused returns the refusal as
-//! a connection error, so the test can check what the sandbox said.
+//! write, `target` → tcp-connect, `url` → http), so most attacks go for
+//! something the spec never declared. An attack that *succeeds* returns the
+//! loot as rows (the tests fail on any row); one that is refused returns the
+//! refusal as a connection error, so the test can check what the sandbox
+//! said.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
@@ -233,9 +234,40 @@ impl Hostile {
                 Ok(b)
             }
             "errors-forever" => Err(Error::transient("try again (forever)")),
+            // ---- http --------------------------------------------------
+            "http-get" => http_get(victim).map_err(|e| refused(&attack, e)).and_then(|body| loot(&self.schema, body)),
             other => Err(Error::config(Some("attack"), format!("unknown attack '{other}'"))),
         }
     }
+}
+
+/// A GET of `url` through `wasi:http/outgoing-handler`; the body as text.
+fn http_get(url: &str) -> std::result::Result<String, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+    use wasip2::io::streams::StreamError;
+
+    let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+    let request = OutgoingRequest::new(Fields::new());
+    let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
+    request.set_scheme(Some(&scheme)).map_err(|()| "bad scheme")?;
+    request.set_authority(Some(authority)).map_err(|()| "bad authority")?;
+    request.set_path_with_query(Some(path)).map_err(|()| "bad path")?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let response = pending.get().ok_or("no response")?.map_err(|()| "response taken")?.map_err(|e| format!("{e:?}"))?;
+    let body = response.consume().map_err(|()| "no body")?;
+    let stream = body.stream().map_err(|()| "no body stream")?;
+    let mut out = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => out.extend(chunk),
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(format!("{e:?}")),
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 impl Format for Hostile {
@@ -248,7 +280,9 @@ impl Format for Hostile {
             .option(OptionSpec::string("victim", "What the attack goes for (never declared)"))
             .capability_when(CapabilityKind::Read, "{path}", "path")
             .capability_when(CapabilityKind::Write, "{out}", "out")
+            .option(OptionSpec::string("url", "A URL prefix the spec declares for HTTP"))
             .capability_when(CapabilityKind::TcpConnect, "{target}", "target")
+            .capability_when(CapabilityKind::Http, "{url}", "url")
     }
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
