@@ -49,8 +49,19 @@ export function parseFloat(s, typeName) {
 function shortest(v, single) {
   if (!single) return String(v);
   for (let p = 1; p <= 9; p++) {
-    const t = v.toPrecision(p);
-    if (Math.fround(Number(t)) === v) return t;
+    const t = v.toExponential(p - 1);
+    if (Math.fround(Number(t)) !== v) continue;
+    // toExponential breaks a tie away from zero; ryu (the Rust SDK) and
+    // Java take the even neighbour. `v` is a tie exactly when it equals
+    // the midpoint between the two (an f32 is exact in a double).
+    const [m, e] = t.split('e');
+    const digits = m.replace('.', '');
+    if (Number(digits[digits.length - 1]) % 2 === 1) {
+      const dd = (BigInt(digits) - 1n).toString();
+      const down = `${dd[0]}${dd.length > 1 ? '.' + dd.slice(1) : ''}e${e}`;
+      if (Number(`${dd[0]}.${dd.slice(1)}5e${e}`) === v && Math.fround(Number(down)) === v) return down;
+    }
+    return t;
   }
   return String(v);
 }

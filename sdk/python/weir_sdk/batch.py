@@ -33,6 +33,11 @@ _KINDS = {
 _U64 = (1 << 64) - 1
 
 
+def _or(v, default):
+    """`v`, or `default` for a null (not `v or default`: -0.0 is falsy)."""
+    return default if v is None else v
+
+
 def column_kind(ty):
     """How a logical type is stored: `int32`, `utf8`, … (None for nested)."""
     if type(ty) is t.LogicalType_Time:
@@ -103,21 +108,21 @@ class BatchBuilder:
         if kind == "boolean":
             data = t.ColumnData_Boolean(_bits([bool(v) for v in values]))
         elif kind == "int8":
-            data = t.ColumnData_Int8(bytes((v or 0) & 0xFF for v in values))
+            data = t.ColumnData_Int8(bytes(_or(v, 0) & 0xFF for v in values))
         elif kind == "int16":
-            data = t.ColumnData_Int16([v or 0 for v in values])
+            data = t.ColumnData_Int16([_or(v, 0) for v in values])
         elif kind == "int32":
-            data = t.ColumnData_Int32([v or 0 for v in values])
+            data = t.ColumnData_Int32([_or(v, 0) for v in values])
         elif kind == "int64":
-            data = t.ColumnData_Int64([v or 0 for v in values])
+            data = t.ColumnData_Int64([_or(v, 0) for v in values])
         elif kind == "float32":
-            data = t.ColumnData_Float32([v or 0.0 for v in values])
+            data = t.ColumnData_Float32([_or(v, 0.0) for v in values])
         elif kind == "float64":
-            data = t.ColumnData_Float64([v or 0.0 for v in values])
+            data = t.ColumnData_Float64([_or(v, 0.0) for v in values])
         elif kind == "decimal128":
             words = []
             for v in values:
-                v = v or 0
+                v = _or(v, 0)
                 words += [v & _U64, (v >> 64) & _U64]
             data = t.ColumnData_Decimal128(words)
         elif kind == "utf8":

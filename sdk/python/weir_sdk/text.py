@@ -61,7 +61,11 @@ def parse_int(s, type_name):
 
 
 def _f32(v):
-    return struct.unpack("<f", struct.pack("<f", v))[0]
+    """`v` rounded to the nearest FLOAT (infinite beyond its range)."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", v))[0]
+    except OverflowError:
+        return math.copysign(math.inf, v)
 
 
 def parse_float(s, type_name):
@@ -75,12 +79,7 @@ def parse_float(s, type_name):
         v = float(normal)
     except ValueError:
         raise ValueError(f"'{excerpt(s)}' is not a number ({type_name})") from None
-    if type_name == "FLOAT":
-        try:
-            v = _f32(v)
-        except OverflowError:
-            v = math.copysign(math.inf, v)
-    return v
+    return _f32(v) if type_name == "FLOAT" else v
 
 
 def _shortest(v, single):
