@@ -35,6 +35,7 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod generate;
 pub mod instance;
 /// Framing of byte streams (shared with guest connectors).
 pub use weir_framing as framing;
