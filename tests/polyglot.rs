@@ -129,9 +129,8 @@ async fn python_logfmt_reads_and_writes_key_value_lines() {
     );
     let err = f.rows_of("level=info msg=\"unclosed").await.expect_err("bad line");
     assert!(err.to_string().contains("unclosed quote"), "{err}");
-    let mut lenient = FormatUnderTest::open(&runtime, "logfmt", &[("ignore-parse-errors", "true")], &schema)
-        .await
-        .expect("opens");
+    let mut lenient =
+        FormatUnderTest::open(&runtime, "logfmt", &[("ignore-parse-errors", "true")], &schema).await.expect("opens");
     let rows = lenient.rows_of("level=a\nstatus=x\nmsg=\"open\nlevel=b").await.expect("skips");
     assert_eq!(rows.len(), 2);
     assert_eq!(lenient.counter("records-skipped"), 2);
@@ -145,7 +144,10 @@ async fn js_urlencoded_reads_and_writes_form_records() {
     let input = "name=Alice&score=12&city=S%C3%A3o+Paulo&paid=9.50\nscore=5&name=Bob%20%26%20co&x=1\nname=&score=7";
     let (rows, output) = f.round_trip(input).await.expect("round trip");
     assert_eq!(rows, ["+I[Alice, 12, São Paulo, 9.50]", "+I[Bob & co, 5, null, null]", "+I[, 7, null, null]"]);
-    assert_eq!(output, ["name=Alice&score=12&city=S%C3%A3o%20Paulo&paid=9.50", "name=Bob%20%26%20co&score=5", "name=&score=7"]);
+    assert_eq!(
+        output,
+        ["name=Alice&score=12&city=S%C3%A3o%20Paulo&paid=9.50", "name=Bob%20%26%20co&score=5", "name=&score=7"]
+    );
     let err = f.rows_of("name=%E0%A4%A").await.expect_err("bad escape");
     assert!(err.to_string().contains("percent-encoding"), "{err}");
 }

@@ -109,6 +109,22 @@ pub enum TrapReason {
     Other(String),
 }
 
+impl TrapReason {
+    /// Whether a resource limit (not a bug in the component) ended the call.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            TrapReason::MemoryLimit { .. }
+                | TrapReason::CpuLimit { .. }
+                | TrapReason::WallClockLimit { .. }
+                | TrapReason::FuelLimit { .. }
+                | TrapReason::HandleLimit { .. }
+                | TrapReason::ResultLimit { .. }
+                | TrapReason::StackOverflow
+        )
+    }
+}
+
 impl fmt::Display for TrapReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

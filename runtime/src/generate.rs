@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::batch::{self, ChangelogBatch};
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array,
-    Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray, Time32MillisecondArray, Time32SecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, PrimitiveArray, RecordBatch, StringArray, Time32MillisecondArray, Time32SecondArray,
     Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray, TimestampMillisecondArray,
     TimestampNanosecondArray, TimestampSecondArray,
 };
-use crate::batch::{self, ChangelogBatch};
 
 use crate::types::{LogicalType, Schema};
 
@@ -122,8 +122,7 @@ pub fn random_rows(schema: &Schema, rows: usize, seed: u64, text: &[char]) -> Ch
             }
             LogicalType::Timestamp(p) | LogicalType::TimestampLtz(p) => {
                 // Nanoseconds in an i64 reach the years 1677 to 2262 only.
-                let (first, last) =
-                    if *p > 6 { (-9_200_000_000, 9_200_000_000) } else { (FIRST_SECOND, LAST_SECOND) };
+                let (first, last) = if *p > 6 { (-9_200_000_000, 9_200_000_000) } else { (FIRST_SECOND, LAST_SECOND) };
                 let at = |r: &mut Rng| r.range(first, last) * units(*p) + fraction(r, *p);
                 let zone = matches!(field.data_type, LogicalType::TimestampLtz(_)).then_some("UTC");
                 match p {

@@ -272,6 +272,12 @@ impl Instance {
         &self.store.data().metrics
     }
 
+    /// Accesses the policy refused this instance so far (`TCP connect to
+    /// 127.0.0.1:9`), whether or not the component reported them.
+    pub fn denials(&self) -> Vec<String> {
+        self.store.data().denials.list()
+    }
+
     /// Whether a trap ended this instance.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned.is_some()

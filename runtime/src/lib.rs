@@ -47,6 +47,7 @@ pub mod policy;
 pub mod spec;
 pub mod sql;
 pub mod store;
+pub mod verify;
 
 pub use api::{Decoder, Encoder, Runtime, RuntimeConfig, frames};
 pub use error::{Error, GuestError, Result, TrapReason};

@@ -370,9 +370,35 @@ pub fn may_request(prefixes: &[String], url: &str) -> bool {
     prefixes.iter().filter_map(|p| UrlPrefix::parse(p).ok()).any(|p| p.admits(&url))
 }
 
+/// Accesses the policy refused one instance (`connect to 10.0.0.1:80`),
+/// kept so an operator — and `weir verify` — can see what a component
+/// tried beyond its grants, even when it swallowed the error.
+#[derive(Debug, Clone, Default)]
+pub struct Denials(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Denials {
+    /// Most refusals kept per instance.
+    const MAX: usize = 64;
+
+    /// Records a refused access.
+    pub fn record(&self, what: String) {
+        tracing::debug!(target: "weir::policy", "refused: {what}");
+        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if list.len() < Self::MAX && !list.contains(&what) {
+            list.push(what);
+        }
+    }
+
+    /// The refusals so far.
+    pub fn list(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// Builds the WASI context of one instance from its grants. Returns the
-/// context and the pipe its stderr goes to.
-pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPipe)> {
+/// context and the pipe its stderr goes to; refused socket uses are
+/// recorded in `denials`.
+pub fn wasi_context(grants: &Grants, denials: &Denials) -> anyhow::Result<(WasiCtx, MemoryOutputPipe)> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
     let mut builder = WasiCtxBuilder::new();
     if grants.stderr {
@@ -419,15 +445,26 @@ pub fn wasi_context(grants: &Grants) -> anyhow::Result<(WasiCtx, MemoryOutputPip
     // names resolve (checked by `store::NameLookup`, linked over WASI's own).
     let any = !grants.connect.is_empty();
     builder.allow_tcp(any).allow_udp(false).allow_ip_name_lookup(any);
+    let denials = denials.clone();
     builder.socket_addr_check(move |addr, use_| {
         let allowed = allowed.clone();
+        let denials = denials.clone();
         Box::pin(async move {
-            match use_ {
+            let ok = match use_ {
                 SocketAddrUse::TcpConnect => allowed.contains(&addr),
                 // The bind a connect does first, to an unspecified address.
                 SocketAddrUse::TcpBind => !allowed.is_empty() && addr.ip().is_unspecified() && addr.port() == 0,
                 _ => false,
+            };
+            if !ok {
+                let what = match use_ {
+                    SocketAddrUse::TcpConnect => "TCP connect to",
+                    SocketAddrUse::TcpBind => "TCP bind/listen on",
+                    _ => "UDP use of",
+                };
+                denials.record(format!("{what} {addr}"));
             }
+            ok
         })
     });
     Ok((builder.build(), stderr))

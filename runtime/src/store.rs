@@ -52,12 +52,15 @@ pub struct InstanceState {
     lookup_names: Vec<String>,
     http: WasiHttpCtx,
     http_gate: HttpGate,
+    /// Accesses the policy refused.
+    pub denials: policy::Denials,
 }
 
 impl InstanceState {
     /// State for a new instance of `component` with `grants` and `limits`.
     pub fn new(component: &str, grants: &Grants, limits: Limits) -> anyhow::Result<Self> {
-        let (wasi, stderr) = policy::wasi_context(grants)?;
+        let denials = policy::Denials::default();
+        let (wasi, stderr) = policy::wasi_context(grants, &denials)?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.handles);
         Ok(InstanceState {
@@ -70,7 +73,12 @@ impl InstanceState {
             ticks_used: 0,
             lookup_names: grants.connect.iter().map(|e| e.host.to_ascii_lowercase()).collect(),
             http: WasiHttpCtx::new(),
-            http_gate: HttpGate { prefixes: grants.http.clone(), component: component.to_owned() },
+            http_gate: HttpGate {
+                prefixes: grants.http.clone(),
+                component: component.to_owned(),
+                denials: denials.clone(),
+            },
+            denials,
         })
     }
 
@@ -100,6 +108,7 @@ impl WasiHttpView for InstanceState {
 struct HttpGate {
     prefixes: Vec<String>,
     component: String,
+    denials: policy::Denials,
 }
 
 /// What the send-request hook returns: the response and the future driving
@@ -119,6 +128,7 @@ impl WasiHttpHooks for HttpGate {
         let url = request.uri().to_string();
         if !policy::may_request(&self.prefixes, &url) {
             tracing::warn!(target: "weir::policy", component = %self.component, "HTTP request to {url} refused: not under a granted URL prefix");
+            self.denials.record(format!("HTTP request to {url}"));
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         // The default sender, unchanged, for granted requests.
@@ -135,6 +145,7 @@ impl WasiHttpHooks for HttpGate {
 pub struct NameLookup<'a> {
     inner: WasiSocketsCtxView<'a>,
     allowed: &'a [String],
+    denials: &'a policy::Denials,
 }
 
 /// Marks [`NameLookup`] as the data of the shadowed interface.
@@ -148,7 +159,7 @@ impl InstanceState {
     /// The name-lookup view of this instance's sockets.
     pub fn name_lookup(&mut self) -> NameLookup<'_> {
         let inner = WasiSocketsCtxView { ctx: self.wasi.sockets(), table: &mut self.table };
-        NameLookup { inner, allowed: &self.lookup_names }
+        NameLookup { inner, allowed: &self.lookup_names, denials: &self.denials }
     }
 }
 
@@ -159,7 +170,7 @@ impl ip_name_lookup::Host for NameLookup<'_> {
         name: String,
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
         if !policy::may_resolve(self.allowed, &name) {
-            tracing::debug!(target: "weir::policy", "name lookup of '{name}' refused: not a granted host");
+            self.denials.record(format!("name lookup of '{name}'"));
             return Err(ErrorCode::AccessDenied.into());
         }
         ip_name_lookup::Host::resolve_addresses(&mut self.inner, network, name)

@@ -149,6 +149,27 @@ enum Command {
         #[command(flatten)]
         grants: GrantArgs,
     },
+    /// Check components against the contract: spec, options, format round
+    /// trips and malformed input, source checkpoint/restore, sink commit
+    /// idempotency and abort, capabilities used, limits. Exits non-zero if
+    /// any check fails.
+    Verify {
+        /// Component files (.wasm).
+        files: Vec<PathBuf>,
+        /// Verify every built-in component too.
+        #[arg(long)]
+        builtins: bool,
+        /// An option for the component under test (repeatable), e.g.
+        /// `--option path=data/in` for a connector's required options.
+        #[arg(long = "option", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+        /// The table schema connectors are tested with, in Flink SQL
+        /// (default `id BIGINT, name STRING`).
+        #[arg(long, value_name = "COLUMNS")]
+        schema: Option<String>,
+        #[command(flatten)]
+        grants: GrantArgs,
+    },
     /// Describe every option of a connector or format.
     Describe {
         /// Identifier, as in 'connector' = '…' or 'format' = '…'.
@@ -249,7 +270,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { file, settings, fresh, grants } => run_job(&cli, file, settings, *fresh, grants).await,
         Command::Check { file, grants } => check_job(&cli, file, grants).await,
         Command::Describe { identifier } => describe(&cli, identifier).await,
+        Command::Verify { files, builtins, options, schema, grants } => {
+            verify(&cli, files, *builtins, options, schema.as_deref(), grants).await
+        }
     }
+}
+
+async fn verify(
+    cli: &Cli,
+    files: &[PathBuf],
+    builtins: bool,
+    options: &[String],
+    schema: Option<&str>,
+    grants: &GrantArgs,
+) -> anyhow::Result<()> {
+    use weir::verify;
+    if files.is_empty() && !builtins {
+        anyhow::bail!("name the component files to verify, or pass --builtins");
+    }
+    let options = options
+        .iter()
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .with_context(|| format!("--option {o}: write KEY=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let schema = match schema {
+        Some(columns) => {
+            let ddl = format!("CREATE TABLE t ({columns}) WITH ('connector' = 'x')");
+            let job = weir::sql::parse("--schema", &ddl).map_err(|e| anyhow::anyhow!("--schema: {e}"))?;
+            Some(job.tables.into_iter().next().context("--schema: no columns")?.schema)
+        }
+        None => None,
+    };
+    let config = verify::VerifyConfig { options, schema, grants: grants.grants()? };
+    let engine = Arc::new(Engine::new(&engine_config(cli))?);
+    let mut components: Vec<(String, Vec<u8>)> = Vec::new();
+    if builtins {
+        for (package, wasm) in weir::catalog::BUILTINS {
+            components.push((format!("built-in {package}"), wasm.to_vec()));
+        }
+    }
+    for file in files {
+        let wasm = std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))?;
+        components.push((file.display().to_string(), wasm));
+    }
+    let mut reports = Vec::new();
+    for (name, wasm) in &components {
+        let report = verify::verify(engine.clone(), name, wasm, &config).await;
+        if !cli.json {
+            outln!("{}", verify::render(&report));
+        }
+        reports.push(report);
+    }
+    if cli.json {
+        outln!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    let failed: Vec<&str> = reports.iter().filter(|r| !r.passed()).map(|r| r.file.as_str()).collect();
+    if !failed.is_empty() {
+        anyhow::bail!("{} of {} components failed verification: {}", failed.len(), reports.len(), failed.join(", "));
+    }
+    Ok(())
 }
 
 async fn inspect(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
