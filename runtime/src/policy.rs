@@ -443,8 +443,11 @@ pub fn wasi_context(grants: &Grants, denials: &Denials) -> anyhow::Result<(WasiC
     );
     // Name lookups need a connect grant, and then only the granted host
     // names resolve (checked by `store::NameLookup`, linked over WASI's own).
+    // TCP sockets can always be created, so that every connect and bind
+    // reaches the socket-address check below — which refuses anything not
+    // granted (everything, with no grant) and records the attempt.
     let any = !grants.connect.is_empty();
-    builder.allow_tcp(any).allow_udp(false).allow_ip_name_lookup(any);
+    builder.allow_tcp(true).allow_udp(false).allow_ip_name_lookup(any);
     let denials = denials.clone();
     builder.socket_addr_check(move |addr, use_| {
         let allowed = allowed.clone();
@@ -457,12 +460,16 @@ pub fn wasi_context(grants: &Grants, denials: &Denials) -> anyhow::Result<(WasiC
                 _ => false,
             };
             if !ok {
-                let what = match use_ {
-                    SocketAddrUse::TcpConnect => "TCP connect to",
-                    SocketAddrUse::TcpBind => "TCP bind/listen on",
-                    _ => "UDP use of",
-                };
-                denials.record(format!("{what} {addr}"));
+                denials.record(match use_ {
+                    SocketAddrUse::TcpConnect => format!("TCP connect to {addr}"),
+                    // What a connect does first; with no grant it is refused
+                    // here, before the destination is known.
+                    SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => {
+                        format!("TCP connect or listen (its bind to {addr})")
+                    }
+                    SocketAddrUse::TcpBind => format!("TCP bind/listen on {addr}"),
+                    _ => format!("UDP use of {addr}"),
+                });
             }
             ok
         })

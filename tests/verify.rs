@@ -1,0 +1,142 @@
+//! `weir verify` — the contract-conformance suite — passes on every built-in
+//! component and on the Python and JavaScript ones, and fails, naming the
+//! right check, on components broken on purpose.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use weir::policy::{Endpoint, Grants};
+use weir::verify::{self, Outcome, Report, VerifyConfig};
+use weir_tests::guests::{BROKEN_CAPABILITY, BROKEN_COMMIT, BROKEN_RESTORE, BROKEN_SPEC, BROKEN_TRAP};
+use weir_tests::{engine_config, polyglot};
+
+async fn verify_bytes(name: &str, wasm: &[u8], config: &VerifyConfig) -> Report {
+    let engine = std::sync::Arc::new(weir::engine::Engine::new(&engine_config()).expect("engine"));
+    let report = verify::verify(engine, name, wasm, config).await;
+    eprintln!("{}", verify::render(&report));
+    report
+}
+
+async fn verify_file(path: &str, config: &VerifyConfig) -> Report {
+    let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    verify_bytes(path, &wasm, config).await
+}
+
+fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Asserts that `check` failed and its detail mentions `expected`.
+fn assert_fails(report: &Report, check: &str, expected: &str) {
+    assert!(!report.passed(), "{} should fail verification", report.file);
+    let c = report.check(check).unwrap_or_else(|| panic!("{}: no check '{check}' ran", report.file));
+    assert_eq!(c.outcome, Outcome::Fail, "{}: '{check}' should fail: {}", report.file, c.detail);
+    assert!(c.detail.contains(expected), "{}: '{check}': expected {expected:?} in {:?}", report.file, c.detail);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_built_in_component_conforms() {
+    let dir = std::env::temp_dir().join(format!("weir-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::write(dir.join("part-0.csv"), (0..50).map(|i| format!("{i},name{i}\n")).collect::<String>())
+        .expect("data");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port().to_string();
+    let accepting = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).expect("non-blocking");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline && held.len() < 64 {
+            match listener.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+    });
+    let path = dir.display().to_string();
+    for (package, wasm) in weir::catalog::BUILTINS {
+        // What each built-in needs from the operator to run its data path.
+        let config = match *package {
+            "weir-connector-datagen" => {
+                VerifyConfig { options: options(&[("number-of-rows", "300")]), ..Default::default() }
+            }
+            "weir-connector-filesystem" => VerifyConfig {
+                options: options(&[("path", &path)]),
+                grants: Grants { write: vec![PathBuf::from(&path)], ..Grants::none() },
+                ..Default::default()
+            },
+            "weir-connector-socket" => VerifyConfig {
+                options: options(&[("hostname", "127.0.0.1"), ("port", &port)]),
+                grants: Grants {
+                    connect: vec![Endpoint { host: "127.0.0.1".into(), port: port.parse().expect("port") }],
+                    ..Grants::none()
+                },
+                ..Default::default()
+            },
+            "weir-connector-print" => {
+                VerifyConfig { grants: Grants { stdout: true, ..Grants::none() }, ..Default::default() }
+            }
+            _ => VerifyConfig::default(),
+        };
+        let report = verify_bytes(package, wasm, &config).await;
+        assert!(report.passed(), "{package} should conform:\n{}", verify::render(&report));
+        let ran = report.checks.iter().filter(|c| c.outcome == Outcome::Pass).count();
+        assert!(ran >= 9, "{package}: only {ran} checks passed");
+    }
+    drop(accepting);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_restore_check_reads_real_splits() {
+    // datagen, bounded: the restore check runs (and passes) rather than skip.
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let config = VerifyConfig { options: options(&[("number-of-rows", "300")]), ..Default::default() };
+    let report = verify_bytes("datagen", wasm, &config).await;
+    let restore = report.check("source.checkpoint-restore").expect("ran");
+    assert_eq!(restore.outcome, Outcome::Pass, "{}", restore.detail);
+    assert!(restore.detail.contains("300 records read"), "{}", restore.detail);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_and_javascript_components_conform() {
+    for name in ["python-changelog-csv", "js-changelog-csv", "python-logfmt", "js-urlencoded"] {
+        let report = verify_file(&polyglot(name), &VerifyConfig::default()).await;
+        assert!(report.passed(), "{name} should conform:\n{}", verify::render(&report));
+        let round_trip = report.check("format.round-trip").expect("ran");
+        assert!(round_trip.detail.contains("14 types"), "{name}: {}", round_trip.detail);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_spec_fails_spec_options() {
+    let report = verify_file(BROKEN_SPEC, &VerifyConfig::default()).await;
+    assert_fails(&report, "spec.options", "the default of 'max-line-length' fails its own validation");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_on_malformed_input_fails_format_malformed_input() {
+    let report = verify_file(BROKEN_TRAP, &VerifyConfig::default()).await;
+    assert_fails(&report, "format.malformed-input", "must give a data error, not a trap");
+    // The well-formed checks still pass: the failure is pinned to one check.
+    assert_eq!(report.check("format.round-trip").expect("ran").outcome, Outcome::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undeclared_capability_use_fails_capabilities_used() {
+    let report = verify_file(BROKEN_CAPABILITY, &VerifyConfig::default()).await;
+    assert_fails(&report, "capabilities.used", "TCP connect or listen");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_idempotent_commit_fails_sink_commit_idempotent() {
+    let report = verify_file(BROKEN_COMMIT, &VerifyConfig::default()).await;
+    assert_fails(&report, "sink.commit-idempotent", "commit #2 of the same committables failed");
+    assert_eq!(report.check("sink.abort").expect("ran").outcome, Outcome::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lossy_restore_fails_source_checkpoint_restore() {
+    let report = verify_file(BROKEN_RESTORE, &VerifyConfig::default()).await;
+    assert_fails(&report, "source.checkpoint-restore", "50 duplicated");
+}
