@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use weir::catalog::{Entry, Origin};
 use weir::engine::{Engine, EngineConfig};
-use weir_tests::{FormatUnderTest, parse_schema, polyglot, runtime_with};
+use weir_tests::{FormatUnderTest, parse_schema, polyglot};
 
 const SCHEMA: &str = "name STRING, score INT, price DECIMAL(10,2), at TIMESTAMP(3)";
 
@@ -88,9 +88,21 @@ async fn main() {
         );
     }
 
-    // Decode throughput, batches of 4096 frames, median of 5 passes.
+    // Decode throughput, batches of 4096 frames, median of 5 passes. The
+    // JavaScript engine's heap only grows across calls (its collector does
+    // not run inside one export call), so sustained decoding needs more than
+    // the default 64 MiB: every component gets 1 GiB here.
     let paths = [polyglot("python-changelog-csv"), polyglot("js-changelog-csv")];
-    let runtime = runtime_with(&[&paths[0], &paths[1]]).await;
+    let limits = weir::limits::Limits { memory_bytes: 1 << 30, ..weir::limits::Limits::default() };
+    let config = weir::RuntimeConfig {
+        engine: EngineConfig { limits, ..weir_tests::engine_config() },
+        plugin_dir: None,
+    };
+    let (mut runtime, _) = weir::Runtime::new(config).await.expect("runtime");
+    for p in &paths {
+        let entry = weir_tests::load(runtime.engine().clone(), p).await;
+        runtime.catalog_mut().add(entry).expect("no duplicates");
+    }
     let schema = parse_schema(SCHEMA);
     let lines = input(rows);
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
