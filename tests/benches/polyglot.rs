@@ -94,10 +94,8 @@ async fn main() {
     // the default 64 MiB: every component gets 1 GiB here.
     let paths = [polyglot("python-changelog-csv"), polyglot("js-changelog-csv")];
     let limits = weir::limits::Limits { memory_bytes: 1 << 30, ..weir::limits::Limits::default() };
-    let config = weir::RuntimeConfig {
-        engine: EngineConfig { limits, ..weir_tests::engine_config() },
-        plugin_dir: None,
-    };
+    let config =
+        weir::RuntimeConfig { engine: EngineConfig { limits, ..weir_tests::engine_config() }, plugin_dir: None };
     let (mut runtime, _) = weir::Runtime::new(config).await.expect("runtime");
     for p in &paths {
         let entry = weir_tests::load(runtime.engine().clone(), p).await;
