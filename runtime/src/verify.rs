@@ -375,7 +375,7 @@ impl Suite<'_> {
         let mut supported = Vec::new();
         let mut refused = Vec::new();
         for (name, ty) in scalar_types() {
-            let schema = one_column(ty.clone(), true);
+            let schema = one_column(ty, true);
             match self.open_format(&options, &schema).await {
                 Ok(_) => supported.push((name, ty)),
                 Err(f) if f.message.contains("config") || f.message.contains("unsupported") => refused.push(name),
@@ -430,7 +430,7 @@ impl Suite<'_> {
         }
 
         // Empty and malformed input, on the first supported type.
-        let schema = one_column(supported[0].1.clone(), true);
+        let schema = one_column(supported[0].1, true);
         match self.open_format(&options, &schema).await {
             Ok((mut instance, decoder, _)) => {
                 let r = instance.decode(decoder, &frames(Vec::<&[u8]>::new())).await.map_err(Fault::from);
@@ -514,7 +514,7 @@ impl Suite<'_> {
         let mut null_note: Option<String> = None;
         while let Some(with_companion) = layouts.next() {
             for nullable in [true, false] {
-                let mut schema = one_column(ty.clone(), nullable);
+                let mut schema = one_column(*ty, nullable);
                 if with_companion {
                     schema.fields.push(Field { name: "k".into(), data_type: LogicalType::Int, nullable: false });
                 }
