@@ -49,8 +49,7 @@ async fn golden_json_nested() {
 // Malformed input: position-bearing data errors, or skipped and counted.
 // ---------------------------------------------------------------------------
 
-use weir::{Error, GuestError};
-use weir_tests::{FormatUnderTest, parse_schema};
+use weir_tests::{FormatUnderTest, assert_data_error, parse_schema};
 
 /// Opens `format` with `options` on the schema given in Flink type syntax.
 async fn open(format: &str, options: &[(&str, &str)], schema: &str) -> FormatUnderTest {
@@ -58,25 +57,6 @@ async fn open(format: &str, options: &[(&str, &str)], schema: &str) -> FormatUnd
     FormatUnderTest::open(&runtime, format, options, &parse_schema(schema))
         .await
         .unwrap_or_else(|e| panic!("open {format}: {e}"))
-}
-
-/// Asserts that decoding `lines` fails at record `position` with a message
-/// containing `message` and an excerpt of the bad record.
-async fn assert_data_error(f: &mut FormatUnderTest, lines: &str, position: u64, message: &str) {
-    let err = f.rows_of(lines).await.expect_err("malformed input must fail");
-    let text = err.to_string();
-    match &err {
-        Error::Guest { error: GuestError::Data { position: p, excerpt, message: m }, .. } => {
-            assert_eq!(*p, position, "{text}");
-            assert!(m.contains(message), "expected {message:?} in: {text}");
-            let bad = lines.lines().nth(position as usize).expect("the bad line exists");
-            let shown = excerpt.trim_end_matches('…');
-            assert!(!shown.is_empty() && bad.starts_with(shown), "excerpt {excerpt:?} of {bad:?}");
-        }
-        other => panic!("expected a data error, got: {other}"),
-    }
-    assert!(text.contains(&format!("data error at record {position}")) && text.contains("(input: "), "{text}");
-    assert!(!f.decoder.instance().is_poisoned(), "a data error is not a trap");
 }
 
 #[tokio::test]

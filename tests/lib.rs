@@ -177,6 +177,25 @@ impl FormatUnderTest {
     }
 }
 
+/// Asserts that decoding `lines` fails at record `position` with a message
+/// containing `message` and an excerpt of the bad record.
+pub async fn assert_data_error(f: &mut FormatUnderTest, lines: &str, position: u64, message: &str) {
+    let err = f.rows_of(lines).await.expect_err("malformed input must fail");
+    let text = err.to_string();
+    match &err {
+        weir::Error::Guest { error: weir::GuestError::Data { position: p, excerpt, message: m }, .. } => {
+            assert_eq!(*p, position, "{text}");
+            assert!(m.contains(message), "expected {message:?} in: {text}");
+            let bad = lines.lines().nth(position as usize).expect("the bad line exists");
+            let shown = excerpt.trim_end_matches('…');
+            assert!(!shown.is_empty() && bad.starts_with(shown), "excerpt {excerpt:?} of {bad:?}");
+        }
+        other => panic!("expected a data error, got: {other}"),
+    }
+    assert!(text.contains(&format!("data error at record {position}")) && text.contains("(input: "), "{text}");
+    assert!(!f.decoder.instance().is_poisoned(), "a data error is not a trap");
+}
+
 /// Lines of a golden file under `tests/golden/`.
 pub fn golden(path: &str) -> String {
     let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden").join(path);

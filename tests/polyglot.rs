@@ -5,7 +5,7 @@
 //! the Python `logfmt` and JavaScript `urlencoded` formats work end to end.
 
 use weir_tests::generate::{ALL_SCALARS, TEXT, random_rows};
-use weir_tests::{FormatUnderTest, Golden, parse_schema, polyglot, runtime_with};
+use weir_tests::{FormatUnderTest, Golden, assert_data_error, parse_schema, polyglot, runtime_with};
 
 /// The three implementations, by identifier.
 const CHANGELOG_CSVS: [&str; 3] = ["changelog-csv", "changelog-csv-py", "changelog-csv-js"];
@@ -84,15 +84,7 @@ async fn the_three_changelog_csvs_reject_the_same_records() {
     for format in CHANGELOG_CSVS {
         let mut f = FormatUnderTest::open(&runtime, format, &[], &schema).await.expect("opens");
         for (line, message) in bad {
-            let err = f.rows_of(&format!("{good}\n{line}\n{good}")).await.expect_err("malformed");
-            match &err {
-                weir::Error::Guest { error: weir::GuestError::Data { position, message: m, .. }, .. } => {
-                    assert_eq!(*position, 1, "{format}: {line}: {err}");
-                    assert!(m.contains(message), "{format}: {line}: expected {message:?} in {m:?}");
-                }
-                other => panic!("{format}: {line}: expected a data error, got {other}"),
-            }
-            assert!(!f.decoder.instance().is_poisoned(), "{format}: a data error is not a trap");
+            assert_data_error(&mut f, &format!("{good}\n{line}\n{good}"), 1, message).await;
         }
         // Invalid UTF-8 is a data error too.
         let err = f.rows(&[good.as_bytes(), b"INSERT|1|\xff|1.50||true"]).await.expect_err("invalid UTF-8");

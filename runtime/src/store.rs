@@ -132,9 +132,9 @@ impl WasiHttpHooks for HttpGate {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         // The default sender, unchanged, for granted requests.
-        struct Default;
-        impl WasiHttpHooks for Default {}
-        Default.send_request(request, options, fut)
+        struct DefaultSender;
+        impl WasiHttpHooks for DefaultSender {}
+        DefaultSender.send_request(request, options, fut)
     }
 }
 

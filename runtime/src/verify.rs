@@ -151,14 +151,15 @@ pub async fn verify(engine: Arc<Engine>, file: &str, wasm: &[u8], config: &Verif
 
     let mut suite = Suite { entry: &entry, report, limit_hit: None, denials: Vec::new(), config };
     suite.spec_checks();
-    let options_ok = suite.option_checks().await;
+    let given = suite.option_checks().await;
     match entry.kind {
-        Kind::Format => suite.format_checks().await,
-        Kind::Source => suite.source_checks(options_ok).await,
-        Kind::Sink => suite.sink_checks(options_ok).await,
+        Kind::Format => suite.format_checks(given.options).await,
+        Kind::Source => suite.source_checks(given.ready()).await,
+        Kind::Sink => suite.sink_checks(given.ready()).await,
         Kind::Connector => {
-            suite.source_checks(options_ok).await;
-            suite.sink_checks(options_ok).await;
+            let options = given.ready();
+            suite.source_checks(options.clone()).await;
+            suite.sink_checks(options).await;
         }
     }
     suite.finish()
@@ -170,6 +171,22 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Source => "source",
         Kind::Sink => "sink",
         Kind::Connector => "connector",
+    }
+}
+
+/// What the option checks leave for the data-path checks.
+struct Given {
+    /// The operator's options validated against the spec (defaults filled
+    /// in), or why they are not valid.
+    options: Result<Options, String>,
+    /// Whether the component accepted them, so connectors can run.
+    accepted: bool,
+}
+
+impl Given {
+    /// The options, when the source and sink checks can use them.
+    fn ready(self) -> Option<Options> {
+        self.options.ok().filter(|_| self.accepted)
     }
 }
 
@@ -207,6 +224,19 @@ impl Suite<'_> {
             ungranted: true,
         })?;
         Ok(self.entry.loaded.instantiate(&self.spec().identifier, &grants).await?)
+    }
+
+    /// Runs `call` in a fresh instance, recording what the instance was
+    /// refused and whether a limit ended the call.
+    async fn in_fresh<T>(
+        &mut self,
+        options: &Options,
+        call: impl AsyncFnOnce(&mut Instance) -> crate::Result<T>,
+    ) -> Result<T, Fault> {
+        let mut instance = self.instance(options).await?;
+        let r = call(&mut instance).await.map_err(Fault::from);
+        self.observe(&instance, r.as_ref().err());
+        r
     }
 
     /// Records what an instance was refused and whether it hit a limit.
@@ -285,9 +315,8 @@ impl Suite<'_> {
 
     // ---- options ---------------------------------------------------------------
 
-    /// The option checks; true when the given options are complete enough
-    /// for the data-path checks.
-    async fn option_checks(&mut self) -> bool {
+    /// The option checks; what they leave for the data-path checks.
+    async fn option_checks(&mut self) -> Given {
         let spec = self.spec().clone();
         let given = self.config.options.clone();
         let mut unknown = given.clone();
@@ -320,34 +349,30 @@ impl Suite<'_> {
                 let missing: Vec<&str> = spec.options.iter().filter(|o| o.required).map(|o| o.key.as_str()).collect();
                 self.report
                     .skip("options.defaults", format!("{e} (pass --option KEY=VALUE for: {})", missing.join(", ")));
-                return false;
+                return Given { options: Err(e.to_string()), accepted: false };
             }
         };
         let schema = self.schema_for_connector();
-        let outcome = match self.instance(&options).await {
-            Ok(mut instance) => {
-                let r = instance.validate(&options, &schema).await.map_err(Fault::from);
-                self.observe(&instance, r.as_ref().err());
-                r
+        let accepted = match self.in_fresh(&options, async |i| i.validate(&options, &schema).await).await {
+            Ok(()) => {
+                self.report.pass("options.defaults", "the component's validate accepts the defaults");
+                true
             }
-            Err(f) => Err(f),
-        };
-        match outcome {
-            Ok(()) => self.report.pass("options.defaults", "the component's validate accepts the defaults"),
             // A format may reject the probe schema; the type checks say more.
             Err(f) if self.entry.kind == Kind::Format && f.message.contains("config") => {
-                self.report.skip("options.defaults", format!("the probe schema was refused: {}", f.message))
+                self.report.skip("options.defaults", format!("the probe schema was refused: {}", f.message));
+                true
             }
             Err(f) if f.ungranted => {
                 self.report.skip("options.defaults", f.message);
-                return false;
+                false
             }
             Err(f) => {
                 self.report.fail("options.defaults", f.message);
-                return false;
+                false
             }
-        }
-        true
+        };
+        Given { options: Ok(options), accepted }
     }
 
     fn schema_for_connector(&self) -> Schema {
@@ -363,11 +388,11 @@ impl Suite<'_> {
 
     // ---- formats ------------------------------------------------------------------
 
-    async fn format_checks(&mut self) {
-        let options = match options::validate(self.target(), &self.spec().clone(), &self.config.options) {
+    async fn format_checks(&mut self, options: Result<Options, String>) {
+        let options = match options {
             Ok(o) => o,
             Err(e) => {
-                self.report.skip("format.types", format!("{e}"));
+                self.report.skip("format.types", e);
                 return;
             }
         };
@@ -568,14 +593,17 @@ impl Suite<'_> {
 
     // ---- sources ------------------------------------------------------------------
 
-    async fn source_checks(&mut self, options_ok: bool) {
-        if !options_ok {
-            for name in ["source.plan-stable", "source.checkpoint-restore"] {
-                self.report.skip(name, "needs the connector's required options (--option KEY=VALUE) and grants");
-            }
-            return;
+    /// Marks data-path checks skipped for want of options or grants.
+    fn skip_unready(&mut self, names: [&str; 2]) {
+        for name in names {
+            self.report.skip(name, "needs the connector's required options (--option KEY=VALUE) and grants");
         }
-        let options = options::validate(self.target(), &self.spec().clone(), &self.config.options).unwrap_or_default();
+    }
+
+    async fn source_checks(&mut self, options: Option<Options>) {
+        let Some(options) = options else {
+            return self.skip_unready(["source.plan-stable", "source.checkpoint-restore"]);
+        };
         let schema = self.schema_for_connector();
         let request = wsource::ScanRequest {
             projection: None,
@@ -586,14 +614,7 @@ impl Suite<'_> {
         };
         let mut plans = Vec::new();
         for _ in 0..2 {
-            let r = async {
-                let mut instance = self.instance(&options).await?;
-                let r = instance.plan(&options, &schema, &request).await.map_err(Fault::from);
-                self.observe(&instance, r.as_ref().err());
-                r
-            }
-            .await;
-            match r {
+            match self.in_fresh(&options, async |i| i.plan(&options, &schema, &request).await).await {
                 Ok(plan) => plans.push(plan),
                 Err(f) => {
                     self.report.fail("source.plan-stable", f.message);
@@ -649,7 +670,6 @@ impl Suite<'_> {
         }
         let half = all.len() / 2;
         let (first, state) = self.read_split(options, schema, request, split, None, half).await?;
-        let state = state.ok_or_else(|| fail("no checkpoint state".into()))?;
         let (rest, _) = self.read_split(options, schema, request, split, Some(state), usize::MAX).await?;
         let mut resumed = first.clone();
         resumed.extend(rest.iter().cloned());
@@ -689,11 +709,11 @@ impl Suite<'_> {
         split: &wsource::Split,
         state: Option<Vec<u8>>,
         stop: usize,
-    ) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), Fault> {
+    ) -> Result<(Vec<Vec<u8>>, Vec<u8>), Fault> {
         const MAX_RECORDS: usize = 100_000;
         const MAX_CALLS: usize = 10_000;
-        let mut instance = self.instance(options).await?;
-        let r = async {
+        let identifier = self.spec().identifier.clone();
+        self.in_fresh(options, async |instance| {
             let reader = instance.open_reader(options, schema, request, split, state.as_deref()).await?;
             let mut out: Vec<Vec<u8>> = Vec::new();
             for _ in 0..MAX_CALLS {
@@ -705,7 +725,7 @@ impl Suite<'_> {
                     wsource::ReadResult::Records(RawRecords { values, .. }) => out
                         .extend(values.offsets.windows(2).map(|w| values.data[w[0] as usize..w[1] as usize].to_vec())),
                     wsource::ReadResult::Rows(b) => {
-                        let rows = batch::to_arrow(&self.spec().identifier, schema, b)?;
+                        let rows = batch::to_arrow(&identifier, schema, b)?;
                         out.extend(display::format_rows(&rows).into_iter().map(String::into_bytes));
                     }
                     wsource::ReadResult::WouldBlock => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
@@ -714,24 +734,17 @@ impl Suite<'_> {
             }
             // A reader may return more than asked: keep what the checkpoint covers.
             let state = instance.checkpoint_reader(reader).await?;
-            Ok::<_, Error>((out, Some(state)))
-        }
+            Ok((out, state))
+        })
         .await
-        .map_err(Fault::from);
-        self.observe(&instance, r.as_ref().err());
-        r
     }
 
     // ---- sinks ----------------------------------------------------------------------
 
-    async fn sink_checks(&mut self, options_ok: bool) {
-        if !options_ok {
-            for name in ["sink.commit-idempotent", "sink.abort"] {
-                self.report.skip(name, "needs the connector's required options (--option KEY=VALUE) and grants");
-            }
-            return;
-        }
-        let options = options::validate(self.target(), &self.spec().clone(), &self.config.options).unwrap_or_default();
+    async fn sink_checks(&mut self, options: Option<Options>) {
+        let Some(options) = options else {
+            return self.skip_unready(["sink.commit-idempotent", "sink.abort"]);
+        };
         let schema = self.schema_for_connector();
         let input = if self.spec().needs_format {
             wsink::SinkInput::Records(RawRecords {
@@ -762,10 +775,9 @@ impl Suite<'_> {
                         self.observe(&instance, r.as_ref().err());
                         r.map_err(|f| format!("commit #{attempt} of the same committables failed: {}", f.message))?;
                     }
-                    let mut fresh = self.instance(&options).await.map_err(|f| f.message)?;
-                    let r = fresh.commit(&options, &committables).await.map_err(Fault::from);
-                    self.observe(&fresh, r.as_ref().err());
-                    r.map_err(|f| format!("commit #3 (a fresh instance, as after a restart) failed: {}", f.message))
+                    self.in_fresh(&options, async |i| i.commit(&options, &committables).await)
+                        .await
+                        .map_err(|f| format!("commit #3 (a fresh instance, as after a restart) failed: {}", f.message))
                 }
                 .await;
                 match outcome {
@@ -783,14 +795,7 @@ impl Suite<'_> {
             Ok(committables) => {
                 let mut outcome = Ok(());
                 for _ in 0..2 {
-                    let r = async {
-                        let mut instance = self.instance(&options).await?;
-                        let r = instance.abort(&options, &committables).await.map_err(Fault::from);
-                        self.observe(&instance, r.as_ref().err());
-                        r
-                    }
-                    .await;
-                    if let Err(f) = r {
+                    if let Err(f) = self.in_fresh(&options, async |i| i.abort(&options, &committables).await).await {
                         outcome = Err(f.message);
                         break;
                     }
@@ -818,7 +823,6 @@ impl Suite<'_> {
         input: &wsink::SinkInput,
         checkpoint: u64,
     ) -> Result<Vec<Vec<u8>>, Fault> {
-        let mut instance = self.instance(options).await?;
         let context = wsink::WriterContext {
             subtask: 0,
             parallelism: 1,
@@ -826,16 +830,13 @@ impl Suite<'_> {
             static_partition: Vec::new(),
             restored_checkpoint: 0,
         };
-        let r = async {
+        self.in_fresh(options, async |instance| {
             instance.validate(options, schema).await?;
             let writer = instance.open_writer(options, schema, &context).await?;
             instance.write(writer, input).await?;
             instance.prepare_commit(writer, checkpoint).await
-        }
+        })
         .await
-        .map_err(Fault::from);
-        self.observe(&instance, r.as_ref().err());
-        r
     }
 
     // ---- the summary checks ------------------------------------------------------------

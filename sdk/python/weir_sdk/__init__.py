@@ -1,7 +1,6 @@
 """Weir's Python SDK: write a format component by subclassing one class.
 
-    from weir_sdk import Format, option, INSERT, ValueError
-    from weir_sdk import text
+    from weir_sdk import INSERT, Format, export_format, option
 
     class Upper(Format):
         identifier = "upper"
@@ -34,9 +33,6 @@ __all__ = [
     "ConfigError", "DataError", "Unsupported", "Transient", "WeirError", "column_kind", "is_nested",
     "type_name", "is_text", "counter_add", "log",
 ]  # fmt: skip
-
-KIND_NAMES = {INSERT: "+I", UPDATE_BEFORE: "-U", UPDATE_AFTER: "+U", DELETE: "-D"}
-
 
 # ---------------------------------------------------------------------------
 # Errors: raised by a component, turned into the contract's `error` variant

@@ -4,7 +4,7 @@ from componentize_py_types import Err
 
 from wit_world import exports as _generated
 
-from . import WeirError, registered, types
+from . import DataError, WeirError, registered, types
 from .batch import BatchReader
 
 
@@ -48,7 +48,7 @@ def encode(fmt, rows):
         try:
             reader = BatchReader(rows, fmt.schema)
         except ValueError as e:
-            raise types_error(str(e)) from None
+            raise DataError(str(e)) from None
         out = fmt.encode(reader)
         offsets, end = [0], 0
         for frame in out:
@@ -58,8 +58,3 @@ def encode(fmt, rows):
 
     return call(run)
 
-
-def types_error(message):
-    from . import DataError
-
-    return DataError(message)
