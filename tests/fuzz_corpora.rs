@@ -34,3 +34,8 @@ fn options_validation_corpus_replays_without_a_panic() {
 fn sql_front_end_corpus_replays_without_a_panic() {
     replay("sql", weir::fuzz::sql);
 }
+
+#[test]
+fn url_prefix_corpus_replays_without_a_finding() {
+    replay("url_prefix", weir::fuzz::url_prefix);
+}

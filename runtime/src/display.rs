@@ -39,6 +39,41 @@ pub fn format_row(batch: &ChangelogBatch, row: usize) -> String {
     out
 }
 
+/// Writes every row of `batch` to `out`, one per line, as Flink prints them,
+/// with control characters inside values escaped (values are a component's
+/// choice and may end up on a terminal). The text goes out in chunks of
+/// about 64 KiB: the host never renders a whole batch at once, so what a
+/// component returns (bounded by the result limit) bounds the host's memory,
+/// not the text it expands to.
+pub fn print_rows(batch: &ChangelogBatch, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    const CHUNK: usize = 64 * 1024;
+    let mut text = String::with_capacity(CHUNK + 1024);
+    let mut value = String::new();
+    for row in 0..batch.rows.num_rows() {
+        text.push_str(row_kind_short(batch.row_kinds.get(row).copied().unwrap_or(0)));
+        text.push('[');
+        for (i, column) in batch.rows.columns().iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            value.clear();
+            write_value(&mut value, column.as_ref(), row);
+            text.push_str(&crate::terminal::escape(&value));
+            if text.len() >= CHUNK {
+                out.write_all(text.as_bytes())?;
+                text.clear();
+            }
+        }
+        text.push_str("]\n");
+        if text.len() >= CHUNK {
+            out.write_all(text.as_bytes())?;
+            text.clear();
+        }
+    }
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
 /// Every row of `batch`, one per line.
 pub fn format_rows(batch: &ChangelogBatch) -> Vec<String> {
     (0..batch.rows.num_rows()).map(|r| format_row(batch, r)).collect()

@@ -34,14 +34,31 @@ pub enum GuestError {
     Transient(String),
 }
 
+/// Longest text kept of a component's error message (and of a data error's
+/// excerpt); the rest is dropped with a note saying how much.
+pub const MAX_GUEST_MESSAGE_BYTES: usize = 4096;
+
+/// A component's message as the host keeps it: at most
+/// [`MAX_GUEST_MESSAGE_BYTES`], control characters escaped (it ends up on
+/// terminals and in logs).
+fn guest_text(text: String) -> String {
+    let text = crate::terminal::bounded(text, MAX_GUEST_MESSAGE_BYTES);
+    crate::terminal::escape(&text).into_owned()
+}
+
 impl From<wit::Error> for GuestError {
     fn from(e: wit::Error) -> Self {
         match e {
-            wit::Error::Config(c) => GuestError::Config { key: c.key, message: c.message },
-            wit::Error::Connection(m) => GuestError::Connection(m),
-            wit::Error::Data(d) => GuestError::Data { position: d.position, excerpt: d.excerpt, message: d.message },
-            wit::Error::Unsupported(m) => GuestError::Unsupported(m),
-            wit::Error::Transient(m) => GuestError::Transient(m),
+            wit::Error::Config(c) => GuestError::Config { key: c.key.map(guest_text), message: guest_text(c.message) },
+            wit::Error::Connection(m) => GuestError::Connection(guest_text(m)),
+            // The excerpt is printed with `{:?}`, which escapes it.
+            wit::Error::Data(d) => GuestError::Data {
+                position: d.position,
+                excerpt: crate::terminal::bounded(d.excerpt, MAX_GUEST_MESSAGE_BYTES),
+                message: guest_text(d.message),
+            },
+            wit::Error::Unsupported(m) => GuestError::Unsupported(guest_text(m)),
+            wit::Error::Transient(m) => GuestError::Transient(guest_text(m)),
         }
     }
 }

@@ -208,3 +208,82 @@ pub fn sql(data: &[u8]) {
         let _ = crate::sql::parse("fuzz.sql", text);
     }
 }
+
+/// The URL-prefix check of `http` grants ([`crate::policy::may_request`]):
+/// the bytes are a granted prefix and a request URL, split at the first
+/// newline. Whatever the check admits must stay under the prefix on a
+/// server that decodes percent-escapes repeatedly, takes `\` for `/`,
+/// strips `;` parameters and resolves dot segments — the readings the
+/// probe used to climb out of a grant. Panics if it does not.
+pub fn url_prefix(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (prefix, path) = text.split_once('\n').unwrap_or(("/api/", &text));
+    let prefix = format!("http://h{}", if prefix.starts_with('/') { prefix.to_owned() } else { format!("/{prefix}") });
+    let url = format!("http://h{}", if path.starts_with('/') { path.to_owned() } else { format!("/{path}") });
+    let _ = crate::policy::canonical_path(path);
+    if !crate::policy::may_request(std::slice::from_ref(&prefix), &url) {
+        return;
+    }
+    let (Some(granted), Some(served)) =
+        (server_view(&prefix["http://h".len()..]), server_view(&url["http://h".len()..]))
+    else {
+        return;
+    };
+    let under = served
+        .strip_prefix(granted.as_str())
+        .is_some_and(|rest| granted.ends_with('/') || rest.is_empty() || rest.starts_with('/'));
+    assert!(under, "{url} was admitted under {prefix} but a server reads it as {served}");
+}
+
+/// A lenient server's reading of a request path (query cut off).
+fn server_view(path: &str) -> Option<String> {
+    let mut path = path.split(['?', '#']).next().unwrap_or_default().to_owned();
+    for _ in 0..8 {
+        if !path.contains('%') {
+            break;
+        }
+        let bytes = path.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match (
+                bytes[i],
+                bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+            ) {
+                (b'%', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        path = String::from_utf8_lossy(&out).into_owned();
+    }
+    let path = path.replace('\\', "/");
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path.split('/').collect();
+    let last = parts.len().saturating_sub(1);
+    for (i, segment) in parts.iter().enumerate() {
+        let segment = segment.split(';').next().unwrap_or_default();
+        match segment {
+            "." => {
+                if i == last {
+                    segments.push("");
+                }
+            }
+            ".." => {
+                if segments.len() > 1 {
+                    segments.pop();
+                }
+                if i == last {
+                    segments.push("");
+                }
+            }
+            s => segments.push(s),
+        }
+    }
+    Some(segments.join("/"))
+}

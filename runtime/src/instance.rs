@@ -105,7 +105,7 @@ impl Loaded {
     /// lookups Weir adds. For measuring what each part costs.
     #[doc(hidden)]
     pub async fn instantiate_bare(&self) -> Result<()> {
-        let state = InstanceState::new("bare", &Grants::none(), self.engine.limits()).map_err(Error::Host)?;
+        let state = InstanceState::new("bare", &Grants::none(), self.engine.limits(), &[]).map_err(Error::Host)?;
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.set_epoch_deadline(u64::MAX / 2);
         let r = self.pre.instantiate_async(&mut store).await;
@@ -115,7 +115,7 @@ impl Loaded {
     /// A new instance with `grants`, named `component` in logs and errors.
     pub async fn instantiate(&self, component: &str, grants: &Grants) -> Result<Instance> {
         let limits = self.engine.limits();
-        let state = InstanceState::new(component, grants, limits)
+        let state = InstanceState::new(component, grants, limits, &self.engine.protected_dirs())
             .map_err(|e| Error::Host(e.context(format!("cannot give component '{component}' what it was granted"))))?;
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);
@@ -295,6 +295,7 @@ impl Instance {
         }
         let state = self.store.data_mut();
         state.ticks_used = 0;
+        state.start_call();
         state.limiter.hit = None;
         let fuel = state.limiter.limits().fuel_per_call;
         self.store.set_epoch_deadline(1);
@@ -330,7 +331,7 @@ impl Instance {
                         None => TrapReason::Other(format!("{trap:#}")),
                     },
                 };
-                let stderr = tail(&state.stderr_text(), 2000);
+                let stderr = crate::terminal::escape_lines(&tail(&state.stderr_text(), 2000)).into_owned();
                 self.poisoned = Some(reason.clone());
                 Err(Error::Trap { component: self.name.clone(), reason, stderr })
             }

@@ -347,11 +347,9 @@ async fn run_statement(
             loop {
                 match scan.next().await.map_err(|e| e.in_table(&table_name))? {
                     Step::Rows(rows) => {
-                        for line in display::format_rows(&rows) {
-                            writeln!(out, "{line}").map_err(|e| Error::Host(e.into()))?;
-                        }
-                        // Rows of an unbounded scan show as they come, also in a pipe.
-                        out.flush().map_err(|e| Error::Host(e.into()))?;
+                        // Streamed in bounded chunks, flushed: rows of an
+                        // unbounded scan show as they come, also in a pipe.
+                        display::print_rows(&rows, out).map_err(|e| Error::Host(e.into()))?;
                     }
                     Step::Idle => {}
                     Step::End => return Ok(()),

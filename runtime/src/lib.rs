@@ -33,6 +33,7 @@ pub mod checkpoint;
 pub mod display;
 pub mod engine;
 pub mod error;
+mod fsgate;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod generate;
@@ -47,6 +48,7 @@ pub mod policy;
 pub mod spec;
 pub mod sql;
 pub mod store;
+pub mod terminal;
 pub mod verify;
 
 pub use api::{Decoder, Encoder, Runtime, RuntimeConfig, frames};

@@ -19,6 +19,7 @@
 //! granted URL prefixes). An access the component did not declare fails even
 //! if it tries.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +81,12 @@ pub struct Grants {
     /// URL prefixes outgoing HTTP requests may start with
     /// (`https://api.example.com/v1/`).
     pub http: Vec<String>,
+    /// For an instance's grants (filled by [`authorize`]): the operator's
+    /// grant each `read`/`write` path lies beneath. The host opens the path
+    /// from that root without leaving it (symbolic links that point out of
+    /// the root are refused); a path with no entry is its own root, as when
+    /// the operator named it directly.
+    pub roots: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl Grants {
@@ -88,12 +95,19 @@ impl Grants {
         Grants::default()
     }
 
-    fn may_read(&self, path: &Path) -> bool {
-        self.read.iter().chain(&self.write).any(|g| path.starts_with(g))
+    /// The operator's grant `path` lies beneath, for reading.
+    fn read_root(&self, path: &Path) -> Option<&PathBuf> {
+        self.read.iter().chain(&self.write).find(|g| path.starts_with(g))
     }
 
-    fn may_write(&self, path: &Path) -> bool {
-        self.write.iter().any(|g| path.starts_with(g))
+    /// The operator's grant `path` lies beneath, for writing.
+    fn write_root(&self, path: &Path) -> Option<&PathBuf> {
+        self.write.iter().find(|g| path.starts_with(g))
+    }
+
+    /// Where the host starts opening `path` from: its root, or itself.
+    fn root_of<'a>(&'a self, path: &'a Path) -> &'a Path {
+        self.roots.get(path).map_or(path, PathBuf::as_path)
     }
 }
 
@@ -151,6 +165,7 @@ impl Grants {
             stderr: file.stderr,
             env: file.env,
             http: file.http,
+            roots: BTreeMap::new(),
         })
     }
 
@@ -163,6 +178,7 @@ impl Grants {
         self.stderr |= other.stderr;
         self.env.extend(other.env);
         self.http.extend(other.http);
+        self.roots.extend(other.roots);
         self
     }
 }
@@ -245,13 +261,14 @@ pub fn authorize(needs: &[Need], operator: &Grants) -> Result<Grants, Vec<Need>>
     for need in needs {
         let path = Path::new(&need.target);
         let granted = match need.kind {
-            CapabilityKind::Read if operator.may_read(path) => {
-                grants.read.push(path.to_owned());
-                true
-            }
-            CapabilityKind::Write if operator.may_write(path) => {
-                grants.write.push(path.to_owned());
-                true
+            CapabilityKind::Read | CapabilityKind::Write => {
+                let write = need.kind == CapabilityKind::Write;
+                let root = if write { operator.write_root(path) } else { operator.read_root(path) };
+                if let Some(root) = root {
+                    grants.roots.insert(path.to_owned(), operator.root_of(root).to_owned());
+                    if write { &mut grants.write } else { &mut grants.read }.push(path.to_owned());
+                }
+                root.is_some()
             }
             CapabilityKind::TcpConnect => match Endpoint::parse(&need.target) {
                 Some(e) if operator.connect.contains(&e) => {
@@ -347,20 +364,73 @@ impl UrlPrefix {
     }
 
     /// Whether the URL (or narrower prefix) `url` lies under this prefix.
+    /// Both paths are compared as servers will read them: fully decoded
+    /// ([`canonical_path`]); a path that could be read two ways is refused.
     fn admits(&self, url: &UrlPrefix) -> bool {
         if self.scheme != url.scheme || self.host != url.host || self.port != url.port {
             return false;
         }
-        // `..` in a request path could climb out of the prefix on the server.
-        let decoded = url.path.replace("%2e", ".").replace("%2E", ".");
-        if decoded.split('/').any(|s| s == "..") {
+        let (Some(prefix), Some(path)) = (canonical_path(&self.path), canonical_path(&url.path)) else {
             return false;
-        }
-        match url.path.strip_prefix(self.path.as_str()) {
-            Some(rest) => self.path.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        };
+        match path.strip_prefix(prefix.as_str()) {
+            Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
             None => false,
         }
     }
+}
+
+/// How many rounds of percent-decoding a path may need; more is refused.
+const MAX_DECODE_ROUNDS: usize = 4;
+
+/// A request path as a server that decodes and normalises it would see it,
+/// or `None` when it is ambiguous — then the request is refused (fail
+/// closed). Each `/`-separated segment is percent-decoded until it no
+/// longer changes (so `%252e` counts as `.`); refused are segments that
+/// decode to `.` or `..`, that contain `/` or `\` after decoding (an
+/// encoded separator, or one that some servers take as a separator), `;`
+/// (path parameters, which some servers strip: `..;/`), control
+/// characters, or invalid escapes and UTF-8.
+pub fn canonical_path(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        let mut text = segment.to_owned();
+        let mut rounds = 0;
+        while text.contains('%') {
+            rounds += 1;
+            if rounds > MAX_DECODE_ROUNDS {
+                return None;
+            }
+            text = percent_decode(&text)?;
+        }
+        if text == "." || text == ".." || text.contains(['/', '\\', ';']) || text.chars().any(char::is_control) {
+            return None;
+        }
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(&text);
+    }
+    Some(out)
+}
+
+/// One round of percent-decoding; `None` for a bad escape or invalid UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Whether an outgoing HTTP request to `url` (or a declared prefix) lies
@@ -395,10 +465,170 @@ impl Denials {
     }
 }
 
-/// Builds the WASI context of one instance from its grants. Returns the
-/// context and the pipe its stderr goes to; refused socket uses are
-/// recorded in `denials`.
-pub fn wasi_context(grants: &Grants, denials: &Denials) -> anyhow::Result<(WasiCtx, MemoryOutputPipe)> {
+/// What [`wasi_context`] built for one instance.
+pub struct Sandbox {
+    /// The WASI context, with exactly the granted capabilities.
+    pub wasi: WasiCtx,
+    /// Where the guest's stderr goes (unless it was granted the terminal's).
+    pub stderr: MemoryOutputPipe,
+    /// Preopened directories (by guest path) through which only some files
+    /// may be reached: those of file grants. `store::FsGate` enforces it.
+    pub only_files: BTreeMap<String, Vec<String>>,
+}
+
+/// A granted path as the host opened it, beneath its root.
+enum Opened {
+    Dir(cap_std::fs::Dir),
+    /// A file: its directory (preopened, but only `name` reachable).
+    File {
+        parent: cap_std::fs::Dir,
+        name: String,
+    },
+}
+
+/// Opens the granted `path` beneath the operator's grant `root` without
+/// leaving it: symbolic links are followed only while they stay inside
+/// `root` (cap-std resolves every component from the root's handle), so a
+/// link planted inside a grant — `granted/link → /etc` — cannot make the
+/// host open something the operator never granted. The root itself is the
+/// operator's own path and is opened as given. A write grant's directory is
+/// created (beneath the root) when missing; a read grant must exist.
+fn open_beneath(root: &Path, path: &Path, write: bool) -> Result<Opened, String> {
+    use cap_std::ambient_authority;
+    use cap_std::fs::Dir;
+    let shown = path.display();
+    let io = |what: &str, e: std::io::Error| {
+        if e.to_string().contains("outside of the filesystem") {
+            format!(
+                "the granted path {shown} leads outside the operator's grant {} (through a symbolic link or '..'); \
+                 the host refuses to follow it — grant the link's target instead",
+                root.display()
+            )
+        } else {
+            format!("cannot {what} the granted path {shown}: {e}")
+        }
+    };
+    let rel = path.strip_prefix(root).map_err(|_| format!("{shown} is not beneath its grant {}", root.display()))?;
+    if write {
+        std::fs::create_dir_all(root).map_err(|e| io("create", e))?;
+    }
+    let meta = std::fs::metadata(root).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "the granted path {} does not exist (a read grant needs an existing file or directory)",
+                root.display()
+            )
+        } else {
+            io("open", e)
+        }
+    })?;
+    let root_dir = if meta.is_dir() {
+        Dir::open_ambient_dir(root, ambient_authority()).map_err(|e| io("open", e))?
+    } else if rel.as_os_str().is_empty() && !write {
+        // The operator granted this very file: its directory, that file only.
+        let name = root.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{shown} has no file name"))?;
+        let parent = root.parent().unwrap_or(Path::new("/"));
+        let parent = Dir::open_ambient_dir(parent, ambient_authority()).map_err(|e| io("open", e))?;
+        return Ok(Opened::File { parent, name: name.to_owned() });
+    } else {
+        return Err(format!("the granted path {} is a file, not a directory", root.display()));
+    };
+    if rel.as_os_str().is_empty() {
+        return Ok(Opened::Dir(root_dir));
+    }
+    if write {
+        root_dir.create_dir_all(rel).map_err(|e| io("create", e))?;
+        return root_dir.open_dir(rel).map(Opened::Dir).map_err(|e| io("open", e));
+    }
+    match root_dir.metadata(rel) {
+        Ok(m) if m.is_dir() => root_dir.open_dir(rel).map(Opened::Dir).map_err(|e| io("open", e)),
+        Ok(_) => {
+            let name = rel.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{shown} has no file name"))?;
+            let parent = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(p) => root_dir.open_dir(p).map_err(|e| io("open", e))?,
+                None => root_dir,
+            };
+            Ok(Opened::File { parent, name: name.to_owned() })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("the granted path {shown} does not exist (a read grant needs an existing file or directory)"))
+        }
+        Err(e) => Err(io("open", e)),
+    }
+}
+
+/// A host path naming exactly the directory `dir` the host already opened,
+/// for wasmtime-wasi's preopen (which takes a path): on Linux the
+/// descriptor's `/proc/self/fd` entry, which names that directory itself,
+/// not a path to resolve again. Elsewhere the resolved path, checked to lie
+/// beneath `root`.
+fn host_path_of(dir: &cap_std::fs::Dir, path: &Path, root: &Path) -> Result<PathBuf, String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let proc = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        if proc.exists() {
+            return Ok(proc);
+        }
+    }
+    let _ = dir;
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let root = std::fs::canonicalize(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    if real.starts_with(&root) {
+        Ok(real)
+    } else {
+        Err(format!("the granted path {} leads outside the operator's grant {}", path.display(), root.display()))
+    }
+}
+
+/// The identity (device, inode) of a directory, to compare paths that may
+/// reach it through symbolic links or bind mounts.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether `a` is `b` or one of its ancestors, comparing identities (so a
+/// symbolic link or bind mount naming the same directory counts).
+#[cfg(unix)]
+fn is_ancestor_or_same(a: &Path, b: &Path) -> bool {
+    let Some(a) = identity(a) else { return false };
+    let b = std::fs::canonicalize(b).unwrap_or_else(|_| b.to_owned());
+    b.ancestors().any(|p| identity(p) == Some(a))
+}
+
+#[cfg(not(unix))]
+fn is_ancestor_or_same(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    canon(b).starts_with(canon(a))
+}
+
+/// Refuses to open `dir` (what `path` was opened as) for a component when
+/// it covers, or lies inside, one of Weir's own `protected` directories
+/// (the precompiled-component cache: native code the host loads). With
+/// `file_only`, only lying inside counts (the rest of `dir` is not
+/// reachable).
+fn check_protected(host: &Path, path: &Path, protected: &[PathBuf], file_only: bool) -> Result<(), String> {
+    for p in protected.iter().filter(|p| p.exists()) {
+        let covers = !file_only && is_ancestor_or_same(host, p);
+        if covers || is_ancestor_or_same(p, host) {
+            return Err(format!(
+                "the granted path {} {} Weir's component cache {}, which no component may reach (it holds native code \
+                 the host runs); grant a narrower directory, or move the cache elsewhere with WEIR_CACHE_DIR",
+                path.display(),
+                if covers { "covers" } else { "lies inside" },
+                p.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the WASI context of one instance from its grants; no granted path
+/// may cover or lie inside one of the `protected` directories. Refused
+/// socket uses are recorded in `denials`.
+pub fn wasi_context(grants: &Grants, denials: &Denials, protected: &[PathBuf]) -> anyhow::Result<Sandbox> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
     let mut builder = WasiCtxBuilder::new();
     if grants.stderr {
@@ -415,21 +645,41 @@ pub fn wasi_context(grants: &Grants, denials: &Denials) -> anyhow::Result<(WasiC
             builder.env(name, value);
         }
     }
-    // Directories: each granted path is preopened at the same absolute path
-    // inside the guest, read-only or read-write. A file grant opens its
-    // directory read-only for that file's sake.
+    // Files: each granted path is opened beneath the operator's grant it
+    // came from, then preopened at the same absolute path inside the guest,
+    // read-only or read-write. A directory grant gives that directory; a
+    // file grant gives that file only: its directory is preopened, and the
+    // filesystem gate lets no other name in it be opened, listed or linked.
+    let mut dirs = Vec::new();
+    let mut files: BTreeMap<PathBuf, (cap_std::fs::Dir, PathBuf, Vec<String>)> = BTreeMap::new();
     for (path, write) in grants.read.iter().map(|p| (p, false)).chain(grants.write.iter().map(|p| (p, true))) {
-        let dir =
-            if path.is_dir() || write { path.clone() } else { path.parent().map(Path::to_owned).unwrap_or_default() };
-        if write {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot create the granted directory {}: {e}", dir.display()))?;
+        let root = grants.root_of(path);
+        match open_beneath(root, path, write).map_err(anyhow::Error::msg)? {
+            Opened::Dir(dir) => dirs.push((dir, path.clone(), root.to_owned(), write)),
+            Opened::File { parent, name } => {
+                let guest = path.parent().map(Path::to_owned).unwrap_or_default();
+                files.entry(guest).or_insert_with(|| (parent, root.to_owned(), Vec::new())).2.push(name);
+            }
         }
+    }
+    let mut only_files = BTreeMap::new();
+    // A file inside a granted directory needs no preopen of its own.
+    files.retain(|parent, _| !dirs.iter().any(|(_, d, _, _)| parent.starts_with(d)));
+    let preopens = dirs
+        .into_iter()
+        .map(|(dir, path, root, write)| (dir, path, root, write, None))
+        .chain(files.into_iter().map(|(parent, (dir, root, names))| (dir, parent, root, false, Some(names))));
+    for (dir, path, root, write, names) in preopens {
+        let host = host_path_of(&dir, &path, &root).map_err(anyhow::Error::msg)?;
+        check_protected(&host, &path, protected, names.is_some()).map_err(anyhow::Error::msg)?;
         let perms = if write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
-        let guest = dir.display().to_string();
+        let guest = path.display().to_string();
         builder
-            .preopened_dir(&dir, &guest, perms)
-            .map_err(|e| anyhow::anyhow!("cannot open the granted directory {}: {e}", dir.display()))?;
+            .preopened_dir(&host, &guest, perms)
+            .map_err(|e| anyhow::anyhow!("cannot open the granted directory {guest}: {e}"))?;
+        if let Some(names) = names {
+            only_files.insert(guest, names);
+        }
     }
     // Sockets: TCP only when an endpoint is granted, and then only to the
     // addresses those endpoints resolve to (plus the implicit bind a
@@ -467,14 +717,18 @@ pub fn wasi_context(grants: &Grants, denials: &Denials) -> anyhow::Result<(WasiC
                     SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => {
                         format!("TCP connect or listen (its bind to {addr})")
                     }
-                    SocketAddrUse::TcpBind => format!("TCP bind/listen on {addr}"),
-                    _ => format!("UDP use of {addr}"),
+                    SocketAddrUse::TcpBind => format!("TCP bind on {addr}"),
+                    SocketAddrUse::TcpListen => format!("TCP listen on {addr}"),
+                    SocketAddrUse::TcpAccept => format!("TCP accept from {addr}"),
+                    SocketAddrUse::UdpBind => format!("UDP bind on {addr}"),
+                    SocketAddrUse::UdpSend => format!("UDP datagram to {addr}"),
+                    SocketAddrUse::UdpReceive => format!("UDP datagram from {addr}"),
                 });
             }
             ok
         })
     });
-    Ok((builder.build(), stderr))
+    Ok(Sandbox { wasi: builder.build(), stderr, only_files })
 }
 
 #[cfg(test)]
@@ -545,6 +799,8 @@ mod tests {
             "http://localhost:8080/anything",
             "http://localhost:8080",
             "http://[::1]:9/x",
+            "https://api.example.com/%76%31/users",
+            "https://api.example.com/v1/a%20b",
         ] {
             assert!(may_request(&grants, ok), "{ok} should be admitted");
         }
@@ -558,6 +814,18 @@ mod tests {
             "https://api.example.com:8443/v1/",
             "https://api.example.com/v1/../admin",
             "https://api.example.com/v1/%2E./admin",
+            "https://api.example.com/v1/..%2fadmin/secret.txt",
+            "https://api.example.com/v1/..%2Fadmin",
+            "https://api.example.com/v1/..%5cadmin",
+            "https://api.example.com/v1/..\\admin",
+            "https://api.example.com/v1/..;/admin",
+            "https://api.example.com/v1/%252e%252e/admin",
+            "https://api.example.com/v1/%25252e%25252e/admin",
+            "https://api.example.com/v1/./x",
+            "https://api.example.com/v1/a%00b",
+            "https://api.example.com/v1/%zz",
+            "https://api.example.com/v1/%ff",
+            "https://api.example.com/%76%31%2fx/../../admin",
             "http://localhost:8081/",
             "ftp://localhost:8080/",
             "not a url",

@@ -4,6 +4,7 @@
 //! interface (logs and metrics).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{self, ResolveAddressStream};
@@ -15,6 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::bindings::v0_1_0::weir::connector::host;
+use crate::fsgate::FsGate;
 use crate::limits::{Limiter, Limits};
 use crate::policy::{self, Grants};
 
@@ -32,6 +34,21 @@ pub struct Metrics {
 const MAX_METRICS: usize = 256;
 /// Longest log message kept from a guest.
 const MAX_LOG_BYTES: usize = 4096;
+/// Log messages one call may emit; the rest of that call's are dropped.
+pub const MAX_LOG_MESSAGES_PER_CALL: u32 = 1000;
+/// Log bytes one call may emit (after truncation to [`MAX_LOG_BYTES`]).
+pub const MAX_LOG_BYTES_PER_CALL: usize = 256 * 1024;
+/// The counter (in [`Metrics`]) of log messages the host dropped.
+pub const LOG_DROPPED_COUNTER: &str = "weir.log.dropped-messages";
+
+/// What the current call has logged, and what was dropped.
+#[derive(Debug, Default)]
+struct LogBudget {
+    messages: u32,
+    bytes: usize,
+    dropped: u64,
+    dropped_bytes: u64,
+}
 
 /// The data of one instance's store.
 pub struct InstanceState {
@@ -54,13 +71,17 @@ pub struct InstanceState {
     http_gate: HttpGate,
     /// Accesses the policy refused.
     pub denials: policy::Denials,
+    /// What the filesystem gate lets through (file-only preopens).
+    pub(crate) fs_gate: FsGate,
+    log_budget: LogBudget,
 }
 
 impl InstanceState {
-    /// State for a new instance of `component` with `grants` and `limits`.
-    pub fn new(component: &str, grants: &Grants, limits: Limits) -> anyhow::Result<Self> {
+    /// State for a new instance of `component` with `grants` and `limits`;
+    /// no grant may reach the `protected` directories.
+    pub fn new(component: &str, grants: &Grants, limits: Limits, protected: &[PathBuf]) -> anyhow::Result<Self> {
         let denials = policy::Denials::default();
-        let (wasi, stderr) = policy::wasi_context(grants, &denials)?;
+        let policy::Sandbox { wasi, stderr, only_files } = policy::wasi_context(grants, &denials, protected)?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.handles);
         Ok(InstanceState {
@@ -79,7 +100,25 @@ impl InstanceState {
                 denials: denials.clone(),
             },
             denials,
+            fs_gate: FsGate::new(only_files),
+            log_budget: LogBudget::default(),
         })
+    }
+
+    /// A new call into the guest begins: its log budget starts afresh, and
+    /// what the last call had dropped is reported once.
+    pub fn start_call(&mut self) {
+        let budget = std::mem::take(&mut self.log_budget);
+        if budget.dropped > 0 {
+            tracing::warn!(
+                target: "weir::guest",
+                component = %self.component,
+                "dropped {} log messages ({} bytes) of one call: the limit is {MAX_LOG_MESSAGES_PER_CALL} messages and {} KiB per call",
+                budget.dropped,
+                budget.dropped_bytes,
+                MAX_LOG_BYTES_PER_CALL / 1024
+            );
+        }
     }
 
     /// The guest's stderr so far, as text.
@@ -223,6 +262,16 @@ fn truncate(s: &str, max: usize) -> &str {
 impl host::Host for InstanceState {
     async fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
         let message = truncate(&message, MAX_LOG_BYTES);
+        let budget = &mut self.log_budget;
+        if budget.messages >= MAX_LOG_MESSAGES_PER_CALL || budget.bytes + message.len() > MAX_LOG_BYTES_PER_CALL {
+            budget.dropped += 1;
+            budget.dropped_bytes += message.len() as u64;
+            let dropped = self.metrics.counters.entry(LOG_DROPPED_COUNTER.to_owned()).or_default();
+            *dropped = dropped.saturating_add(1);
+            return Ok(());
+        }
+        budget.messages += 1;
+        budget.bytes += message.len();
         let component = self.component.as_str();
         match level {
             host::Level::Trace => tracing::trace!(target: "weir::guest", component, "{message}"),

@@ -18,10 +18,17 @@ use table::Table;
 
 /// Writes a line to stdout. A closed pipe (`weir describe csv | head`) ends
 /// the command quietly (see `main`) instead of panicking as `println!` does.
+/// Prints a line to stdout. Lines often carry text a component chose (spec
+/// descriptions, option texts), so control characters are escaped.
 macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock())?
+    }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)?
+        let line = format!($($arg)*);
+        writeln!(std::io::stdout().lock(), "{}", weir::terminal::escape_lines(&line))?
     }};
 }
 
@@ -80,6 +87,7 @@ impl GrantArgs {
             stderr: self.stderr,
             env: self.env.clone(),
             http: self.http.clone(),
+            roots: Default::default(),
         };
         let Some(file) = &self.policy else { return Ok(flags) };
         let text =
@@ -198,7 +206,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote components (messages, stderr): no control characters.
+            eprintln!("error: {}", weir::terminal::escape_lines(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -258,7 +267,7 @@ async fn runtime(cli: &Cli) -> anyhow::Result<Runtime> {
     let config = RuntimeConfig { engine: engine_config(cli), plugin_dir: cli.plugins.clone() };
     let (runtime, problems) = Runtime::new(config).await.context("failed to load the component catalog")?;
     for p in problems {
-        eprintln!("warning: skipped a plugin: {p}");
+        eprintln!("warning: skipped a plugin: {}", weir::terminal::escape_lines(&p.to_string()));
     }
     Ok(runtime)
 }

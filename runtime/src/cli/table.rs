@@ -11,9 +11,10 @@ impl Table {
         Table { rows: vec![header.iter().map(|h| (*h).to_owned()).collect()] }
     }
 
-    /// Adds a row.
+    /// Adds a row. Cells often hold text a component chose, so control
+    /// characters (line breaks too) are escaped.
     pub fn row<const N: usize>(&mut self, cells: [String; N]) {
-        self.rows.push(cells.into());
+        self.rows.push(cells.into_iter().map(|c| weir::terminal::escape(&c).into_owned()).collect());
     }
 
     /// Prints the table to stdout.

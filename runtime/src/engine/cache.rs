@@ -8,10 +8,23 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-/// The cache directory and the engine part of the key.
+/// Name of the file holding the cache's key (32 random bytes, owner-only).
+const KEY_FILE: &str = "cache.key";
+
+/// The cache directory, the engine part of the key, and the secret that
+/// authenticates artifacts.
+///
+/// A precompiled artifact is native code: loading a forged one would run
+/// the forger's code in the host. So each artifact is stored with an
+/// HMAC-SHA256 tag over its name (component hash and engine key) and its
+/// bytes, keyed with a secret kept in the cache directory; an artifact is
+/// read into memory and its tag checked *before* it is deserialised. No
+/// component can reach that secret or the artifacts: `policy::authorize`
+/// refuses any grant that covers the cache directory ([`CompileCache::dir`]).
 pub struct CompileCache {
     dir: PathBuf,
     engine_key: String,
@@ -28,6 +41,11 @@ impl CompileCache {
         CompileCache { dir, engine_key: format!("{:016x}", h.finish()) }
     }
 
+    /// The cache directory (which no grant may cover).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the artifact for `wasm` lives.
     pub fn path_for(&self, wasm: &[u8]) -> PathBuf {
         let digest = Sha256::digest(wasm);
@@ -35,31 +53,108 @@ impl CompileCache {
         self.dir.join(format!("{hex}-{}.cwasm", self.engine_key))
     }
 
-    /// Loads the precompiled artifact, or compiles and stores it. A broken
-    /// or incompatible artifact is recompiled and replaced; a cache that
-    /// cannot be written only costs speed.
+    /// Loads the precompiled artifact, or compiles and stores it. A broken,
+    /// incompatible or unauthenticated artifact is recompiled and replaced;
+    /// a cache that cannot be written only costs speed.
     pub fn load_or_compile(&self, engine: &wasmtime::Engine, wasm: &[u8]) -> anyhow::Result<Component> {
         let path = self.path_for(wasm);
-        if path.is_file() {
-            // SAFETY: the file was produced by `precompile_component` of an
-            // engine with the same compatibility hash, written by this cache
-            // through write-then-rename into a directory only Weir writes.
-            // wasmtime additionally checks the header and rejects a blob from
-            // a different engine configuration.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!("discarding cached component {}: {e:#}", path.display()),
+        let key = match self.key() {
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::warn!("component cache disabled: {e:#}");
+                None
+            }
+        };
+        if let Some(key) = &key
+            && let Ok(bytes) = std::fs::read(&path)
+        {
+            match std::fs::read(tag_path(&path)) {
+                Ok(tag) if tag_of(key, &path, &bytes).verify_slice(&tag).is_ok() => {
+                    // SAFETY: the bytes are authenticated as an artifact this
+                    // cache stored for exactly this component and engine
+                    // (HMAC under a key only Weir can read), produced by
+                    // `precompile_component` of an engine with the same
+                    // compatibility hash; wasmtime checks the header again.
+                    match unsafe { Component::deserialize(engine, &bytes) } {
+                        Ok(c) => return Ok(c),
+                        Err(e) => tracing::warn!("discarding cached component {}: {e:#}", path.display()),
+                    }
+                }
+                _ => tracing::warn!(
+                    "discarding cached component {}: its authentication tag is missing or wrong (was it replaced?)",
+                    path.display()
+                ),
             }
         }
         let bytes = engine.precompile_component(wasm).map_err(anyhow::Error::from).context("compilation failed")?;
-        if let Err(e) = store_atomically(&path, &bytes) {
-            tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
+        if let Some(key) = &key {
+            let tag = tag_of(key, &path, &bytes).finalize().into_bytes();
+            if let Err(e) = store_atomically(&path, &bytes).and_then(|()| store_atomically(&tag_path(&path), &tag)) {
+                tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
+            }
         }
         // SAFETY: `bytes` was just produced by this engine's precompiler.
         unsafe { Component::deserialize(engine, &bytes) }
             .map_err(anyhow::Error::from)
             .context("loading the freshly compiled component")
     }
+
+    /// The cache's secret, created (owner-only) on first use.
+    fn key(&self) -> anyhow::Result<Vec<u8>> {
+        let path = self.dir.join(KEY_FILE);
+        match std::fs::read(&path) {
+            Ok(key) if key.len() == 32 => return Ok(key),
+            Ok(_) => anyhow::bail!("{} is damaged; delete it (the cache is rebuilt)", path.display()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::Error::from(e).context(format!("reading {}", path.display())));
+            }
+            Err(_) => {}
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let mut key = vec![0u8; 32];
+        {
+            use std::io::Read as _;
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut key))
+                .context("reading /dev/urandom for the cache key")?;
+        }
+        // Created exclusively: of two processes racing, one key wins and
+        // both use it.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut f) => {
+                use std::io::Write as _;
+                f.write_all(&key).with_context(|| format!("writing {}", path.display()))?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                let key = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                anyhow::ensure!(key.len() == 32, "{} is damaged; delete it", path.display());
+                Ok(key)
+            }
+            Err(e) => Err(anyhow::Error::from(e).context(format!("creating {}", path.display()))),
+        }
+    }
+}
+
+/// The tag file next to an artifact.
+fn tag_path(artifact: &Path) -> PathBuf {
+    artifact.with_extension("cwasm.tag")
+}
+
+/// The MAC of an artifact: its file name (which says which component and
+/// engine it is for) and its bytes.
+fn tag_of(key: &[u8], path: &Path, bytes: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    mac.update(name.as_bytes());
+    mac.update(&[0]);
+    mac.update(bytes);
+    mac
 }
 
 fn store_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

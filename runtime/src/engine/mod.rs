@@ -118,6 +118,8 @@ impl Engine {
         )
         .map_err(anyhow::Error::from)
         .context("failed to link the name-lookup check")?;
+        // Files: no symbolic links created, file grants reach only their file.
+        crate::fsgate::add_to_linker(&mut linker).context("failed to link the filesystem gate")?;
         linker.allow_shadowing(false);
         v0_1_0::weir::connector::host::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)
@@ -144,6 +146,11 @@ impl Engine {
     /// The wasmtime engine.
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.wasmtime
+    }
+
+    /// Weir's own directories that no grant may reach: the compile cache.
+    pub fn protected_dirs(&self) -> Vec<PathBuf> {
+        self.cache.iter().map(|c| c.dir().to_owned()).collect()
     }
 
     /// The limits every instance gets.
