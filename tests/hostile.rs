@@ -589,3 +589,286 @@ async fn the_memory_limit_can_be_raised() {
     let e = outcome.expect_err("contained");
     assert!(e.contains("memory limit 128 MiB exceeded"), "{e}");
 }
+
+// ---- found by the independent probe -----------------------------------
+//
+// Each of these attacks got through before the fixes they test; see
+// docs/security.md § "The independent probe".
+
+/// `{dir}/outside/secret.txt`: what no grant covers.
+fn outside(scratch: &Scratch) -> PathBuf {
+    let dir = scratch.0.join("outside");
+    std::fs::create_dir_all(&dir).expect("outside dir");
+    std::fs::write(dir.join("secret.txt"), "outside the grant\n").expect("secret");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_inside_a_read_grant_does_not_lead_the_host_out() {
+    let scratch = Scratch::new("probe-link-read");
+    outside(&scratch);
+    std::os::unix::fs::symlink("../outside", scratch.0.join("data/rel")).expect("relative link");
+    std::os::unix::fs::symlink("/etc", scratch.0.join("data/abs")).expect("absolute link");
+    let runtime = hostile_runtime(test_limits()).await;
+    let grants = Grants { read: vec![scratch.0.join("data")], ..Grants::none() };
+    // The built-in filesystem connector, as any job would use it.
+    for path in [scratch.path("data/rel"), scratch.path("data/rel/secret.txt"), scratch.path("data/abs/hostname")] {
+        let text = format!(
+            "CREATE TABLE T (line STRING) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'raw');\nSELECT * FROM T;\n"
+        );
+        let e = run_job(&runtime, &text, &grants, &job::RunConfig::default()).await.expect_err("refused");
+        assert!(e.contains("leads outside the operator's grant"), "{path}: {e}");
+        assert!(!e.contains("outside the grant\n"), "{e}");
+    }
+    // A link that stays inside the grant still works.
+    std::os::unix::fs::symlink("secret.txt", scratch.0.join("data/inside")).expect("inner link");
+    let text = format!(
+        "CREATE TABLE T (line STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'raw');\nSELECT * FROM T;\n",
+        scratch.path("data/inside")
+    );
+    let out = run_job(&runtime, &text, &grants, &job::RunConfig::default()).await.expect("inside the grant");
+    assert!(out.contains("granted data"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlinked_partition_directory_does_not_lead_the_host_out() {
+    // `w/dt=x` was turned into a link out of the write grant (by a component
+    // before links were refused, or by anyone): a job writing there with
+    // only the built-in connectors must not follow it.
+    let scratch = Scratch::new("probe-link-write");
+    let outside = outside(&scratch);
+    std::fs::create_dir_all(scratch.0.join("w")).expect("w");
+    std::os::unix::fs::symlink("../outside", scratch.0.join("w/dt=x")).expect("link");
+    let runtime = hostile_runtime(test_limits()).await;
+    let grants = Grants { write: vec![scratch.0.join("w")], ..Grants::none() };
+    let text = format!(
+        "CREATE TABLE S (n INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3');\n\
+         CREATE TABLE W (n INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+         INSERT INTO W SELECT * FROM S;\n",
+        scratch.path("w/dt=x")
+    );
+    let e = run_job(&runtime, &text, &grants, &job::RunConfig::default()).await.expect_err("refused");
+    assert!(e.contains("table 'W'") && e.contains("leads outside the operator's grant"), "{e}");
+    let entries: Vec<_> = std::fs::read_dir(&outside).expect("outside").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(entries, ["secret.txt"], "nothing was written outside the grant");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn components_may_not_create_symbolic_links() {
+    let scratch = Scratch::new("probe-symlink-create");
+    outside(&scratch);
+    let grants = Grants { write: vec![PathBuf::from("{dir}/w")], ..Grants::none() };
+    let options = [opt("out", "{dir}/w"), opt("victim", "../outside")];
+    let (runtime, grants, outcome) = attack_in(&scratch, test_limits(), "symlink-create", &options, grants).await;
+    let e = outcome.expect_err("refused");
+    assert!(e.contains("symlink-create refused") && e.contains("not-permitted"), "{e}");
+    assert!(std::fs::symlink_metadata(scratch.0.join("w/dt=x")).is_err(), "no link was made");
+    drop((runtime, grants));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_grant_gives_that_file_only() {
+    let scratch = Scratch::new("probe-file-grant");
+    std::fs::write(scratch.0.join("data/other.txt"), "not granted\n").expect("sibling");
+    let grant = read_grant("{dir}/data/secret.txt");
+    let declared = opt("path", "{dir}/data/secret.txt");
+    // The granted file itself is readable…
+    let (.., outcome) = attack_in(
+        &scratch,
+        test_limits(),
+        "undeclared-read",
+        &[declared.clone(), opt("victim", "{dir}/data/secret.txt")],
+        grant.clone(),
+    )
+    .await;
+    let out = outcome.expect("the granted file reads");
+    assert!(out.contains("granted data"), "{out}");
+    // …its neighbours and its directory are not.
+    let e = contained(
+        "undeclared-read",
+        &[declared.clone(), opt("victim", "{dir}/data/other.txt")],
+        grant.clone(),
+        &["undeclared-read refused"],
+    )
+    .await;
+    assert!(!e.contains("not granted"), "{e}");
+    contained("list-dir", &[declared, opt("victim", "{dir}/data")], grant, &["list-dir refused"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_on_a_missing_path_does_not_open_its_parent() {
+    let scratch = Scratch::new("probe-missing-grant");
+    let options = [opt("path", "{dir}/data/notyet"), opt("victim", "{dir}/data")];
+    let (.., outcome) = attack_in(&scratch, test_limits(), "list-dir", &options, read_grant("{dir}/data/notyet")).await;
+    let e = outcome.expect_err("refused");
+    assert!(e.contains("table 'T'") && e.contains("does not exist"), "{e}");
+    assert!(!e.contains("entries"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_may_not_reach_the_compile_cache() {
+    let scratch = Scratch::new("probe-cache-grant");
+    let cache = scratch.0.join("home/.cache/weir/components");
+    let engine = EngineConfig { cache_dir: Some(cache.clone()), limits: test_limits(), ..EngineConfig::default() };
+    let (mut runtime, _) = Runtime::new(RuntimeConfig { engine, plugin_dir: None }).await.expect("runtime");
+    let entry = weir_tests::load(runtime.engine().clone(), HOSTILE_FORMAT).await;
+    runtime.catalog_mut().add(entry).expect("added");
+    assert!(cache.is_dir(), "the cache is in use");
+    // `--allow-write .` run from $HOME: the grant covers the cache.
+    for out in [scratch.path("home"), cache.display().to_string(), scratch.path("home/.cache/weir/components/x")] {
+        let grants = scratch.grants(Grants { write: vec![PathBuf::from(&out)], ..Grants::none() });
+        let e =
+            attack_with(&runtime, &scratch, "list-root", &[("out", out.clone())], &grants).await.expect_err("refused");
+        assert!(e.contains("table 'T'") && e.contains("component cache"), "{out}: {e}");
+    }
+    // Through a symbolic link naming the cache: refused all the same.
+    std::os::unix::fs::symlink(&cache, scratch.0.join("alias")).expect("link");
+    let grants = scratch.grants(Grants { write: vec![scratch.0.join("alias")], ..Grants::none() });
+    let e = attack_with(&runtime, &scratch, "list-root", &[("out", scratch.path("alias"))], &grants)
+        .await
+        .expect_err("refused");
+    assert!(e.contains("component cache"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_cache_artifact_is_not_loaded() {
+    use weir::catalog::{Entry, Origin};
+    let scratch = Scratch::new("probe-cache-poison");
+    let cache = scratch.0.join("cache");
+    let engine = || {
+        let config = EngineConfig { cache_dir: Some(cache.clone()), ..EngineConfig::default() };
+        Arc::new(weir::engine::Engine::new(&config).expect("engine"))
+    };
+    let (_, raw) = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-format-raw").expect("raw");
+    let hostile = std::fs::read(HOSTILE_FORMAT).expect("hostile");
+    let load = |engine, wasm: &[u8]| {
+        let wasm = wasm.to_vec();
+        async move { Entry::load(engine, Origin::BuiltIn, &wasm).await.expect("loads").spec.identifier }
+    };
+    assert_eq!(load(engine(), raw).await, "raw");
+    assert_eq!(load(engine(), &hostile).await, "hostile");
+    // The attacker overwrites raw's artifact (and its tag) with hostile's.
+    let artifacts: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .expect("cache")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(artifacts.len(), 2, "{artifacts:?}");
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).expect("mtime");
+    let (first, second) = if modified(&artifacts[0]) <= modified(&artifacts[1]) {
+        (&artifacts[0], &artifacts[1])
+    } else {
+        (&artifacts[1], &artifacts[0])
+    };
+    std::fs::copy(second, first).expect("overwrite the artifact");
+    let tag = |p: &PathBuf| p.with_extension("cwasm.tag");
+    if tag(second).exists() {
+        std::fs::copy(tag(second), tag(first)).expect("overwrite the tag");
+    }
+    // A fresh process (engine) loading raw gets raw, not the planted code.
+    assert_eq!(load(engine(), raw).await, "raw", "a planted artifact was loaded as trusted code");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encoded_separators_and_dot_segments_do_not_climb_out_of_an_http_grant() {
+    let (addr, hits) = http_server();
+    let prefix = format!("http://{addr}/api/");
+    let grant = || Grants { http: vec![prefix.clone()], ..Grants::none() };
+    for path in
+        ["/api/..%2fadmin/secret.txt", "/api/..%2Fadmin", "/api/..%5cadmin", "/api/%252e%252e/admin", "/api/..;/admin"]
+    {
+        contained(
+            "http-get",
+            &[opt("url", &prefix), opt("victim", &format!("http://{addr}{path}"))],
+            grant(),
+            &["http-get refused", "HttpRequestDenied"],
+        )
+        .await;
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "no refused request reached the server");
+}
+
+/// The `weir` binary next to this test binary (built by `cargo test
+/// --workspace`, whose runtime package tests it).
+fn weir_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let weir = dir.join("weir");
+    assert!(
+        weir.is_file(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build -p weir-runtime`)",
+        weir.display()
+    );
+    weir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn component_text_is_escaped_before_it_reaches_a_terminal() {
+    // An error message that erases the line and retitles the terminal.
+    let e = contained("evil-error", &[], Grants::none(), &["all good"]).await;
+    assert!(!e.contains(['\u{1b}', '\r', '\u{7}']), "raw control characters in {e:?}");
+    assert!(e.contains("\\u{1b}[2K\\rall good") && e.contains("\\nforged: line"), "{e:?}");
+    // Values printed by SELECT.
+    let scratch = Scratch::new("probe-evil-values");
+    let (.., outcome) = attack_in(&scratch, test_limits(), "evil-values", &[], Grants::none()).await;
+    let out = outcome.expect("rows");
+    assert!(!out.contains(['\u{1b}', '\r']) && out.contains("\\u{1b}[2K\\r+I[forged]"), "{out:?}");
+    // Spec text shown by `weir inspect` and `weir describe`.
+    let cache = scratch.0.join("cli-cache");
+    let plugins = scratch.0.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins");
+    std::fs::copy(HOSTILE_FORMAT, plugins.join("hostile.wasm")).expect("plugin");
+    for args in [vec!["inspect", HOSTILE_FORMAT], vec!["describe", "hostile"]] {
+        let o = std::process::Command::new(weir_binary())
+            .args(&args)
+            .arg("--plugins")
+            .arg(&plugins)
+            .env("WEIR_CACHE_DIR", &cache)
+            .output()
+            .expect("weir runs");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(!out.contains(['\u{1b}', '\r']), "{args:?} printed raw control characters:\n{out:?}");
+        assert!(out.contains("\\u{1b}[8m (hidden text)"), "{args:?}: {out}");
+        if args[0] == "inspect" {
+            assert!(out.contains("env AWS_SECRET_ACCESS_KEY\\u{1b}[1A"), "the capability shows: {out}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_error_message_is_cut() {
+    let e = contained("huge-error", &[], Grants::none(), &["more bytes dropped"]).await;
+    assert!(e.len() < 16 * 1024, "a {} byte error", e.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_flood_is_capped_per_call() {
+    let runtime = hostile_runtime(Limits { cpu_per_call: Duration::from_secs(30), ..test_limits() }).await;
+    let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
+    let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
+    let schema = weir::schema![("line", String)];
+    let decoder = instance.open_decoder(&vec![("attack".into(), "log-flood".into())], &schema).await.expect("opens");
+    instance.decode(decoder, &weir::frames(["go"])).await.expect("the flood returns");
+    let dropped = instance.metrics().counters.get(weir::store::LOG_DROPPED_COUNTER).copied().unwrap_or(0);
+    let kept = 200_000 - dropped;
+    assert!(kept <= u64::from(weir::store::MAX_LOG_MESSAGES_PER_CALL), "{kept} of 200000 messages were logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_listen_is_recorded_as_a_listen() {
+    let (l, addr) = listener();
+    let runtime = hostile_runtime(test_limits()).await;
+    let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
+    let mut instance = entry.loaded.instantiate("hostile", &net_grant(&addr)).await.expect("instance");
+    let schema = weir::schema![("line", String)];
+    let options = vec![("attack".to_owned(), "listen".to_owned()), ("victim".to_owned(), "0.0.0.0:0".to_owned())];
+    let decoder = instance.open_decoder(&options, &schema).await.expect("opens");
+    let e = instance.decode(decoder, &weir::frames(["go"])).await.expect_err("refused").to_string();
+    assert!(e.contains("listen refused"), "{e}");
+    let denials = instance.denials();
+    assert!(denials.iter().any(|d| d.starts_with("TCP listen on")), "{denials:?}");
+    assert!(!denials.iter().any(|d| d.contains("UDP")), "{denials:?}");
+    assert_no_connection(&l);
+}

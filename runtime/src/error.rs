@@ -223,6 +223,17 @@ pub enum Error {
         stderr: String,
     },
 
+    /// The host could not give an instance what it was granted (a granted
+    /// path leads out of its grant, does not exist, or reaches Weir's own
+    /// files). Nothing of the component ran.
+    #[error("cannot give component '{component}' what it was granted: {message}")]
+    Grant {
+        /// Component identifier.
+        component: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+
     /// A component returned a malformed batch (host-side validation).
     #[error("component '{component}' returned an invalid batch: {message}")]
     InvalidBatch {
@@ -260,7 +271,7 @@ impl Error {
     /// limits, invalid batches); other errors already say where they are.
     pub fn in_table(self, table: &str) -> Error {
         match self {
-            Error::Guest { .. } | Error::Trap { .. } | Error::InvalidBatch { .. } => {
+            Error::Guest { .. } | Error::Trap { .. } | Error::InvalidBatch { .. } | Error::Grant { .. } => {
                 Error::InTable { table: table.to_owned(), error: Box::new(self) }
             }
             other => other,

@@ -116,7 +116,7 @@ impl Loaded {
     pub async fn instantiate(&self, component: &str, grants: &Grants) -> Result<Instance> {
         let limits = self.engine.limits();
         let state = InstanceState::new(component, grants, limits, &self.engine.protected_dirs())
-            .map_err(|e| Error::Host(e.context(format!("cannot give component '{component}' what it was granted"))))?;
+            .map_err(|e| Error::Grant { component: component.to_owned(), message: format!("{e:#}") })?;
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);
         let budget_ticks = (limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;

@@ -537,8 +537,13 @@ fn open_beneath(root: &Path, path: &Path, write: bool) -> Result<Opened, String>
         return Ok(Opened::Dir(root_dir));
     }
     if write {
-        root_dir.create_dir_all(rel).map_err(|e| io("create", e))?;
-        return root_dir.open_dir(rel).map(Opened::Dir).map_err(|e| io("open", e));
+        return match root_dir.open_dir(rel) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                root_dir.create_dir_all(rel).map_err(|e| io("create", e))?;
+                root_dir.open_dir(rel).map(Opened::Dir).map_err(|e| io("open", e))
+            }
+            opened => opened.map(Opened::Dir).map_err(|e| io("open", e)),
+        };
     }
     match root_dir.metadata(rel) {
         Ok(m) if m.is_dir() => root_dir.open_dir(rel).map(Opened::Dir).map_err(|e| io("open", e)),
@@ -749,6 +754,7 @@ mod tests {
             stderr: false,
             env: vec!["TZ".into()],
             http: vec!["https://api.example.com/v1/".into()],
+            roots: BTreeMap::new(),
         };
         let ok = authorize(
             &[need(CapabilityKind::Read, "/data/in/a.csv"), need(CapabilityKind::TcpConnect, "localhost:9999")],
@@ -756,6 +762,7 @@ mod tests {
         )
         .expect("granted");
         assert_eq!(ok.read, [PathBuf::from("/data/in/a.csv")]);
+        assert_eq!(ok.roots[Path::new("/data/in/a.csv")], PathBuf::from("/data"), "opened beneath its grant");
         assert!(ok.write.is_empty() && !ok.stdout, "only what was needed");
 
         let missing = authorize(

@@ -87,6 +87,15 @@ impl Hostile {
             "write-outside" => std::fs::write(format!("{out}/../planted"), b"owned")
                 .map_err(|e| refused(&attack, e))
                 .and_then(|()| loot(&self.schema, "planted".into())),
+            "list-dir" => std::fs::read_dir(victim)
+                .map_err(|e| refused(&attack, e))
+                .and_then(|d| loot(&self.schema, format!("{} entries", d.count()))),
+            // A relative link out of the writable directory, for the next
+            // program that opens `{out}/dt=x` (made through WASI directly:
+            // std has no stable symlink call on wasip2).
+            "symlink-create" => symlink_at(out, victim, "dt=x")
+                .map_err(|e| refused(&attack, e))
+                .and_then(|()| loot(&self.schema, "link created".into())),
             "list-root" => std::fs::read_dir("/")
                 .map_err(|e| refused(&attack, e))
                 .and_then(|d| loot(&self.schema, format!("{} entries", d.count()))),
@@ -234,11 +243,45 @@ impl Hostile {
                 Ok(b)
             }
             "errors-forever" => Err(Error::transient("try again (forever)")),
+            // ---- what reaches the operator's terminal and logs ----------
+            // 64 Mi rows in an 8 MiB BOOLEAN column: inside the result limit;
+            // rendering every row at once cost the host ~450 times that.
+            "bool-flood" => {
+                let rows: u32 = self.option("rows").parse().unwrap_or(64 << 20);
+                Ok(Batch {
+                    row_count: rows,
+                    row_kinds: Vec::new(),
+                    columns: vec![Column {
+                        validity: None,
+                        data: ColumnData::Boolean(vec![0xA5; rows.div_ceil(8) as usize]),
+                    }],
+                    children: Vec::new(),
+                })
+            }
+            // Rewrites the operator's terminal: erase the line, retitle it.
+            "evil-error" => Err(Error::connection("\u{1b}[2K\rall good\u{1b}]0;pwned\u{7}\nforged: line")),
+            "evil-values" => loot(&self.schema, "\u{1b}[2K\r+I[forged]\u{1b}[8m".into()),
+            "huge-error" => Err(Error::connection("E".repeat(50 << 20))),
+            "log-flood" => {
+                let line = "z".repeat(1024);
+                for _ in 0..200_000 {
+                    weir_sdk::log::warn(&line);
+                }
+                loot(&self.schema, "logged 200000 lines".into())
+            }
             // ---- http --------------------------------------------------
             "http-get" => http_get(victim).map_err(|e| refused(&attack, e)).and_then(|body| loot(&self.schema, body)),
             other => Err(Error::config(Some("attack"), format!("unknown attack '{other}'"))),
         }
     }
+}
+
+/// Creates the symbolic link `dir/name → target` through
+/// `wasi:filesystem` on the preopen named `dir`.
+fn symlink_at(dir: &str, target: &str, name: &str) -> std::result::Result<(), String> {
+    let dirs = wasip2::filesystem::preopens::get_directories();
+    let (descriptor, _) = dirs.iter().find(|(_, path)| path == dir).ok_or_else(|| format!("{dir} is not preopened"))?;
+    descriptor.symlink_at(target, name).map_err(|e| format!("{e:?}"))
 }
 
 /// A GET of `url` through `wasi:http/outgoing-handler`; the body as text.
@@ -272,7 +315,9 @@ fn http_get(url: &str) -> std::result::Result<String, String> {
 
 impl Format for Hostile {
     fn spec() -> ComponentSpec {
-        ComponentSpec::new("hostile", "Test guest: attacks the host from its decoder")
+        // The description and a capability carry terminal escapes: erase the
+        // line, move up, hide text — what a rendered `weir inspect` showed.
+        ComponentSpec::new("hostile", "Test guest: attacks the host from its decoder\u{1b}[8m (hidden text)\u{1b}[0m")
             .option(OptionSpec::string("attack", "Which attack to carry out").required())
             .option(OptionSpec::string("path", "A directory the spec declares for reading"))
             .option(OptionSpec::string("out", "A directory the spec declares for writing"))
@@ -283,6 +328,13 @@ impl Format for Hostile {
             .option(OptionSpec::string("url", "A URL prefix the spec declares for HTTP"))
             .capability_when(CapabilityKind::TcpConnect, "{target}", "target")
             .capability_when(CapabilityKind::Http, "{url}", "url")
+            .option(OptionSpec::string("steal-env", "Never set by a test"))
+            .option(OptionSpec::string("rows", "Rows of the bool-flood batch (default 64 Mi)"))
+            .capability_when(
+                CapabilityKind::Env,
+                "AWS_SECRET_ACCESS_KEY\u{1b}[1A\u{1b}[2K\rcapabilities:  none (pure computation)",
+                "steal-env",
+            )
     }
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
