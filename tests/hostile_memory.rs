@@ -23,11 +23,11 @@ fn rss() -> u64 {
 }
 
 /// The tests of this binary measure this process's memory: one at a time.
-static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread")]
 async fn host_memory_stays_bounded_over_100_hostile_instances() {
-    let _one_at_a_time = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = MEASURING.lock().await;
     let limits = Limits { cpu_per_call: Duration::from_millis(300), ..Limits::default() };
     let config = RuntimeConfig { engine: EngineConfig { limits, ..weir_tests::engine_config() }, plugin_dir: None };
     let (runtime, _) = Runtime::new(config).await.expect("runtime");
@@ -86,7 +86,7 @@ impl std::io::Write for Counting {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_select_of_a_huge_batch_keeps_host_memory_bounded() {
-    let _one_at_a_time = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = MEASURING.lock().await;
     // 8 Mi rows in a 1 MiB BOOLEAN column (the probe used 64 Mi): rendering
     // every row to its own String first cost the host ~450 MiB here.
     let rows: u64 = 8 << 20;
@@ -115,7 +115,7 @@ async fn a_select_of_a_huge_batch_keeps_host_memory_bounded() {
     );
     // (The decoder returns the batch on each of its calls: one per frame,
     // one at the end of the file.)
-    assert!(out.lines >= rows && out.lines % rows == 0, "every row printed: {} lines", out.lines);
+    assert!(out.lines >= rows && out.lines.is_multiple_of(rows), "every row printed: {} lines", out.lines);
     // The batch itself is 1 MiB (plus the guest's 64 MiB memory); the text
     // is ~75 MiB, streamed in 64 KiB chunks.
     assert!(out.peak < before + (96 << 20), "host memory grew by {:.0} MiB while printing", mib(out.peak - before));

@@ -272,6 +272,8 @@ impl host::Host for InstanceState {
         }
         budget.messages += 1;
         budget.bytes += message.len();
+        // Logs reach terminals: no control characters from the guest.
+        let message = crate::terminal::escape(message);
         let component = self.component.as_str();
         match level {
             host::Level::Trace => tracing::trace!(target: "weir::guest", component, "{message}"),
