@@ -28,6 +28,10 @@ pub enum SplitState {
 /// One completed checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The statement it belongs to ([`fingerprint`]); empty in checkpoints
+    /// written before statements had one.
+    #[serde(default)]
+    pub job: String,
     /// Increasing id (1, 2, …).
     pub id: u64,
     /// State of each split, by split id.
@@ -38,6 +42,19 @@ pub struct Checkpoint {
     pub rows: u64,
     /// The statement ran to its end.
     pub finished: bool,
+}
+
+/// A statement's identity: SHA-256 of the parts that define it (its tables'
+/// names, columns and options — secrets left out by the caller — and its
+/// query), as hex. A checkpoint restores only into the same statement.
+pub fn fingerprint(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex(&h.finalize())
 }
 
 /// Bytes as lowercase hex (checkpoint files stay readable JSON).
@@ -57,6 +74,7 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    job: String,
 }
 
 const FILE: &str = "checkpoint.json";
@@ -64,7 +82,18 @@ const FILE: &str = "checkpoint.json";
 impl Store {
     /// A store in `dir` (created when the first checkpoint is written).
     pub fn new(dir: PathBuf) -> Store {
-        Store { dir }
+        Store { dir, job: String::new() }
+    }
+
+    /// The same store, for the statement `job` ([`fingerprint`]): what it
+    /// saves carries that identity.
+    pub fn for_job(self, job: String) -> Store {
+        Store { job, ..self }
+    }
+
+    /// The identity of the statement this store saves for.
+    pub fn job(&self) -> &str {
+        &self.job
     }
 
     /// The directory.

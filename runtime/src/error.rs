@@ -261,6 +261,11 @@ pub enum Error {
         resume: String,
     },
 
+    /// A statement's checkpoint cannot be used: it belongs to another
+    /// statement, or the statement already ran to the end.
+    #[error("{0}")]
+    Checkpoint(String),
+
     /// A host-side failure (I/O, the engine) with context.
     #[error(transparent)]
     Host(#[from] anyhow::Error),

@@ -62,6 +62,26 @@ impl Resolved {
         self.table.option("sink.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
     }
 
+    /// What identifies this table in a checkpoint: its name, columns and
+    /// options — secret values (options the spec marks secret) left out.
+    fn identity(&self) -> String {
+        let format = self.format.as_ref().map(|(f, _)| (format!("{}.", f.spec.identifier), &f.spec));
+        let secret = |key: &str| {
+            self.connector.spec.option(key).is_some_and(|o| o.secret)
+                || format.as_ref().is_some_and(|(prefix, spec)| {
+                    key.strip_prefix(prefix.as_str()).and_then(|k| spec.option(k)).is_some_and(|o| o.secret)
+                })
+        };
+        let mut options: Vec<(&str, &str)> = self
+            .table
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), if secret(k) { "<secret>" } else { v.as_str() }))
+            .collect();
+        options.sort();
+        format!("{}|{:?}|{:?}|{:?}", self.table.name, self.table.schema, self.table.partition_keys, options)
+    }
+
     /// `scan.parallelism`: how many reader instances share the splits.
     pub fn scan_parallelism(&self) -> usize {
         self.table.option("scan.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
@@ -449,18 +469,41 @@ async fn insert(
     config: &RunConfig,
     store: Option<checkpoint::Store>,
 ) -> Result<()> {
+    // The statement's identity: a checkpoint of any other statement (another
+    // job in the same directory, or this one edited) is never restored.
+    let identity = checkpoint::fingerprint(&[
+        &source.identity(),
+        &sink.identity(),
+        &format!("{:?}|{:?}|{:?}", query.columns, query.filters, query.limit),
+    ]);
+    let store = store.map(|s| s.for_job(identity.clone()));
     let restored = match &store {
         Some(store) => store.load().map_err(Error::Host)?,
         None => None,
     };
-    if let Some(c) = restored.as_ref().filter(|c| c.finished) {
-        tracing::warn!(
-            "INSERT INTO {} already finished (checkpoint {} in {}); run with --fresh to run it again",
-            sink.table.name,
-            c.id,
-            store.as_ref().map_or_else(String::new, |s| s.dir().display().to_string())
-        );
-        return Ok(());
+    let dir = || store.as_ref().map_or_else(String::new, |s| s.dir().display().to_string());
+    if let Some(c) = &restored {
+        if !c.job.is_empty() && c.job != identity {
+            return Err(Error::Checkpoint(format!(
+                "INSERT INTO {}: the checkpoint in {} belongs to another statement (a different job using the same \
+                 checkpoint directory, or this job after an edit); run with --fresh to discard it and start from the \
+                 beginning, or give this job its own directory with SET 'execution.checkpointing.dir' = '…'",
+                sink.table.name,
+                dir()
+            )));
+        }
+        // Like a job resubmitted to Flink without a savepoint this would
+        // start over, sending the sink every row again: never silently.
+        if c.finished {
+            return Err(Error::Checkpoint(format!(
+                "INSERT INTO {} already ran to the end ({} rows committed; checkpoint {} in {}); run with --fresh to \
+                 run it again from the start (the sink then receives every row again)",
+                sink.table.name,
+                c.rows,
+                c.id,
+                dir()
+            )));
+        }
     }
     // Commit again what the last checkpoint staged — a crash may have come
     // between writing the checkpoint and committing (commits are
@@ -665,6 +708,7 @@ async fn take_checkpoint(
     let committables = writer.prepare(id).await?;
     if let Some(store) = store {
         let c = checkpoint::Checkpoint {
+            job: store.job().to_owned(),
             id,
             splits,
             committables: committables.iter().map(|c| checkpoint::hex(c)).collect(),

@@ -35,10 +35,21 @@ fn lines_under(dir: &Path) -> Vec<String> {
     lines
 }
 
+/// The checkpoint file of statement 1 of the job file `stem.sql` run from
+/// `dir` with the default checkpoint directory (`<stem>-<path hash>`).
+fn checkpoint_file(dir: &Path, stem: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir.join(".weir/checkpoints"))
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(&format!("{stem}-")))
+        .map(|e| e.path().join("statement-1/checkpoint.json"))
+        .filter(|p| p.exists())
+}
+
 /// Rows covered by the copy job's last completed checkpoint.
 fn checkpointed(dir: &Path) -> u64 {
-    std::fs::read_to_string(dir.join(".weir/checkpoints/copy/statement-1/checkpoint.json"))
-        .ok()
+    checkpoint_file(dir, "copy")
+        .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v["rows"].as_u64())
         .unwrap_or(0)
@@ -194,9 +205,8 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_next_run_resumes() {
         .spawn()
         .expect("starts");
     // Stop once the job is surely running: its first checkpoint is written.
-    let first = dir.join(".weir/checkpoints/slow/statement-1/checkpoint.json");
     let waiting = Instant::now();
-    while !first.exists() {
+    while checkpoint_file(&dir, "slow").is_none() {
         assert!(waiting.elapsed() < Duration::from_secs(60), "the job never took a checkpoint");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -213,5 +223,55 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_next_run_resumes() {
     let mut ids: Vec<u64> = lines_under(&dir.join("out")).iter().map(|l| l.parse().expect("id")).collect();
     ids.sort_unstable();
     assert_eq!(ids, (1..=60_000).collect::<Vec<u64>>(), "every row exactly once across the stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn checkpoints_belong_to_their_job() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("identity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let job = |rows: u32, out: &str, extra: &str| {
+        format!(
+            "{extra}CREATE TABLE Gen (id BIGINT NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '{rows}',
+               'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '{rows}');
+             CREATE TABLE Out (id BIGINT NOT NULL) WITH ('connector' = 'filesystem', 'path' = '{out}', 'format' = 'csv');
+             INSERT INTO Out SELECT * FROM Gen;"
+        )
+    };
+    for (sub, rows) in [("a", 10), ("b", 20)] {
+        std::fs::create_dir_all(dir.join(sub)).expect("dir");
+        std::fs::write(dir.join(sub).join("job.sql"), job(rows, &format!("out-{sub}"), "")).expect("job");
+    }
+    let run = |args: &[&str]| weir().current_dir(&dir).args(args).output().expect("runs");
+    // Two different jobs both called job.sql, run from the same directory:
+    // each gets its own checkpoints and writes its rows.
+    for sub in ["a", "b"] {
+        let file = format!("{sub}/job.sql");
+        let out = run(&["run", &file, "--allow-write", &format!("out-{sub}")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(lines_under(&dir.join("out-a")).len(), 10);
+    assert_eq!(lines_under(&dir.join("out-b")).len(), 20);
+    // Running a finished job again says so and fails; --fresh runs it again.
+    let again = run(&["run", "a/job.sql", "--allow-write", "out-a"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && stderr.contains("already ran to the end") && stderr.contains("--fresh"),
+        "{stderr}"
+    );
+    assert_eq!(lines_under(&dir.join("out-a")).len(), 10, "nothing written twice");
+    let fresh = run(&["run", "a/job.sql", "--fresh", "--allow-write", "out-a"]);
+    assert!(fresh.status.success(), "{}", String::from_utf8_lossy(&fresh.stderr));
+    assert_eq!(lines_under(&dir.join("out-a")).len(), 20, "--fresh ran it again");
+    // Another job pointed at a directory holding this one's state: refused.
+    let shared = "SET 'execution.checkpointing.dir' = 'shared';\n";
+    std::fs::write(dir.join("one.sql"), job(5, "out-one", shared)).expect("job");
+    std::fs::write(dir.join("two.sql"), job(7, "out-two", shared)).expect("job");
+    let one = run(&["run", "one.sql", "--allow-write", "out-one"]);
+    assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
+    let two = run(&["run", "two.sql", "--allow-write", "out-two"]);
+    let stderr = String::from_utf8_lossy(&two.stderr);
+    assert!(!two.status.success() && stderr.contains("belongs to another statement"), "{stderr}");
+    assert!(!dir.join("out-two").exists() || lines_under(&dir.join("out-two")).is_empty(), "nothing written");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -503,11 +503,15 @@ fn read_job(file: &PathBuf) -> anyhow::Result<weir::sql::Job> {
     Ok(weir::sql::parse(&file.display().to_string(), &text)?)
 }
 
-/// `./.weir/checkpoints/<job name>`: the default checkpoint directory,
-/// so running the same job file again from the same place resumes it.
+/// `./.weir/checkpoints/<job name>-<8 hex digits>`: the default checkpoint
+/// directory, so running the same job file again from the same place
+/// resumes it, while another job file of the same name (elsewhere) gets a
+/// directory of its own. The digits hash the job file's absolute path.
 fn default_checkpoint_dir(file: &std::path::Path) -> PathBuf {
     let stem = file.file_stem().map_or_else(|| "job".into(), |s| s.to_string_lossy().into_owned());
-    PathBuf::from(".weir").join("checkpoints").join(stem)
+    let path = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+    let id = weir::checkpoint::fingerprint(&[&path.display().to_string()]);
+    PathBuf::from(".weir").join("checkpoints").join(format!("{stem}-{}", &id[..8]))
 }
 
 async fn run_job(
