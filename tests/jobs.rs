@@ -611,3 +611,46 @@ async fn insert_widens_integers_and_floats() {
     assert!(json.lines().all(|l| l.contains("\"b\":") && (l.contains('.') || l.contains("\"b\":null"))), "{json}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn datagen_draws_floats_from_flinks_range_and_generates_nested_values() {
+    let runtime = runtime().await;
+    let text = "CREATE TABLE G (d DOUBLE, f FLOAT, tags ARRAY<STRING>, m MAP<BOOLEAN, INT>, r ROW<city STRING, n INT>)
+        WITH ('connector' = 'datagen', 'number-of-rows' = '50', 'fields.tags.length' = '2',
+              'fields.tags.element.length' = '4', 'fields.m.length' = '5', 'fields.r.n.min' = '7', 'fields.r.n.max' = '7',
+              'fields.r.city.length' = '3');
+        SELECT * FROM G;";
+    let job = sql::parse("nested.sql", text).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(out.lines().count(), 50, "{out}");
+    assert!(!out.contains("Infinity") && !out.contains("NaN"), "{out}");
+    for line in out.lines() {
+        // +I[d, f, [xxxx, xxxx], {k=v, …}, +I[ccc, 7]]
+        let tags = line.split_once(", [").map(|(_, rest)| rest.split_once(']').expect("array end").0).expect("array");
+        let tags: Vec<&str> = tags.split(", ").collect();
+        assert!(tags.len() == 2 && tags.iter().all(|t| t.len() == 4), "{line}");
+        let map = line.split_once('{').and_then(|(_, rest)| rest.split_once('}')).expect("map").0;
+        let keys: Vec<&str> = map.split(", ").map(|e| e.split_once('=').expect("entry").0).collect();
+        let mut distinct = keys.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(!keys.is_empty() && keys.len() <= 2 && distinct.len() == keys.len(), "distinct BOOLEAN keys: {line}");
+        assert!(line.ends_with(", 7]]") && line.contains("+I["), "{line}");
+        let d: f64 = line.trim_start_matches("+I[").split(", ").next().expect("d").parse().expect("a number");
+        assert!(d > 0.0 && d.is_finite(), "DOUBLE in (0, MAX] as Flink draws it: {line}");
+    }
+    // An option one level down must name a part that exists.
+    let bad = "CREATE TABLE G (tags ARRAY<STRING>) WITH ('connector' = 'datagen', 'fields.tags.elements.length' = '4');
+               SELECT * FROM G;";
+    let job = sql::parse("bad.sql", bad).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    let e = job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut out)
+        .await
+        .expect_err("unknown part")
+        .to_string();
+    assert!(e.contains("fields.tags.elements.length") && e.contains("'element'"), "{e}");
+}
