@@ -439,7 +439,7 @@ fn row_fields<'a>(schema: &'a Schema, ty: &LogicalType) -> Option<&'a [weir_sdk:
 
 fn nested_type(schema: &Schema, r: u32) -> Result<LogicalType> {
     match schema.nested.get(r as usize) {
-        Some(weir_sdk::NestedType::Type(t)) => Ok(t.clone()),
+        Some(weir_sdk::NestedType::Type(t)) => Ok(*t),
         _ => Err(Error::config(None, format!("the schema's nested type {r} is missing"))),
     }
 }
@@ -526,7 +526,7 @@ fn column(
     if null_rate > 0.0 && !nullable {
         return Err(Error::config(Some(&key("null-rate")), format!("'{path}' is NOT NULL")));
     }
-    Ok(Column { ty: ty.clone(), kind, null_rate })
+    Ok(Column { ty: *ty, kind, null_rate })
 }
 
 /// Rows of the whole scan: `number-of-rows`, or fewer when a sequence ends.
