@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use weir::engine::EngineConfig;
 use weir::limits::Limits;
+use weir::pipeline;
 use weir::policy::{Endpoint, Grants};
-use weir::{Runtime, RuntimeConfig, job, sql};
+use weir::{Runtime, RuntimeConfig, sql};
 use weir_tests::guests::{HOSTILE_FORMAT, HOSTILE_SOURCE};
 
 /// Limits small enough to keep the suite fast.
@@ -68,10 +69,15 @@ impl Drop for Scratch {
 }
 
 /// Runs the job `text` with `grants`; returns what it printed, or its error.
-async fn run_job(runtime: &Runtime, text: &str, grants: &Grants, config: &job::RunConfig) -> Result<String, String> {
+async fn run_job(
+    runtime: &Runtime,
+    text: &str,
+    grants: &Grants,
+    config: &pipeline::RunConfig,
+) -> Result<String, String> {
     let job = sql::parse("attack.sql", text).map_err(|e| format!("parse: {e}"))?;
     let mut out = Vec::new();
-    match job::run(runtime, &job, grants, config, &mut out).await {
+    match pipeline::run(runtime, &job, grants, config, &mut out).await {
         Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),
         Err(e) => Err(e.to_string()),
     }
@@ -94,7 +100,7 @@ async fn attack_with(
         with.push_str(&format!(", 'hostile.{k}' = '{v}'"));
     }
     let text = format!("CREATE TABLE T (line STRING) WITH ({with});\nSELECT * FROM T;\n");
-    run_job(runtime, &text, grants, &job::RunConfig::default()).await
+    run_job(runtime, &text, grants, &pipeline::RunConfig::default()).await
 }
 
 /// Runs `attack` on a fresh runtime with `limits`, in `scratch`: `{dir}`
@@ -552,7 +558,7 @@ async fn an_unknown_row_kind_is_refused() {
 
 // ---- sources ------------------------------------------------------------
 
-async fn run_source(runtime: &Runtime, attack: &str, config: &job::RunConfig) -> Result<String, String> {
+async fn run_source(runtime: &Runtime, attack: &str, config: &pipeline::RunConfig) -> Result<String, String> {
     let text = format!(
         "CREATE TABLE S (x STRING) WITH ('connector' = 'hostile-source', 'attack' = '{attack}');\nSELECT * FROM S;\n"
     );
@@ -562,7 +568,7 @@ async fn run_source(runtime: &Runtime, attack: &str, config: &job::RunConfig) ->
 #[tokio::test(flavor = "multi_thread")]
 async fn an_aliased_scan_plan_cannot_make_the_host_allocate_without_limit() {
     let runtime = hostile_runtime(test_limits()).await;
-    let e = run_source(&runtime, "aliased-splits", &job::RunConfig::default()).await.expect_err("contained");
+    let e = run_source(&runtime, "aliased-splits", &pipeline::RunConfig::default()).await.expect_err("contained");
     assert!(e.contains("table 'S'") && e.contains("'hostile-source'"), "{e}");
     assert!(e.contains("result size limit of 64 MiB per call exceeded"), "{e}");
 }
@@ -570,9 +576,9 @@ async fn an_aliased_scan_plan_cannot_make_the_host_allocate_without_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_forever_end_the_job_after_the_restart_strategy_without_a_busy_loop() {
     let runtime = hostile_runtime(test_limits()).await;
-    let config = job::RunConfig {
-        restart: Some(job::Restart { attempts: 3, delay: Duration::from_millis(200) }),
-        ..job::RunConfig::default()
+    let config = pipeline::RunConfig {
+        restart: Some(pipeline::Restart { attempts: 3, delay: Duration::from_millis(200) }),
+        ..pipeline::RunConfig::default()
     };
     let started = Instant::now();
     let e = run_source(&runtime, "errors-forever", &config).await.expect_err("gives up");
@@ -616,7 +622,7 @@ async fn a_symlink_inside_a_read_grant_does_not_lead_the_host_out() {
         let text = format!(
             "CREATE TABLE T (line STRING) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'raw');\nSELECT * FROM T;\n"
         );
-        let e = run_job(&runtime, &text, &grants, &job::RunConfig::default()).await.expect_err("refused");
+        let e = run_job(&runtime, &text, &grants, &pipeline::RunConfig::default()).await.expect_err("refused");
         assert!(e.contains("leads outside the operator's grant"), "{path}: {e}");
         assert!(!e.contains("outside the grant\n"), "{e}");
     }
@@ -626,7 +632,7 @@ async fn a_symlink_inside_a_read_grant_does_not_lead_the_host_out() {
         "CREATE TABLE T (line STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'raw');\nSELECT * FROM T;\n",
         scratch.path("data/inside")
     );
-    let out = run_job(&runtime, &text, &grants, &job::RunConfig::default()).await.expect("inside the grant");
+    let out = run_job(&runtime, &text, &grants, &pipeline::RunConfig::default()).await.expect("inside the grant");
     assert!(out.contains("granted data"), "{out}");
 }
 
@@ -647,7 +653,7 @@ async fn a_symlinked_partition_directory_does_not_lead_the_host_out() {
          INSERT INTO W SELECT * FROM S;\n",
         scratch.path("w/dt=x")
     );
-    let e = run_job(&runtime, &text, &grants, &job::RunConfig::default()).await.expect_err("refused");
+    let e = run_job(&runtime, &text, &grants, &pipeline::RunConfig::default()).await.expect_err("refused");
     assert!(e.contains("table 'W'") && e.contains("leads outside the operator's grant"), "{e}");
     let entries: Vec<_> = std::fs::read_dir(&outside).expect("outside").flatten().map(|e| e.file_name()).collect();
     assert_eq!(entries, ["secret.txt"], "nothing was written outside the grant");

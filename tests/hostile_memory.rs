@@ -103,7 +103,7 @@ async fn a_select_of_a_huge_batch_keeps_host_memory_bounded() {
     let grants = Grants { read: vec![dir.join("in.txt")], ..Grants::none() };
     let before = rss();
     let mut out = Counting { bytes: 0, lines: 0, peak: before };
-    weir::job::run(&runtime, &job, &grants, &weir::job::RunConfig::default(), &mut out).await.expect("runs");
+    weir::pipeline::run(&runtime, &job, &grants, &weir::pipeline::RunConfig::default(), &mut out).await.expect("runs");
     let _ = std::fs::remove_dir_all(&dir);
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     eprintln!(

@@ -3,7 +3,7 @@
 //! restore from a checkpoint; option errors that name the table.
 
 use weir::catalog::Role;
-use weir::job;
+use weir::pipeline;
 use weir::sql;
 use weir_tests::runtime;
 
@@ -23,7 +23,7 @@ async fn run(statements: &str) -> String {
     let runtime = runtime().await;
     let job = sql::parse("test.sql", &format!("{ORDERS}{statements}")).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut out)
+    pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(out).expect("UTF-8")
@@ -83,7 +83,7 @@ async fn datagen_resumes_exactly_from_a_checkpoint() {
     let runtime = runtime().await;
     let job = sql::parse("test.sql", ORDERS).expect("parses");
     let table = job.table("Orders").expect("table");
-    let source = job::resolve(&runtime, table, Role::Source).expect("resolves");
+    let source = pipeline::resolve(&runtime, table, Role::Source).expect("resolves");
     let request = weir::bindings::v0_1_0::exports::weir::connector::source::ScanRequest {
         projection: None,
         filters: Vec::new(),
@@ -140,16 +140,16 @@ async fn option_mistakes_name_the_table_and_the_fix() {
         (job, table)
     };
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'datagen', 'rows-per-secnd' = '5');");
-    let err = job::resolve(&runtime, &table, Role::Source).err().expect("typo refused").to_string();
+    let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("typo refused").to_string();
     assert!(err.contains("table 'T'") && err.contains("did you mean 'rows-per-second'"), "{err}");
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'kafka');");
-    let err = job::resolve(&runtime, &table, Role::Source).err().expect("unknown connector").to_string();
+    let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("unknown connector").to_string();
     assert!(err.contains("kafka") && err.contains("datagen"), "{err}");
     let (_, table) = check("CREATE TABLE T (a INT, t STRING METADATA FROM 'topic') WITH ('connector' = 'datagen');");
-    let err = job::resolve(&runtime, &table, Role::Source).err().expect("metadata refused").to_string();
+    let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("metadata refused").to_string();
     assert!(err.contains("column 't' is METADATA FROM 'topic'") && err.contains("reading-metadata"), "{err}");
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'blackhole');");
-    let err = job::resolve(&runtime, &table, Role::Source).err().expect("blackhole is no source").to_string();
+    let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("blackhole is no source").to_string();
     assert!(err.contains("blackhole"), "{err}");
 }
 
@@ -195,9 +195,10 @@ async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects()
     let job = sql::parse("seed.sql", &sql).expect("the seed DDL parses");
     let runtime = runtime().await;
 
-    let denied = job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut Vec::new())
-        .await
-        .expect_err("denied");
+    let denied =
+        pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut Vec::new())
+            .await
+            .expect_err("denied");
     assert!(
         denied.to_string().contains(&format!("tcp-connect 127.0.0.1:{port} (grant with --allow-net 127.0.0.1:{port})")),
         "{denied}"
@@ -210,7 +211,7 @@ async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects()
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let running = tokio::spawn(async move {
         let mut out = Lines(tx, Vec::new());
-        job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await
+        pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out).await
     });
     let mut lines = Vec::new();
     while lines.len() < 5 {
@@ -248,7 +249,7 @@ async fn the_socket_sink_sends_encoded_records() {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
         ..weir::policy::Grants::none()
     };
-    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut Vec::new()).await.expect("runs");
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut Vec::new()).await.expect("runs");
     drop(runtime);
     let received =
         tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("in time").expect("server");
@@ -276,7 +277,7 @@ async fn filesystem_monitoring_reads_new_files_as_they_appear() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let running = tokio::spawn(async move {
         let mut out = Lines(tx, Vec::new());
-        job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await
+        pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out).await
     });
     let mut lines = Vec::new();
     let mut added = false;
@@ -321,7 +322,9 @@ async fn hive_style_partition_directories_fill_partition_columns() {
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
-    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut printed: Vec<String> = String::from_utf8(out).expect("UTF-8").lines().map(str::to_owned).collect();
     // Pruning: `region = 'eu'` is taken by the source (2 of 3 files), `id > 1` by the runner.
     let mut pruned: Vec<String> = printed.drain(printed.len() - 2..).collect();
@@ -356,7 +359,9 @@ async fn hive_style_partition_directories_fill_partition_columns() {
     let grants =
         weir::policy::Grants { read: vec![dir.clone()], write: vec![out_dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
-    job::run(&runtime, &write, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    pipeline::run(&runtime, &write, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let lines: Vec<String> = String::from_utf8(out).expect("UTF-8").lines().map(str::to_owned).collect();
     let (generated, read_back) = lines.split_at(40);
     let (mut generated, mut read_back) = (generated.to_vec(), read_back.to_vec());
@@ -402,7 +407,9 @@ async fn large_files_are_read_as_byte_ranges_each_line_exactly_once() {
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
-    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = String::from_utf8(out).expect("UTF-8");
     let splits = (text.len() as f64 / 97.0).ceil() as usize;
     assert!(out.contains(&format!("splits: {splits} (bounded)")), "{out}");
@@ -430,7 +437,9 @@ async fn filesystem_metadata_columns() {
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
-    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(String::from_utf8(out).expect("UTF-8"), "+I[1, a.csv, 4]\n+I[2, a.csv, 4]\n+I[1]\n+I[2]\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -463,14 +472,14 @@ async fn a_quiet_stream_still_checkpoints_and_stops() {
         ..weir::policy::Grants::none()
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let config = job::RunConfig {
+    let config = pipeline::RunConfig {
         checkpoint_dir: Some(dir.join("cp")),
         checkpoint_interval: Some(std::time::Duration::from_millis(100)),
         progress: false,
         stop: Some(stop.clone()),
         restart: None,
     };
-    let running = tokio::spawn(async move { job::run(&runtime, &job, &grants, &config, &mut Vec::new()).await });
+    let running = tokio::spawn(async move { pipeline::run(&runtime, &job, &grants, &config, &mut Vec::new()).await });
     // The two rows become visible through a checkpoint although no more rows come.
     let committed = || -> usize {
         std::fs::read_dir(dir.join("out")).map_or(0, |d| {
@@ -521,8 +530,8 @@ async fn a_call_blocked_past_the_wall_clock_limit_stops_its_instance() {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
         ..weir::policy::Grants::none()
     };
-    let (config, mut out) = (job::RunConfig::default(), Vec::new());
-    let run = job::run(&runtime, &job, &grants, &config, &mut out);
+    let (config, mut out) = (pipeline::RunConfig::default(), Vec::new());
+    let run = pipeline::run(&runtime, &job, &grants, &config, &mut out);
     let err =
         tokio::time::timeout(std::time::Duration::from_secs(20), run).await.expect("stops").expect_err("limit hit");
     let text = err.to_string();
@@ -556,14 +565,14 @@ async fn fixed_delay_restarts_recover_when_the_server_comes_up() {
          INSERT INTO Out SELECT * FROM N;"
     );
     let job = sql::parse("restart.sql", &sql).expect("parses");
-    let config = job::RunConfig::from_settings(&job, job::RunConfig::default()).expect("settings");
-    assert_eq!(config.restart, Some(job::Restart { attempts: 20, delay: std::time::Duration::from_millis(100) }));
+    let config = pipeline::RunConfig::from_settings(&job, pipeline::RunConfig::default()).expect("settings");
+    assert_eq!(config.restart, Some(pipeline::Restart { attempts: 20, delay: std::time::Duration::from_millis(100) }));
     let runtime = runtime().await;
     let grants = weir::policy::Grants {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
         ..weir::policy::Grants::none()
     };
-    job::run(&runtime, &job, &grants, &config, &mut Vec::new()).await.expect("succeeds after restarts");
+    pipeline::run(&runtime, &job, &grants, &config, &mut Vec::new()).await.expect("succeeds after restarts");
     drop(runtime);
     let received =
         tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("in time").expect("server");
@@ -582,7 +591,9 @@ async fn fixed_delay_restarts_recover_when_the_server_comes_up() {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port: closed }],
         ..weir::policy::Grants::none()
     };
-    let err = job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut Vec::new()).await.expect_err("fails");
+    let err = pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut Vec::new())
+        .await
+        .expect_err("fails");
     assert!(err.to_string().starts_with("table 'Out': component 'socket': connection error: cannot connect"), "{err}");
 }
 
@@ -603,7 +614,9 @@ async fn insert_widens_integers_and_floats() {
     let runtime = runtime().await;
     let grants = weir::policy::Grants { write: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
-    job::run(&runtime, &job, &grants, &job::RunConfig::default(), &mut out).await.unwrap_or_else(|e| panic!("{e}"));
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut rows: Vec<String> = String::from_utf8(out).expect("UTF-8").lines().map(str::to_owned).collect();
     rows.sort();
     assert_eq!(rows, ["+I[1]", "+I[2]", "+I[3]"]);
@@ -622,7 +635,7 @@ async fn datagen_draws_floats_from_flinks_range_and_generates_nested_values() {
         SELECT * FROM G;";
     let job = sql::parse("nested.sql", text).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut out)
+    pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let out = String::from_utf8(out).expect("UTF-8");
@@ -648,7 +661,7 @@ async fn datagen_draws_floats_from_flinks_range_and_generates_nested_values() {
                SELECT * FROM G;";
     let job = sql::parse("bad.sql", bad).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    let e = job::run(&runtime, &job, &weir::policy::Grants::none(), &job::RunConfig::default(), &mut out)
+    let e = pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
         .await
         .expect_err("unknown part")
         .to_string();

@@ -40,10 +40,10 @@ pub mod generate;
 pub mod instance;
 /// Framing of byte streams (shared with guest connectors).
 pub use weir_framing as framing;
-pub mod job;
 pub(crate) mod lift;
 pub mod limits;
 pub mod options;
+pub mod pipeline;
 pub mod policy;
 pub mod spec;
 pub mod sql;

@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use weir::job::{self, RunConfig};
+use weir::pipeline::{self, RunConfig};
 use weir::policy::Grants;
 use weir::sql;
 use weir_tests::runtime;
@@ -37,7 +37,7 @@ async fn run(runtime: &weir::Runtime, sql: &str, grants: &Grants, checkpoints: &
     };
     let _ = std::fs::remove_dir_all(checkpoints);
     let start = Instant::now();
-    job::run(runtime, &job, grants, &config, &mut std::io::sink()).await.unwrap_or_else(|e| panic!("{e}"));
+    pipeline::run(runtime, &job, grants, &config, &mut std::io::sink()).await.unwrap_or_else(|e| panic!("{e}"));
     start.elapsed()
 }
 

@@ -541,14 +541,14 @@ async fn run_job(
             eprintln!("\nstopping after a last checkpoint (Ctrl-C again to stop at once)");
         }
     });
-    let defaults = weir::job::RunConfig {
+    let defaults = weir::pipeline::RunConfig {
         checkpoint_dir: Some(default_checkpoint_dir(file)),
         checkpoint_interval: None,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         stop: Some(stop),
         restart: None,
     };
-    let config = weir::job::RunConfig::from_settings(&job, defaults)?;
+    let config = weir::pipeline::RunConfig::from_settings(&job, defaults)?;
     if fresh
         && let Some(dir) = &config.checkpoint_dir
         && dir.exists()
@@ -557,7 +557,7 @@ async fn run_job(
     }
     let runtime = runtime(cli).await?;
     let mut out = std::io::stdout();
-    weir::job::run(&runtime, &job, &operator, &config, &mut out).await?;
+    weir::pipeline::run(&runtime, &job, &operator, &config, &mut out).await?;
     Ok(())
 }
 
@@ -568,13 +568,13 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
     let runtime = runtime(cli).await?;
     let mut seen: Vec<(String, weir::catalog::Role)> = Vec::new();
     for statement in &job.statements {
-        for (name, role) in weir::job::tables_of(statement) {
+        for (name, role) in weir::pipeline::tables_of(statement) {
             if seen.iter().any(|(n, r)| n == name && *r == role) {
                 continue;
             }
             seen.push((name.to_owned(), role));
             let table = job.table(name).context("the SQL front end resolved every table")?;
-            let resolved = weir::job::resolve(&runtime, table, role)?;
+            let resolved = weir::pipeline::resolve(&runtime, table, role)?;
             let role_name = if role == weir::catalog::Role::Source { "source" } else { "sink" };
             outln!("{role_name} {}: connector '{}'", table.name, resolved.connector.spec.identifier);
             if let Some((format, _)) = &resolved.format {

@@ -1,0 +1,214 @@
+//! Columns the host fills in or converts: partition values from directory
+//! names (text ↔ Arrow), metadata columns, implicit widening casts.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+
+use crate::batch::{self, ChangelogBatch};
+use crate::error::{Error, Result};
+use crate::sql;
+
+/// Adds the table's partition columns, parsed from the connector's
+/// per-record metadata under each partition key, to the decoded columns.
+pub(super) fn with_partitions(
+    table: &sql::Table,
+    decoded: ChangelogBatch,
+    metadata: &[(String, crate::types::Column)],
+) -> Result<ChangelogBatch> {
+    if table.partition_keys.is_empty() && table.metadata.is_empty() {
+        return Ok(decoded);
+    }
+    let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", table.name));
+    let n = decoded.rows.num_rows();
+    let mut physical = decoded.rows.columns().iter();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.schema.fields.len());
+    let schema = Arc::new(batch::arrow_schema(&table.schema).map_err(fail)?);
+    for (i, field) in table.schema.fields.iter().enumerate() {
+        // A partition column comes from the metadata under its name, a
+        // METADATA column from the metadata under its key.
+        let key = match table.metadata.iter().find(|m| m.column == i) {
+            Some(m) => m.key.as_str(),
+            None if table.partition_keys.contains(&i) => field.name.as_str(),
+            None => {
+                columns
+                    .push(physical.next().cloned().ok_or_else(|| fail("the decoder returned too few columns".into()))?);
+                continue;
+            }
+        };
+        let (_, column) = metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).ok_or_else(|| {
+            if table.partition_keys.contains(&i) {
+                fail(format!("partition column '{}' has no '{}=…' directory above this file", field.name, field.name))
+            } else {
+                fail(format!("the connector gave no metadata '{key}' for column '{}'", field.name))
+            }
+        })?;
+        let crate::types::ColumnData::Utf8(values) = &column.data else {
+            return Err(fail(format!("partition metadata '{}' is not text", field.name)));
+        };
+        let text = |r: usize| -> Option<&str> {
+            let valid = column.validity.as_ref().is_none_or(|v| v.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1));
+            let (start, end) = (*values.offsets.get(r)? as usize, *values.offsets.get(r + 1)? as usize);
+            valid.then(|| std::str::from_utf8(values.data.get(start..end)?).ok()).flatten()
+        };
+        let texts: Vec<Option<&str>> = (0..n).map(text).collect();
+        columns.push(
+            text_array(schema.field(i).data_type(), &texts)
+                .map_err(|m| fail(format!("partition '{}': {m}", field.name)))?,
+        );
+    }
+    let rows = arrow_array::RecordBatch::try_new(schema, columns).map_err(|e| fail(e.to_string()))?;
+    Ok(ChangelogBatch { rows, row_kinds: decoded.row_kinds })
+}
+
+/// Text values (partition directory names) as an Arrow array of `ty`.
+pub(super) fn text_array(ty: &DataType, texts: &[Option<&str>]) -> std::result::Result<ArrayRef, String> {
+    use arrow_array::*;
+    use weir_text as t;
+    let each = |f: &dyn Fn(&str) -> std::result::Result<(), String>| texts.iter().flatten().try_for_each(|v| f(v));
+    Ok(match ty {
+        DataType::Utf8 => Arc::new(StringArray::from(texts.to_vec())),
+        DataType::Boolean => {
+            each(&|v| t::parse_bool(v).map(|_| ()))?;
+            Arc::new(texts.iter().map(|v| v.and_then(|v| t::parse_bool(v).ok())).collect::<BooleanArray>())
+        }
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            each(&|v| t::parse_int::<i64>(v, "BIGINT").map(|_| ()))?;
+            let values: Int64Array =
+                texts.iter().map(|v| v.and_then(|v| t::parse_int::<i64>(v, "BIGINT").ok())).collect();
+            arrow_cast_int(ty, values)?
+        }
+        DataType::Float64 => Arc::new(
+            texts.iter().map(|v| v.and_then(|v| t::parse_float::<f64>(v, "DOUBLE").ok())).collect::<Float64Array>(),
+        ),
+        DataType::Date32 => {
+            each(&|v| t::parse_date(v).map(|_| ()))?;
+            Arc::new(texts.iter().map(|v| v.and_then(|v| t::parse_date(v).ok())).collect::<Date32Array>())
+        }
+        other => {
+            return Err(format!("partition columns of type {other} are not supported yet; use STRING, INT or DATE"));
+        }
+    })
+}
+
+pub(super) fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> std::result::Result<ArrayRef, String> {
+    use arrow_array::*;
+    let narrow = |name: &str| format!("a partition value does not fit {name}");
+    Ok(match ty {
+        DataType::Int8 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.map(i8::try_from).transpose())
+                .collect::<std::result::Result<Int8Array, _>>()
+                .map_err(|_| narrow("TINYINT"))?,
+        ),
+        DataType::Int16 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.map(i16::try_from).transpose())
+                .collect::<std::result::Result<Int16Array, _>>()
+                .map_err(|_| narrow("SMALLINT"))?,
+        ),
+        DataType::Int32 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.map(i32::try_from).transpose())
+                .collect::<std::result::Result<Int32Array, _>>()
+                .map_err(|_| narrow("INT"))?,
+        ),
+        _ => Arc::new(values),
+    })
+}
+
+/// The table's schema without its partition and metadata columns: what
+/// the format decodes or encodes.
+pub(super) fn without_partitions(table: &sql::Table) -> crate::types::Schema {
+    crate::types::Schema {
+        fields: table
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i))
+            .map(|(_, f)| f.clone())
+            .collect(),
+        nested: table.schema.nested.clone(),
+        primary_key: Vec::new(),
+    }
+}
+
+/// A partition column's value in row `r` as directory text (`None`: null).
+pub(super) fn partition_text(column: &ArrayRef, r: usize) -> std::result::Result<Option<String>, String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Date32Type, Int8Type, Int16Type, Int32Type, Int64Type};
+    if column.is_null(r) {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    match column.data_type() {
+        DataType::Utf8 => text.push_str(column.as_string::<i32>().value(r)),
+        DataType::Int8 => weir_text::write_int(&mut text, column.as_primitive::<Int8Type>().value(r)),
+        DataType::Int16 => weir_text::write_int(&mut text, column.as_primitive::<Int16Type>().value(r)),
+        DataType::Int32 => weir_text::write_int(&mut text, column.as_primitive::<Int32Type>().value(r)),
+        DataType::Int64 => weir_text::write_int(&mut text, column.as_primitive::<Int64Type>().value(r)),
+        DataType::Date32 => weir_text::write_date(&mut text, column.as_primitive::<Date32Type>().value(r)),
+        DataType::Boolean => text.push_str(if column.as_boolean().value(r) { "true" } else { "false" }),
+        other => {
+            return Err(format!("partition columns of type {other} are not supported yet; use STRING, INT or DATE"));
+        }
+    }
+    Ok(Some(text))
+}
+
+/// `n` copies of `value` (or nulls) as a text column.
+pub(super) fn constant_text(value: Option<&str>, n: usize) -> crate::types::Column {
+    let weir_framing::VarData { offsets, data } =
+        weir_framing::VarData::repeated(value.unwrap_or_default().as_bytes(), n);
+    crate::types::Column {
+        validity: value.is_none().then(|| vec![0u8; n.div_ceil(8)]),
+        data: crate::types::ColumnData::Utf8(crate::types::VarData { offsets, data }),
+    }
+}
+
+/// `rows` with columns widened to `schema`'s types where the `INSERT`
+/// allows an implicit cast (see `sql::types::widens`); `None` if nothing
+/// needs casting.
+pub(super) fn widen(rows: &ChangelogBatch, schema: &crate::types::Schema) -> Result<Option<ChangelogBatch>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Int8Type, Int16Type, Int32Type, Int64Type};
+    use arrow_array::{Float64Array, Int16Array, Int32Array, Int64Array};
+    let target = Arc::new(batch::arrow_schema(schema).map_err(|m| Error::Host(anyhow::anyhow!(m)))?);
+    if rows.rows.num_columns() != target.fields().len()
+        || rows.rows.columns().iter().zip(target.fields()).all(|(c, f)| c.data_type() == f.data_type())
+    {
+        return Ok(None);
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
+    for (column, field) in rows.rows.columns().iter().zip(target.fields()) {
+        macro_rules! to {
+            ($out:ty, $in:ty, $conv:expr) => {{
+                let a: $out = column.as_primitive::<$in>().iter().map(|v| v.map($conv)).collect();
+                Arc::new(a) as ArrayRef
+            }};
+        }
+        let widened = match (column.data_type(), field.data_type()) {
+            (a, b) if a == b => column.clone(),
+            (DataType::Int8, DataType::Int16) => to!(Int16Array, Int8Type, i16::from),
+            (DataType::Int8, DataType::Int32) => to!(Int32Array, Int8Type, i32::from),
+            (DataType::Int8, DataType::Int64) => to!(Int64Array, Int8Type, i64::from),
+            (DataType::Int16, DataType::Int32) => to!(Int32Array, Int16Type, i32::from),
+            (DataType::Int16, DataType::Int64) => to!(Int64Array, Int16Type, i64::from),
+            (DataType::Int32, DataType::Int64) => to!(Int64Array, Int32Type, i64::from),
+            (DataType::Int8, DataType::Float64) => to!(Float64Array, Int8Type, f64::from),
+            (DataType::Int16, DataType::Float64) => to!(Float64Array, Int16Type, f64::from),
+            (DataType::Int32, DataType::Float64) => to!(Float64Array, Int32Type, f64::from),
+            (DataType::Int64, DataType::Float64) => to!(Float64Array, Int64Type, |v: i64| v as f64),
+            (DataType::Float32, DataType::Float64) => to!(Float64Array, Float32Type, f64::from),
+            (a, b) => return Err(Error::Host(anyhow::anyhow!("cannot write a {a} column into a {b} column"))),
+        };
+        columns.push(widened);
+    }
+    let batch = arrow_array::RecordBatch::try_new(target, columns).map_err(|e| Error::Host(e.into()))?;
+    Ok(Some(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds.clone() }))
+}

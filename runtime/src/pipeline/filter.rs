@@ -1,0 +1,99 @@
+//! Host-side WHERE: comparisons of a column with a literal, on Arrow.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Scalar};
+use arrow_schema::{DataType, TimeUnit};
+
+use crate::sql::{self, CompareOp, Literal};
+
+/// `column op literal` over an Arrow column; null where SQL gives unknown.
+pub(super) fn evaluate(column: &ArrayRef, filter: &sql::Filter) -> std::result::Result<BooleanArray, String> {
+    use arrow_ord::cmp;
+    match filter.op {
+        CompareOp::IsNull => return Ok((0..column.len()).map(|i| Some(column.is_null(i))).collect()),
+        CompareOp::IsNotNull => return Ok((0..column.len()).map(|i| Some(column.is_valid(i))).collect()),
+        _ => {}
+    }
+    if filter.value == Literal::Null {
+        return Ok(BooleanArray::new_null(column.len()));
+    }
+    let scalar = scalar(column.data_type(), &filter.value)?;
+    let result = match filter.op {
+        CompareOp::Eq => cmp::eq(column, &scalar),
+        CompareOp::NotEq => cmp::neq(column, &scalar),
+        CompareOp::Lt => cmp::lt(column, &scalar),
+        CompareOp::LtEq => cmp::lt_eq(column, &scalar),
+        CompareOp::Gt => cmp::gt(column, &scalar),
+        CompareOp::GtEq => cmp::gt_eq(column, &scalar),
+        CompareOp::IsNull | CompareOp::IsNotNull => unreachable!("handled above"),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// The literal as a one-value array of the column's type.
+pub(super) fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scalar<ArrayRef>, String> {
+    use arrow_array::*;
+    let bad = || format!("cannot compare a {ty} column with {value:?}");
+    let int = || match value {
+        Literal::Integer(i) => Ok(*i),
+        _ => Err(bad()),
+    };
+    let float = || match value {
+        Literal::Integer(i) => Ok(*i as f64),
+        Literal::Double(d) => Ok(*d),
+        _ => Err(bad()),
+    };
+    let text = || match value {
+        Literal::Text(t) => Ok(t.as_str()),
+        _ => Err(bad()),
+    };
+    let array: ArrayRef = match ty {
+        DataType::Boolean => match value {
+            Literal::Boolean(b) => Arc::new(BooleanArray::from(vec![*b])),
+            _ => return Err(bad()),
+        },
+        DataType::Int8 => Arc::new(Int8Array::from(vec![i8::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int16 => Arc::new(Int16Array::from(vec![i16::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int32 => Arc::new(Int32Array::from(vec![i32::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int64 => Arc::new(Int64Array::from(vec![int()?])),
+        DataType::Float32 => Arc::new(Float32Array::from(vec![float()? as f32])),
+        DataType::Float64 => Arc::new(Float64Array::from(vec![float()?])),
+        DataType::Utf8 => Arc::new(StringArray::from(vec![text()?])),
+        DataType::Date32 => Arc::new(Date32Array::from(vec![weir_text::parse_date(text()?)?])),
+        DataType::Decimal128(p, s) => {
+            let literal = match value {
+                Literal::Integer(i) => i.to_string(),
+                Literal::Double(d) => d.to_string(),
+                Literal::Text(t) => t.clone(),
+                _ => return Err(bad()),
+            };
+            let v = weir_text::parse_decimal(&literal, *p, *s as u8)?;
+            Arc::new(Decimal128Array::from(vec![v]).with_precision_and_scale(*p, *s).map_err(|e| e.to_string())?)
+        }
+        DataType::Timestamp(unit, zone) => {
+            let p = match unit {
+                TimeUnit::Second => 0,
+                TimeUnit::Millisecond => 3,
+                TimeUnit::Microsecond => 6,
+                TimeUnit::Nanosecond => 9,
+            };
+            let v = weir_text::parse_timestamp(text()?, p, weir_text::TimestampStyle::Sql, zone.is_some())?;
+            let a: ArrayRef = match unit {
+                TimeUnit::Second => Arc::new(TimestampSecondArray::from(vec![v]).with_timezone_opt(zone.clone())),
+                TimeUnit::Millisecond => {
+                    Arc::new(TimestampMillisecondArray::from(vec![v]).with_timezone_opt(zone.clone()))
+                }
+                TimeUnit::Microsecond => {
+                    Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone_opt(zone.clone()))
+                }
+                TimeUnit::Nanosecond => {
+                    Arc::new(TimestampNanosecondArray::from(vec![v]).with_timezone_opt(zone.clone()))
+                }
+            };
+            a
+        }
+        _ => return Err(bad()),
+    };
+    Ok(Scalar::new(array))
+}

@@ -1,0 +1,34 @@
+//! The job lifetime: a parsed [`crate::sql::Job`] resolved against the catalog
+//! ([`resolve`]: connectors, formats, options, capabilities — nothing
+//! started), then run statement by statement ([`run`]).
+//!
+//! A scan plans its splits and reads them in turn (a few open at once) in
+//! one instance of the source component; raw records go through the
+//! table's decoder; the host applies the filters, projection and limit the
+//! source did not accept; rows go to the sink's writer (or, for a bare
+//! `SELECT`, to the terminal). An `INSERT` runs `scan.parallelism` reading
+//! tasks (each its own source and decoder instances) and `sink.parallelism`
+//! writing tasks (each its own encoder and sink instances) around a
+//! coordinator, joined by bounded channels, with aligned checkpoint
+//! barriers (see [`crate::checkpoint`]).
+//!
+//! One module per operator: [`resolve`] (tables against the catalog),
+//! [`config`] (`SET`), [`run`] (statements, restarts), [`explain`],
+//! [`insert`] (readers, writer, barriers, commit), [`scan`] (splits),
+//! [`filter`] (host-side WHERE), [`sink`] (writer tasks), [`columns`]
+//! (partition values, casts), [`progress`].
+
+mod columns;
+mod config;
+mod explain;
+mod filter;
+mod insert;
+mod progress;
+mod resolve;
+mod run;
+mod scan;
+mod sink;
+
+pub use config::{Restart, RunConfig};
+pub use resolve::{Resolved, resolve, tables_of};
+pub use run::run;

@@ -1,0 +1,195 @@
+//! Resolving a table against the catalog: its connector and format,
+//! validated options (Flink semantics), declared needs and the grants the
+//! operator gives them. Nothing starts here.
+
+use crate::Runtime;
+use crate::catalog::{Entry, Role};
+use crate::error::{Error, Result};
+use crate::options::{self, Target};
+use crate::policy::{self, Grants, Need};
+use crate::spec::CapabilityKind;
+use crate::sql::{self, Statement};
+
+/// A table resolved against the catalog for one role.
+pub struct Resolved {
+    /// The table.
+    pub table: sql::Table,
+    /// Source or sink.
+    pub role: Role,
+    /// The connector component.
+    pub connector: Entry,
+    /// Connector options after validation (defaults filled in).
+    pub options: Vec<(String, String)>,
+    /// The format component and its options (without prefix), when the
+    /// connector exchanges raw records.
+    pub format: Option<(Entry, Vec<(String, String)>)>,
+    /// What the connector declares it needs, filled in from the options.
+    pub needs: Vec<Need>,
+    /// What the format declares it needs, filled in from its options.
+    pub format_needs: Vec<Need>,
+}
+
+impl Resolved {
+    /// `sink.parallelism`: how many writer instances share the rows.
+    pub fn sink_parallelism(&self) -> usize {
+        self.table.option("sink.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
+    }
+
+    /// What identifies this table in a checkpoint: its name, columns and
+    /// options — secret values (options the spec marks secret) left out.
+    pub(super) fn identity(&self) -> String {
+        let format = self.format.as_ref().map(|(f, _)| (format!("{}.", f.spec.identifier), &f.spec));
+        let secret = |key: &str| {
+            self.connector.spec.option(key).is_some_and(|o| o.secret)
+                || format.as_ref().is_some_and(|(prefix, spec)| {
+                    key.strip_prefix(prefix.as_str()).and_then(|k| spec.option(k)).is_some_and(|o| o.secret)
+                })
+        };
+        let mut options: Vec<(&str, &str)> = self
+            .table
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), if secret(k) { "<secret>" } else { v.as_str() }))
+            .collect();
+        options.sort();
+        format!("{}|{:?}|{:?}|{:?}", self.table.name, self.table.schema, self.table.partition_keys, options)
+    }
+
+    /// `scan.parallelism`: how many reader instances share the splits.
+    pub fn scan_parallelism(&self) -> usize {
+        self.table.option("scan.parallelism").and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 64)
+    }
+
+    /// The connector instance's grants: what the connector needs, if
+    /// `operator` granted all of it (and all the format needs); otherwise an
+    /// error naming the table, the component and the flag for each missing
+    /// grant.
+    pub fn grants(&self, operator: &Grants) -> Result<Grants> {
+        self.format_grants(operator)?;
+        self.authorize("connector", &self.connector.spec.identifier, &self.needs, operator)
+    }
+
+    /// The format instance's grants (nothing for most formats).
+    pub fn format_grants(&self, operator: &Grants) -> Result<Grants> {
+        match &self.format {
+            Some((entry, _)) => self.authorize("format", &entry.spec.identifier, &self.format_needs, operator),
+            None => Ok(Grants::none()),
+        }
+    }
+
+    pub(super) fn authorize(&self, role: &str, identifier: &str, needs: &[Need], operator: &Grants) -> Result<Grants> {
+        policy::authorize(needs, operator).map_err(|missing| {
+            let list: Vec<String> = missing.iter().map(|n| format!("{n} (grant with {})", n.flag())).collect();
+            Error::Host(anyhow::anyhow!(
+                "table '{}': {role} '{identifier}' needs {} that the operator did not grant: {}",
+                self.table.name,
+                if missing.len() == 1 { "a capability" } else { "capabilities" },
+                list.join("; ")
+            ))
+        })
+    }
+}
+
+/// Resolves `table` for `role`: finds the connector, validates its options
+/// (Flink semantics: unknown keys rejected with the valid ones, defaults
+/// filled in), resolves and validates the format.
+pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Resolved> {
+    let mut given = table.options.clone();
+    let identifier = table.option("connector").ok_or_else(|| {
+        Error::Host(anyhow::anyhow!(
+            "table '{}' has no 'connector' option; add 'connector' = '…' to its WITH",
+            table.name
+        ))
+    })?;
+    let connector = runtime.catalog().find(identifier, role)?;
+    if let Some(m) = table.metadata.first() {
+        let column = &table.schema.fields[m.column].name;
+        let able = role == Role::Source && connector.spec.source_abilities.contains(&"reading-metadata");
+        let why = if role == Role::Sink {
+            "writing metadata is not supported yet"
+        } else {
+            "the connector does not declare the reading-metadata ability"
+        };
+        if !able || !connector.spec.needs_format {
+            return Err(Error::Host(anyhow::anyhow!(
+                "table '{}': column '{column}' is METADATA FROM '{}' but {why}; remove the column",
+                table.name,
+                m.key
+            )));
+        }
+    }
+    let format = match table.option("format") {
+        Some(name) if connector.spec.needs_format => {
+            let entry = runtime.catalog().find(name, Role::Format)?;
+            let format_options = options::take_prefixed(&mut given, name);
+            let target = Target { table: &table.name, role: "format", prefix: Some(name) };
+            Some((entry.clone(), options::validate(target, &entry.spec, &format_options)?))
+        }
+        _ => None,
+    };
+    if connector.spec.needs_format && format.is_none() {
+        return Err(Error::Host(anyhow::anyhow!(
+            "table '{}': connector '{identifier}' reads and writes raw records and needs a 'format' option (e.g. 'format' = 'csv')",
+            table.name
+        )));
+    }
+    // `connector` (and `format`, resolved above) choose components; they
+    // are not options of the connector itself.
+    given.retain(|(k, _)| k != "connector" && !(k == "format" && format.is_some()));
+    // `scan.parallelism` / `sink.parallelism` are the runner's (Flink's
+    // framework options); a connector that declares one sees it too.
+    for key in ["scan.parallelism", "sink.parallelism"] {
+        if let Some((_, v)) = table.options.iter().find(|(k, _)| k == key) {
+            if !v.trim().parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
+                return Err(Error::Host(anyhow::anyhow!("table '{}': '{key}' = '{v}': expected 1 to 64", table.name)));
+            }
+            if connector.spec.option(key).is_none() {
+                given.retain(|(k, _)| k != key);
+            }
+        }
+    }
+    let target = Target { table: &table.name, role: "connector", prefix: None };
+    let mut options = options::validate(target, &connector.spec, &given)?;
+    let base = std::env::current_dir().unwrap_or_default();
+    absolute_paths(&connector.spec, &mut options, &base);
+    let mut format = format;
+    let format_needs = match &mut format {
+        Some((entry, options)) => {
+            absolute_paths(&entry.spec, options, &base);
+            policy::needs(&entry.spec.capabilities, options, &base)
+        }
+        None => Vec::new(),
+    };
+    // A component that is both source and sink declares both sides' needs;
+    // a table used as a source gets no write access and a sink no read.
+    let needs = policy::needs(&connector.spec.capabilities, &options, &base)
+        .into_iter()
+        .filter(|n| {
+            connector.kind != crate::spec::Kind::Connector
+                || !matches!((role, n.kind), (Role::Source, CapabilityKind::Write) | (Role::Sink, CapabilityKind::Read))
+        })
+        .collect();
+    Ok(Resolved { table: table.clone(), role, connector: connector.clone(), options, format, needs, format_needs })
+}
+
+/// Paths a component reads or writes are made absolute (the guest sees
+/// granted directories at their absolute host paths).
+pub(super) fn absolute_paths(spec: &crate::spec::Spec, options: &mut [(String, String)], base: &std::path::Path) {
+    for capability in &spec.capabilities {
+        if matches!(capability.kind, CapabilityKind::Read | CapabilityKind::Write)
+            && let Some(key) = capability.target.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
+            && let Some((_, value)) = options.iter_mut().find(|(k, _)| k == key)
+        {
+            *value = policy::absolute(base, value).display().to_string();
+        }
+    }
+}
+
+/// Every table a statement touches, with the role it plays.
+pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
+    match statement {
+        Statement::Insert { sink, query } => vec![(query.source.as_str(), Role::Source), (sink.as_str(), Role::Sink)],
+        Statement::Select(query) => vec![(query.source.as_str(), Role::Source)],
+        Statement::Explain(inner) => tables_of(inner),
+    }
+}

@@ -1,0 +1,270 @@
+//! Writing rows: encoder and sink instances per writer task, partition
+//! grouping, prepare/commit/abort of the sink's committables.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::ResourceAny;
+
+use super::columns::{constant_text, partition_text, widen, without_partitions};
+use super::resolve::Resolved;
+use crate::batch::{self, ChangelogBatch};
+use crate::bindings::v0_1_0::exports::weir::connector::sink as wsink;
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::policy::Grants;
+use crate::types::RawRecords;
+
+/// A sink writer on one instance, staging rows until `finish`.
+pub(super) struct Writer {
+    pub(super) sink: Arc<Resolved>,
+    pub(super) instance: Instance,
+    pub(super) writer: ResourceAny,
+    pub(super) encoder: Option<(Instance, ResourceAny)>,
+}
+
+impl Writer {
+    /// Opens writer `subtask` of `parallelism` after committing `recommit`
+    /// (a restored checkpoint's committables).
+    pub(super) async fn open(
+        sink: Arc<Resolved>,
+        operator: &Grants,
+        restored_checkpoint: u64,
+        recommit: &[Vec<u8>],
+        (subtask, parallelism): (u32, u32),
+    ) -> Result<Writer> {
+        let table = &sink.table;
+        let grants = sink.grants(operator)?;
+        let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &grants).await?;
+        instance.validate(&sink.options, &table.schema).await?;
+        if !recommit.is_empty() {
+            instance.commit(&sink.options, recommit).await?;
+        }
+        let context = wsink::WriterContext {
+            subtask,
+            parallelism,
+            overwrite: false,
+            static_partition: Vec::new(),
+            restored_checkpoint,
+        };
+        let writer = instance.open_writer(&sink.options, &table.schema, &context).await?;
+        // The format encodes the columns without the partition columns,
+        // whose values travel as metadata.
+        let encode_schema = without_partitions(table);
+        let encoder = match &sink.format {
+            Some((entry, options)) => {
+                let grants = sink.format_grants(operator)?;
+                let mut e = entry.loaded.instantiate(&entry.spec.identifier, &grants).await?;
+                e.validate(options, &encode_schema).await?;
+                let handle = e.open_encoder(options, &encode_schema).await?;
+                Some((e, handle))
+            }
+            None => None,
+        };
+        Ok(Writer { sink: sink.clone(), instance, writer, encoder })
+    }
+
+    pub(super) async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
+        let keys = self.sink.table.partition_keys.clone();
+        if keys.is_empty() {
+            return self.write_part(rows, Vec::new()).await;
+        }
+        // One call per partition, its values as metadata columns.
+        let sink = self.sink.clone();
+        let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", sink.table.name));
+        let mut groups: BTreeMap<Vec<Option<String>>, Vec<u32>> = BTreeMap::new();
+        for r in 0..rows.rows.num_rows() {
+            let values = keys
+                .iter()
+                .map(|&k| partition_text(rows.rows.column(k), r))
+                .collect::<std::result::Result<Vec<_>, _>>();
+            groups.entry(values.map_err(fail)?).or_default().push(r as u32);
+        }
+        let kept: Vec<usize> = (0..rows.rows.num_columns()).filter(|c| !keys.contains(c)).collect();
+        for (values, indices) in groups {
+            let indices = arrow_array::UInt32Array::from(indices);
+            let part = arrow_select::take::take_record_batch(&rows.rows, &indices).map_err(|e| fail(e.to_string()))?;
+            let part = part.project(&kept).map_err(|e| fail(e.to_string()))?;
+            let row_kinds = if rows.row_kinds.is_empty() {
+                Vec::new()
+            } else {
+                indices.values().iter().map(|&i| rows.row_kinds[i as usize]).collect()
+            };
+            let n = part.num_rows();
+            let metadata = keys
+                .iter()
+                .zip(values)
+                .map(|(&k, v)| (sink.table.schema.fields[k].name.clone(), constant_text(v.as_deref(), n)))
+                .collect();
+            self.write_part(&ChangelogBatch { rows: part, row_kinds }, metadata).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn write_part(
+        &mut self,
+        rows: &ChangelogBatch,
+        metadata: Vec<(String, crate::types::Column)>,
+    ) -> Result<()> {
+        let widened = widen(rows, &without_partitions(&self.sink.table))?;
+        let batch = batch::from_arrow(widened.as_ref().unwrap_or(rows))
+            .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
+        let input = match &mut self.encoder {
+            Some((encoder, handle)) => {
+                let values = encoder.encode(*handle, &batch).await?;
+                wsink::SinkInput::Records(RawRecords { values, keys: None, timestamps: None, metadata })
+            }
+            None => wsink::SinkInput::Rows(batch),
+        };
+        self.instance.write(self.writer, &input).await
+    }
+
+    /// Stages what was written since the last checkpoint; returns the
+    /// committables that make it visible.
+    pub(super) async fn prepare(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
+        self.instance.prepare_commit(self.writer, id).await
+    }
+
+    /// Makes staged data visible (idempotent).
+    pub(super) async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.instance.commit(&self.sink.options, committables).await
+    }
+
+    pub(super) async fn close(mut self) -> Result<()> {
+        self.instance.drop_resource(self.writer).await
+    }
+}
+
+/// What the coordinator asks of a writer task.
+pub(super) enum Cmd {
+    Rows(ChangelogBatch),
+    Prepare(u64, tokio::sync::oneshot::Sender<Result<Vec<Vec<u8>>>>),
+    Commit(Vec<Vec<u8>>, tokio::sync::oneshot::Sender<Result<()>>),
+    Close(tokio::sync::oneshot::Sender<Result<()>>),
+}
+
+/// A writer on its own task; it stops at its first error, which its
+/// handle returns.
+pub(super) async fn run_writer(mut writer: Writer, mut commands: tokio::sync::mpsc::Receiver<Cmd>) -> Result<()> {
+    while let Some(cmd) = commands.recv().await {
+        match cmd {
+            Cmd::Rows(rows) => writer.write(&rows).await?,
+            Cmd::Prepare(id, reply) => {
+                let _ = reply.send(writer.prepare(id).await);
+            }
+            Cmd::Commit(committables, reply) => {
+                let _ = reply.send(writer.commit(&committables).await);
+            }
+            Cmd::Close(reply) => {
+                let _ = reply.send(writer.close().await);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `sink.parallelism` writers, each its own sink and encoder instances on
+/// its own task; batches go round-robin. A checkpoint prepares every
+/// writer (each has written all it was sent before) and commits their
+/// committables together.
+pub(super) struct Writers {
+    pub(super) tasks: Vec<(tokio::sync::mpsc::Sender<Cmd>, Option<WriterTask>)>,
+    pub(super) turn: usize,
+}
+
+/// A writer task's handle; it returns the writer's first error.
+pub(super) type WriterTask = tokio::task::JoinHandle<Result<()>>;
+
+impl Writers {
+    pub(super) async fn open(
+        sink: Arc<Resolved>,
+        operator: &Grants,
+        restored: u64,
+        recommit: &[Vec<u8>],
+    ) -> Result<Writers> {
+        let parallelism = sink.sink_parallelism() as u32;
+        let mut tasks = Vec::new();
+        for subtask in 0..parallelism {
+            // The first writer commits the restored committables again
+            // before any writer opens (and discards its uncommitted files).
+            let recommit = if subtask == 0 { recommit } else { &[] };
+            let writer = Writer::open(sink.clone(), operator, restored, recommit, (subtask, parallelism)).await?;
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            tasks.push((tx, Some(tokio::spawn(run_writer(writer, rx)))));
+        }
+        Ok(Writers { tasks, turn: 0 })
+    }
+
+    /// The error of writer `i`, which has stopped.
+    pub(super) async fn failure(&mut self, i: usize) -> Error {
+        match self.tasks[i].1.take() {
+            Some(handle) => match handle.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => Error::Host(anyhow::anyhow!("sink writer {i} stopped")),
+                Err(e) => Error::Host(anyhow::anyhow!("sink writer {i} failed: {e}")),
+            },
+            None => Error::Host(anyhow::anyhow!("sink writer {i} stopped")),
+        }
+    }
+
+    pub(super) async fn send(&mut self, i: usize, cmd: Cmd) -> Result<()> {
+        if self.tasks[i].0.send(cmd).await.is_err() {
+            return Err(self.failure(i).await);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn write(&mut self, rows: ChangelogBatch) -> Result<()> {
+        self.turn = (self.turn + 1) % self.tasks.len();
+        self.send(self.turn, Cmd::Rows(rows)).await
+    }
+
+    pub(super) async fn prepare(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
+        let mut replies = Vec::new();
+        for i in 0..self.tasks.len() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(i, Cmd::Prepare(id, reply)).await?;
+            replies.push((i, answer));
+        }
+        let mut committables = Vec::new();
+        for (i, answer) in replies {
+            match answer.await {
+                Ok(result) => committables.extend(result?),
+                Err(_) => return Err(self.failure(i).await),
+            }
+        }
+        Ok(committables)
+    }
+
+    pub(super) async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(0, Cmd::Commit(committables.to_vec(), reply)).await?;
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(self.failure(0).await),
+        }
+    }
+
+    pub(super) async fn close(mut self) -> Result<()> {
+        for i in 0..self.tasks.len() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(i, Cmd::Close(reply)).await?;
+            match answer.await {
+                Ok(result) => result?,
+                Err(_) => return Err(self.failure(i).await),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        for (_, handle) in &self.tasks {
+            if let Some(handle) = handle {
+                handle.abort();
+            }
+        }
+    }
+}
