@@ -1,5 +1,7 @@
-//! Builds the built-in components and embeds them in the `weir` binary, so
-//! `cargo install --path runtime` gives a working tool with no extra step.
+//! Builds the built-in components and embeds them in the library (feature
+//! `builtins`, on by default), so `cargo install --path cli` gives a
+//! working tool with no extra step. Without the feature nothing is built
+//! and the catalog starts empty.
 
 use std::fmt::Write as _;
 
@@ -18,6 +20,12 @@ const BUILTINS: &[(&str, &str)] = &[
 ];
 
 fn main() {
+    if std::env::var_os("CARGO_FEATURE_BUILTINS").is_none() {
+        let dest = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("builtins.rs");
+        let empty = "/// Built-in components: none (the `builtins` feature is off).\npub static BUILTINS: &[(&str, &[u8])] = &[];\n";
+        std::fs::write(&dest, empty).unwrap_or_else(|e| panic!("failed to write {}: {e}", dest.display()));
+        return;
+    }
     let root = weir_guest_build::workspace_root();
     for (_, dir) in BUILTINS {
         weir_guest_build::rerun_if_changed(&root.join(dir));

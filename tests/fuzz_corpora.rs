@@ -32,7 +32,11 @@ fn options_validation_corpus_replays_without_a_panic() {
 
 #[test]
 fn sql_front_end_corpus_replays_without_a_panic() {
-    replay("sql", weir::fuzz::sql);
+    replay("sql", |data| {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = weir_sql::parse("fuzz.sql", text);
+        }
+    });
 }
 
 #[test]

@@ -15,7 +15,7 @@ use weir::engine::EngineConfig;
 use weir::limits::Limits;
 use weir::pipeline;
 use weir::policy::{Endpoint, Grants};
-use weir::{Runtime, RuntimeConfig, sql};
+use weir::{Runtime, RuntimeConfig};
 use weir_tests::guests::{HOSTILE_FORMAT, HOSTILE_SOURCE};
 
 /// Limits small enough to keep the suite fast.
@@ -75,7 +75,7 @@ async fn run_job(
     grants: &Grants,
     config: &pipeline::RunConfig,
 ) -> Result<String, String> {
-    let job = sql::parse("attack.sql", text).map_err(|e| format!("parse: {e}"))?;
+    let job = weir_sql::parse("attack.sql", text).map_err(|e| format!("parse: {e}"))?;
     let mut out = Vec::new();
     match pipeline::run(runtime, &job, grants, config, &mut out).await {
         Ok(()) => Ok(String::from_utf8_lossy(&out).into_owned()),

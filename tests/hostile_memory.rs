@@ -99,7 +99,7 @@ async fn a_select_of_a_huge_batch_keeps_host_memory_bounded() {
          'hostile.attack' = 'bool-flood', 'hostile.rows' = '{rows}');\nSELECT * FROM T;\n",
         dir.join("in.txt").display()
     );
-    let job = weir::sql::parse("flood.sql", &text).expect("parses");
+    let job = weir_sql::parse("flood.sql", &text).expect("parses");
     let grants = Grants { read: vec![dir.join("in.txt")], ..Grants::none() };
     let before = rss();
     let mut out = Counting { bytes: 0, lines: 0, peak: before };

@@ -4,7 +4,7 @@
 
 use weir::catalog::Role;
 use weir::pipeline;
-use weir::sql;
+
 use weir_tests::runtime;
 
 const ORDERS: &str = "CREATE TABLE Orders (
@@ -21,7 +21,7 @@ CREATE TABLE Discard (id BIGINT NOT NULL, amount DECIMAL(10, 2)) WITH ('connecto
 /// Runs `statements` after the tables above; returns what they printed.
 async fn run(statements: &str) -> String {
     let runtime = runtime().await;
-    let job = sql::parse("test.sql", &format!("{ORDERS}{statements}")).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("test.sql", &format!("{ORDERS}{statements}")).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
         .await
@@ -81,7 +81,7 @@ async fn insert_into_a_sink_and_explain() {
 #[tokio::test]
 async fn datagen_resumes_exactly_from_a_checkpoint() {
     let runtime = runtime().await;
-    let job = sql::parse("test.sql", ORDERS).expect("parses");
+    let job = weir_sql::parse("test.sql", ORDERS).expect("parses");
     let table = job.table("Orders").expect("table");
     let source = pipeline::resolve(&runtime, table, Role::Source).expect("resolves");
     let request = weir::bindings::v0_1_0::exports::weir::connector::source::ScanRequest {
@@ -135,7 +135,7 @@ async fn datagen_resumes_exactly_from_a_checkpoint() {
 async fn option_mistakes_name_the_table_and_the_fix() {
     let runtime = runtime().await;
     let check = |sql: &str| {
-        let job = sql::parse("test.sql", sql).unwrap_or_else(|e| panic!("{e}"));
+        let job = weir_sql::parse("test.sql", sql).unwrap_or_else(|e| panic!("{e}"));
         let table = job.tables[0].clone();
         (job, table)
     };
@@ -192,7 +192,7 @@ async fn the_seed_socket_example_prints_the_four_changelog_rows_and_reconnects()
           'changelog-csv.column-delimiter' = '|', 'reconnect-interval' = '100 ms');
         SELECT * FROM UserScores;"
     );
-    let job = sql::parse("seed.sql", &sql).expect("the seed DDL parses");
+    let job = weir_sql::parse("seed.sql", &sql).expect("the seed DDL parses");
     let runtime = runtime().await;
 
     let denied =
@@ -243,7 +243,7 @@ async fn the_socket_sink_sends_encoded_records() {
            'port' = '{port}', 'byte-delimiter' = '59', 'format' = 'json');
          INSERT INTO Out SELECT * FROM Nums;"
     );
-    let job = sql::parse("sink.sql", &sql).expect("parses");
+    let job = weir_sql::parse("sink.sql", &sql).expect("parses");
     let runtime = runtime().await;
     let grants = weir::policy::Grants {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
@@ -271,7 +271,7 @@ async fn filesystem_monitoring_reads_new_files_as_they_appear() {
          SELECT * FROM Watched;",
         dir.display()
     );
-    let job = sql::parse("watch.sql", &sql).expect("parses");
+    let job = weir_sql::parse("watch.sql", &sql).expect("parses");
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -318,7 +318,7 @@ async fn hive_style_partition_directories_fill_partition_columns() {
          SELECT id FROM Events WHERE region = 'eu' AND id > 1;",
         dir.display()
     );
-    let job = sql::parse("partitions.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("partitions.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
@@ -341,7 +341,7 @@ async fn hive_style_partition_directories_fill_partition_columns() {
     // Writing: rows go to `k=v/` directories (Hive-escaped), exactly-once,
     // and read back into the same rows.
     let out_dir = dir.join("written");
-    let write = sql::parse(
+    let write = weir_sql::parse(
         "w.sql",
         &format!(
             "CREATE TABLE Gen (id INT NOT NULL, region STRING, dt DATE) WITH ('connector' = 'datagen', 'number-of-rows' = '40',
@@ -403,7 +403,7 @@ async fn large_files_are_read_as_byte_ranges_each_line_exactly_once() {
          SELECT * FROM Big;",
         dir.display()
     );
-    let job = sql::parse("ranges.sql", &sql).expect("parses");
+    let job = weir_sql::parse("ranges.sql", &sql).expect("parses");
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
@@ -433,7 +433,7 @@ async fn filesystem_metadata_columns() {
          SELECT * FROM Files;",
         dir.display()
     );
-    let job = sql::parse("metadata.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("metadata.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
     let runtime = runtime().await;
     let grants = weir::policy::Grants { read: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
@@ -464,7 +464,7 @@ async fn a_quiet_stream_still_checkpoints_and_stops() {
          INSERT INTO F SELECT * FROM S;",
         dir.join("out").display()
     );
-    let job = sql::parse("quiet.sql", &sql).expect("parses");
+    let job = weir_sql::parse("quiet.sql", &sql).expect("parses");
     let runtime = runtime().await;
     let grants = weir::policy::Grants {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port }],
@@ -518,7 +518,7 @@ async fn a_call_blocked_past_the_wall_clock_limit_stops_its_instance() {
     let engine = weir::engine::EngineConfig { limits, ..weir_tests::engine_config() };
     let (runtime, _) =
         weir::Runtime::new(weir::RuntimeConfig { engine, plugin_dir: None }).await.expect("runtime starts");
-    let job = sql::parse(
+    let job = weir_sql::parse(
         "slow.sql",
         &format!(
             "CREATE TABLE S (line STRING) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}', 'format' = 'raw');
@@ -564,7 +564,7 @@ async fn fixed_delay_restarts_recover_when_the_server_comes_up() {
          CREATE TABLE Out (n INT NOT NULL) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}', 'format' = 'csv');
          INSERT INTO Out SELECT * FROM N;"
     );
-    let job = sql::parse("restart.sql", &sql).expect("parses");
+    let job = weir_sql::parse("restart.sql", &sql).expect("parses");
     let config = pipeline::RunConfig::from_settings(&job, pipeline::RunConfig::default()).expect("settings");
     assert_eq!(config.restart, Some(pipeline::Restart { attempts: 20, delay: std::time::Duration::from_millis(100) }));
     let runtime = runtime().await;
@@ -585,7 +585,7 @@ async fn fixed_delay_restarts_recover_when_the_server_comes_up() {
          CREATE TABLE Out (n INT NOT NULL) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{closed}', 'format' = 'csv');
          INSERT INTO Out SELECT * FROM N;"
     );
-    let job = sql::parse("norestart.sql", &sql).expect("parses");
+    let job = weir_sql::parse("norestart.sql", &sql).expect("parses");
     let runtime = weir_tests::runtime().await;
     let grants = weir::policy::Grants {
         connect: vec![weir::policy::Endpoint { host: "127.0.0.1".into(), port: closed }],
@@ -610,7 +610,7 @@ async fn insert_widens_integers_and_floats() {
          SELECT a FROM Wide;",
         dir.display()
     );
-    let job = sql::parse("widen.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("widen.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
     let runtime = runtime().await;
     let grants = weir::policy::Grants { write: vec![dir.clone()], ..weir::policy::Grants::none() };
     let mut out = Vec::new();
@@ -633,7 +633,7 @@ async fn datagen_draws_floats_from_flinks_range_and_generates_nested_values() {
               'fields.tags.element.length' = '4', 'fields.m.length' = '5', 'fields.r.n.min' = '7', 'fields.r.n.max' = '7',
               'fields.r.city.length' = '3');
         SELECT * FROM G;";
-    let job = sql::parse("nested.sql", text).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("nested.sql", text).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
         .await
@@ -659,7 +659,7 @@ async fn datagen_draws_floats_from_flinks_range_and_generates_nested_values() {
     // An option one level down must name a part that exists.
     let bad = "CREATE TABLE G (tags ARRAY<STRING>) WITH ('connector' = 'datagen', 'fields.tags.elements.length' = '4');
                SELECT * FROM G;";
-    let job = sql::parse("bad.sql", bad).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("bad.sql", bad).unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     let e = pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
         .await

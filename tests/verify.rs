@@ -6,14 +6,14 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use weir::policy::{Endpoint, Grants};
-use weir::verify::{self, Outcome, Report, VerifyConfig};
 use weir_tests::guests::{BROKEN_CAPABILITY, BROKEN_COMMIT, BROKEN_RESTORE, BROKEN_SPEC, BROKEN_TRAP};
 use weir_tests::{engine_config, polyglot};
+use weir_verify::{Outcome, Report, VerifyConfig};
 
 async fn verify_bytes(name: &str, wasm: &[u8], config: &VerifyConfig) -> Report {
     let engine = std::sync::Arc::new(weir::engine::Engine::new(&engine_config()).expect("engine"));
-    let report = verify::verify(engine, name, wasm, config).await;
-    eprintln!("{}", verify::render(&report));
+    let report = weir_verify::verify(engine, name, wasm, config).await;
+    eprintln!("{}", weir_verify::render(&report));
     report
 }
 
@@ -79,7 +79,7 @@ async fn every_built_in_component_conforms() {
             _ => VerifyConfig::default(),
         };
         let report = verify_bytes(package, wasm, &config).await;
-        assert!(report.passed(), "{package} should conform:\n{}", verify::render(&report));
+        assert!(report.passed(), "{package} should conform:\n{}", weir_verify::render(&report));
         let ran = report.checks.iter().filter(|c| c.outcome == Outcome::Pass).count();
         assert!(ran >= 9, "{package}: only {ran} checks passed");
     }
@@ -102,7 +102,7 @@ async fn the_restore_check_reads_real_splits() {
 async fn python_and_javascript_components_conform() {
     for name in ["python-changelog-csv", "js-changelog-csv", "python-logfmt", "js-urlencoded"] {
         let report = verify_file(&polyglot(name), &VerifyConfig::default()).await;
-        assert!(report.passed(), "{name} should conform:\n{}", verify::render(&report));
+        assert!(report.passed(), "{name} should conform:\n{}", weir_verify::render(&report));
         let round_trip = report.check("format.round-trip").expect("ran");
         assert!(round_trip.detail.contains("14 types"), "{name}: {}", round_trip.detail);
     }

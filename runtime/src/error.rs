@@ -261,6 +261,29 @@ pub enum Error {
         resume: String,
     },
 
+    /// A table's component needs capabilities the operator did not grant;
+    /// nothing started.
+    #[error(
+        "table '{table}': {role} '{component}' needs {} that the operator did not grant: {}",
+        if missing.len() == 1 { "a capability" } else { "capabilities" },
+        missing.iter().map(|(need, flag)| format!("{need} (grant with {flag})")).collect::<Vec<_>>().join("; ")
+    )]
+    Denied {
+        /// The table.
+        table: String,
+        /// `connector` or `format`.
+        role: String,
+        /// The component's identifier.
+        component: String,
+        /// Each missing capability and the flag that grants it.
+        missing: Vec<(String, String)>,
+    },
+
+    /// A mistake in a table's definition or a job's settings (not an option
+    /// of a component, see [`Error::Options`]); nothing started.
+    #[error("{0}")]
+    Config(String),
+
     /// A statement's checkpoint cannot be used: it belongs to another
     /// statement, or the statement already ran to the end.
     #[error("{0}")]

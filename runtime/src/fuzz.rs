@@ -8,7 +8,9 @@
 //!   UTF-8, row kinds, nested children — against schemas of every type.
 //! * [`options`]: option validation with Flink semantics, on specs and
 //!   options built from the bytes.
-//! * [`sql`]: the SQL front end on the bytes as text.
+//! * [`url_prefix`]: the URL-prefix check of `http` grants.
+//!
+//! The SQL front end's target calls `weir_sql::parse` directly.
 
 use crate::bindings::v0_1_0::weir::connector::types::{
     Batch, Column, ColumnData, DecimalType, ElementRef, Field, ListData, LogicalType, MapType, NestedType, Schema,
@@ -200,13 +202,6 @@ pub fn options(data: &[u8]) {
     let given = b.vec(6, |b| (b.text(8), b.text(12)));
     let prefix = (b.u8().is_multiple_of(2)).then_some("fmt");
     let _ = options::validate(Target { table: "T", role: "connector", prefix }, &spec, &given);
-}
-
-/// Parses arbitrary text as a job.
-pub fn sql(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = crate::sql::parse("fuzz.sql", text);
-    }
 }
 
 /// The URL-prefix check of `http` grants ([`crate::policy::may_request`]):

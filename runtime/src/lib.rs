@@ -33,7 +33,6 @@ pub mod checkpoint;
 pub mod display;
 pub mod engine;
 pub mod error;
-mod fsgate;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod generate;
@@ -46,10 +45,8 @@ pub mod options;
 pub mod pipeline;
 pub mod policy;
 pub mod spec;
-pub mod sql;
 pub mod store;
 pub mod terminal;
-pub mod verify;
 
 pub use api::{Decoder, Encoder, Runtime, RuntimeConfig, frames};
 pub use error::{Error, GuestError, Result, TrapReason};

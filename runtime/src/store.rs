@@ -6,18 +6,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use wasmtime::component::{HasData, Resource, ResourceTable};
-use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{self, ResolveAddressStream};
-use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress};
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::p2::{DynPollable, Network, SocketError};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_1_0::weir::connector::host;
-use crate::fsgate::FsGate;
 use crate::limits::{Limiter, Limits};
+use crate::policy::files::gate::FsGate;
+use crate::policy::http::HttpGate;
+use crate::policy::sockets::NameLookup;
 use crate::policy::{self, Grants};
 
 /// Counters and gauges a component reported through the `host` interface.
@@ -94,11 +93,7 @@ impl InstanceState {
             ticks_used: 0,
             lookup_names: grants.connect.iter().map(|e| e.host.to_ascii_lowercase()).collect(),
             http: WasiHttpCtx::new(),
-            http_gate: HttpGate {
-                prefixes: grants.http.clone(),
-                component: component.to_owned(),
-                denials: denials.clone(),
-            },
+            http_gate: HttpGate::new(grants.http.clone(), component, denials.clone()),
             denials,
             fs_gate: FsGate::new(only_files),
             log_budget: LogBudget::default(),
@@ -139,115 +134,11 @@ impl WasiHttpView for InstanceState {
     }
 }
 
-/// The request check of `wasi:http/outgoing-handler`: a request is sent only
-/// when its URL lies under one of the instance's granted prefixes
-/// ([`policy::may_request`]); any other fails with `HTTP-request-denied`
-/// before a connection is opened. The host makes the connection itself (it
-/// does not go through the guest's socket grants), so this is the only gate.
-struct HttpGate {
-    prefixes: Vec<String>,
-    component: String,
-    denials: policy::Denials,
-}
-
-/// What the send-request hook returns: the response and the future driving
-/// its connection.
-type SendResult = wasmtime_wasi_http::Result<(
-    http::Response<WasiBody>,
-    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-)>;
-
-impl WasiHttpHooks for HttpGate {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> Box<dyn Future<Output = SendResult> + Send> {
-        let url = request.uri().to_string();
-        if !policy::may_request(&self.prefixes, &url) {
-            tracing::warn!(target: "weir::policy", component = %self.component, "HTTP request to {url} refused: not under a granted URL prefix");
-            self.denials.record(format!("HTTP request to {url}"));
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        // The default sender, unchanged, for granted requests.
-        struct DefaultSender;
-        impl WasiHttpHooks for DefaultSender {}
-        DefaultSender.send_request(request, options, fut)
-    }
-}
-
-/// `wasi:sockets/ip-name-lookup` as the guest sees it: only the host names
-/// of its granted endpoints resolve; every other name is refused before any
-/// DNS query leaves the host (a lookup alone can leak data to a resolver).
-/// The engine links this over wasmtime-wasi's own implementation.
-pub struct NameLookup<'a> {
-    inner: WasiSocketsCtxView<'a>,
-    allowed: &'a [String],
-    denials: &'a policy::Denials,
-}
-
-/// Marks [`NameLookup`] as the data of the shadowed interface.
-pub struct HasNameLookup;
-
-impl HasData for HasNameLookup {
-    type Data<'a> = NameLookup<'a>;
-}
-
 impl InstanceState {
     /// The name-lookup view of this instance's sockets.
     pub fn name_lookup(&mut self) -> NameLookup<'_> {
         let inner = WasiSocketsCtxView { ctx: self.wasi.sockets(), table: &mut self.table };
-        NameLookup { inner, allowed: &self.lookup_names, denials: &self.denials }
-    }
-}
-
-impl ip_name_lookup::Host for NameLookup<'_> {
-    fn resolve_addresses(
-        &mut self,
-        network: Resource<Network>,
-        name: String,
-    ) -> Result<Resource<ResolveAddressStream>, SocketError> {
-        if !policy::may_resolve(self.allowed, &name) {
-            self.denials.record(format!("name lookup of '{name}'"));
-            return Err(ErrorCode::AccessDenied.into());
-        }
-        ip_name_lookup::Host::resolve_addresses(&mut self.inner, network, name)
-    }
-}
-
-// The shadowed interface uses `network`'s error code; its conversion is
-// wasmtime-wasi's own.
-impl network::Host for NameLookup<'_> {
-    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
-        network::Host::convert_error_code(&mut self.inner, error)
-    }
-
-    fn network_error_code(&mut self, err: Resource<network::Error>) -> wasmtime::Result<Option<ErrorCode>> {
-        network::Host::network_error_code(&mut self.inner, err)
-    }
-}
-
-impl network::HostNetwork for NameLookup<'_> {
-    fn drop(&mut self, this: Resource<Network>) -> wasmtime::Result<()> {
-        network::HostNetwork::drop(&mut self.inner, this)
-    }
-}
-
-impl ip_name_lookup::HostResolveAddressStream for NameLookup<'_> {
-    fn resolve_next_address(
-        &mut self,
-        stream: Resource<ResolveAddressStream>,
-    ) -> Result<Option<IpAddress>, SocketError> {
-        ip_name_lookup::HostResolveAddressStream::resolve_next_address(&mut self.inner, stream)
-    }
-
-    fn subscribe(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<Resource<DynPollable>> {
-        ip_name_lookup::HostResolveAddressStream::subscribe(&mut self.inner, stream)
-    }
-
-    fn drop(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
-        ip_name_lookup::HostResolveAddressStream::drop(&mut self.inner, stream)
+        NameLookup::new(inner, &self.lookup_names, &self.denials)
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use weir::pipeline::{self, RunConfig};
 use weir::policy::Grants;
-use weir::sql;
+
 use weir_tests::runtime;
 
 const SCHEMA: &str = "id BIGINT NOT NULL, customer STRING, amount DOUBLE, qty INT, placed TIMESTAMP(3), note STRING";
@@ -27,7 +27,7 @@ fn size_of(dir: &Path) -> u64 {
 }
 
 async fn run(runtime: &weir::Runtime, sql: &str, grants: &Grants, checkpoints: &Path) -> Duration {
-    let job = sql::parse("bench.sql", sql).unwrap_or_else(|e| panic!("{e}"));
+    let job = weir_sql::parse("bench.sql", sql).unwrap_or_else(|e| panic!("{e}"));
     let config = RunConfig {
         checkpoint_dir: Some(checkpoints.to_owned()),
         checkpoint_interval: Some(Duration::from_secs(10)),

@@ -16,7 +16,8 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use crate::bindings::v0_1_0;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::store::{HasNameLookup, InstanceState};
+use crate::policy::sockets::HasNameLookup;
+use crate::store::InstanceState;
 
 pub use cache::CompileCache;
 
@@ -119,7 +120,7 @@ impl Engine {
         .map_err(anyhow::Error::from)
         .context("failed to link the name-lookup check")?;
         // Files: no symbolic links created, file grants reach only their file.
-        crate::fsgate::add_to_linker(&mut linker).context("failed to link the filesystem gate")?;
+        crate::policy::files::gate::add_to_linker(&mut linker).context("failed to link the filesystem gate")?;
         linker.allow_shadowing(false);
         v0_1_0::weir::connector::host::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 
+use super::model;
 use crate::batch::{self, ChangelogBatch};
 use crate::error::{Error, Result};
-use crate::sql;
 
 /// Adds the table's partition columns, parsed from the connector's
 /// per-record metadata under each partition key, to the decoded columns.
 pub(super) fn with_partitions(
-    table: &sql::Table,
+    table: &model::Table,
     decoded: ChangelogBatch,
     metadata: &[(String, crate::types::Column)],
 ) -> Result<ChangelogBatch> {
@@ -123,7 +123,7 @@ pub(super) fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> 
 
 /// The table's schema without its partition and metadata columns: what
 /// the format decodes or encodes.
-pub(super) fn without_partitions(table: &sql::Table) -> crate::types::Schema {
+pub(super) fn without_partitions(table: &model::Table) -> crate::types::Schema {
     crate::types::Schema {
         fields: table
             .schema
@@ -172,7 +172,7 @@ pub(super) fn constant_text(value: Option<&str>, n: usize) -> crate::types::Colu
 }
 
 /// `rows` with columns widened to `schema`'s types where the `INSERT`
-/// allows an implicit cast (see `sql::types::widens`); `None` if nothing
+/// allows an implicit cast (see `model::types::widens`); `None` if nothing
 /// needs casting.
 pub(super) fn widen(rows: &ChangelogBatch, schema: &crate::types::Schema) -> Result<Option<ChangelogBatch>> {
     use arrow_array::cast::AsArray;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::model;
 use crate::error::{Error, Result};
 use crate::options;
-use crate::sql;
 
 /// How a job runs: where checkpoints go and how often they are taken
 /// (Flink's `execution.checkpointing.dir` / `.interval`).
@@ -40,21 +40,21 @@ pub struct Restart {
 impl RunConfig {
     /// The job's `SET` settings over `defaults` (the CLI derives the default
     /// directory from the job file).
-    pub fn from_settings(job: &sql::Job, defaults: RunConfig) -> Result<RunConfig> {
+    pub fn from_settings(job: &model::Job, defaults: RunConfig) -> Result<RunConfig> {
         let mut config = defaults;
         if let Some(dir) = job.setting("execution.checkpointing.dir") {
             config.checkpoint_dir = Some(dir.trim_start_matches("file://").into());
         }
         if let Some(interval) = job.setting("execution.checkpointing.interval") {
             let d = options::parse_duration(interval).ok_or_else(|| {
-                Error::Host(anyhow::anyhow!(
+                Error::Config(format!(
                     "SET 'execution.checkpointing.interval' = '{interval}': expected a duration such as '10 s'"
                 ))
             })?;
             config.checkpoint_interval = (!d.is_zero()).then_some(d);
         }
         let bad = |key: &str, value: &str, expected: &str| {
-            Error::Host(anyhow::anyhow!("SET '{key}' = '{value}': expected {expected}"))
+            Error::Config(format!("SET '{key}' = '{value}': expected {expected}"))
         };
         let strategy = job.setting("restart-strategy.type").or_else(|| job.setting("restart-strategy"));
         match strategy.map(str::to_ascii_lowercase).as_deref() {

@@ -4,17 +4,17 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use super::model::{self, Statement};
 use super::resolve::{resolve, tables_of};
 use super::scan::Scan;
 use crate::Runtime;
 use crate::catalog::Role;
 use crate::error::{Error, Result};
 use crate::policy::Grants;
-use crate::sql::{self, Statement};
 
 pub(super) async fn explain(
     runtime: &Runtime,
-    job: &sql::Job,
+    job: &model::Job,
     statement: &Statement,
     operator: &Grants,
     out: &mut (dyn Write + Send),

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, BooleanArray, Scalar};
 use arrow_schema::{DataType, TimeUnit};
 
-use crate::sql::{self, CompareOp, Literal};
+use super::model::{self, CompareOp, Literal};
 
 /// `column op literal` over an Arrow column; null where SQL gives unknown.
-pub(super) fn evaluate(column: &ArrayRef, filter: &sql::Filter) -> std::result::Result<BooleanArray, String> {
+pub(super) fn evaluate(column: &ArrayRef, filter: &model::Filter) -> std::result::Result<BooleanArray, String> {
     use arrow_ord::cmp;
     match filter.op {
         CompareOp::IsNull => return Ok((0..column.len()).map(|i| Some(column.is_null(i))).collect()),

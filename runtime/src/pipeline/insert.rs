@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::RunConfig;
+use super::model;
 use super::progress::Progress;
 use super::resolve::Resolved;
 use super::scan::{Scan, Step};
@@ -15,7 +16,6 @@ use crate::batch::ChangelogBatch;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::policy::Grants;
-use crate::sql;
 
 /// What the reading task hands the writing side, in order.
 pub(super) enum Msg {
@@ -44,7 +44,7 @@ pub(super) const IN_FLIGHT: usize = 4;
 pub(super) async fn insert(
     source: Arc<Resolved>,
     sink: Arc<Resolved>,
-    query: &sql::Query,
+    query: &model::Query,
     operator: &Grants,
     config: &RunConfig,
     store: Option<checkpoint::Store>,

@@ -1,4 +1,4 @@
-//! The job lifetime: a parsed [`crate::sql::Job`] resolved against the catalog
+//! The job lifetime: a parsed [`Job`] resolved against the catalog
 //! ([`resolve`]: connectors, formats, options, capabilities — nothing
 //! started), then run statement by statement ([`run`]).
 //!
@@ -23,6 +23,7 @@ mod config;
 mod explain;
 mod filter;
 mod insert;
+pub mod model;
 mod progress;
 mod resolve;
 mod run;
@@ -30,5 +31,6 @@ mod scan;
 mod sink;
 
 pub use config::{Restart, RunConfig};
+pub use model::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
 pub use resolve::{Resolved, resolve, tables_of};
 pub use run::run;

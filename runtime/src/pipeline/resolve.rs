@@ -2,18 +2,18 @@
 //! validated options (Flink semantics), declared needs and the grants the
 //! operator gives them. Nothing starts here.
 
+use super::model::{self, Statement};
 use crate::Runtime;
 use crate::catalog::{Entry, Role};
 use crate::error::{Error, Result};
 use crate::options::{self, Target};
 use crate::policy::{self, Grants, Need};
 use crate::spec::CapabilityKind;
-use crate::sql::{self, Statement};
 
 /// A table resolved against the catalog for one role.
 pub struct Resolved {
     /// The table.
-    pub table: sql::Table,
+    pub table: model::Table,
     /// Source or sink.
     pub role: Role,
     /// The connector component.
@@ -78,14 +78,11 @@ impl Resolved {
     }
 
     pub(super) fn authorize(&self, role: &str, identifier: &str, needs: &[Need], operator: &Grants) -> Result<Grants> {
-        policy::authorize(needs, operator).map_err(|missing| {
-            let list: Vec<String> = missing.iter().map(|n| format!("{n} (grant with {})", n.flag())).collect();
-            Error::Host(anyhow::anyhow!(
-                "table '{}': {role} '{identifier}' needs {} that the operator did not grant: {}",
-                self.table.name,
-                if missing.len() == 1 { "a capability" } else { "capabilities" },
-                list.join("; ")
-            ))
+        policy::authorize(needs, operator).map_err(|missing| Error::Denied {
+            table: self.table.name.clone(),
+            role: role.to_owned(),
+            component: identifier.to_owned(),
+            missing: missing.iter().map(|n| (n.to_string(), n.flag())).collect(),
         })
     }
 }
@@ -93,13 +90,10 @@ impl Resolved {
 /// Resolves `table` for `role`: finds the connector, validates its options
 /// (Flink semantics: unknown keys rejected with the valid ones, defaults
 /// filled in), resolves and validates the format.
-pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Resolved> {
+pub fn resolve(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Resolved> {
     let mut given = table.options.clone();
     let identifier = table.option("connector").ok_or_else(|| {
-        Error::Host(anyhow::anyhow!(
-            "table '{}' has no 'connector' option; add 'connector' = '…' to its WITH",
-            table.name
-        ))
+        Error::Config(format!("table '{}' has no 'connector' option; add 'connector' = '…' to its WITH", table.name))
     })?;
     let connector = runtime.catalog().find(identifier, role)?;
     if let Some(m) = table.metadata.first() {
@@ -111,10 +105,9 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
             "the connector does not declare the reading-metadata ability"
         };
         if !able || !connector.spec.needs_format {
-            return Err(Error::Host(anyhow::anyhow!(
+            return Err(Error::Config(format!(
                 "table '{}': column '{column}' is METADATA FROM '{}' but {why}; remove the column",
-                table.name,
-                m.key
+                table.name, m.key
             )));
         }
     }
@@ -128,7 +121,7 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
         _ => None,
     };
     if connector.spec.needs_format && format.is_none() {
-        return Err(Error::Host(anyhow::anyhow!(
+        return Err(Error::Config(format!(
             "table '{}': connector '{identifier}' reads and writes raw records and needs a 'format' option (e.g. 'format' = 'csv')",
             table.name
         )));
@@ -141,7 +134,7 @@ pub fn resolve(runtime: &Runtime, table: &sql::Table, role: Role) -> Result<Reso
     for key in ["scan.parallelism", "sink.parallelism"] {
         if let Some((_, v)) = table.options.iter().find(|(k, _)| k == key) {
             if !v.trim().parse::<u32>().is_ok_and(|n| (1..=64).contains(&n)) {
-                return Err(Error::Host(anyhow::anyhow!("table '{}': '{key}' = '{v}': expected 1 to 64", table.name)));
+                return Err(Error::Config(format!("table '{}': '{key}' = '{v}': expected 1 to 64", table.name)));
             }
             if connector.spec.option(key).is_none() {
                 given.retain(|(k, _)| k != key);

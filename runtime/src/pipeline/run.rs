@@ -7,13 +7,13 @@ use std::sync::Arc;
 use super::config::RunConfig;
 use super::explain::explain;
 use super::insert::insert;
+use super::model::{self, Statement};
 use super::resolve::{resolve, tables_of};
 use super::scan::{Scan, Step};
 use crate::catalog::Role;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::policy::Grants;
-use crate::sql::{self, Statement};
 use crate::{Runtime, display};
 
 /// Whether a restart may help: a component failed at run time (not a
@@ -34,7 +34,7 @@ pub(super) fn retryable(e: &Error) -> bool {
 /// table's needs are checked before anything starts.
 pub async fn run(
     runtime: &Runtime,
-    job: &sql::Job,
+    job: &model::Job,
     operator: &Grants,
     config: &RunConfig,
     out: &mut (dyn Write + Send),
@@ -72,7 +72,7 @@ pub async fn run(
 
 pub(super) async fn run_statement(
     runtime: &Runtime,
-    job: &sql::Job,
+    job: &model::Job,
     statement: &Statement,
     operator: &Grants,
     config: &RunConfig,

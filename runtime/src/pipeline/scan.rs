@@ -11,6 +11,7 @@ use wasmtime::component::ResourceAny;
 
 use super::columns::{with_partitions, without_partitions};
 use super::filter::evaluate;
+use super::model::{self, CompareOp, Literal};
 use super::resolve::Resolved;
 use crate::batch::{self, ChangelogBatch};
 use crate::bindings::v0_1_0::exports::weir::connector::source as wsource;
@@ -18,7 +19,6 @@ use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::policy::Grants;
-use crate::sql::{self, CompareOp, Literal};
 use crate::types::{RawRecords, VarData};
 
 /// Rows asked of a reader per call.
@@ -56,7 +56,7 @@ pub(super) struct Scan {
     /// The table's columns without its partition columns.
     pub(super) decode_schema: crate::types::Schema,
     pub(super) source: Arc<Resolved>,
-    pub(super) query: sql::Query,
+    pub(super) query: model::Query,
     pub(super) request: wsource::ScanRequest,
     pub(super) instance: Instance,
     pub(super) decoder: Option<(Instance, ResourceAny)>,
@@ -72,7 +72,7 @@ pub(super) struct Scan {
 impl Scan {
     pub(super) async fn open(
         source: Arc<Resolved>,
-        query: sql::Query,
+        query: model::Query,
         operator: &Grants,
         restore: Option<&checkpoint::Checkpoint>,
         plan: Option<wsource::ScanPlan>,
@@ -288,7 +288,7 @@ impl Scan {
 }
 
 /// A query filter in the contract's terms.
-pub(super) fn predicate(f: &sql::Filter) -> wsource::Predicate {
+pub(super) fn predicate(f: &model::Filter) -> wsource::Predicate {
     use wsource::{CompareOp as W, Scalar};
     let op = match f.op {
         CompareOp::Eq => W::Eq,

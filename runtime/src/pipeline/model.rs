@@ -1,0 +1,174 @@
+//! The job model: what a job file says, as the pipeline runs it — tables
+//! with schemas and options, `SET` settings, and the statements (`INSERT`,
+//! `SELECT`, `EXPLAIN`) with their queries. The SQL front end (the
+//! `weir-sql` crate) builds it from Flink SQL; an embedder can build it in
+//! code.
+
+use std::fmt;
+
+use crate::types::Schema;
+
+/// A place in the job file (1-based; 0 when unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Line.
+    pub line: u64,
+    /// Column.
+    pub column: u64,
+}
+
+/// A `CREATE TABLE`.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The table's name.
+    pub name: String,
+    /// Physical and metadata columns in declaration order.
+    pub schema: Schema,
+    /// Columns read from (or written to) connector metadata.
+    pub metadata: Vec<MetadataColumn>,
+    /// `PARTITIONED BY (…)`: schema indices of the partition columns.
+    pub partition_keys: Vec<usize>,
+    /// The `WITH (…)` options in order.
+    pub options: Vec<(String, String)>,
+    /// Where the statement starts.
+    pub at: Position,
+}
+
+impl Table {
+    /// The value of option `key`.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Index of column `name` (case-insensitive, as Flink resolves).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.schema.fields.iter().position(|f| f.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `col TYPE METADATA [FROM 'key'] [VIRTUAL]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataColumn {
+    /// Index in the table's schema.
+    pub column: usize,
+    /// The metadata key (the column name when `FROM` is absent).
+    pub key: String,
+    /// Read-only (`VIRTUAL`): not written by sinks.
+    pub is_virtual: bool,
+}
+
+/// Comparison in a pushed-down filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `=`
+    Eq,
+    /// `<>` / `!=`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// `IS NULL`
+    IsNull,
+    /// `IS NOT NULL`
+    IsNotNull,
+}
+
+/// A literal in a filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `NULL` (and the value of IS [NOT] NULL).
+    Null,
+    /// `TRUE` / `FALSE`.
+    Boolean(bool),
+    /// An integer.
+    Integer(i64),
+    /// A number with a fraction or exponent.
+    Double(f64),
+    /// A string.
+    Text(String),
+}
+
+/// `column op value` on the source's columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// Index in the source's schema.
+    pub column: usize,
+    /// The comparison.
+    pub op: CompareOp,
+    /// The literal.
+    pub value: Literal,
+}
+
+/// `SELECT cols FROM source [WHERE …] [LIMIT n]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The source table.
+    pub source: String,
+    /// Selected columns, as indices into the source's schema.
+    pub columns: Vec<usize>,
+    /// Conjunction of filters.
+    pub filters: Vec<Filter>,
+    /// Row limit.
+    pub limit: Option<u64>,
+    /// Where the query starts.
+    pub at: Position,
+}
+
+/// A statement to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `INSERT INTO sink SELECT …`.
+    Insert {
+        /// The sink table.
+        sink: String,
+        /// What to write.
+        query: Query,
+    },
+    /// A bare `SELECT`: rows to the terminal.
+    Select(Query),
+    /// `EXPLAIN` of an insert or select.
+    Explain(Box<Statement>),
+}
+
+/// A parsed job file.
+#[derive(Debug, Clone, Default)]
+pub struct Job {
+    /// `SET 'key' = 'value'` in order.
+    pub settings: Vec<(String, String)>,
+    /// Tables by declaration order.
+    pub tables: Vec<Table>,
+    /// Statements to run, in order.
+    pub statements: Vec<Statement>,
+}
+
+impl Job {
+    /// The table called `name` (case-insensitive).
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The last value set for `key`.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CompareOp::Eq => "=",
+            CompareOp::NotEq => "<>",
+            CompareOp::Lt => "<",
+            CompareOp::LtEq => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::GtEq => ">=",
+            CompareOp::IsNull => "IS NULL",
+            CompareOp::IsNotNull => "IS NOT NULL",
+        })
+    }
+}

@@ -1,0 +1,534 @@
+//! The SQL front end: a job file of Flink SQL statements, parsed with the
+//! `sqlparser` crate (see [`dialect`]) into a [`Job`] — tables with schemas
+//! and options, `SET` settings, and the statements to run. Nothing is
+//! started here; errors point at the file, line and column and name the
+//! table and column.
+//!
+//! Supported: `CREATE TABLE name (col TYPE [NOT NULL] [METADATA [FROM 'key']
+//! [VIRTUAL]], …, [PRIMARY KEY (…) NOT ENFORCED]) WITH ('k' = 'v', …)`,
+//! `SET 'key' = 'value'`, `INSERT INTO sink SELECT cols FROM source [WHERE
+//! col op literal AND …] [LIMIT n]`, a bare `SELECT` (rows to the terminal)
+//! and `EXPLAIN` of either.
+
+pub mod dialect;
+pub mod types;
+
+use sqlparser::ast::{
+    BinaryOperator, ColumnOption, CreateTable, Expr, LimitClause, ObjectName, SelectItem, SetExpr, Spanned,
+    Statement as Ast, TableConstraint, TableFactor, Value,
+};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Span, Token};
+
+use weir::pipeline::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
+use weir::types::{Field, Schema};
+
+/// Where a statement starts.
+fn position(span: Span) -> Position {
+    Position { line: span.start.line, column: span.start.column }
+}
+
+/// A mistake in the job file, with where it is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", location(.file, .at))]
+pub struct SqlError {
+    /// The job file, for the message.
+    pub file: String,
+    /// Where.
+    pub at: Position,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn location(file: &str, at: &Position) -> String {
+    match (file.is_empty(), at.line) {
+        (true, 0) => String::new(),
+        (false, 0) => format!("{file}: "),
+        (_, line) => {
+            format!("{}{line}:{}: ", if file.is_empty() { String::new() } else { format!("{file}:") }, at.column)
+        }
+    }
+}
+
+/// Stack for parsing. sqlparser recurses once per nesting level (up to its
+/// recursion limit of 50), and in a debug build one level can take tens of
+/// KiB: more than a tokio worker's 2 MiB, found by the `sql` fuzz target
+/// (`+ + + … 1`). Parsing runs on a thread of its own with this much.
+const PARSE_STACK: usize = 64 << 20;
+
+/// Parses a job file; `file` names it in errors.
+pub fn parse(file: &str, sql: &str) -> Result<Job, SqlError> {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("weir-sql".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_here(file, sql))
+        {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: parse here and hope the input is shallow.
+            Err(_) => parse_here(file, sql),
+        }
+    })
+}
+
+fn parse_here(file: &str, sql: &str) -> Result<Job, SqlError> {
+    let err = |at: Position, message: String| SqlError { file: file.to_owned(), at, message };
+    let tokens = dialect::flink_tokens(sql)
+        .map_err(|e| err(Position { line: e.location.line, column: e.location.column }, e.message.clone()))?;
+    let statements = Parser::new(&dialect::FlinkDialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| err(Position::default(), e.to_string().replace("sql parser error: ", "")))?;
+    let mut job = Job::default();
+    for statement in statements {
+        let at = position(statement.span());
+        match statement {
+            Ast::CreateTable(create) => {
+                let table = create_table(&create, at).map_err(|(at, m)| err(at, m))?;
+                if job.table(&table.name).is_some() {
+                    return Err(err(at, format!("table '{}' is created twice", table.name)));
+                }
+                job.tables.push(table);
+            }
+            Ast::Set(_) => {
+                let (key, value) = set(&statement).ok_or_else(|| {
+                    err(at, "SET takes a quoted key and value: SET 'execution.checkpointing.interval' = '10s';".into())
+                })?;
+                job.settings.push((key, value));
+            }
+            other => {
+                let run = statement_to_run(&job, &other, at).map_err(|(at, m)| err(at, m))?;
+                job.statements.push(run);
+            }
+        }
+    }
+    Ok(job)
+}
+
+type Located<T> = Result<T, (Position, String)>;
+
+fn name_of(name: &ObjectName) -> String {
+    name.0.iter().filter_map(|p| p.as_ident()).map(|i| i.value.clone()).collect::<Vec<_>>().join(".")
+}
+
+fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
+    let name = name_of(&create.name);
+    let mut nested = Vec::new();
+    let mut fields = Vec::new();
+    let mut metadata = Vec::new();
+    for column in &create.columns {
+        let col_at = position(column.name.span);
+        let data_type = types::logical_type(&column.data_type, &mut nested)
+            .map_err(|m| (col_at, format!("table '{name}', column '{}': {m}", column.name.value)))?;
+        let mut nullable = true;
+        for option in &column.options {
+            match &option.option {
+                ColumnOption::NotNull => nullable = false,
+                ColumnOption::Null => nullable = true,
+                ColumnOption::DialectSpecific(tokens) => {
+                    let key = tokens.iter().find_map(|t| match t {
+                        Token::SingleQuotedString(s) => Some(s.clone()),
+                        _ => None,
+                    });
+                    let is_virtual = tokens.iter().any(|t| matches!(t, Token::Word(w) if w.value == "VIRTUAL"));
+                    metadata.push(MetadataColumn {
+                        column: fields.len(),
+                        key: key.unwrap_or_else(|| column.name.value.clone()),
+                        is_virtual,
+                    });
+                }
+                ColumnOption::Unique { is_primary: true, .. } => {}
+                other => {
+                    return Err((
+                        col_at,
+                        format!("table '{name}', column '{}': '{other}' is not supported", column.name.value),
+                    ));
+                }
+            }
+        }
+        fields.push(Field { name: column.name.value.clone(), data_type, nullable });
+    }
+    let mut primary_key = Vec::new();
+    for constraint in &create.constraints {
+        match constraint {
+            TableConstraint::PrimaryKey { columns, characteristics, .. } => {
+                if characteristics.and_then(|c| c.enforced) != Some(false) {
+                    return Err((at, format!("table '{name}': write PRIMARY KEY (…) NOT ENFORCED, as Flink requires")));
+                }
+                for c in columns {
+                    let col = c.column.expr.to_string();
+                    let index = fields
+                        .iter()
+                        .position(|f| f.name.eq_ignore_ascii_case(&col))
+                        .ok_or_else(|| (at, format!("table '{name}': primary key column '{col}' does not exist")))?;
+                    // Flink: primary key columns are NOT NULL.
+                    fields[index].nullable = false;
+                    primary_key.push(fields[index].name.clone());
+                }
+            }
+            other => return Err((at, format!("table '{name}': constraint '{other}' is not supported"))),
+        }
+    }
+    let mut options = Vec::new();
+    if let sqlparser::ast::CreateTableOptions::With(with) = &create.table_options {
+        for option in with {
+            let sqlparser::ast::SqlOption::KeyValue { key, value } = option else {
+                return Err((at, format!("table '{name}': WITH takes 'key' = 'value' pairs")));
+            };
+            let value = match value {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+                    Value::Number(n, _) => n.clone(),
+                    Value::Boolean(b) => b.to_string(),
+                    other => other.to_string(),
+                },
+                other => other.to_string(),
+            };
+            if options.iter().any(|(k, _): &(String, String)| *k == key.value) {
+                return Err((at, format!("table '{name}': option '{}' is given twice", key.value)));
+            }
+            options.push((key.value.clone(), value));
+        }
+    }
+    if options.is_empty() {
+        return Err((at, format!("table '{name}' needs WITH ('connector' = '…', …)")));
+    }
+    let mut partition_keys = Vec::new();
+    if let sqlparser::ast::HiveDistributionStyle::PARTITIONED { columns } = &create.hive_distribution {
+        for c in columns {
+            let index = fields.iter().position(|f| f.name.eq_ignore_ascii_case(&c.name.value)).ok_or_else(|| {
+                (position(c.name.span), format!("table '{name}': partition column '{}' is not a column", c.name.value))
+            })?;
+            partition_keys.push(index);
+        }
+    }
+    Ok(Table { name, schema: Schema { fields, nested, primary_key }, metadata, partition_keys, options, at })
+}
+
+fn set(statement: &Ast) -> Option<(String, String)> {
+    // `SET 'key' = 'value'`: the key arrives as a quoted identifier.
+    let text = statement.to_string();
+    let rest = text.strip_prefix("SET ")?;
+    let (key, value) = rest.split_once(" = ")?;
+    let unquote = |s: &str| s.trim().trim_matches('\'').trim_matches('"').trim_matches('`').to_owned();
+    Some((unquote(key), unquote(value)))
+}
+
+fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Statement> {
+    match statement {
+        Ast::Insert(insert) => {
+            let sink_name = insert.table.to_string();
+            let sink = job
+                .table(&sink_name)
+                .ok_or_else(|| (at, format!("INSERT INTO '{sink_name}': no such table; create it first")))?;
+            let source = insert.source.as_ref().ok_or_else(|| (at, "INSERT needs a SELECT".to_owned()))?;
+            let query = query(job, source, at)?;
+            let source_table = job.table(&query.source).expect("query() resolved the source");
+            let written: Vec<&Field> = sink
+                .schema
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !sink.metadata.iter().any(|m| m.column == *i && m.is_virtual))
+                .map(|(_, f)| f)
+                .collect();
+            if written.len() != query.columns.len() {
+                return Err((
+                    query.at,
+                    format!(
+                        "INSERT INTO '{}' writes {} columns but the SELECT gives {}",
+                        sink.name,
+                        written.len(),
+                        query.columns.len()
+                    ),
+                ));
+            }
+            for (target, &from) in written.iter().zip(&query.columns) {
+                let from = &source_table.schema.fields[from];
+                let (have, want) = (
+                    types::type_text(&from.data_type, &source_table.schema.nested),
+                    types::type_text(&target.data_type, &sink.schema.nested),
+                );
+                if have != want && !types::widens(&from.data_type, &target.data_type) {
+                    return Err((
+                        query.at,
+                        format!(
+                            "column '{}' of '{}' is {have} but column '{}' of '{}' is {want}; Weir casts implicitly only \
+                             where no value changes (TINYINT → SMALLINT → INT → BIGINT, FLOAT → DOUBLE, integers → DOUBLE)",
+                            from.name, source_table.name, target.name, sink.name
+                        ),
+                    ));
+                }
+            }
+            Ok(Statement::Insert { sink: sink.name.clone(), query })
+        }
+        Ast::Query(q) => Ok(Statement::Select(query(job, q, at)?)),
+        Ast::Explain { statement, .. } => Ok(Statement::Explain(Box::new(statement_to_run(job, statement, at)?))),
+        other => {
+            let word = other.to_string().split_whitespace().next().unwrap_or_default().to_owned();
+            Err((
+                at,
+                format!(
+                    "{word} statements are not supported; a job has CREATE TABLE, SET, INSERT INTO, SELECT and EXPLAIN"
+                ),
+            ))
+        }
+    }
+}
+
+fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return Err((at, "only SELECT … FROM one table is supported".to_owned()));
+    };
+    let [from] = select.from.as_slice() else {
+        return Err((at, "SELECT reads from exactly one table (no joins yet)".to_owned()));
+    };
+    if !from.joins.is_empty() {
+        return Err((at, "joins are not supported yet".to_owned()));
+    }
+    let TableFactor::Table { name, .. } = &from.relation else {
+        return Err((at, "SELECT … FROM takes a table name".to_owned()));
+    };
+    let source_name = name_of(name);
+    let source = job
+        .table(&source_name)
+        .ok_or_else(|| (position(name.span()), format!("no table '{source_name}'; create it first")))?;
+    let mut columns = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(_) => columns
+                .extend((0..source.schema.fields.len()).filter(|i| !source.metadata.iter().any(|m| m.column == *i))),
+            SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
+                columns.push(source.column(&ident.value).ok_or_else(|| {
+                    (position(ident.span), format!("table '{}' has no column '{}'", source.name, ident.value))
+                })?);
+            }
+            other => {
+                return Err((
+                    position(other.span()),
+                    format!("'{other}': only column names (or *) can be selected yet"),
+                ));
+            }
+        }
+    }
+    let mut filters = Vec::new();
+    if let Some(selection) = &select.selection {
+        conjunction(source, selection, &mut filters)?;
+    }
+    let limit = match &q.limit_clause {
+        None => None,
+        Some(LimitClause::LimitOffset { limit: Some(Expr::Value(v)), offset: None, .. }) => match &v.value {
+            Value::Number(n, _) => Some(n.parse::<u64>().map_err(|_| (at, format!("LIMIT {n}: not a row count")))?),
+            other => return Err((at, format!("LIMIT {other}: not a row count"))),
+        },
+        Some(other) => return Err((at, format!("'{other}': only LIMIT n is supported"))),
+    };
+    Ok(Query { source: source.name.clone(), columns, filters, limit, at: position(q.span()) })
+}
+
+fn conjunction(source: &Table, e: &Expr, out: &mut Vec<Filter>) -> Located<()> {
+    let unsupported = |e: &Expr| {
+        (
+            position(e.span()),
+            format!("WHERE '{e}': only comparisons of a column with a literal, joined by AND, are supported"),
+        )
+    };
+    let column = |ident: &sqlparser::ast::Ident| {
+        source
+            .column(&ident.value)
+            .ok_or_else(|| (position(ident.span), format!("table '{}' has no column '{}'", source.name, ident.value)))
+    };
+    match e {
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            conjunction(source, left, out)?;
+            conjunction(source, right, out)
+        }
+        Expr::Nested(inner) => conjunction(source, inner, out),
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
+            let Expr::Identifier(ident) = inner.as_ref() else { return Err(unsupported(e)) };
+            let op = if matches!(e, Expr::IsNull(_)) { CompareOp::IsNull } else { CompareOp::IsNotNull };
+            out.push(Filter { column: column(ident)?, op, value: Literal::Null });
+            Ok(())
+        }
+        Expr::BinaryOp { left, op, right } => {
+            let op = match op {
+                BinaryOperator::Eq => CompareOp::Eq,
+                BinaryOperator::NotEq => CompareOp::NotEq,
+                BinaryOperator::Lt => CompareOp::Lt,
+                BinaryOperator::LtEq => CompareOp::LtEq,
+                BinaryOperator::Gt => CompareOp::Gt,
+                BinaryOperator::GtEq => CompareOp::GtEq,
+                _ => return Err(unsupported(e)),
+            };
+            let flip = |op| match op {
+                CompareOp::Lt => CompareOp::Gt,
+                CompareOp::LtEq => CompareOp::GtEq,
+                CompareOp::Gt => CompareOp::Lt,
+                CompareOp::GtEq => CompareOp::LtEq,
+                other => other,
+            };
+            let (ident, value, op) = match (left.as_ref(), right.as_ref()) {
+                (Expr::Identifier(i), v) => (i, literal(v).ok_or_else(|| unsupported(e))?, op),
+                (v, Expr::Identifier(i)) => (i, literal(v).ok_or_else(|| unsupported(e))?, flip(op)),
+                _ => return Err(unsupported(e)),
+            };
+            out.push(Filter { column: column(ident)?, op, value });
+            Ok(())
+        }
+        _ => Err(unsupported(e)),
+    }
+}
+
+fn literal(e: &Expr) -> Option<Literal> {
+    match e {
+        Expr::Value(v) => Some(match &v.value {
+            Value::Null => Literal::Null,
+            Value::Boolean(b) => Literal::Boolean(*b),
+            Value::Number(n, _) => match n.parse::<i64>() {
+                Ok(i) => Literal::Integer(i),
+                Err(_) => Literal::Double(n.parse().ok()?),
+            },
+            Value::SingleQuotedString(s) => Literal::Text(s.clone()),
+            _ => return None,
+        }),
+        Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Minus, expr } => match literal(expr)? {
+            Literal::Integer(i) => Some(Literal::Integer(-i)),
+            Literal::Double(d) => Some(Literal::Double(-d)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir::types::LogicalType;
+
+    const SEED: &str = "CREATE TABLE UserScores (name STRING, score INT) WITH (
+  'connector' = 'socket', 'hostname' = 'localhost', 'port' = '9999',
+  'byte-delimiter' = '10', 'format' = 'changelog-csv',
+  'changelog-csv.column-delimiter' = '|');";
+
+    fn job(sql: &str) -> Job {
+        parse("job.sql", sql).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn error(sql: &str) -> String {
+        parse("job.sql", sql).expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn the_seed_ddl() {
+        let job = job(&format!("{SEED}\nSELECT * FROM UserScores;"));
+        let t = job.table("userscores").expect("case-insensitive lookup");
+        assert_eq!(t.schema.fields.len(), 2);
+        assert!(matches!(t.schema.fields[1].data_type, LogicalType::Int));
+        assert_eq!(t.option("changelog-csv.column-delimiter"), Some("|"));
+        assert_eq!(t.options.len(), 6);
+        assert!(matches!(&job.statements[0], Statement::Select(q) if q.columns == [0, 1] && q.source == "UserScores"));
+    }
+
+    #[test]
+    fn flink_types_metadata_and_keys() {
+        let job = job("CREATE TABLE t (
+            id BIGINT, tags ARRAY<STRING>, m MAP<STRING, ARRAY<INT>>, r ROW<x INT, y MAP<STRING, INT>>,
+            l TIMESTAMP_LTZ(3), l2 TIMESTAMP(6) WITH LOCAL TIME ZONE, ts TIMESTAMP(3), d DECIMAL(10, 2),
+            b BYTES, v VARCHAR(20) NOT NULL, topic STRING METADATA FROM 'topic' VIRTUAL, `offset` BIGINT METADATA,
+            PRIMARY KEY (id) NOT ENFORCED
+        ) WITH ('connector' = 'datagen');");
+        let t = &job.tables[0];
+        let text: Vec<String> =
+            t.schema.fields.iter().map(|f| types::type_text(&f.data_type, &t.schema.nested)).collect();
+        assert_eq!(
+            text,
+            [
+                "BIGINT",
+                "ARRAY<STRING>",
+                "MAP<STRING, ARRAY<INT>>",
+                "ROW<x INT, y MAP<STRING, INT>>",
+                "TIMESTAMP_LTZ(3)",
+                "TIMESTAMP_LTZ(6)",
+                "TIMESTAMP(3)",
+                "DECIMAL(10, 2)",
+                "BYTES",
+                "VARCHAR(20)",
+                "STRING",
+                "BIGINT"
+            ]
+        );
+        assert!(!t.schema.fields[0].nullable, "primary key columns are NOT NULL");
+        assert!(!t.schema.fields[9].nullable);
+        assert_eq!(t.schema.primary_key, ["id"]);
+        let partitioned = super::parse(
+            "p.sql",
+            "CREATE TABLE p (a INT, dt STRING, hr INT) PARTITIONED BY (dt, hr) WITH ('connector' = 'x');",
+        )
+        .expect("parses");
+        assert_eq!(partitioned.tables[0].partition_keys, [1, 2]);
+        let e = error("CREATE TABLE p (a INT) PARTITIONED BY (nope) WITH ('connector' = 'x');");
+        assert!(e.contains("partition column 'nope' is not a column"), "{e}");
+        assert_eq!(
+            t.metadata,
+            [
+                MetadataColumn { column: 10, key: "topic".into(), is_virtual: true },
+                MetadataColumn { column: 11, key: "offset".into(), is_virtual: false }
+            ]
+        );
+    }
+
+    #[test]
+    fn insert_with_filters_limit_set_and_explain() {
+        let job = job("SET 'execution.checkpointing.interval' = '10s';
+            CREATE TABLE src (a INT, b STRING, c DOUBLE) WITH ('connector' = 'datagen');
+            CREATE TABLE dst (x INT, y STRING) WITH ('connector' = 'print');
+            INSERT INTO dst SELECT a, b FROM src WHERE a > 5 AND 10 >= a AND b IS NOT NULL AND c <> -1.5 LIMIT 7;
+            EXPLAIN INSERT INTO dst SELECT a, b FROM src;");
+        assert_eq!(job.setting("execution.checkpointing.interval"), Some("10s"));
+        let Statement::Insert { sink, query } = &job.statements[0] else { panic!("insert") };
+        assert_eq!(sink, "dst");
+        assert_eq!(query.columns, [0, 1]);
+        assert_eq!(query.limit, Some(7));
+        assert_eq!(
+            query.filters,
+            [
+                Filter { column: 0, op: CompareOp::Gt, value: Literal::Integer(5) },
+                Filter { column: 0, op: CompareOp::LtEq, value: Literal::Integer(10) },
+                Filter { column: 1, op: CompareOp::IsNotNull, value: Literal::Null },
+                Filter { column: 2, op: CompareOp::NotEq, value: Literal::Double(-1.5) },
+            ]
+        );
+        assert!(matches!(&job.statements[1], Statement::Explain(inner) if matches!(**inner, Statement::Insert { .. })));
+    }
+
+    #[test]
+    fn errors_point_at_the_place_and_name_the_table() {
+        let src = "CREATE TABLE src (a INT, b STRING) WITH ('connector' = 'datagen');\n";
+        let dst = "CREATE TABLE dst (x INT) WITH ('connector' = 'print');\n";
+        let e = error(&format!("{src}SELECT nope FROM src;"));
+        assert_eq!(e, "job.sql:2:8: table 'src' has no column 'nope'");
+        let e = error(&format!("{src}SELECT a FROM missing;"));
+        assert_eq!(e, "job.sql:2:15: no table 'missing'; create it first");
+        let e = error(&format!("{src}{dst}INSERT INTO dst SELECT b FROM src;"));
+        assert!(e.contains("column 'b' of 'src' is STRING but column 'x' of 'dst' is INT"), "{e}");
+        let widened = format!(
+            "{src}CREATE TABLE big (x BIGINT) WITH ('connector' = 'print');\nINSERT INTO big SELECT a FROM src;"
+        );
+        assert!(parse("job.sql", &widened).is_ok(), "INT widens to BIGINT");
+        let e = error(&format!("{src}{dst}INSERT INTO dst SELECT a, b FROM src;"));
+        assert!(e.contains("writes 1 columns but the SELECT gives 2"), "{e}");
+        let e = error(&format!("{src}SELECT a FROM src WHERE a + 1 > 2;"));
+        assert!(e.starts_with("job.sql:2:") && e.contains("only comparisons of a column with a literal"), "{e}");
+        let e =
+            error("CREATE TABLE t (a INT) WITH ('connector' = 'x');\nCREATE TABLE t (b INT) WITH ('connector' = 'y');");
+        assert!(e.contains("job.sql:2:14: table 't' is created twice"), "{e}");
+        let e = error("CREATE TABLE t (a INT, PRIMARY KEY (a)) WITH ('connector' = 'x');");
+        assert!(e.contains("NOT ENFORCED"), "{e}");
+        let e = error("CREATE TABLE t (a INT WITH ('connector' = 'x');");
+        assert!(e.starts_with("job.sql: ") && e.contains("Line: 1"), "{e}");
+        let e = error("CREATE TABLE t (a GEOMETRY) WITH ('connector' = 'x');");
+        assert!(e.contains("table 't', column 'a'") && e.contains("not supported"), "{e}");
+        let e = error("DROP TABLE t;");
+        assert!(e.contains("DROP statements are not supported"), "{e}");
+    }
+}
