@@ -172,7 +172,7 @@ pub(super) fn constant_text(value: Option<&str>, n: usize) -> crate::types::Colu
 }
 
 /// `rows` with columns widened to `schema`'s types where the `INSERT`
-/// allows an implicit cast (see `model::types::widens`); `None` if nothing
+/// allows an implicit cast (the SQL front end checks `weir_sql::types::widens`); `None` if nothing
 /// needs casting.
 pub(super) fn widen(rows: &ChangelogBatch, schema: &crate::types::Schema) -> Result<Option<ChangelogBatch>> {
     use arrow_array::cast::AsArray;

@@ -16,12 +16,14 @@
 //! [`config`] (`SET`), [`run`] (statements, restarts), [`explain`],
 //! [`insert`] (readers, writer, barriers, commit), [`scan`] (splits),
 //! [`filter`] (host-side WHERE), [`sink`] (writer tasks), [`columns`]
-//! (partition values, casts), [`progress`].
+//! (partition values, casts), [`progress`]; [`ScanSource`] and
+//! [`SinkWriter`] are those operators as handles for embedders.
 
 mod columns;
 mod config;
 mod explain;
 mod filter;
+mod handles;
 mod insert;
 pub mod model;
 mod progress;
@@ -31,6 +33,7 @@ mod scan;
 mod sink;
 
 pub use config::{Restart, RunConfig};
+pub use handles::{ScanSource, ScanStep, SinkWriter};
 pub use model::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
 pub use resolve::{Resolved, resolve, tables_of};
 pub use run::run;

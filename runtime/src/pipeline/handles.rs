@@ -1,0 +1,131 @@
+//! Typed handles for embedders: a table — built in code as a [`Table`], or
+//! parsed from Flink SQL by `weir-sql` — opened as a source or a sink,
+//! exchanging Arrow batches (with Flink row kinds) instead of text. They are
+//! the same operators the runner uses (its scan and its writers): options are
+//! validated the Flink way, the format is resolved, each component instance
+//! gets exactly what it declares and the operator granted.
+//!
+//! ```no_run
+//! # async fn demo(runtime: &weir::Runtime, gen: &weir::pipeline::Table, out: &weir::pipeline::Table,
+//! #               grants: &weir::policy::Grants) -> weir::Result<()> {
+//! use weir::pipeline::{ScanSource, ScanStep, SinkWriter};
+//! let mut source = ScanSource::open(runtime, gen, grants).await?;
+//! let mut sink = SinkWriter::open(runtime, out, grants).await?;
+//! while let ScanStep::Rows(rows) = source.next().await? {
+//!     sink.write(rows).await?;
+//! }
+//! let staged = sink.prepare_commit(1).await?;
+//! sink.commit(&staged).await?;
+//! sink.close().await
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::model::{Position, Query, Table};
+use super::resolve::resolve;
+use super::scan::{Scan, Step};
+use super::sink::Writers;
+use crate::Runtime;
+use crate::batch::ChangelogBatch;
+use crate::catalog::Role;
+use crate::checkpoint::SplitState;
+use crate::error::Result;
+use crate::policy::Grants;
+
+/// What [`ScanSource::next`] gave.
+#[derive(Debug)]
+pub enum ScanStep {
+    /// Rows, as Arrow columns with their row kinds.
+    Rows(ChangelogBatch),
+    /// Nothing for a moment (an unbounded source): call again later.
+    Idle,
+    /// Every split was read to its end.
+    End,
+}
+
+/// A table read as a source: its splits planned, a few read at a time in
+/// one source instance, raw records decoded by the table's format.
+pub struct ScanSource {
+    scan: Scan,
+}
+
+impl ScanSource {
+    /// Resolves `table` as a source and plans its splits; every column is
+    /// read.
+    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<ScanSource> {
+        let source = Arc::new(resolve(runtime, table, Role::Source)?);
+        let query = Query {
+            source: table.name.clone(),
+            columns: (0..table.schema.fields.len()).collect(),
+            filters: Vec::new(),
+            limit: None,
+            at: Position::default(),
+        };
+        let scan = Scan::open(source, query, operator, None, None).await.map_err(|e| e.in_table(&table.name))?;
+        Ok(ScanSource { scan })
+    }
+
+    /// How many splits the source planned.
+    pub fn splits(&self) -> usize {
+        self.scan.plan.splits.len()
+    }
+
+    /// The next batch of rows, [`ScanStep::Idle`], or [`ScanStep::End`].
+    pub async fn next(&mut self) -> Result<ScanStep> {
+        let table = self.scan.source.table.name.clone();
+        Ok(match self.scan.next().await.map_err(|e| e.in_table(&table))? {
+            Step::Rows(rows) => ScanStep::Rows(rows),
+            Step::Idle => ScanStep::Idle,
+            Step::End => ScanStep::End,
+        })
+    }
+
+    /// Where every split stands now (reader states, or finished), for a
+    /// checkpoint of the embedder's own.
+    pub async fn checkpoint(&mut self) -> Result<BTreeMap<String, SplitState>> {
+        self.scan.checkpoint().await
+    }
+}
+
+/// A table written as a sink: `sink.parallelism` writer instances (each
+/// with the table's encoder), fed in turn, with the sink's two-phase
+/// commit.
+pub struct SinkWriter {
+    writers: Writers,
+    table: String,
+}
+
+impl SinkWriter {
+    /// Resolves `table` as a sink and opens its writers (which discard
+    /// in-progress data no commit knows).
+    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<SinkWriter> {
+        let sink = Arc::new(resolve(runtime, table, Role::Sink)?);
+        let writers = Writers::open(sink, operator, 0, &[]).await.map_err(|e| e.in_table(&table.name))?;
+        Ok(SinkWriter { writers, table: table.name.clone() })
+    }
+
+    /// Writes rows (their columns are those of the table).
+    pub async fn write(&mut self, rows: ChangelogBatch) -> Result<()> {
+        self.writers.write(rows).await.map_err(|e| e.in_table(&self.table))
+    }
+
+    /// Stages everything written so far for checkpoint `id`; returns the
+    /// committables to keep (durably) until [`SinkWriter::commit`].
+    pub async fn prepare_commit(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
+        self.writers.prepare(id).await.map_err(|e| e.in_table(&self.table))
+    }
+
+    /// Makes staged data visible. Idempotent: committing again after a
+    /// crash is safe.
+    pub async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.writers.commit(committables).await.map_err(|e| e.in_table(&self.table))
+    }
+
+    /// Closes the writers.
+    pub async fn close(self) -> Result<()> {
+        let table = self.table;
+        self.writers.close().await.map_err(|e| e.in_table(&table))
+    }
+}
