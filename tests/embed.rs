@@ -90,3 +90,43 @@ async fn an_embedder_reads_a_source_as_arrow_and_commits_through_a_sink() {
     assert!(lines.iter().all(|l| l.split(',').nth(1).is_some_and(|n| n.len() == 5)), "{lines:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Receives a job's SELECT rows as Arrow batches (and EXPLAIN text).
+#[derive(Default)]
+struct Collect {
+    batches: Vec<weir::batch::ChangelogBatch>,
+    text: String,
+}
+
+impl weir::pipeline::Output for Collect {
+    fn rows(&mut self, rows: &weir::batch::ChangelogBatch) -> std::io::Result<()> {
+        self.batches.push(rows.clone());
+        Ok(())
+    }
+
+    fn write_fmt(&mut self, text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+        self.text.push_str(&text.to_string());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_run_from_code_hands_its_select_rows_over_as_arrow() {
+    let runtime = weir_tests::runtime().await;
+    let job = weir_sql::parse(
+        "embedded.sql",
+        "CREATE TABLE Gen (id BIGINT NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '100',
+           'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '100');
+         SELECT id FROM Gen WHERE id > 90;
+         EXPLAIN SELECT id FROM Gen;",
+    )
+    .expect("parses");
+    let mut out = Collect::default();
+    let config = weir::pipeline::RunConfig::default();
+    weir::pipeline::run(&runtime, &job, &Grants::none(), &config, &mut out).await.expect("runs");
+    let ids: Vec<i64> =
+        out.batches.iter().flat_map(|b| b.rows.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+    assert_eq!(ids, (91..=100).collect::<Vec<i64>>());
+    assert!(out.batches.iter().all(|b| b.row_kinds.iter().all(|&k| k == 0)), "inserts only");
+    assert!(out.text.contains("source Gen: connector 'datagen'"), "{}", out.text);
+}

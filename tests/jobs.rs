@@ -475,7 +475,7 @@ async fn a_quiet_stream_still_checkpoints_and_stops() {
     let config = pipeline::RunConfig {
         checkpoint_dir: Some(dir.join("cp")),
         checkpoint_interval: Some(std::time::Duration::from_millis(100)),
-        progress: false,
+        progress: None,
         stop: Some(stop.clone()),
         restart: None,
     };

@@ -31,7 +31,7 @@ async fn run(runtime: &weir::Runtime, sql: &str, grants: &Grants, checkpoints: &
     let config = RunConfig {
         checkpoint_dir: Some(checkpoints.to_owned()),
         checkpoint_interval: Some(Duration::from_secs(10)),
-        progress: false,
+        progress: None,
         stop: None,
         restart: None,
     };

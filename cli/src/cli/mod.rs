@@ -513,6 +513,17 @@ fn default_checkpoint_dir(file: &std::path::Path) -> PathBuf {
     PathBuf::from(".weir").join("checkpoints").join(format!("{stem}-{}", &id[..8]))
 }
 
+/// The live progress line of an `INSERT` on a terminal's standard error:
+/// rows, rows/s and MB/s of raw input.
+fn progress_line() -> weir::pipeline::ProgressSink {
+    weir::pipeline::ProgressSink(Arc::new(|e: &weir::pipeline::ProgressEvent| {
+        let secs = e.elapsed.as_secs_f64().max(1e-9);
+        let mb = if e.bytes > 0 { format!(", {:.1} MB/s", e.bytes as f64 / 1e6 / secs) } else { String::new() };
+        let end = if e.done { "\n" } else { "" };
+        eprint!("\r{}: {} rows, {:.0} rows/s{mb} ({secs:.1} s){end}\x1b[K", e.label, e.rows, e.rows as f64 / secs);
+    }))
+}
+
 async fn run_job(
     cli: &Cli,
     file: &PathBuf,
@@ -543,7 +554,7 @@ async fn run_job(
     let defaults = weir::pipeline::RunConfig {
         checkpoint_dir: Some(default_checkpoint_dir(file)),
         checkpoint_interval: None,
-        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()).then(progress_line),
         stop: Some(stop),
         restart: None,
     };

@@ -17,8 +17,8 @@ pub struct RunConfig {
     pub checkpoint_dir: Option<std::path::PathBuf>,
     /// Time between checkpoints; `None`: only the final one.
     pub checkpoint_interval: Option<Duration>,
-    /// Show a live progress line on standard error (a terminal).
-    pub progress: bool,
+    /// Where progress events of `INSERT`s go (`None`: nowhere).
+    pub progress: Option<super::progress::ProgressSink>,
     /// Set (by Ctrl-C) to stop: an `INSERT` takes a last checkpoint and
     /// returns [`Stopped`](crate::Error) so that the next run resumes.
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,

@@ -1,10 +1,10 @@
 //! `EXPLAIN`: what each table resolves to, what it may touch and which
 //! push-downs its source accepted.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use super::model::{self, Statement};
+use super::output::Output;
 use super::resolve::{resolve, tables_of};
 use super::scan::Scan;
 use crate::Runtime;
@@ -17,7 +17,7 @@ pub(super) async fn explain(
     job: &model::Job,
     statement: &Statement,
     operator: &Grants,
-    out: &mut (dyn Write + Send),
+    out: &mut dyn Output,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::Host(e.into());
     for (name, role) in tables_of(statement) {

@@ -203,7 +203,7 @@ pub(super) async fn write_from(
     let mut ended: BTreeMap<String, checkpoint::SplitState> = BTreeMap::new();
     let mut live = asks.len();
     let mut stop_at: Option<u64> = None;
-    let mut progress = Progress::new(&format!("{source_name} → {}", sink.table.name), config.progress);
+    let mut progress = Progress::new(&format!("{source_name} → {}", sink.table.name), config.progress.clone());
     loop {
         // Wake up now and then even when no rows come (a quiet stream), so
         // checkpoints and a stop still happen.

@@ -1,20 +1,20 @@
 //! Running a job: every table's grants checked first, then statement by
 //! statement with Flink's restart strategy; bare `SELECT`s print their rows.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use super::config::RunConfig;
 use super::explain::explain;
 use super::insert::insert;
 use super::model::{self, Statement};
+use super::output::Output;
 use super::resolve::{resolve, tables_of};
 use super::scan::{Scan, Step};
+use crate::Runtime;
 use crate::catalog::Role;
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::policy::Grants;
-use crate::{Runtime, display};
 
 /// Whether a restart may help: a component failed at run time (not a
 /// mistake in the job, a missing grant or a stop).
@@ -37,7 +37,7 @@ pub async fn run(
     job: &model::Job,
     operator: &Grants,
     config: &RunConfig,
-    out: &mut (dyn Write + Send),
+    out: &mut dyn Output,
 ) -> Result<()> {
     for statement in &job.statements {
         for (name, role) in tables_of(statement) {
@@ -77,7 +77,7 @@ pub(super) async fn run_statement(
     operator: &Grants,
     config: &RunConfig,
     store: Option<checkpoint::Store>,
-    out: &mut (dyn Write + Send),
+    out: &mut dyn Output,
 ) -> Result<()> {
     let table = |name: &str| job.table(name).expect("the SQL front end resolved every table");
     match statement {
@@ -92,7 +92,7 @@ pub(super) async fn run_statement(
                     Step::Rows(rows) => {
                         // Streamed in bounded chunks, flushed: rows of an
                         // unbounded scan show as they come, also in a pipe.
-                        display::print_rows(&rows, out).map_err(|e| Error::Host(e.into()))?;
+                        out.rows(&rows).map_err(|e| Error::Host(e.into()))?;
                     }
                     Step::Idle => {}
                     Step::End => return Ok(()),
