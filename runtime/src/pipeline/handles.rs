@@ -6,10 +6,10 @@
 //! gets exactly what it declares and the operator granted.
 //!
 //! ```no_run
-//! # async fn demo(runtime: &weir::Runtime, gen: &weir::pipeline::Table, out: &weir::pipeline::Table,
+//! # async fn demo(runtime: &weir::Runtime, input: &weir::pipeline::Table, out: &weir::pipeline::Table,
 //! #               grants: &weir::policy::Grants) -> weir::Result<()> {
 //! use weir::pipeline::{ScanSource, ScanStep, SinkWriter};
-//! let mut source = ScanSource::open(runtime, gen, grants).await?;
+//! let mut source = ScanSource::open(runtime, input, grants).await?;
 //! let mut sink = SinkWriter::open(runtime, out, grants).await?;
 //! while let ScanStep::Rows(rows) = source.next().await? {
 //!     sink.write(rows).await?;

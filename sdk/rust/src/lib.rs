@@ -187,26 +187,46 @@ pub trait Sink: Sized + 'static {
 #[doc(hidden)]
 pub mod __private;
 
+/// The one export macro the four public ones expand to: nothing natively
+/// (benchmarks and unit tests link several components into one binary; the
+/// types still count as used), and in a component the canonical-ABI exports
+/// of each interface with its adapter, plus the world's type section.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __weir_export {
+    (
+        uses: $used:ty;
+        world: $world:ident, $section:literal;
+        $($alias:ident = $adapter:ty => $($cabi:ident($iface:ident)),+);+ $(;)?
+    ) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = ::core::marker::PhantomData::<$used>;
+        };
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            $(
+                type $alias = $adapter;
+                $($crate::$cabi!($alias with_types_in $crate::bindings::exports::weir::connector::$iface);)+
+            )+
+            #[unsafe(link_section = $section)]
+            #[used]
+            static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::$world.len()] = $crate::bindings::$world;
+        };
+    };
+}
+
 /// Exports a [`Format`] implementation as a `format-component`.
 #[macro_export]
 macro_rules! export_format {
     ($ty:ty) => {
-        // Compiled natively (benchmarks, unit tests) a component exports
-        // nothing, so several can link into one binary; the type still
-        // counts as used.
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: () = {
-            let _ = ::core::marker::PhantomData::<$ty>;
-        };
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            type __WeirExport = $crate::__private::FormatAdapter<$ty>;
-            $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::factory);
-            $crate::__export_weir_connector_format_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::format);
-            #[unsafe(link_section = "component-type:weir-sdk:0.1.0:format-component")]
-            #[used]
-            static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::FORMAT_WORLD_TYPE.len()] = $crate::bindings::FORMAT_WORLD_TYPE;
-        };
+        $crate::__weir_export! {
+            uses: $ty;
+            world: FORMAT_WORLD_TYPE, "component-type:weir-sdk:0.1.0:format-component";
+            __WeirExport = $crate::__private::FormatAdapter<$ty> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory),
+                __export_weir_connector_format_0_1_0_cabi(format);
+        }
     };
 }
 
@@ -214,22 +234,13 @@ macro_rules! export_format {
 #[macro_export]
 macro_rules! export_source {
     ($ty:ty) => {
-        // Compiled natively (benchmarks, unit tests) a component exports
-        // nothing, so several can link into one binary; the type still
-        // counts as used.
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: () = {
-            let _ = ::core::marker::PhantomData::<$ty>;
-        };
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            type __WeirExport = $crate::__private::SourceAdapter<$ty>;
-            $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::factory);
-            $crate::__export_weir_connector_source_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::source);
-            #[unsafe(link_section = "component-type:weir-sdk:0.1.0:source-component")]
-            #[used]
-            static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::SOURCE_WORLD_TYPE.len()] = $crate::bindings::SOURCE_WORLD_TYPE;
-        };
+        $crate::__weir_export! {
+            uses: $ty;
+            world: SOURCE_WORLD_TYPE, "component-type:weir-sdk:0.1.0:source-component";
+            __WeirExport = $crate::__private::SourceAdapter<$ty> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory),
+                __export_weir_connector_source_0_1_0_cabi(source);
+        }
     };
 }
 
@@ -237,22 +248,13 @@ macro_rules! export_source {
 #[macro_export]
 macro_rules! export_sink {
     ($ty:ty) => {
-        // Compiled natively (benchmarks, unit tests) a component exports
-        // nothing, so several can link into one binary; the type still
-        // counts as used.
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: () = {
-            let _ = ::core::marker::PhantomData::<$ty>;
-        };
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            type __WeirExport = $crate::__private::SinkAdapter<$ty>;
-            $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::factory);
-            $crate::__export_weir_connector_sink_0_1_0_cabi!(__WeirExport with_types_in $crate::bindings::exports::weir::connector::sink);
-            #[unsafe(link_section = "component-type:weir-sdk:0.1.0:sink-component")]
-            #[used]
-            static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::SINK_WORLD_TYPE.len()] = $crate::bindings::SINK_WORLD_TYPE;
-        };
+        $crate::__weir_export! {
+            uses: $ty;
+            world: SINK_WORLD_TYPE, "component-type:weir-sdk:0.1.0:sink-component";
+            __WeirExport = $crate::__private::SinkAdapter<$ty> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory),
+                __export_weir_connector_sink_0_1_0_cabi(sink);
+        }
     };
 }
 
@@ -262,20 +264,14 @@ macro_rules! export_sink {
 #[macro_export]
 macro_rules! export_connector {
     ($source:ty, $sink:ty) => {
-        #[cfg(not(target_arch = "wasm32"))]
-        const _: () = {
-            let _ = ::core::marker::PhantomData::<($source, $sink)>;
-        };
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            type __WeirSource = $crate::__private::SourceAdapter<$source>;
-            type __WeirSink = $crate::__private::SinkAdapter<$sink>;
-            $crate::__export_weir_connector_factory_0_1_0_cabi!(__WeirSource with_types_in $crate::bindings::exports::weir::connector::factory);
-            $crate::__export_weir_connector_source_0_1_0_cabi!(__WeirSource with_types_in $crate::bindings::exports::weir::connector::source);
-            $crate::__export_weir_connector_sink_0_1_0_cabi!(__WeirSink with_types_in $crate::bindings::exports::weir::connector::sink);
-            #[unsafe(link_section = "component-type:weir-sdk:0.1.0:connector-component")]
-            #[used]
-            static __WEIR_COMPONENT_TYPE: [u8; $crate::bindings::CONNECTOR_WORLD_TYPE.len()] = $crate::bindings::CONNECTOR_WORLD_TYPE;
-        };
+        $crate::__weir_export! {
+            uses: ($source, $sink);
+            world: CONNECTOR_WORLD_TYPE, "component-type:weir-sdk:0.1.0:connector-component";
+            __WeirSource = $crate::__private::SourceAdapter<$source> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory),
+                __export_weir_connector_source_0_1_0_cabi(source);
+            __WeirSink = $crate::__private::SinkAdapter<$sink> =>
+                __export_weir_connector_sink_0_1_0_cabi(sink);
+        }
     };
 }
