@@ -20,7 +20,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceAny;
 
 use crate::batch::{self, ChangelogBatch};
-use crate::bindings::v0_1_0::weir::connector::types::{Batch, Schema, VarData};
+use crate::bindings::v0_1_0::weir::connector::types::{Batch, Options, Schema, VarData};
 use crate::catalog::{Catalog, Entry, Role};
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{Error, Result};
@@ -77,8 +77,8 @@ impl Runtime {
         schema: &Schema,
     ) -> Result<Decoder> {
         let entry = self.catalog.find(format, Role::Format)?;
-        let (instance, handle) = open_format(entry, table, options, schema, Direction::Decode).await?;
-        Ok(Decoder { instance, handle, schema: schema.clone() })
+        let options = format_options(entry, table, options)?;
+        Decoder::open(entry, &options, schema, &Grants::none()).await
     }
 
     /// An encoder of format `format` for `table`.
@@ -90,32 +90,34 @@ impl Runtime {
         schema: &Schema,
     ) -> Result<Encoder> {
         let entry = self.catalog.find(format, Role::Format)?;
-        let (instance, handle) = open_format(entry, table, options, schema, Direction::Encode).await?;
-        Ok(Encoder { instance, handle })
+        let options = format_options(entry, table, options)?;
+        Encoder::open(entry, &options, schema, &Grants::none()).await
     }
 }
 
-enum Direction {
-    Decode,
-    Encode,
+/// A format's options for `table`, validated the Flink way (defaults filled
+/// in, unknown keys refused).
+fn format_options(entry: &Entry, table: &str, options: &[(String, String)]) -> Result<Options> {
+    let target = Target { table, role: "format", prefix: Some(&entry.spec.identifier) };
+    Ok(options::validate(target, &entry.spec, options)?)
 }
 
-/// Validates options, instantiates with no grants, lets the component
-/// validate, and opens the decoder or encoder resource.
+/// The one way a format is opened, by the runner and by embedders: an
+/// instance with `grants`, the component's own validation, then the
+/// decoder or encoder resource.
 async fn open_format(
     entry: &Entry,
-    table: &str,
-    options: &[(String, String)],
+    options: &Options,
     schema: &Schema,
-    direction: Direction,
+    grants: &Grants,
+    decode: bool,
 ) -> Result<(Instance, ResourceAny)> {
-    let target = Target { table, role: "format", prefix: Some(&entry.spec.identifier) };
-    let options = options::validate(target, &entry.spec, options)?;
-    let mut instance = entry.loaded.instantiate(&entry.spec.identifier, &Grants::none()).await?;
-    instance.validate(&options, schema).await?;
-    let handle = match direction {
-        Direction::Decode => instance.open_decoder(&options, schema).await?,
-        Direction::Encode => instance.open_encoder(&options, schema).await?,
+    let mut instance = entry.loaded.instantiate(&entry.spec.identifier, grants).await?;
+    instance.validate(options, schema).await?;
+    let handle = if decode {
+        instance.open_decoder(options, schema).await?
+    } else {
+        instance.open_encoder(options, schema).await?
     };
     Ok((instance, handle))
 }
@@ -128,6 +130,13 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Opens a decoder of the format `entry` with already validated
+    /// `options`, granting its instance `grants`.
+    pub async fn open(entry: &Entry, options: &Options, schema: &Schema, grants: &Grants) -> Result<Decoder> {
+        let (instance, handle) = open_format(entry, options, schema, grants, true).await?;
+        Ok(Decoder { instance, handle, schema: schema.clone() })
+    }
+
     /// Decodes frames into a batch, exactly as the guest returned it.
     pub async fn decode(&mut self, frames: &VarData) -> Result<Batch> {
         self.instance.decode(self.handle, frames).await
@@ -152,6 +161,13 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// Opens an encoder of the format `entry` with already validated
+    /// `options`, granting its instance `grants`.
+    pub async fn open(entry: &Entry, options: &Options, schema: &Schema, grants: &Grants) -> Result<Encoder> {
+        let (instance, handle) = open_format(entry, options, schema, grants, false).await?;
+        Ok(Encoder { instance, handle })
+    }
+
     /// Encodes a batch into frames.
     pub async fn encode(&mut self, rows: &Batch) -> Result<VarData> {
         self.instance.encode(self.handle, rows).await

@@ -13,6 +13,7 @@ use super::columns::{with_partitions, without_partitions};
 use super::filter::evaluate;
 use super::model::{self, CompareOp, Literal};
 use super::resolve::Resolved;
+use crate::api::Decoder;
 use crate::batch::{self, ChangelogBatch};
 use crate::bindings::v0_1_0::exports::weir::connector::source as wsource;
 use crate::checkpoint;
@@ -53,13 +54,11 @@ pub(super) enum Slot {
 
 /// A running scan of one source table for one query.
 pub(super) struct Scan {
-    /// The table's columns without its partition columns.
-    pub(super) decode_schema: crate::types::Schema,
     pub(super) source: Arc<Resolved>,
     pub(super) query: model::Query,
     pub(super) request: wsource::ScanRequest,
     pub(super) instance: Instance,
-    pub(super) decoder: Option<(Instance, ResourceAny)>,
+    pub(super) decoder: Option<Decoder>,
     pub(super) plan: wsource::ScanPlan,
     /// One slot per split of the plan.
     pub(super) slots: Vec<Slot>,
@@ -111,16 +110,12 @@ impl Scan {
         let decode_schema = without_partitions(table);
         let decoder = match &source.format {
             Some((entry, options)) => {
-                let grants = source.format_grants(operator)?;
-                let mut d = entry.loaded.instantiate(&entry.spec.identifier, &grants).await?;
-                d.validate(options, &decode_schema).await?;
-                let handle = d.open_decoder(options, &decode_schema).await?;
-                Some((d, handle))
+                Some(Decoder::open(entry, options, &decode_schema, &source.format_grants(operator)?).await?)
             }
             None => None,
         };
         let remaining = query.limit;
-        Ok(Scan { decode_schema, source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
+        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -234,9 +229,8 @@ impl Scan {
     /// Decodes records with the format; the batch is checked as the
     /// format's (an invalid one names the format, not the connector).
     pub(super) async fn decode(&mut self, values: &VarData) -> Result<ChangelogBatch> {
-        let (decoder, handle) = self.decoder.as_mut().expect("raw records only come from connectors with a format");
-        let decoded = decoder.decode(*handle, values).await?;
-        batch::to_arrow(decoder.name(), &self.decode_schema, decoded)
+        let decoder = self.decoder.as_mut().expect("raw records only come from connectors with a format");
+        decoder.decode_arrow(values).await
     }
 
     /// Filters, projection and limit the source did not take.

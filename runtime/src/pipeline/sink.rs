@@ -8,6 +8,7 @@ use wasmtime::component::ResourceAny;
 
 use super::columns::{constant_text, partition_text, widen, without_partitions};
 use super::resolve::Resolved;
+use crate::api::Encoder;
 use crate::batch::{self, ChangelogBatch};
 use crate::bindings::v0_1_0::exports::weir::connector::sink as wsink;
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ pub(super) struct Writer {
     pub(super) sink: Arc<Resolved>,
     pub(super) instance: Instance,
     pub(super) writer: ResourceAny,
-    pub(super) encoder: Option<(Instance, ResourceAny)>,
+    pub(super) encoder: Option<Encoder>,
 }
 
 impl Writer {
@@ -53,11 +54,7 @@ impl Writer {
         let encode_schema = without_partitions(table);
         let encoder = match &sink.format {
             Some((entry, options)) => {
-                let grants = sink.format_grants(operator)?;
-                let mut e = entry.loaded.instantiate(&entry.spec.identifier, &grants).await?;
-                e.validate(options, &encode_schema).await?;
-                let handle = e.open_encoder(options, &encode_schema).await?;
-                Some((e, handle))
+                Some(Encoder::open(entry, options, &encode_schema, &sink.format_grants(operator)?).await?)
             }
             None => None,
         };
@@ -110,8 +107,8 @@ impl Writer {
         let batch = batch::from_arrow(widened.as_ref().unwrap_or(rows))
             .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
         let input = match &mut self.encoder {
-            Some((encoder, handle)) => {
-                let values = encoder.encode(*handle, &batch).await?;
+            Some(encoder) => {
+                let values = encoder.encode(&batch).await?;
                 wsink::SinkInput::Records(RawRecords { values, keys: None, timestamps: None, metadata })
             }
             None => wsink::SinkInput::Rows(batch),
