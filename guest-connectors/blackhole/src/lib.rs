@@ -3,20 +3,22 @@
 //! format without a sink's cost.
 
 use weir_sdk::{
-    Committable, ComponentSpec, Options, Payload, Result, RowKind, Schema, Sink, SinkAbilities, SinkInput,
+    Committable, ComponentSpec, Connector, Options, Payload, Result, RowKind, Schema, Sink, SinkAbilities, SinkInput,
     WriterContext, export_sink,
 };
 
 struct Blackhole;
 
-impl Sink for Blackhole {
+impl Connector for Blackhole {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("blackhole", "Swallows every row (Flink's BlackHole sink)")
             .payload(Payload::Rows)
             .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete])
             .sink_abilities(SinkAbilities::OVERWRITE | SinkAbilities::PARTITIONING)
     }
+}
 
+impl Sink for Blackhole {
     fn open(_options: &Options, _schema: &Schema, _context: &WriterContext) -> Result<Self> {
         Ok(Blackhole)
     }

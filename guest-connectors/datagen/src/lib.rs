@@ -21,8 +21,8 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use weir_sdk::{
-    Accepted, BatchBuilder, ComponentSpec, Error, LogicalType, OptionSpec, Options, OptionsExt, Payload, ReadResult,
-    Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split, export_source,
+    Accepted, BatchBuilder, ComponentSpec, Connector, Error, LogicalType, OptionSpec, Options, OptionsExt, Payload,
+    ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split, export_source,
 };
 
 /// How one value — a column, or an element, key, value or field inside
@@ -70,7 +70,7 @@ pub struct Datagen {
 
 const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-impl Source for Datagen {
+impl Connector for Datagen {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("datagen", "Random or sequential rows, rate-limited (Flink's DataGen source)")
             .payload(Payload::Rows)
@@ -131,7 +131,9 @@ impl Source for Datagen {
     fn validate(options: &Options, schema: &Schema) -> Result<()> {
         columns(options, schema).map(|_| ())
     }
+}
 
+impl Source for Datagen {
     fn plan(options: &Options, schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
         let columns = columns(options, schema)?;
         let splits = u64::try_from(options.long("scan.parallelism")?)

@@ -39,9 +39,9 @@ use std::time::{Duration, Instant};
 
 use weir_framing::{Framer, Framing};
 use weir_sdk::{
-    Accepted, CapabilityKind, Column, ColumnData, Committable, CompareOp, ComponentSpec, Error, OptionSpec, Options,
-    OptionsExt, Payload, Predicate, RawRecords, ReadResult, Result, Scalar, ScanPlan, ScanRequest, Schema, Sink,
-    SinkAbilities, SinkInput, Source, Split, VarData, WriterContext, export_connector,
+    Accepted, CapabilityKind, Column, ColumnData, Committable, CompareOp, ComponentSpec, Connector, Error, OptionSpec,
+    Options, OptionsExt, Payload, Predicate, RawRecords, ReadResult, Result, Scalar, ScanPlan, ScanRequest, Schema,
+    Sink, SinkAbilities, SinkInput, Source, Split, VarData, WriterContext, export_connector,
 };
 
 const CHUNK: usize = 256 << 10;
@@ -226,7 +226,10 @@ fn records(frames: weir_framing::VarData, partitions: &[(String, Option<String>)
 
 const WATCH: &[u8] = b"watch:";
 
-impl Source for FileReader {
+/// The connector: one spec and validation for reading and writing.
+struct Filesystem;
+
+impl Connector for Filesystem {
     fn spec() -> ComponentSpec {
         ComponentSpec::new(
             "filesystem",
@@ -268,7 +271,9 @@ impl Source for FileReader {
         .capability(CapabilityKind::Read, "{path}")
         .capability(CapabilityKind::Write, "{path}")
     }
+}
 
+impl Source for FileReader {
     fn plan(options: &Options, schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
         let root = PathBuf::from(options.string("path")?);
         // Partition pruning: `=` / `<>` / IS [NOT] NULL on a column that is a
@@ -520,10 +525,6 @@ pub struct FileWriter {
 }
 
 impl Sink for FileWriter {
-    fn spec() -> ComponentSpec {
-        FileReader::spec()
-    }
-
     fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
         let dir = PathBuf::from(options.string("path")?);
         fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
@@ -707,4 +708,4 @@ fn final_name(in_progress: &Path) -> Result<PathBuf> {
     Ok(in_progress.with_file_name(base))
 }
 
-export_connector!(FileReader, FileWriter);
+export_connector!(Filesystem, FileReader, FileWriter);

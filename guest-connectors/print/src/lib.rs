@@ -11,8 +11,9 @@ use std::io::Write as _;
 
 use weir_sdk::text;
 use weir_sdk::{
-    BatchReader, CapabilityKind, ColumnRef, Committable, ComponentSpec, Error, LogicalType, NestedType, OptionSpec,
-    Options, OptionsExt, Payload, Result, RowKind, Schema, Sink, SinkInput, ValueRef, WriterContext, export_sink,
+    BatchReader, CapabilityKind, ColumnRef, Committable, ComponentSpec, Connector, Error, LogicalType, NestedType,
+    OptionSpec, Options, OptionsExt, Payload, Result, RowKind, Schema, Sink, SinkInput, ValueRef, WriterContext,
+    export_sink,
 };
 
 /// One writer.
@@ -23,7 +24,7 @@ pub struct Print {
     line: String,
 }
 
-impl Sink for Print {
+impl Connector for Print {
     fn spec() -> ComponentSpec {
         let mut spec = ComponentSpec::new("print", "Prints every row to the terminal (Flink's Print sink)")
             .payload(Payload::Rows)
@@ -40,7 +41,9 @@ impl Sink for Print {
         }
         spec
     }
+}
 
+impl Sink for Print {
     fn open(options: &Options, schema: &Schema, context: &WriterContext) -> Result<Self> {
         let identifier = options.get("print-identifier").unwrap_or_default();
         // Flink: `id:subtask> ` with parallel writers, `id> ` otherwise.

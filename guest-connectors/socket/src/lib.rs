@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use weir_framing::{Framer, Framing};
 use weir_sdk::{
-    Accepted, CapabilityKind, Committable, ComponentSpec, Error, OptionSpec, Options, OptionsExt, Payload, RawRecords,
-    ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Sink, SinkInput, Source, Split, VarData, WriterContext,
-    export_connector,
+    Accepted, CapabilityKind, Committable, ComponentSpec, Connector, Error, OptionSpec, Options, OptionsExt, Payload,
+    RawRecords, ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Sink, SinkInput, Source, Split, VarData,
+    WriterContext, export_connector,
 };
 
 /// The reader of the one split.
@@ -38,7 +38,10 @@ pub struct Socket {
     buffer: Vec<u8>,
 }
 
-impl Source for Socket {
+/// The connector: one spec and validation for reading and writing.
+struct SocketConnector;
+
+impl Connector for SocketConnector {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("socket", "Delimited records from and to a TCP server (Flink's socket example source)")
             .payload(Payload::RawRecords)
@@ -62,7 +65,9 @@ impl Source for Socket {
     fn validate(options: &Options, _schema: &Schema) -> Result<()> {
         settings(options).map(|_| ())
     }
+}
 
+impl Source for Socket {
     fn plan(options: &Options, _schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
         let (address, ..) = settings(options)?;
         Ok(ScanPlan {
@@ -180,10 +185,6 @@ pub struct SocketWriter {
 }
 
 impl Sink for SocketWriter {
-    fn spec() -> ComponentSpec {
-        Socket::spec()
-    }
-
     fn open(options: &Options, _schema: &Schema, _context: &WriterContext) -> Result<Self> {
         let (address, delimiter, _) = settings(options)?;
         let stream = TcpStream::connect(&address)
@@ -216,4 +217,4 @@ impl Sink for SocketWriter {
     }
 }
 
-export_connector!(Socket, SocketWriter);
+export_connector!(SocketConnector, Socket, SocketWriter);

@@ -63,7 +63,10 @@ pub struct ReaderRes<T>(RefCell<T>);
 pub struct LookupRes<T>(RefCell<Box<dyn crate::LookupTable>>, PhantomData<T>);
 pub struct VectorRes<T>(RefCell<Box<dyn crate::VectorIndex>>, PhantomData<T>);
 
-factory_impl!(SourceAdapter, Source);
+/// The factory of a connector (source, sink or both).
+pub struct ConnectorAdapter<T>(PhantomData<T>);
+
+factory_impl!(ConnectorAdapter, Connector);
 
 impl<T: crate::Source> source::Guest for SourceAdapter<T> {
     type SplitReader = ReaderRes<T>;
@@ -118,8 +121,6 @@ impl<T: crate::Source> source::GuestVectorIndex for VectorRes<T> {
 
 pub struct SinkAdapter<T>(PhantomData<T>);
 pub struct WriterRes<T>(RefCell<T>);
-
-factory_impl!(SinkAdapter, Sink);
 
 impl<T: crate::Sink> sink::Guest for SinkAdapter<T> {
     type Writer = WriterRes<T>;

@@ -1,7 +1,7 @@
 //! Write Weir connectors and formats in Rust.
 //!
-//! Implement one trait — [`Format`], [`Source`] or [`Sink`] — and call its
-//! export macro; the SDK does the WIT plumbing. Build the crate as a
+//! Implement [`Format`] — or [`Connector`] with [`Source`] and/or [`Sink`] —
+//! and call the export macro; the SDK does the WIT plumbing. Build the crate as a
 //! `cdylib` for `wasm32-wasip2` (`crate-type = ["cdylib"]`, or
 //! `cargo rustc --target wasm32-wasip2 --crate-type cdylib`) and the output
 //! is a component the `weir` runtime loads.
@@ -103,18 +103,27 @@ pub trait Format: Sized + 'static {
     }
 }
 
-/// A scan source: plans splits, reads each with a checkpointable reader.
-///
-/// `Self` is the state of one split reader.
-pub trait Source: Sized + 'static {
-    /// The spec: identifier (`'connector' = '…'`), options, abilities.
+/// What every connector declares once, whether it is a source, a sink or
+/// both: its spec and the validation beyond what the spec expresses (the
+/// contract's `factory`). A standalone source or sink implements it on its
+/// reader or writer type; a connector that is both implements it once, on
+/// a type of its own, and names it in [`export_connector!`].
+pub trait Connector: 'static {
+    /// The spec: identifier (`'connector' = '…'`), options, abilities,
+    /// capabilities.
     fn spec() -> ComponentSpec;
 
     /// Checks beyond what the spec expresses.
     fn validate(_options: &Options, _schema: &Schema) -> Result<()> {
         Ok(())
     }
+}
 
+/// A scan source: plans splits, reads each with a checkpointable reader.
+/// Its spec is its [`Connector`]'s.
+///
+/// `Self` is the state of one split reader.
+pub trait Source: Sized + 'static {
     /// Plans the splits of a scan and says which push-downs it applies.
     fn plan(options: &Options, schema: &Schema, request: &ScanRequest) -> Result<ScanPlan>;
 
@@ -135,12 +144,12 @@ pub trait Source: Sized + 'static {
 
     /// Opens a lookup table (sources with the `lookup` ability).
     fn open_lookup(_options: &Options, _schema: &Schema, _key_columns: &[u32]) -> Result<Box<dyn LookupTable>> {
-        Err(Error::unsupported(format!("connector '{}' does not support lookups", Self::spec().identifier)))
+        Err(Error::unsupported("this connector does not support lookups"))
     }
 
     /// Opens a vector index (sources with the `vector-search` ability).
     fn open_vector_index(_options: &Options, _schema: &Schema, _column: u32) -> Result<Box<dyn VectorIndex>> {
-        Err(Error::unsupported(format!("connector '{}' does not support vector search", Self::spec().identifier)))
+        Err(Error::unsupported("this connector does not support vector search"))
     }
 }
 
@@ -156,16 +165,9 @@ pub trait VectorIndex {
     fn search(&mut self, query: &[f32], top_k: u32) -> Result<SearchResult>;
 }
 
-/// A two-phase-commit sink. `Self` is the state of one writer.
+/// A two-phase-commit sink. Its spec is its [`Connector`]'s. `Self` is the
+/// state of one writer.
 pub trait Sink: Sized + 'static {
-    /// The spec: identifier (`'connector' = '…'`), options, abilities.
-    fn spec() -> ComponentSpec;
-
-    /// Checks beyond what the spec expresses.
-    fn validate(_options: &Options, _schema: &Schema) -> Result<()> {
-        Ok(())
-    }
-
     /// Opens a writer.
     fn open(options: &Options, schema: &Schema, context: &WriterContext) -> Result<Self>;
 
@@ -180,7 +182,7 @@ pub trait Sink: Sized + 'static {
 
     /// Discards committables that will never be committed.
     fn abort(_options: &Options, _committables: Vec<Committable>) -> Result<()> {
-        Err(Error::unsupported(format!("connector '{}' cannot abort staged data", Self::spec().identifier)))
+        Err(Error::unsupported("this connector cannot abort staged data"))
     }
 }
 
@@ -230,45 +232,51 @@ macro_rules! export_format {
     };
 }
 
-/// Exports a [`Source`] implementation as a `source-component`.
+/// Exports a type that is a [`Connector`] and a [`Source`] as a
+/// `source-component`.
 #[macro_export]
 macro_rules! export_source {
     ($ty:ty) => {
         $crate::__weir_export! {
             uses: $ty;
             world: SOURCE_WORLD_TYPE, "component-type:weir-sdk:0.1.0:source-component";
+            __WeirFactory = $crate::__private::ConnectorAdapter<$ty> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory);
             __WeirExport = $crate::__private::SourceAdapter<$ty> =>
-                __export_weir_connector_factory_0_1_0_cabi(factory),
                 __export_weir_connector_source_0_1_0_cabi(source);
         }
     };
 }
 
-/// Exports a [`Sink`] implementation as a `sink-component`.
+/// Exports a type that is a [`Connector`] and a [`Sink`] as a
+/// `sink-component`.
 #[macro_export]
 macro_rules! export_sink {
     ($ty:ty) => {
         $crate::__weir_export! {
             uses: $ty;
             world: SINK_WORLD_TYPE, "component-type:weir-sdk:0.1.0:sink-component";
+            __WeirFactory = $crate::__private::ConnectorAdapter<$ty> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory);
             __WeirExport = $crate::__private::SinkAdapter<$ty> =>
-                __export_weir_connector_factory_0_1_0_cabi(factory),
                 __export_weir_connector_sink_0_1_0_cabi(sink);
         }
     };
 }
 
-/// Exports a connector that is both a [`Source`] and a [`Sink`] as a
-/// `connector-component`. The spec and validation are the source's; the
-/// sink type's `spec` is not consulted.
+/// Exports a connector that is both a source and a sink as a
+/// `connector-component`: one [`Connector`] (the spec and validation of
+/// both sides), its [`Source`] (reader) and its [`Sink`] (writer) types.
+/// `export_connector!(Files, FileReader, FileWriter)`.
 #[macro_export]
 macro_rules! export_connector {
-    ($source:ty, $sink:ty) => {
+    ($connector:ty, $source:ty, $sink:ty) => {
         $crate::__weir_export! {
-            uses: ($source, $sink);
+            uses: ($connector, $source, $sink);
             world: CONNECTOR_WORLD_TYPE, "component-type:weir-sdk:0.1.0:connector-component";
+            __WeirFactory = $crate::__private::ConnectorAdapter<$connector> =>
+                __export_weir_connector_factory_0_1_0_cabi(factory);
             __WeirSource = $crate::__private::SourceAdapter<$source> =>
-                __export_weir_connector_factory_0_1_0_cabi(factory),
                 __export_weir_connector_source_0_1_0_cabi(source);
             __WeirSink = $crate::__private::SinkAdapter<$sink> =>
                 __export_weir_connector_sink_0_1_0_cabi(sink);

@@ -3,7 +3,8 @@
 //! renames staged files without checking would after a restart.
 
 use weir_sdk::{
-    Committable, ComponentSpec, Error, Options, Payload, Result, Schema, Sink, SinkInput, WriterContext, export_sink,
+    Committable, ComponentSpec, Connector, Error, Options, Payload, Result, Schema, Sink, SinkInput, WriterContext,
+    export_sink,
 };
 
 struct Once {
@@ -15,11 +16,13 @@ struct Once {
 /// host repeats it.
 static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-impl Sink for Once {
+impl Connector for Once {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("broken-commit", "Test guest: commit fails when repeated").payload(Payload::Rows)
     }
+}
 
+impl Sink for Once {
     fn open(_options: &Options, _schema: &Schema, _context: &WriterContext) -> Result<Self> {
         Ok(Once { staged: 0 })
     }

@@ -3,8 +3,8 @@
 //! over, duplicating what was read before the checkpoint.
 
 use weir_sdk::{
-    Accepted, BatchBuilder, ComponentSpec, Options, Payload, ReadResult, Result, RowKind, ScanPlan, ScanRequest,
-    Schema, Source, Split, export_source,
+    Accepted, BatchBuilder, ComponentSpec, Connector, Options, Payload, ReadResult, Result, RowKind, ScanPlan,
+    ScanRequest, Schema, Source, Split, export_source,
 };
 
 struct Counter {
@@ -14,11 +14,13 @@ struct Counter {
 
 const ROWS: u64 = 100;
 
-impl Source for Counter {
+impl Connector for Counter {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("broken-restore", "Test guest: checkpoints that lose the position").payload(Payload::Rows)
     }
+}
 
+impl Source for Counter {
     fn plan(_options: &Options, _schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
         let accepted = Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false };
         Ok(ScanPlan { splits: vec![Split { id: "all".into(), payload: Vec::new() }], bounded: true, accepted })

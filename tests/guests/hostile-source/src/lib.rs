@@ -3,7 +3,7 @@
 //! forever, a reader that never has data. The `attack` option picks one.
 
 use weir_sdk::{
-    Accepted, ComponentSpec, Error, OptionSpec, Options, OptionsExt, Payload, ReadResult, Result, ScanPlan,
+    Accepted, ComponentSpec, Connector, Error, OptionSpec, Options, OptionsExt, Payload, ReadResult, Result, ScanPlan,
     ScanRequest, Schema, Source, Split,
 };
 
@@ -11,13 +11,15 @@ struct HostileSource {
     attack: String,
 }
 
-impl Source for HostileSource {
+impl Connector for HostileSource {
     fn spec() -> ComponentSpec {
         ComponentSpec::new("hostile-source", "Test guest: attacks the host from plan and next")
             .option(OptionSpec::string("attack", "Which attack to carry out").required())
             .payload(Payload::Rows)
     }
+}
 
+impl Source for HostileSource {
     fn plan(options: &Options, _schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
         let accepted = Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false };
         let splits = match options.string("attack")? {
