@@ -156,7 +156,7 @@ pub fn arrow_schema(schema: &Schema) -> Result<ArrowSchema, String> {
     Ok(ArrowSchema::new(fields))
 }
 
-/// The table schema of an Arrow schema (the inverse of [`arrow_schema`]).
+/// The table schema of an Arrow schema (the inverse of [`arrow_schema()`]).
 pub fn schema_from_arrow(schema: &ArrowSchema) -> Result<Schema, String> {
     let mut nested = Vec::new();
     let fields =

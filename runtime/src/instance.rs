@@ -1,7 +1,7 @@
 //! The instance lifetime: one wasmtime `Store` per component instance,
 //! created from a pre-linked [`Loaded`] component.
 //!
-//! Every guest call goes through [`Instance::finish`], which turns the
+//! Every guest call goes through `Instance::finish`, which turns the
 //! contract's typed error into [`Error::Guest`] and a trap into
 //! [`Error::Trap`] with the reason (panic, memory, CPU) and the guest's
 //! stderr. A trap poisons the whole store, so after one the instance

@@ -27,6 +27,9 @@
 
 pub mod api;
 pub mod batch;
+/// Generated bindings of each supported WIT version (internal: the model
+/// an embedder uses is [`types`], [`spec`] and [`batch`]).
+#[doc(hidden)]
 pub mod bindings;
 pub mod catalog;
 pub mod checkpoint;
@@ -35,6 +38,8 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
+/// Random rows of any schema (for `weir verify` and the tests).
+#[doc(hidden)]
 pub mod generate;
 pub mod instance;
 /// Framing of byte streams (shared with guest connectors).
@@ -45,6 +50,8 @@ pub mod options;
 pub mod pipeline;
 pub mod policy;
 pub mod spec;
+/// What one instance's store holds (internal).
+#[doc(hidden)]
 pub mod store;
 pub mod terminal;
 

@@ -2,7 +2,7 @@
 //! time per call (through epoch deadlines), optional fuel per call,
 //! wall-clock time per call, open handles (the resource table's capacity)
 //! and the size of what one call returns (bounded lifting, see
-//! [`crate::lift`]). Traps caused by a limit carry a [`LimitHit`] so the
+//! `lift`). Traps caused by a limit carry a [`LimitHit`] so the
 //! error can say which limit, not just "trap".
 
 use std::time::Duration;

@@ -35,7 +35,7 @@ const MAX_METRICS: usize = 256;
 const MAX_LOG_BYTES: usize = 4096;
 /// Log messages one call may emit; the rest of that call's are dropped.
 pub const MAX_LOG_MESSAGES_PER_CALL: u32 = 1000;
-/// Log bytes one call may emit (after truncation to [`MAX_LOG_BYTES`]).
+/// Log bytes one call may emit (after truncation to 4 KiB).
 pub const MAX_LOG_BYTES_PER_CALL: usize = 256 * 1024;
 /// The counter (in [`Metrics`]) of log messages the host dropped.
 pub const LOG_DROPPED_COUNTER: &str = "weir.log.dropped-messages";

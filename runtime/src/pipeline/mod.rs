@@ -12,10 +12,10 @@
 //! coordinator, joined by bounded channels, with aligned checkpoint
 //! barriers (see [`crate::checkpoint`]).
 //!
-//! One module per operator: [`resolve`] (tables against the catalog),
-//! [`config`] (`SET`), [`run`] (statements, restarts), [`explain`],
-//! [`insert`] (readers, writer, barriers, commit), [`scan`] (splits),
-//! [`filter`] (host-side WHERE), [`sink`] (writer tasks), [`columns`]
+//! One module per operator: `resolve` (tables against the catalog),
+//! `config` (`SET`), `run` (statements, restarts), `explain`,
+//! `insert` (readers, writer, barriers, commit), `scan` (splits),
+//! `filter` (host-side WHERE), `sink` (writer tasks), `columns`
 //! (partition values, casts), [`progress`]; [`ScanSource`] and
 //! [`SinkWriter`] are those operators as handles for embedders.
 

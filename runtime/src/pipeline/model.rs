@@ -81,7 +81,7 @@ pub enum CompareOp {
 /// A literal in a filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
-    /// `NULL` (and the value of IS [NOT] NULL).
+    /// `NULL` (and the value of IS \[NOT\] NULL).
     Null,
     /// `TRUE` / `FALSE`.
     Boolean(bool),

@@ -23,7 +23,7 @@
 //! (paths opened beneath their grant, file-only preopens, the compile cache
 //! kept out of reach, and the `wasi:filesystem` gate), [`sockets`] (TCP
 //! addresses, name lookups), [`http`] (URL prefixes, the request hook),
-//! [`env`], [`stdio`]; operator policy files in `policy_file`.
+//! `env`, `stdio`; operator policy files in `policy_file`.
 
 mod env;
 pub mod files;

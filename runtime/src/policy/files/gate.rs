@@ -13,7 +13,7 @@
 //!
 //! The policy decides (`policy::wasi_context` returns which preopens are
 //! file-only); this module only enforces it at the WASI calls. Every refusal
-//! is recorded in the instance's [`policy::Denials`].
+//! is recorded in the instance's [`crate::policy::Denials`].
 
 use std::collections::{BTreeMap, HashMap};
 
