@@ -22,12 +22,12 @@ fn replay(target: &str, run: fn(&[u8])) {
 
 #[test]
 fn batch_validation_corpus_replays_without_a_panic() {
-    replay("batch", weir::fuzz::batch);
+    replay("batch", weir_fuzz::batch);
 }
 
 #[test]
 fn options_validation_corpus_replays_without_a_panic() {
-    replay("options", weir::fuzz::options);
+    replay("options", weir_fuzz::options);
 }
 
 #[test]
@@ -41,5 +41,5 @@ fn sql_front_end_corpus_replays_without_a_panic() {
 
 #[test]
 fn url_prefix_corpus_replays_without_a_finding() {
-    replay("url_prefix", weir::fuzz::url_prefix);
+    replay("url_prefix", weir_fuzz::url_prefix);
 }

@@ -1,4 +1,4 @@
-//! Fuzzes the validation of a batch a guest returned; see `weir::fuzz::batch`.
+//! Fuzzes the validation of a batch a guest returned; see `weir_fuzz::batch`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| weir::fuzz::batch(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| weir_fuzz::batch(data));

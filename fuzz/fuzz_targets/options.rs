@@ -1,4 +1,4 @@
-//! Fuzzes option validation; see `weir::fuzz::options`.
+//! Fuzzes option validation; see `weir_fuzz::options`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| weir::fuzz::options(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| weir_fuzz::options(data));

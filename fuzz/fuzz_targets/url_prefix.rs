@@ -1,4 +1,4 @@
-//! Fuzzes the URL-prefix check of `http` grants; see `weir::fuzz::url_prefix`.
+//! Fuzzes the URL-prefix check of `http` grants; see `weir_fuzz::url_prefix`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| weir::fuzz::url_prefix(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| weir_fuzz::url_prefix(data));

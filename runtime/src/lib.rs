@@ -36,8 +36,6 @@ pub mod checkpoint;
 pub mod display;
 pub mod engine;
 pub mod error;
-#[doc(hidden)]
-pub mod fuzz;
 /// Random rows of any schema (for `weir verify` and the tests).
 #[doc(hidden)]
 pub mod generate;

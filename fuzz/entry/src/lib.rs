@@ -12,12 +12,12 @@
 //!
 //! The SQL front end's target calls `weir_sql::parse` directly.
 
-use crate::bindings::v0_1_0::weir::connector::types::{
+use weir::options::{self, Target};
+use weir::spec::{OptionSpec, OptionType, Spec};
+use weir::types::{
     Batch, Column, ColumnData, DecimalType, ElementRef, Field, ListData, LogicalType, MapType, NestedType, Schema,
     VarData,
 };
-use crate::options::{self, Target};
-use crate::spec::{OptionSpec, OptionType, Spec};
 
 /// Reads small values from the fuzzer's bytes; zeros once they run out.
 struct Bytes<'a>(&'a [u8]);
@@ -163,7 +163,7 @@ pub fn arbitrary_batch(data: &[u8]) -> (Schema, Batch) {
 /// Validates an arbitrary batch as if a guest returned it.
 pub fn batch(data: &[u8]) {
     let (schema, batch) = arbitrary_batch(data);
-    let _ = crate::batch::to_arrow("fuzz", &schema, batch);
+    let _ = weir::batch::to_arrow("fuzz", &schema, batch);
 }
 
 /// Validates arbitrary options against an arbitrary spec.
@@ -204,7 +204,7 @@ pub fn options(data: &[u8]) {
     let _ = options::validate(Target { table: "T", role: "connector", prefix }, &spec, &given);
 }
 
-/// The URL-prefix check of `http` grants ([`crate::policy::may_request`]):
+/// The URL-prefix check of `http` grants ([`weir::policy::may_request`]):
 /// the bytes are a granted prefix and a request URL, split at the first
 /// newline. Whatever the check admits must stay under the prefix on a
 /// server that decodes percent-escapes repeatedly, takes `\` for `/`,
@@ -215,8 +215,8 @@ pub fn url_prefix(data: &[u8]) {
     let (prefix, path) = text.split_once('\n').unwrap_or(("/api/", &text));
     let prefix = format!("http://h{}", if prefix.starts_with('/') { prefix.to_owned() } else { format!("/{prefix}") });
     let url = format!("http://h{}", if path.starts_with('/') { path.to_owned() } else { format!("/{path}") });
-    let _ = crate::policy::canonical_path(path);
-    if !crate::policy::may_request(std::slice::from_ref(&prefix), &url) {
+    let _ = weir::policy::canonical_path(path);
+    if !weir::policy::may_request(std::slice::from_ref(&prefix), &url) {
         return;
     }
     let (Some(granted), Some(served)) =
