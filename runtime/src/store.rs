@@ -14,7 +14,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_1_0::weir::connector::host;
 use crate::limits::{Limiter, Limits};
-use crate::policy::files::gate::FsGate;
+use crate::policy::files::gate::{FsGate, GateView};
 use crate::policy::http::HttpGate;
 use crate::policy::sockets::NameLookup;
 use crate::policy::{self, Grants};
@@ -139,6 +139,17 @@ impl InstanceState {
     pub fn name_lookup(&mut self) -> NameLookup<'_> {
         let inner = WasiSocketsCtxView { ctx: self.wasi.sockets(), table: &mut self.table };
         NameLookup::new(inner, &self.lookup_names, &self.denials)
+    }
+}
+
+impl GateView for InstanceState {
+    fn gate(&mut self) -> &mut FsGate {
+        &mut self.fs_gate
+    }
+
+    fn refused(&mut self, what: String) {
+        tracing::warn!(target: "weir::policy", component = %self.component, "refused: {what}");
+        self.denials.record(what);
     }
 }
 

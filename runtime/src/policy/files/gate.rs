@@ -28,8 +28,6 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
     OpenFlags, PathFlags,
 };
 
-use crate::store::InstanceState;
-
 /// The gate's per-instance state.
 #[derive(Debug, Default)]
 pub struct FsGate {
@@ -59,18 +57,25 @@ impl FsGate {
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 const PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
 
-type Store<'a> = StoreContextMut<'a, InstanceState>;
 type Out<'a, T> = Box<dyn Future<Output = wasmtime::Result<(Result<T, ErrorCode>,)>> + Send + 'a>;
 
+/// What the gate needs of an instance's store data: wasmtime-wasi's
+/// filesystem view, the gate's state, and where refusals go.
+pub trait GateView: WasiFilesystemView + 'static {
+    /// The gate's state of this instance.
+    fn gate(&mut self) -> &mut FsGate;
+    /// Records a refused access (for the operator and `weir verify`).
+    fn refused(&mut self, what: String);
+}
+
 /// Refuses `what` for the instance: records it and answers `not-permitted`.
-fn refuse<T>(state: &mut InstanceState, what: String) -> wasmtime::Result<(Result<T, ErrorCode>,)> {
-    tracing::warn!(target: "weir::policy", component = %state.component, "refused: {what}");
-    state.denials.record(what);
+fn refuse<R>(state: &mut impl GateView, what: String) -> wasmtime::Result<(Result<R, ErrorCode>,)> {
+    state.refused(what);
     Ok((Err(ErrorCode::NotPermitted),))
 }
 
 /// wasmtime-wasi's answer, with its error turned into the guest's code.
-fn answer<T>(state: &mut InstanceState, r: Result<T, FsError>) -> wasmtime::Result<(Result<T, ErrorCode>,)> {
+fn answer<R>(state: &mut impl GateView, r: Result<R, FsError>) -> wasmtime::Result<(Result<R, ErrorCode>,)> {
     match r {
         Ok(v) => Ok((Ok(v),)),
         Err(e) => Ok((Err(types::Host::convert_error_code(&mut state.filesystem(), e)?),)),
@@ -78,14 +83,15 @@ fn answer<T>(state: &mut InstanceState, r: Result<T, FsError>) -> wasmtime::Resu
 }
 
 /// Links the gate over wasmtime-wasi's filesystem (shadowing is on).
-pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
+pub fn add_to_linker<T: GateView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     let mut pre = linker.instance(PREOPENS).map_err(anyhow::Error::from).context(PREOPENS)?;
-    pre.func_wrap("get-directories", |mut store: Store<'_>, (): ()| {
+    pre.func_wrap("get-directories", |mut store: StoreContextMut<'_, T>, (): ()| {
         let state = store.data_mut();
         let dirs = preopens::Host::get_directories(&mut state.filesystem())?;
+        let gate = state.gate();
         for (fd, guest) in &dirs {
-            if let Some(names) = state.fs_gate.only_files.get(guest) {
-                state.fs_gate.filtered.insert(fd.rep(), names.clone());
+            if let Some(names) = gate.only_files.get(guest) {
+                gate.filtered.insert(fd.rep(), names.clone());
             }
         }
         Ok((dirs,))
@@ -94,7 +100,9 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     let mut ty = linker.instance(TYPES).map_err(anyhow::Error::from).context(TYPES)?;
     ty.func_wrap_async(
         "[method]descriptor.symlink-at",
-        |mut store: Store<'_>, (_fd, target, link): (Resource<Descriptor>, String, String)| -> Out<'_, ()> {
+        |mut store: StoreContextMut<'_, T>,
+         (_fd, target, link): (Resource<Descriptor>, String, String)|
+         -> Out<'_, ()> {
             Box::new(async move {
                 refuse(
                     store.data_mut(),
@@ -105,12 +113,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     )?;
     ty.func_wrap_async(
         "[method]descriptor.open-at",
-        |mut store: Store<'_>,
+        |mut store: StoreContextMut<'_, T>,
          (fd, pf, path, of, flags): (Resource<Descriptor>, PathFlags, String, OpenFlags, DescriptorFlags)|
          -> Out<'_, Resource<Descriptor>> {
             Box::new(async move {
                 let state = store.data_mut();
-                if !state.fs_gate.admits(fd.rep(), &path) {
+                if !state.gate().admits(fd.rep(), &path) {
                     return refuse(state, format!("opening '{path}' next to a file granted alone"));
                 }
                 let r = HostDescriptor::open_at(&mut state.filesystem(), fd, pf, path, of, flags).await;
@@ -120,10 +128,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     )?;
     ty.func_wrap_async(
         "[method]descriptor.stat-at",
-        |mut store: Store<'_>, (fd, pf, path): (Resource<Descriptor>, PathFlags, String)| -> Out<'_, DescriptorStat> {
+        |mut store: StoreContextMut<'_, T>,
+         (fd, pf, path): (Resource<Descriptor>, PathFlags, String)|
+         -> Out<'_, DescriptorStat> {
             Box::new(async move {
                 let state = store.data_mut();
-                if !state.fs_gate.admits(fd.rep(), &path) {
+                if !state.gate().admits(fd.rep(), &path) {
                     return refuse(state, format!("inspecting '{path}' next to a file granted alone"));
                 }
                 let r = HostDescriptor::stat_at(&mut state.filesystem(), fd, pf, path).await;
@@ -133,12 +143,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     )?;
     ty.func_wrap_async(
         "[method]descriptor.metadata-hash-at",
-        |mut store: Store<'_>,
+        |mut store: StoreContextMut<'_, T>,
          (fd, pf, path): (Resource<Descriptor>, PathFlags, String)|
          -> Out<'_, MetadataHashValue> {
             Box::new(async move {
                 let state = store.data_mut();
-                if !state.fs_gate.admits(fd.rep(), &path) {
+                if !state.gate().admits(fd.rep(), &path) {
                     return refuse(state, format!("inspecting '{path}' next to a file granted alone"));
                 }
                 let r = HostDescriptor::metadata_hash_at(&mut state.filesystem(), fd, pf, path).await;
@@ -148,10 +158,10 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     )?;
     ty.func_wrap_async(
         "[method]descriptor.readlink-at",
-        |mut store: Store<'_>, (fd, path): (Resource<Descriptor>, String)| -> Out<'_, String> {
+        |mut store: StoreContextMut<'_, T>, (fd, path): (Resource<Descriptor>, String)| -> Out<'_, String> {
             Box::new(async move {
                 let state = store.data_mut();
-                if !state.fs_gate.admits(fd.rep(), &path) {
+                if !state.gate().admits(fd.rep(), &path) {
                     return refuse(state, format!("reading the link '{path}' next to a file granted alone"));
                 }
                 let r = HostDescriptor::readlink_at(&mut state.filesystem(), fd, path).await;
@@ -161,10 +171,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     )?;
     ty.func_wrap_async(
         "[method]descriptor.read-directory",
-        |mut store: Store<'_>, (fd,): (Resource<Descriptor>,)| -> Out<'_, Resource<DirectoryEntryStream>> {
+        |mut store: StoreContextMut<'_, T>,
+         (fd,): (Resource<Descriptor>,)|
+         -> Out<'_, Resource<DirectoryEntryStream>> {
             Box::new(async move {
                 let state = store.data_mut();
-                if state.fs_gate.is_filtered(fd.rep()) {
+                if state.gate().is_filtered(fd.rep()) {
                     return refuse(state, "listing the directory of a file granted alone".to_owned());
                 }
                 let r = HostDescriptor::read_directory(&mut state.filesystem(), fd).await;
@@ -174,12 +186,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     )?;
     ty.func_wrap_async(
         "[method]descriptor.link-at",
-        |mut store: Store<'_>,
+        |mut store: StoreContextMut<'_, T>,
          (fd, pf, old, new_fd, new): (Resource<Descriptor>, PathFlags, String, Resource<Descriptor>, String)|
          -> Out<'_, ()> {
             Box::new(async move {
                 let state = store.data_mut();
-                if state.fs_gate.is_filtered(fd.rep()) || state.fs_gate.is_filtered(new_fd.rep()) {
+                if state.gate().is_filtered(fd.rep()) || state.gate().is_filtered(new_fd.rep()) {
                     return refuse(state, format!("linking '{old}' as '{new}' next to a file granted alone"));
                 }
                 let r = HostDescriptor::link_at(&mut state.filesystem(), fd, pf, old, new_fd, new).await;
