@@ -79,12 +79,13 @@ const MAX_DECODE_ROUNDS: usize = 4;
 
 /// A request path as a server that decodes and normalises it would see it,
 /// or `None` when it is ambiguous — then the request is refused (fail
-/// closed). Each `/`-separated segment is percent-decoded until it no
-/// longer changes (so `%252e` counts as `.`); refused are segments that
-/// decode to `.` or `..`, that contain `/` or `\` after decoding (an
-/// encoded separator, or one that some servers take as a separator), `;`
-/// (path parameters, which some servers strip: `..;/`), control
-/// characters, or invalid escapes and UTF-8.
+/// closed). Each `/`-separated segment is percent-decoded until no `%` is
+/// left (so `%252e` counts as `.`; a `%` that is no escape never goes
+/// away, so it is refused after [`MAX_DECODE_ROUNDS`]); refused are
+/// segments that decode to `.` or `..`, that contain `/` or `\` after
+/// decoding (an encoded separator, or one that some servers take as a
+/// separator), `;` (path parameters, which some servers strip: `..;/`),
+/// control characters, or invalid UTF-8.
 pub fn canonical_path(path: &str) -> Option<String> {
     let mut out = String::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
@@ -95,7 +96,7 @@ pub fn canonical_path(path: &str) -> Option<String> {
             if rounds > MAX_DECODE_ROUNDS {
                 return None;
             }
-            text = percent_decode(&text)?;
+            text = percent_encoding::percent_decode_str(&text).decode_utf8().ok()?.into_owned();
         }
         if text == "." || text == ".." || text.contains(['/', '\\', ';']) || text.chars().any(char::is_control) {
             return None;
@@ -106,25 +107,6 @@ pub fn canonical_path(path: &str) -> Option<String> {
         out.push_str(&text);
     }
     Some(out)
-}
-
-/// One round of percent-decoding; `None` for a bad escape or invalid UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Whether an outgoing HTTP request to `url` (or a declared prefix) lies

@@ -233,29 +233,13 @@ pub fn url_prefix(data: &[u8]) {
 /// A lenient server's reading of a request path (query cut off).
 fn server_view(path: &str) -> Option<String> {
     let mut path = path.split(['?', '#']).next().unwrap_or_default().to_owned();
+    // Decoding again as long as anything changes (a lenient server).
     for _ in 0..8 {
-        if !path.contains('%') {
+        let decoded = percent_encoding::percent_decode_str(&path).decode_utf8_lossy().into_owned();
+        if decoded == path {
             break;
         }
-        let bytes = path.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match (
-                bytes[i],
-                bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
-            ) {
-                (b'%', Some(b)) => {
-                    out.push(b);
-                    i += 3;
-                }
-                (b, _) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        path = String::from_utf8_lossy(&out).into_owned();
+        path = decoded;
     }
     let path = path.replace('\\', "/");
     let mut segments: Vec<&str> = Vec::new();
