@@ -115,7 +115,7 @@ impl Loaded {
     /// A new instance with `grants`, named `component` in logs and errors.
     pub async fn instantiate(&self, component: &str, grants: &Grants) -> Result<Instance> {
         let limits = self.engine.limits();
-        let state = InstanceState::new(component, grants, limits, &self.engine.protected_dirs())
+        let state = InstanceState::new(component, grants, limits, self.engine.protected_dirs())
             .map_err(|e| Error::Grant { component: component.to_owned(), message: format!("{e:#}") })?;
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limiter);

@@ -6,6 +6,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -23,11 +24,14 @@ const KEY_FILE: &str = "cache.key";
 /// HMAC-SHA256 tag over its name (component hash and engine key) and its
 /// bytes, keyed with a secret kept in the cache directory; an artifact is
 /// read into memory and its tag checked *before* it is deserialised. No
-/// component can reach that secret or the artifacts: `policy::authorize`
-/// refuses any grant that covers the cache directory ([`CompileCache::dir`]).
+/// component can reach that secret or the artifacts: the policy refuses any
+/// grant that covers the cache directory ([`CompileCache::dir`]).
 pub struct CompileCache {
     dir: PathBuf,
     engine_key: String,
+    /// The secret, read (or made) on first use; `None` when it cannot be
+    /// had, which disables the cache.
+    key: OnceLock<Option<Vec<u8>>>,
 }
 
 impl CompileCache {
@@ -38,11 +42,11 @@ impl CompileCache {
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
-        CompileCache { dir, engine_key: format!("{:016x}", h.finish()) }
+        CompileCache { dir, engine_key: format!("{:016x}", h.finish()), key: OnceLock::new() }
     }
 
     /// The cache directory (which no grant may cover).
-    pub fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &PathBuf {
         &self.dir
     }
 
@@ -58,14 +62,8 @@ impl CompileCache {
     /// a cache that cannot be written only costs speed.
     pub fn load_or_compile(&self, engine: &wasmtime::Engine, wasm: &[u8]) -> anyhow::Result<Component> {
         let path = self.path_for(wasm);
-        let key = match self.key() {
-            Ok(key) => Some(key),
-            Err(e) => {
-                tracing::warn!("component cache disabled: {e:#}");
-                None
-            }
-        };
-        if let Some(key) = &key
+        let key = self.key();
+        if let Some(key) = key
             && let Ok(bytes) = std::fs::read(&path)
         {
             match std::fs::read(tag_path(&path)) {
@@ -87,7 +85,7 @@ impl CompileCache {
             }
         }
         let bytes = engine.precompile_component(wasm).map_err(anyhow::Error::from).context("compilation failed")?;
-        if let Some(key) = &key {
+        if let Some(key) = key {
             let tag = tag_of(key, &path, &bytes).finalize().into_bytes();
             if let Err(e) = store_atomically(&path, &bytes).and_then(|()| store_atomically(&tag_path(&path), &tag)) {
                 tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
@@ -99,8 +97,21 @@ impl CompileCache {
             .context("loading the freshly compiled component")
     }
 
-    /// The cache's secret, created (owner-only) on first use.
-    fn key(&self) -> anyhow::Result<Vec<u8>> {
+    /// The cache's secret, read once per engine.
+    fn key(&self) -> Option<&[u8]> {
+        self.key
+            .get_or_init(|| match self.load_key() {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    tracing::warn!("component cache disabled: {e:#}");
+                    None
+                }
+            })
+            .as_deref()
+    }
+
+    /// The cache's secret from its file, created (owner-only) if missing.
+    fn load_key(&self) -> anyhow::Result<Vec<u8>> {
         let path = self.dir.join(KEY_FILE);
         match std::fs::read(&path) {
             Ok(key) if key.len() == 32 => return Ok(key),

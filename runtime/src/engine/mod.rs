@@ -150,8 +150,8 @@ impl Engine {
     }
 
     /// Weir's own directories that no grant may reach: the compile cache.
-    pub fn protected_dirs(&self) -> Vec<PathBuf> {
-        self.cache.iter().map(|c| c.dir().to_owned()).collect()
+    pub fn protected_dirs(&self) -> &[PathBuf] {
+        self.cache.as_ref().map_or(&[], |c| std::slice::from_ref(c.dir()))
     }
 
     /// The limits every instance gets.
