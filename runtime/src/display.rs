@@ -47,6 +47,14 @@ pub fn format_row(batch: &ChangelogBatch, row: usize) -> String {
 /// not the text it expands to.
 pub fn print_rows(batch: &ChangelogBatch, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     const CHUNK: usize = 64 * 1024;
+    // Writes the text out once a chunk's worth has gathered.
+    let spill = |text: &mut String, out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        if text.len() >= CHUNK {
+            out.write_all(text.as_bytes())?;
+            text.clear();
+        }
+        Ok(())
+    };
     let mut text = String::with_capacity(CHUNK + 1024);
     let mut value = String::new();
     for row in 0..batch.rows.num_rows() {
@@ -59,16 +67,11 @@ pub fn print_rows(batch: &ChangelogBatch, out: &mut dyn std::io::Write) -> std::
             value.clear();
             write_value(&mut value, column.as_ref(), row);
             text.push_str(&crate::terminal::escape(&value));
-            if text.len() >= CHUNK {
-                out.write_all(text.as_bytes())?;
-                text.clear();
-            }
+            // Within a row too: one row may hold many large values.
+            spill(&mut text, out)?;
         }
         text.push_str("]\n");
-        if text.len() >= CHUNK {
-            out.write_all(text.as_bytes())?;
-            text.clear();
-        }
+        spill(&mut text, out)?;
     }
     out.write_all(text.as_bytes())?;
     out.flush()
