@@ -102,6 +102,11 @@ fn format_options(entry: &Entry, table: &str, options: &[(String, String)]) -> R
     Ok(options::validate(target, &entry.spec, options)?)
 }
 
+enum Direction {
+    Decode,
+    Encode,
+}
+
 /// The one way a format is opened, by the runner and by embedders: an
 /// instance with `grants`, the component's own validation, then the
 /// decoder or encoder resource.
@@ -110,14 +115,13 @@ async fn open_format(
     options: &Options,
     schema: &Schema,
     grants: &Grants,
-    decode: bool,
+    direction: Direction,
 ) -> Result<(Instance, ResourceAny)> {
     let mut instance = entry.loaded.instantiate(&entry.spec.identifier, grants).await?;
     instance.validate(options, schema).await?;
-    let handle = if decode {
-        instance.open_decoder(options, schema).await?
-    } else {
-        instance.open_encoder(options, schema).await?
+    let handle = match direction {
+        Direction::Decode => instance.open_decoder(options, schema).await?,
+        Direction::Encode => instance.open_encoder(options, schema).await?,
     };
     Ok((instance, handle))
 }
@@ -133,7 +137,7 @@ impl Decoder {
     /// Opens a decoder of the format `entry` with already validated
     /// `options`, granting its instance `grants`.
     pub async fn open(entry: &Entry, options: &Options, schema: &Schema, grants: &Grants) -> Result<Decoder> {
-        let (instance, handle) = open_format(entry, options, schema, grants, true).await?;
+        let (instance, handle) = open_format(entry, options, schema, grants, Direction::Decode).await?;
         Ok(Decoder { instance, handle, schema: schema.clone() })
     }
 
@@ -164,7 +168,7 @@ impl Encoder {
     /// Opens an encoder of the format `entry` with already validated
     /// `options`, granting its instance `grants`.
     pub async fn open(entry: &Entry, options: &Options, schema: &Schema, grants: &Grants) -> Result<Encoder> {
-        let (instance, handle) = open_format(entry, options, schema, grants, false).await?;
+        let (instance, handle) = open_format(entry, options, schema, grants, Direction::Encode).await?;
         Ok(Encoder { instance, handle })
     }
 
