@@ -167,48 +167,59 @@ fn check_protected(host: &Path, path: &Path, protected: &[PathBuf], file_only: b
     Ok(())
 }
 
+/// One directory to preopen: the handle the host opened beneath `root`, at
+/// the guest path `guest`; `only` lists the reachable names when it is the
+/// directory of file grants.
+struct Preopen {
+    dir: cap_std::fs::Dir,
+    guest: PathBuf,
+    root: PathBuf,
+    write: bool,
+    only: Option<Vec<String>>,
+}
+
 /// Opens each granted path beneath its grant and preopens it at the same
-/// absolute path inside the guest, read-only or read-write; returns the
-/// file-only preopens (guest path → the names reachable in it) for the
-/// filesystem gate.
+/// absolute path inside the guest, read-only or read-write. A directory
+/// grant gives that directory; a file grant gives that file only: its
+/// directory is preopened, and the filesystem gate lets no other name in it
+/// be opened, listed or linked. Returns those file-only preopens (guest
+/// path → the names reachable in it) for the gate.
 pub(super) fn preopen(
     builder: &mut WasiCtxBuilder,
     grants: &Grants,
     protected: &[PathBuf],
 ) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
-    // Files: each granted path is opened beneath the operator's grant it
-    // came from, then preopened at the same absolute path inside the guest,
-    // read-only or read-write. A directory grant gives that directory; a
-    // file grant gives that file only: its directory is preopened, and the
-    // filesystem gate lets no other name in it be opened, listed or linked.
     let mut dirs = Vec::new();
-    let mut files: BTreeMap<PathBuf, (cap_std::fs::Dir, PathBuf, Vec<String>)> = BTreeMap::new();
+    let mut files: BTreeMap<PathBuf, Preopen> = BTreeMap::new();
     for (path, write) in grants.read.iter().map(|p| (p, false)).chain(grants.write.iter().map(|p| (p, true))) {
-        let root = grants.root_of(path);
-        match open_beneath(root, path, write).map_err(anyhow::Error::msg)? {
-            Opened::Dir(dir) => dirs.push((dir, path.clone(), root.to_owned(), write)),
+        let root = grants.root_of(path).to_owned();
+        match open_beneath(&root, path, write).map_err(anyhow::Error::msg)? {
+            Opened::Dir(dir) => dirs.push(Preopen { dir, guest: path.clone(), root, write, only: None }),
             Opened::File { parent, name } => {
                 let guest = path.parent().map(Path::to_owned).unwrap_or_default();
-                files.entry(guest).or_insert_with(|| (parent, root.to_owned(), Vec::new())).2.push(name);
+                let entry = files.entry(guest.clone()).or_insert_with(|| Preopen {
+                    dir: parent,
+                    guest,
+                    root,
+                    write: false,
+                    only: Some(Vec::new()),
+                });
+                entry.only.get_or_insert_default().push(name);
             }
         }
     }
-    let mut only_files = BTreeMap::new();
     // A file inside a granted directory needs no preopen of its own.
-    files.retain(|parent, _| !dirs.iter().any(|(_, d, _, _)| parent.starts_with(d)));
-    let preopens = dirs
-        .into_iter()
-        .map(|(dir, path, root, write)| (dir, path, root, write, None))
-        .chain(files.into_iter().map(|(parent, (dir, root, names))| (dir, parent, root, false, Some(names))));
-    for (dir, path, root, write, names) in preopens {
-        let host = host_path_of(&dir, &path, &root).map_err(anyhow::Error::msg)?;
-        check_protected(&host, &path, protected, names.is_some()).map_err(anyhow::Error::msg)?;
-        let perms = if write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
-        let guest = path.display().to_string();
+    files.retain(|parent, _| !dirs.iter().any(|d| parent.starts_with(&d.guest)));
+    let mut only_files = BTreeMap::new();
+    for p in dirs.into_iter().chain(files.into_values()) {
+        let host = host_path_of(&p.dir, &p.guest, &p.root).map_err(anyhow::Error::msg)?;
+        check_protected(&host, &p.guest, protected, p.only.is_some()).map_err(anyhow::Error::msg)?;
+        let perms = if p.write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        let guest = p.guest.display().to_string();
         builder
             .preopened_dir(&host, &guest, perms)
             .map_err(|e| anyhow::anyhow!("cannot open the granted directory {guest}: {e}"))?;
-        if let Some(names) = names {
+        if let Some(names) = p.only {
             only_files.insert(guest, names);
         }
     }
