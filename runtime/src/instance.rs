@@ -497,9 +497,5 @@ fn limit_in(trap: &wasmtime::Error) -> Option<LimitHit> {
 
 fn tail(s: &str, max: usize) -> String {
     let s = s.trim_end();
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    s[start..].to_owned()
+    s[s.ceil_char_boundary(s.len().saturating_sub(max))..].to_owned()
 }

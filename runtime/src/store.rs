@@ -154,11 +154,7 @@ impl GateView for InstanceState {
 }
 
 fn truncate(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..s.floor_char_boundary(max)]
 }
 
 impl host::Host for InstanceState {

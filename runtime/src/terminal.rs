@@ -56,10 +56,7 @@ pub fn bounded(mut text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = text.floor_char_boundary(max);
     let dropped = text.len() - end;
     text.truncate(end);
     let _ = write!(text, "… ({dropped} more bytes dropped)");
