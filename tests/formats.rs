@@ -3,7 +3,7 @@
 //! position-bearing errors and the skip counter, and Flink's option
 //! defaults checked one by one.
 
-use weir_tests::{Golden, runtime};
+use weir_tests::{Golden, opts, runtime};
 
 async fn golden(format: &str, case: &str) {
     let runtime = runtime().await;
@@ -287,12 +287,12 @@ use weir_tests::generate::{ALL_SCALARS, TEXT, random_rows};
 /// as Flink prints them (exact for every type: floats print their
 /// shortest round-tripping digits).
 async fn assert_round_trip(f: &mut FormatUnderTest, rows: &ChangelogBatch) {
-    let frames = f.encoder.encode_arrow(rows).await.expect("encodes");
-    let back = f.decoder.decode_arrow(&frames).await.expect("decodes what it encoded");
+    let frames = f.encoder.encode(rows).await.expect("encodes");
+    let back = f.decoder.decode(&frames).await.expect("decodes what it encoded");
     let (expected, actual) = (weir::display::format_rows(rows), weir::display::format_rows(&back));
     assert_eq!(expected.len(), actual.len());
     for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
-        let frame = &frames.data[frames.offsets[i] as usize..frames.offsets[i + 1] as usize];
+        let frame = frames.get(i).expect("a frame per row");
         assert_eq!(e, a, "row {i}, encoded as {:?}", String::from_utf8_lossy(frame));
     }
 }
@@ -335,8 +335,8 @@ async fn changelog_csv_round_trips_every_scalar_type_and_row_kind() {
     let mut rows = random_rows(&schema, 2_000, 13, &text);
     rows.row_kinds = (0..2_000).map(|i| (i % 4) as u8).collect();
     assert_round_trip(&mut f, &rows).await;
-    let frames = f.encoder.encode_arrow(&rows).await.expect("encodes");
-    let back = f.decoder.decode_arrow(&frames).await.expect("decodes");
+    let frames = f.encoder.encode(&rows).await.expect("encodes");
+    let back = f.decoder.decode(&frames).await.expect("decodes");
     assert_eq!(back.row_kinds, rows.row_kinds, "row kinds survive");
 }
 
@@ -396,8 +396,17 @@ async fn json_map_null_key_modes() {
     let encode = |options: Vec<(&'static str, &'static str)>| {
         let (runtime, schema) = (&runtime, &schema);
         async move {
-            let mut f = FormatUnderTest::open(runtime, "json", &options, schema).await.expect("opens");
-            f.encoder.encode(&map_with_null_key()).await.map(|frames| String::from_utf8(frames.data).expect("UTF-8"))
+            // A raw contract batch, straight to the component's instance.
+            let entry = runtime.catalog().find("json", weir::catalog::Role::Format).expect("json");
+            let target = weir::options::Target { table: "t", role: "format", prefix: Some("json") };
+            let options = weir::options::validate(target, &entry.spec, &opts(&options)).expect("valid options");
+            let grants = weir::policy::Grants::none();
+            let mut instance = entry.loaded.instantiate("json", &grants).await.expect("instance");
+            let encoder = instance.open_encoder(&options, &schema.to_contract()).await.expect("opens");
+            instance
+                .encode(encoder, &map_with_null_key())
+                .await
+                .map(|frames| String::from_utf8(frames.data).expect("UTF-8"))
         }
     };
     let err = encode(vec![]).await.expect_err("FAIL is the default");

@@ -12,9 +12,9 @@ use arrow_array::{
 };
 use weir::batch::{self, ChangelogBatch};
 use weir::catalog::{Catalog, Origin, Role};
+use weir::model::Schema;
 use weir::options::OptionsError;
 use weir::policy::Grants;
-use weir::types::{DecimalType, LogicalType, Schema};
 use weir::{Error, GuestError, TrapReason};
 use weir_tests::guests::{PANIC_FORMAT, ROUNDTRIP_FORMAT};
 use weir_tests::{Rng, opts, runtime, runtime_with};
@@ -29,13 +29,13 @@ fn opt<T>(r: &mut Rng, v: T) -> Option<T> {
 fn all_types_schema() -> Schema {
     let mut schema = weir::schema![
         ("b", Boolean),
-        ("ti", Tinyint),
-        ("si", Smallint),
+        ("ti", TinyInt),
+        ("si", SmallInt),
         ("i", Int),
-        ("bi", Bigint),
+        ("bi", BigInt),
         ("f", Float),
         ("d", Double),
-        ("dec", Decimal(DecimalType { precision: 38, scale: 10 })),
+        ("dec", Decimal { precision: 38, scale: 10 }),
         ("s", String),
         ("by", Bytes),
         ("dt", Date),
@@ -122,7 +122,7 @@ fn all_types_batch() -> ChangelogBatch {
         Arc::new(ts),
         Arc::new(tsl),
     ];
-    let arrow_schema = batch::arrow_schema(&all_types_schema()).expect("schema converts");
+    let arrow_schema = all_types_schema().to_arrow().expect("schema converts");
     let rows = RecordBatch::try_new(Arc::new(arrow_schema), columns).expect("valid record batch");
     let row_kinds = (0..ROWS).map(|i| (i % 4) as u8).collect();
     ChangelogBatch { rows, row_kinds }
@@ -222,14 +222,14 @@ async fn ten_thousand_rows_round_trip_bit_exact_through_a_guest() {
 
     // Arrow → boundary batch → guest encoder → frames → guest decoder →
     // boundary batch → Arrow.
-    let frames = encoder.encode_arrow(&original).await.expect("encode");
-    assert_eq!(frames.offsets.len(), ROWS + 1, "one frame per row");
-    let decoded = decoder.decode_arrow(&frames).await.expect("decode");
+    let frames = encoder.encode(&original).await.expect("encode");
+    assert_eq!(frames.len(), ROWS, "one frame per row");
+    let decoded = decoder.decode(&frames).await.expect("decode");
     assert_bit_exact(&original, &decoded);
 
     // And the boundary batch itself survives host → Arrow → host unchanged.
     let direct = batch::from_arrow(&original).expect("from arrow");
-    let again = batch::to_arrow("host", &schema, direct).expect("to arrow");
+    let again = batch::to_arrow("host", &schema.to_contract(), direct).expect("to arrow");
     assert_bit_exact(&original, &again);
 }
 
@@ -239,7 +239,7 @@ async fn a_panicking_guest_is_contained_and_named() {
     let schema = weir::schema![("x", Int)];
     let mut decoder = runtime.decoder("t", "panicky", &[], &schema).await.expect("opens");
 
-    let err = decoder.decode(&weir::frames(["a", "b"])).await.expect_err("the guest panics");
+    let err = decoder.decode(&weir::Frames::new(["a", "b"])).await.expect_err("the guest panics");
     let Error::Trap { component, reason, stderr } = &err else { panic!("expected a trap, got {err}") };
     assert_eq!(component, "panicky");
     assert_eq!(*reason, TrapReason::Panic);
@@ -248,13 +248,13 @@ async fn a_panicking_guest_is_contained_and_named() {
     assert!(decoder.instance().is_poisoned());
 
     // The trapped instance refuses further calls instead of misbehaving…
-    let again = decoder.decode(&weir::frames(["c"])).await.expect_err("poisoned");
+    let again = decoder.decode(&weir::Frames::new(["c"])).await.expect_err("poisoned");
     assert!(again.to_string().contains("instance already stopped earlier"), "{again}");
 
     // …and the host keeps serving: a new instance of another component works.
     let mut ok = runtime.decoder("t", "roundtrip", &opts(&[("marker", "m")]), &schema).await.expect("opens");
-    let batch = ok.decode(&weir::frames::<[&[u8]; 0], &[u8]>([])).await.expect("decodes nothing");
-    assert_eq!(batch.row_count, 0);
+    let batch = ok.decode(&weir::Frames::new::<[&[u8]; 0], &[u8]>([])).await.expect("decodes nothing");
+    assert_eq!(batch.rows.num_rows(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -262,11 +262,11 @@ async fn builtin_raw_format_decodes_and_reports_bad_records() {
     let runtime = runtime().await;
     let text = weir::schema![("line", String)];
     let mut d = runtime.decoder("t", "raw", &[], &text).await.expect("raw decoder");
-    let rows = d.decode_arrow(&weir::frames(["hello", "wörld"])).await.expect("decodes");
+    let rows = d.decode(&weir::Frames::new(["hello", "wörld"])).await.expect("decodes");
     let col = rows.rows.column(0).as_any().downcast_ref::<StringArray>().expect("strings");
     assert_eq!(col.iter().collect::<Vec<_>>(), [Some("hello"), Some("wörld")]);
 
-    let bad = d.decode(&weir::frames([&b"ok"[..], &[0xff, 0xfe][..]])).await.expect_err("invalid UTF-8");
+    let bad = d.decode(&weir::Frames::new([&b"ok"[..], &[0xff, 0xfe][..]])).await.expect_err("invalid UTF-8");
     assert!(
         matches!(&bad, Error::Guest { error: GuestError::Data { position: 1, .. }, .. }),
         "the error gives the record's position: {bad}"
@@ -275,7 +275,7 @@ async fn builtin_raw_format_decodes_and_reports_bad_records() {
     let int = weir::schema![("n", Int)];
     let opts_le = opts(&[("endianness", "little-endian")]);
     let mut d = runtime.decoder("t", "raw", &opts_le, &int).await.expect("raw int decoder");
-    let rows = d.decode_arrow(&weir::frames([[1u8, 0, 0, 0], [0xff, 0xff, 0xff, 0xff]])).await.expect("decodes");
+    let rows = d.decode(&weir::Frames::new([[1u8, 0, 0, 0], [0xff, 0xff, 0xff, 0xff]])).await.expect("decodes");
     let col = rows.rows.column(0).as_any().downcast_ref::<Int32Array>().expect("ints");
     assert_eq!(col.values().to_vec(), [1, -1]);
 
@@ -285,39 +285,29 @@ async fn builtin_raw_format_decodes_and_reports_bad_records() {
 
     let unknown = runtime.decoder("t", "raw", &opts(&[("charst", "UTF-8")]), &text).await.err().expect("typo");
     assert!(unknown.to_string().contains("did you mean 'raw.charset'"), "{unknown}");
-    let _ = LogicalType::Int;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blackhole_sink_swallows_and_counts() {
     let runtime = runtime().await;
     let entry = runtime.catalog().find("blackhole", Role::Sink).expect("built-in");
-    let mut instance = entry.loaded.instantiate("blackhole", &Grants::none()).await.expect("instance");
     let schema = weir::schema![("x", Int)];
-    let context = weir::bindings::v0_1_0::exports::weir::connector::sink::WriterContext {
-        subtask: 0,
-        parallelism: 1,
-        overwrite: false,
-        static_partition: vec![],
-        restored_checkpoint: 0,
-    };
-    let writer = instance.open_writer(&Vec::new(), &schema, &context).await.expect("writer");
+    let context = weir::handles::WriterContext { parallelism: 1, ..Default::default() };
+    let mut writer =
+        weir::handles::SinkWriter::open(entry, &[], &schema, &context, &[], &Grants::none()).await.expect("writer");
     let rows = ChangelogBatch {
         rows: RecordBatch::try_new(
-            Arc::new(batch::arrow_schema(&schema).expect("schema")),
+            Arc::new(schema.to_arrow().expect("schema")),
             vec![Arc::new(Int32Array::from((0..1234).collect::<Vec<i32>>()))],
         )
         .expect("batch"),
         row_kinds: vec![],
     };
-    let input = weir::bindings::v0_1_0::exports::weir::connector::sink::SinkInput::Rows(
-        batch::from_arrow(&rows).expect("batch"),
-    );
-    instance.write(writer, &input).await.expect("write");
-    instance.write(writer, &input).await.expect("write");
-    assert!(instance.prepare_commit(writer, 1).await.expect("prepare").is_empty());
-    instance.commit(&Vec::new(), &[]).await.expect("commit");
-    assert_eq!(instance.metrics().counters.get("rows-discarded"), Some(&2468));
+    writer.write_rows(&rows).await.expect("write");
+    writer.write_rows(&rows).await.expect("write");
+    assert!(writer.prepare_commit(1).await.expect("prepare").is_empty());
+    writer.commit(&[]).await.expect("commit");
+    assert_eq!(writer.instance().metrics().counters.get("rows-discarded"), Some(&2468));
 }
 
 #[tokio::test(flavor = "multi_thread")]

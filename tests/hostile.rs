@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use weir::engine::EngineConfig;
 use weir::limits::Limits;
-use weir::pipeline;
 use weir::policy::{Endpoint, Grants};
 use weir::{Runtime, RuntimeConfig};
+use weir_pipeline as pipeline;
 use weir_tests::guests::{HOSTILE_FORMAT, HOSTILE_SOURCE};
 
 /// Limits small enough to keep the suite fast.
@@ -447,8 +447,8 @@ async fn metric_and_log_floods_are_bounded() {
     let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
     let schema = weir::schema![("line", String)];
     let options = vec![("attack".to_owned(), "metric-flood".to_owned())];
-    let decoder = instance.open_decoder(&options, &schema).await.expect("opens");
-    instance.decode(decoder, &weir::frames(["go"])).await.expect("the flood itself runs");
+    let decoder = instance.open_decoder(&options, &schema.to_contract()).await.expect("opens");
+    instance.decode(decoder, weir::Frames::new(["go"]).as_contract()).await.expect("the flood itself runs");
     let metrics = instance.metrics();
     assert!(metrics.counters.len() <= 256 && metrics.gauges.len() <= 256, "metric names are capped");
     assert!(metrics.counters.keys().chain(metrics.gauges.keys()).all(|k| k.len() <= 128), "names are truncated");
@@ -855,8 +855,11 @@ async fn a_log_flood_is_capped_per_call() {
     let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
     let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
     let schema = weir::schema![("line", String)];
-    let decoder = instance.open_decoder(&vec![("attack".into(), "log-flood".into())], &schema).await.expect("opens");
-    instance.decode(decoder, &weir::frames(["go"])).await.expect("the flood returns");
+    let decoder = instance
+        .open_decoder(&vec![("attack".into(), "log-flood".into())], &schema.to_contract())
+        .await
+        .expect("opens");
+    instance.decode(decoder, weir::Frames::new(["go"]).as_contract()).await.expect("the flood returns");
     let dropped = instance.metrics().counters.get(weir::store::LOG_DROPPED_COUNTER).copied().unwrap_or(0);
     let kept = 200_000 - dropped;
     assert!(kept <= u64::from(weir::store::MAX_LOG_MESSAGES_PER_CALL), "{kept} of 200000 messages were logged");
@@ -870,8 +873,8 @@ async fn a_refused_listen_is_recorded_as_a_listen() {
     let mut instance = entry.loaded.instantiate("hostile", &net_grant(&addr)).await.expect("instance");
     let schema = weir::schema![("line", String)];
     let options = vec![("attack".to_owned(), "listen".to_owned()), ("victim".to_owned(), "0.0.0.0:0".to_owned())];
-    let decoder = instance.open_decoder(&options, &schema).await.expect("opens");
-    let e = instance.decode(decoder, &weir::frames(["go"])).await.expect_err("refused").to_string();
+    let decoder = instance.open_decoder(&options, &schema.to_contract()).await.expect("opens");
+    let e = instance.decode(decoder, weir::Frames::new(["go"]).as_contract()).await.expect_err("refused").to_string();
     assert!(e.contains("listen refused"), "{e}");
     let denials = instance.denials();
     assert!(denials.iter().any(|d| d.starts_with("TCP listen on")), "{denials:?}");

@@ -39,8 +39,8 @@ async fn host_memory_stays_bounded_over_100_hostile_instances() {
         async move {
             let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
             let options = vec![("attack".to_owned(), attack.to_owned())];
-            let decoder = instance.open_decoder(&options, schema).await.expect("opens");
-            let e = instance.decode(decoder, &weir::frames(["go"])).await.expect_err("contained");
+            let decoder = instance.open_decoder(&options, &schema.to_contract()).await.expect("opens");
+            let e = instance.decode(decoder, weir::Frames::new(["go"]).as_contract()).await.expect_err("contained");
             assert!(instance.is_poisoned() || attack == "offsets-out-of-bounds", "{attack}: {e}");
         }
     };
@@ -103,7 +103,7 @@ async fn a_select_of_a_huge_batch_keeps_host_memory_bounded() {
     let grants = Grants { read: vec![dir.join("in.txt")], ..Grants::none() };
     let before = rss();
     let mut out = Counting { bytes: 0, lines: 0, peak: before };
-    weir::pipeline::run(&runtime, &job, &grants, &weir::pipeline::RunConfig::default(), &mut out).await.expect("runs");
+    weir_pipeline::run(&runtime, &job, &grants, &weir_pipeline::RunConfig::default(), &mut out).await.expect("runs");
     let _ = std::fs::remove_dir_all(&dir);
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     eprintln!(

@@ -3,7 +3,7 @@
 //! restore from a checkpoint; option errors that name the table.
 
 use weir::catalog::Role;
-use weir::pipeline;
+use weir_pipeline as pipeline;
 
 use weir_tests::runtime;
 
@@ -84,49 +84,37 @@ async fn datagen_resumes_exactly_from_a_checkpoint() {
     let job = weir_sql::parse("test.sql", ORDERS).expect("parses");
     let table = job.table("Orders").expect("table");
     let source = pipeline::resolve(&runtime, table, Role::Source).expect("resolves");
-    let request = weir::bindings::v0_1_0::exports::weir::connector::source::ScanRequest {
-        projection: None,
-        filters: Vec::new(),
-        limit: None,
-        partitions: None,
-        metadata_keys: Vec::new(),
+    use weir::handles::{Read, ScanRequest, ScanSource, SplitReader};
+    let open = || async {
+        let none = weir::policy::Grants::none();
+        ScanSource::open(&source.connector, &source.options, &table.schema, &ScanRequest::default(), &none)
+            .await
+            .expect("source opens")
     };
-    let read = |rows: weir::bindings::v0_1_0::exports::weir::connector::source::ReadResult| match rows {
-        weir::bindings::v0_1_0::exports::weir::connector::source::ReadResult::Rows(b) => {
-            weir::display::format_rows(&weir::batch::to_arrow("datagen", &table.schema, b).expect("valid"))
-        }
-        _ => Vec::new(),
-    };
-    let mut instance =
-        source.connector.loaded.instantiate("datagen", &weir::policy::Grants::none()).await.expect("instance");
-    let plan = instance.plan(&source.options, &table.schema, &request).await.expect("plan");
+    let mut instance = open().await;
+    let plan = instance.plan().await.expect("plan");
     let split = &plan.splits[0];
-    let reader = instance.open_reader(&source.options, &table.schema, &request, split, None).await.expect("open");
+    let reader = instance.open_reader(split, None).await.expect("open");
     // The reader is rate-limited (rows-per-second): read until n rows came.
-    async fn take(
-        instance: &mut weir::instance::Instance,
-        reader: wasmtime::component::ResourceAny,
-        n: usize,
-        read: &impl Fn(weir::bindings::v0_1_0::exports::weir::connector::source::ReadResult) -> Vec<String>,
-    ) -> Vec<String> {
+    async fn take(source: &mut ScanSource, reader: SplitReader, n: usize) -> Vec<String> {
         let mut rows = Vec::new();
         while rows.len() < n {
             let want = (n - rows.len()) as u32;
-            rows.extend(read(instance.next(reader, want).await.expect("next")));
+            if let Read::Rows(b) = source.read(reader, want).await.expect("next") {
+                rows.extend(weir::display::format_rows(&b));
+            }
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         rows
     }
-    let first = take(&mut instance, reader, 30, &read).await;
-    let state = instance.checkpoint_reader(reader).await.expect("checkpoint");
-    let rest = take(&mut instance, reader, 30, &read).await;
+    let first = take(&mut instance, reader, 30).await;
+    let state = instance.checkpoint(reader).await.expect("checkpoint");
+    let rest = take(&mut instance, reader, 30).await;
 
     // A new instance, as after a crash: restore and read the same rows again.
-    let mut again =
-        source.connector.loaded.instantiate("datagen", &weir::policy::Grants::none()).await.expect("instance");
-    let restored =
-        again.open_reader(&source.options, &table.schema, &request, split, Some(&state)).await.expect("restore");
-    let replay = take(&mut again, restored, 30, &read).await;
+    let mut again = open().await;
+    let restored = again.open_reader(split, Some(&state)).await.expect("restore");
+    let replay = take(&mut again, restored, 30).await;
     assert_eq!(first.len() + rest.len(), 60);
     assert_eq!(replay, rest, "the restored reader continues exactly where the checkpoint was taken");
 }
@@ -151,6 +139,60 @@ async fn option_mistakes_name_the_table_and_the_fix() {
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'blackhole');");
     let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("blackhole is no source").to_string();
     assert!(err.contains("blackhole"), "{err}");
+}
+
+#[tokio::test]
+async fn format_mistakes_say_where_and_what_to_write() {
+    let runtime = runtime().await;
+    let table = |sql: &str| weir_sql::parse("test.sql", sql).unwrap_or_else(|e| panic!("{e}")).tables[0].clone();
+    let sql =
+        "\n\nCREATE TABLE Events (line STRING) WITH ('connector' = 'filesystem', 'path' = '/tmp', 'format' = 'jsn');";
+    let err = pipeline::resolve(&runtime, &table(sql), Role::Source).err().expect("unknown format");
+    assert!(matches!(err, weir::Error::At { line: 3, .. }), "the table's line: {err}");
+    let err = err.to_string();
+    assert!(err.contains("table 'Events'") && err.contains("did you mean 'json'?"), "{err}");
+    // A format option without the format's prefix: say which prefix.
+    let sql = "CREATE TABLE Events (a STRING, b STRING) WITH ('connector' = 'filesystem', 'path' = '/tmp', \
+               'format' = 'csv', 'field-delimiter' = ';');";
+    let err = pipeline::resolve(&runtime, &table(sql), Role::Source).err().expect("unprefixed").to_string();
+    assert!(err.contains("'csv.field-delimiter'") && err.contains("format 'csv'"), "{err}");
+}
+
+#[tokio::test]
+async fn a_components_own_option_rules_are_checked_before_a_run() {
+    let runtime = runtime().await;
+    // Options that parse, but that datagen itself refuses (a sequence
+    // needs its start and end): `weir check` must see what a run sees.
+    let sql = "CREATE TABLE T (a BIGINT) WITH ('connector' = 'datagen', 'fields.a.kind' = 'sequence');";
+    let table = weir_sql::parse("test.sql", sql).expect("parses").tables[0].clone();
+    let resolved = pipeline::resolve(&runtime, &table, Role::Source).expect("the catalog's checks pass");
+    let err = resolved.validate().await.err().expect("datagen refuses").to_string();
+    assert!(err.contains("table 'T'") && err.contains("fields.a.start"), "{err}");
+}
+
+#[tokio::test]
+async fn where_literals_must_fit_their_column() {
+    let bad = format!("{ORDERS}SELECT id FROM Orders WHERE id > 'abc';");
+    let err = weir_sql::parse("test.sql", &bad).err().expect("a text is no BIGINT").to_string();
+    assert!(err.starts_with("test.sql:10:"), "the statement's place: {err}");
+    assert!(err.contains("column 'id' is BIGINT") && err.contains("'abc'"), "{err}");
+    let bad = format!("{ORDERS}SELECT id FROM Orders WHERE placed < '2024-13-01 00:00:00';");
+    let err = weir_sql::parse("test.sql", &bad).err().expect("no month 13").to_string();
+    assert!(err.contains("column 'placed' is TIMESTAMP(3)"), "{err}");
+    let good = format!("{ORDERS}SELECT id FROM Orders WHERE amount > 10 AND placed < '2999-01-01 00:00:00';");
+    weir_sql::parse("test.sql", &good).expect("numbers fit DECIMAL, text fits TIMESTAMP");
+}
+
+#[tokio::test]
+async fn datagen_draws_each_random_string_independently() {
+    let out = run("SELECT customer FROM Orders;").await;
+    let values: Vec<&str> = lines(&out).iter().filter_map(|l| l.strip_prefix("+I[")?.strip_suffix(']')).collect();
+    let strings: Vec<&str> = values.into_iter().filter(|v| *v != "null").collect();
+    assert!(strings.len() > 100, "{out}");
+    // Flink draws every value on its own: no value is its predecessor
+    // moved by one character.
+    let shifted = strings.windows(2).filter(|w| w[0].get(1..) == w[1].get(..w[1].len() - 1)).count();
+    assert!(shifted <= 1, "{shifted} of {} values are the previous one shifted: {strings:?}", strings.len());
 }
 
 /// Lines written to it arrive on a channel (a job's terminal output).

@@ -68,57 +68,47 @@ pub fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-pub use weir::types::{ElementRef, Field, LogicalType, MapType, NestedType, Schema};
+pub use weir::model::{DataType as LogicalType, Field, Schema};
 
 /// A nullable column.
 pub fn col(name: &str, data_type: LogicalType) -> Field {
-    Field { name: name.to_owned(), data_type, nullable: true }
+    Field::new(name, data_type)
 }
 
 /// A `NOT NULL` column.
 pub fn not_null(name: &str, data_type: LogicalType) -> Field {
-    Field { name: name.to_owned(), data_type, nullable: false }
+    Field::new(name, data_type).not_null()
 }
 
-/// Builds a schema with nested types: `ARRAY`, `MAP` and `ROW` types are
-/// registered in the schema's nested table as they are made.
+/// Builds nested types (`ARRAY`, `MAP`, `ROW`) and schemas of them.
 #[derive(Default)]
-pub struct Types {
-    nested: Vec<NestedType>,
-}
+pub struct Types;
 
 impl Types {
-    fn add(&mut self, t: NestedType) -> u32 {
-        self.nested.push(t);
-        self.nested.len() as u32 - 1
-    }
-
     /// `ARRAY<element>` with nullable elements.
     pub fn array(&mut self, element: LogicalType) -> LogicalType {
-        LogicalType::Array(ElementRef { element: self.add(NestedType::Type(element)), nullable: true })
+        LogicalType::array(element)
     }
 
     /// `MAP<key, value>` with nullable values.
     pub fn map(&mut self, key: LogicalType, value: LogicalType) -> LogicalType {
-        let key = self.add(NestedType::Type(key));
-        let value = ElementRef { element: self.add(NestedType::Type(value)), nullable: true };
-        LogicalType::Map(MapType { key, value })
+        LogicalType::map(key, value)
     }
 
     /// `ROW<fields…>`.
     pub fn row(&mut self, fields: Vec<Field>) -> LogicalType {
-        LogicalType::Row(self.add(NestedType::RowFields(fields)))
+        LogicalType::Row(fields)
     }
 
     /// The schema of `fields`.
     pub fn schema(self, fields: Vec<Field>) -> Schema {
-        Schema { fields, nested: self.nested, primary_key: Vec::new() }
+        Schema::new(fields)
     }
 }
 
-/// A schema without nested types.
+/// A schema.
 pub fn schema(fields: Vec<Field>) -> Schema {
-    Types::default().schema(fields)
+    Schema::new(fields)
 }
 
 /// One decoder and one encoder of a format, with helpers that speak in
@@ -146,7 +136,7 @@ impl FormatUnderTest {
 
     /// Decodes frames into rows printed as Flink prints them.
     pub async fn rows(&mut self, frames: &[&[u8]]) -> weir::Result<Vec<String>> {
-        let batch = self.decoder.decode_arrow(&weir::frames(frames)).await?;
+        let batch = self.decoder.decode(&weir::Frames::new(frames)).await?;
         Ok(weir::display::format_rows(&batch))
     }
 
@@ -160,14 +150,10 @@ impl FormatUnderTest {
     /// rows and the encoded lines.
     pub async fn round_trip(&mut self, text: &str) -> weir::Result<(Vec<String>, Vec<String>)> {
         let lines: Vec<&[u8]> = text.lines().map(str::as_bytes).collect();
-        let batch = self.decoder.decode_arrow(&weir::frames(lines)).await?;
+        let batch = self.decoder.decode(&weir::Frames::new(lines)).await?;
         let rows = weir::display::format_rows(&batch);
-        let encoded = self.encoder.encode_arrow(&batch).await?;
-        let lines = encoded
-            .offsets
-            .windows(2)
-            .map(|w| String::from_utf8(encoded.data[w[0] as usize..w[1] as usize].to_vec()).expect("UTF-8 output"))
-            .collect();
+        let encoded = self.encoder.encode(&batch).await?;
+        let lines = encoded.iter().map(|line| String::from_utf8(line.to_vec()).expect("UTF-8 output")).collect();
         Ok((rows, lines))
     }
 
@@ -305,14 +291,13 @@ impl TypeParser {
     }
 
     fn data_type(&mut self) -> LogicalType {
-        use weir::types::DecimalType;
         let word = self.next().to_ascii_uppercase();
         match word.as_str() {
             "BOOLEAN" => LogicalType::Boolean,
-            "TINYINT" => LogicalType::Tinyint,
-            "SMALLINT" => LogicalType::Smallint,
+            "TINYINT" => LogicalType::TinyInt,
+            "SMALLINT" => LogicalType::SmallInt,
             "INT" | "INTEGER" => LogicalType::Int,
-            "BIGINT" => LogicalType::Bigint,
+            "BIGINT" => LogicalType::BigInt,
             "FLOAT" => LogicalType::Float,
             "DOUBLE" => LogicalType::Double,
             "DECIMAL" => {
@@ -324,7 +309,7 @@ impl TypeParser {
                     }
                     self.expect(")");
                 }
-                LogicalType::Decimal(DecimalType { precision, scale })
+                LogicalType::Decimal { precision, scale }
             }
             "CHAR" => LogicalType::Char(self.length().unwrap_or(1)),
             "VARCHAR" => LogicalType::Varchar(self.length().unwrap_or(1)),
@@ -341,8 +326,7 @@ impl TypeParser {
                 let element = self.data_type();
                 let nullable = !self.not_null();
                 self.expect(">");
-                let element = self.types.add(NestedType::Type(element));
-                LogicalType::Array(ElementRef { element, nullable })
+                LogicalType::Array { element: Box::new(element), nullable }
             }
             "MAP" => {
                 self.expect("<");
@@ -351,14 +335,12 @@ impl TypeParser {
                 let value = self.data_type();
                 let nullable = !self.not_null();
                 self.expect(">");
-                let key = self.types.add(NestedType::Type(key));
-                let value = ElementRef { element: self.types.add(NestedType::Type(value)), nullable };
-                LogicalType::Map(MapType { key, value })
+                LogicalType::Map { key: Box::new(key), value: Box::new(value), value_nullable: nullable }
             }
             "ROW" => {
                 self.expect("<");
                 let fields = self.columns(Some(">"));
-                LogicalType::Row(self.types.add(NestedType::RowFields(fields)))
+                LogicalType::Row(fields)
             }
             other => panic!("schema: unknown type {other}"),
         }

@@ -18,7 +18,7 @@ async fn default_policy_grants_nothing() {
     let runtime = runtime_with(&[SNOOP_FORMAT]).await;
     let schema = weir::schema![("attempt", String)];
     let mut decoder = runtime.decoder("t", "snoop", &[], &schema).await.expect("opens");
-    let rows = decoder.decode_arrow(&weir::frames([addr.as_str()])).await.expect("the probe itself runs");
+    let rows = decoder.decode(&weir::Frames::new([addr.as_str()])).await.expect("the probe itself runs");
     let column = rows.rows.column(0).as_any().downcast_ref::<StringArray>().expect("strings");
     let outcomes: Vec<&str> = column.iter().map(|v| v.expect("no nulls")).collect();
 
@@ -45,9 +45,9 @@ async fn an_env_grant_gives_exactly_that_variable() {
     let grants = weir::policy::Grants { env: vec![name.to_owned()], ..weir::policy::Grants::none() };
     let mut instance = entry.loaded.instantiate("snoop", &grants).await.expect("instance");
     let schema = weir::schema![("attempt", String)];
-    let decoder = instance.open_decoder(&Vec::new(), &schema).await.expect("opens");
-    let batch = instance.decode(decoder, &weir::frames(["127.0.0.1:9"])).await.expect("probe runs");
-    let rows = weir::batch::to_arrow("snoop", &schema, batch).expect("valid");
+    let decoder = instance.open_decoder(&Vec::new(), &schema.to_contract()).await.expect("opens");
+    let batch = instance.decode(decoder, weir::Frames::new(["127.0.0.1:9"]).as_contract()).await.expect("probe runs");
+    let rows = weir::batch::to_arrow("snoop", &schema.to_contract(), batch).expect("valid");
     let column = rows.rows.column(0).as_any().downcast_ref::<StringArray>().expect("strings");
     let env = column.iter().flatten().find(|o| o.starts_with("env=")).expect("env probe");
     assert_eq!(env, "env=ALLOWED 1 variables", "exactly the granted variable");

@@ -1,6 +1,6 @@
-//! The embedding API: the same engine and catalog the CLI uses, as a
-//! library. Open a decoder or encoder by identifier, feed it frames or Arrow
-//! batches.
+//! The embedding entry point: the same engine and catalog the CLI uses, as
+//! a library. Open a decoder or encoder by identifier and feed it frames or
+//! Arrow batches; every other role has its handle in [`crate::handles`].
 //!
 //! ```no_run
 //! # async fn demo() -> weir::Result<()> {
@@ -9,7 +9,7 @@
 //! let schema = weir::schema![("line", String)];
 //! let options = vec![("charset".to_owned(), "UTF-8".to_owned())];
 //! let mut decoder = runtime.decoder("my_table", "raw", &options, &schema).await?;
-//! let rows = decoder.decode_arrow(&weir::frames(["hello", "world"])).await?;
+//! let rows = decoder.decode(&weir::Frames::new(["hello", "world"])).await?;
 //! assert_eq!(rows.rows.num_rows(), 2);
 //! # Ok(()) }
 //! ```
@@ -17,14 +17,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::component::ResourceAny;
-
-use crate::batch::{self, ChangelogBatch};
-use crate::bindings::v0_1_0::weir::connector::types::{Batch, Options, Schema, VarData};
 use crate::catalog::{Catalog, Entry, Role};
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::instance::Instance;
+use crate::handles::{Decoder, Encoder};
+use crate::model::Schema;
 use crate::options::{self, Target};
 use crate::policy::Grants;
 
@@ -97,127 +94,16 @@ impl Runtime {
 
 /// A format's options for `table`, validated the Flink way (defaults filled
 /// in, unknown keys refused).
-fn format_options(entry: &Entry, table: &str, options: &[(String, String)]) -> Result<Options> {
+fn format_options(entry: &Entry, table: &str, options: &[(String, String)]) -> Result<Vec<(String, String)>> {
     let target = Target { table, role: "format", prefix: Some(&entry.spec.identifier) };
     Ok(options::validate(target, &entry.spec, options)?)
 }
 
-enum Direction {
-    Decode,
-    Encode,
-}
-
-/// The one way a format is opened, by the runner and by embedders: an
-/// instance with `grants`, the component's own validation, then the
-/// decoder or encoder resource.
-async fn open_format(
-    entry: &Entry,
-    options: &Options,
-    schema: &Schema,
-    grants: &Grants,
-    direction: Direction,
-) -> Result<(Instance, ResourceAny)> {
-    let mut instance = entry.loaded.instantiate(&entry.spec.identifier, grants).await?;
-    instance.validate(options, schema).await?;
-    let handle = match direction {
-        Direction::Decode => instance.open_decoder(options, schema).await?,
-        Direction::Encode => instance.open_encoder(options, schema).await?,
-    };
-    Ok((instance, handle))
-}
-
-/// An open decoder (one instance of a format component).
-pub struct Decoder {
-    instance: Instance,
-    handle: ResourceAny,
-    schema: Schema,
-}
-
-impl Decoder {
-    /// Opens a decoder of the format `entry` with already validated
-    /// `options`, granting its instance `grants`.
-    pub async fn open(entry: &Entry, options: &Options, schema: &Schema, grants: &Grants) -> Result<Decoder> {
-        let (instance, handle) = open_format(entry, options, schema, grants, Direction::Decode).await?;
-        Ok(Decoder { instance, handle, schema: schema.clone() })
-    }
-
-    /// Decodes frames into a batch, exactly as the guest returned it.
-    pub async fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        self.instance.decode(self.handle, frames).await
-    }
-
-    /// Decodes frames into validated Arrow rows.
-    pub async fn decode_arrow(&mut self, frames: &VarData) -> Result<ChangelogBatch> {
-        let batch = self.decode(frames).await?;
-        batch::to_arrow(self.instance.name(), &self.schema, batch)
-    }
-
-    /// The instance (metrics, poisoned state).
-    pub fn instance(&self) -> &Instance {
-        &self.instance
-    }
-}
-
-/// An open encoder (one instance of a format component).
-pub struct Encoder {
-    instance: Instance,
-    handle: ResourceAny,
-}
-
-impl Encoder {
-    /// Opens an encoder of the format `entry` with already validated
-    /// `options`, granting its instance `grants`.
-    pub async fn open(entry: &Entry, options: &Options, schema: &Schema, grants: &Grants) -> Result<Encoder> {
-        let (instance, handle) = open_format(entry, options, schema, grants, Direction::Encode).await?;
-        Ok(Encoder { instance, handle })
-    }
-
-    /// Encodes a batch into frames.
-    pub async fn encode(&mut self, rows: &Batch) -> Result<VarData> {
-        self.instance.encode(self.handle, rows).await
-    }
-
-    /// Encodes Arrow rows into frames.
-    pub async fn encode_arrow(&mut self, rows: &ChangelogBatch) -> Result<VarData> {
-        let batch = batch::from_arrow(rows)
-            .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
-        self.encode(&batch).await
-    }
-
-    /// The instance (metrics, poisoned state).
-    pub fn instance(&self) -> &Instance {
-        &self.instance
-    }
-}
-
-/// Frames from byte strings (convenience for tests and embedders).
-pub fn frames<I, B>(values: I) -> VarData
-where
-    I: IntoIterator<Item = B>,
-    B: AsRef<[u8]>,
-{
-    let mut offsets = vec![0i32];
-    let mut data = Vec::new();
-    for v in values {
-        data.extend_from_slice(v.as_ref());
-        offsets.push(i32::try_from(data.len()).expect("frames over 2 GiB"));
-    }
-    VarData { offsets, data }
-}
-
-/// Builds a [`Schema`] from `(name, LogicalType variant)` pairs; columns
+/// Builds a [`Schema`] from `(name, DataType variant)` pairs; columns
 /// are nullable. `weir::schema![("id", Int), ("name", String)]`.
 #[macro_export]
 macro_rules! schema {
-    ($(($name:expr, $ty:ident $(($($arg:expr),*))?)),* $(,)?) => {
-        $crate::types::Schema {
-            fields: vec![$($crate::types::Field {
-                name: ($name).to_string(),
-                data_type: $crate::types::LogicalType::$ty $(($($arg),*))?,
-                nullable: true,
-            }),*],
-            nested: Vec::new(),
-            primary_key: Vec::new(),
-        }
+    ($(($name:expr, $($ty:tt)+)),* $(,)?) => {
+        $crate::model::Schema::new(vec![$($crate::model::Field::new($name, $crate::model::DataType::$($ty)+)),*])
     };
 }

@@ -2,8 +2,11 @@
 //!
 //! A released contract version is never edited: when `0.2.0` arrives it gets
 //! a module beside `v0_1_0`, and the runtime converts both into its own
-//! model (see [`crate::spec`]). Until then the batch types of `v0_1_0` are
-//! also the runtime's batch model.
+//! model: [`crate::spec`] for specs, `convert` for schemas and types
+//! ([`crate::model`]). The boundary batch of `v0_1_0` is converted straight
+//! to Arrow ([`crate::batch`]).
+
+pub(crate) mod convert;
 
 /// `weir:connector@0.1.0`, bound through its union world `runtime`, so one
 /// set of types serves every component kind; each component only has the

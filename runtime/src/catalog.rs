@@ -171,9 +171,13 @@ impl Catalog {
         self.entries.iter().find(|e| e.spec.identifier == identifier && role.accepts(e.kind)).ok_or_else(|| {
             let available: Vec<&str> =
                 self.entries.iter().filter(|e| role.accepts(e.kind)).map(|e| e.spec.identifier.as_str()).collect();
+            let suggestion = crate::options::closest(identifier, available.iter().copied())
+                .map(|c| format!(", did you mean '{c}'?"))
+                .unwrap_or_default();
             Error::NotFound {
                 kind: role.noun(),
                 identifier: identifier.to_owned(),
+                suggestion,
                 available: if available.is_empty() { "none".to_owned() } else { available.join(", ") },
             }
         })

@@ -176,12 +176,14 @@ pub enum Error {
     },
 
     /// No component with that identifier (and kind) in the catalog.
-    #[error("no {kind} named '{identifier}' in the catalog; available: {available}")]
+    #[error("no {kind} named '{identifier}' in the catalog{suggestion}; available: {available}")]
     NotFound {
         /// `connector` or `format`.
         kind: &'static str,
         /// The identifier asked for.
         identifier: String,
+        /// ", did you mean '…'?" or empty.
+        suggestion: String,
         /// Identifiers that exist, comma separated.
         available: String,
     },
@@ -243,6 +245,41 @@ pub enum Error {
         message: String,
     },
 
+    /// An error about a statement or table of a job file, with where it
+    /// is written (the CLI prefixes the file name: `job.sql:3:1: …`).
+    #[error("line {line}, column {column}: {error}")]
+    At {
+        /// 1-based line of the statement.
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// The error.
+        error: Box<Error>,
+    },
+
+    /// A malformed record, placed in its split: the split's id (a file's
+    /// path for files) and the record's 1-based number in it (a line's
+    /// number for line-per-record files read whole from the start).
+    #[error(
+        "component '{component}' could not read record {record} of split '{split}'{}: {message}{}",
+        if *.resumed { " (counted from where the split resumed after a checkpoint)" } else { "" },
+        if .excerpt.is_empty() { String::new() } else { format!(" (input: {:?})", .excerpt) }
+    )]
+    Record {
+        /// The component that refused the record (a format, or the source).
+        component: String,
+        /// The split's id.
+        split: String,
+        /// 1-based number of the record in the split.
+        record: u64,
+        /// The split was resumed from a checkpoint: numbers count from there.
+        resumed: bool,
+        /// What is wrong.
+        message: String,
+        /// Excerpt of the input.
+        excerpt: String,
+    },
+
     /// A component's error while serving a table of a job.
     #[error("table '{table}': {error}")]
     InTable {
@@ -260,6 +297,12 @@ pub enum Error {
         /// How to resume.
         resume: String,
     },
+
+    /// The job's output was closed by its reader (`weir run q.sql | head`):
+    /// nobody reads further rows, so the job ends here, without an error
+    /// to report.
+    #[error("the output was closed by its reader")]
+    OutputClosed,
 
     /// A table's component needs capabilities the operator did not grant;
     /// nothing started.
@@ -299,11 +342,41 @@ impl Error {
     /// limits, invalid batches); other errors already say where they are.
     pub fn in_table(self, table: &str) -> Error {
         match self {
-            Error::Guest { .. } | Error::Trap { .. } | Error::InvalidBatch { .. } | Error::Grant { .. } => {
-                Error::InTable { table: table.to_owned(), error: Box::new(self) }
-            }
+            Error::Guest { .. }
+            | Error::Trap { .. }
+            | Error::InvalidBatch { .. }
+            | Error::Grant { .. }
+            | Error::Record { .. } => Error::InTable { table: table.to_owned(), error: Box::new(self) },
             other => other,
         }
+    }
+}
+
+impl Error {
+    /// Says where in the job file the error's statement is (nothing when
+    /// the place is unknown, line 0, or already said).
+    pub fn at(self, line: u64, column: u64) -> Error {
+        match self {
+            Error::At { .. } => self,
+            e if line == 0 => e,
+            e => Error::At { line, column, error: Box::new(e) },
+        }
+    }
+
+    /// The error without its place in the job file.
+    pub fn without_place(&self) -> &Error {
+        match self {
+            Error::At { error, .. } => error,
+            e => e,
+        }
+    }
+}
+
+impl Error {
+    /// The error for a failed write to the job's output: a closed pipe is
+    /// [`Error::OutputClosed`], anything else a host error.
+    pub fn output(e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe { Error::OutputClosed } else { Error::Host(e.into()) }
     }
 }
 

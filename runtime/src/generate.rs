@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::batch::{self, ChangelogBatch};
+use crate::batch::ChangelogBatch;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
     ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
@@ -12,7 +12,7 @@ use arrow_array::{
     TimestampNanosecondArray, TimestampSecondArray,
 };
 
-use crate::types::{LogicalType, Schema};
+use crate::model::{DataType as LogicalType, Schema};
 
 /// Seconds since the epoch of 0001-01-01 00:00:00 and 9999-12-31 23:59:59,
 /// the years the text layouts cover.
@@ -41,7 +41,7 @@ fn fraction(r: &mut Rng, p: u8) -> i64 {
 /// empty strings, -0.0, NaN) about one time in four.
 pub fn random_rows(schema: &Schema, rows: usize, seed: u64, text: &[char]) -> ChangelogBatch {
     let mut r = Rng(seed);
-    let arrow_schema = Arc::new(batch::arrow_schema(schema).expect("schema converts"));
+    let arrow_schema = Arc::new(schema.to_arrow().expect("schema converts"));
     let mut columns: Vec<ArrayRef> = Vec::new();
     for field in &schema.fields {
         let nulls: Vec<bool> = (0..rows).map(|_| field.nullable && r.next().is_multiple_of(5)).collect();
@@ -64,14 +64,14 @@ pub fn random_rows(schema: &Schema, rows: usize, seed: u64, text: &[char]) -> Ch
         let edge = |r: &mut Rng| r.next().is_multiple_of(4);
         let column: ArrayRef = match &field.data_type {
             LogicalType::Boolean => Arc::new(values!(BooleanArray, |r| r.next() & 1 == 1)),
-            LogicalType::Tinyint => Arc::new(values!(Int8Array, |r| r.next() as i8)),
-            LogicalType::Smallint => Arc::new(values!(Int16Array, |r| r.next() as i16)),
+            LogicalType::TinyInt => Arc::new(values!(Int8Array, |r| r.next() as i8)),
+            LogicalType::SmallInt => Arc::new(values!(Int16Array, |r| r.next() as i16)),
             LogicalType::Int => Arc::new(values!(Int32Array, |r| if edge(r) {
                 *r.pick(&[i32::MIN, i32::MAX, 0])
             } else {
                 r.next() as i32
             })),
-            LogicalType::Bigint => Arc::new(values!(Int64Array, |r| if edge(r) {
+            LogicalType::BigInt => Arc::new(values!(Int64Array, |r| if edge(r) {
                 *r.pick(&[i64::MIN, i64::MAX, 0])
             } else {
                 r.next() as i64
@@ -86,8 +86,8 @@ pub fn random_rows(schema: &Schema, rows: usize, seed: u64, text: &[char]) -> Ch
             } else {
                 f64::from_bits(r.next() & 0x7fef_ffff_ffff_ffff | (r.next() & 0x8000_0000_0000_0000))
             })),
-            LogicalType::Decimal(d) => {
-                let limit = 10i128.pow(u32::from(d.precision)) - 1;
+            &LogicalType::Decimal { precision, scale } => {
+                let limit = 10i128.pow(u32::from(precision)) - 1;
                 let values: PrimitiveArray<Decimal128Type> = nulls
                     .iter()
                     .map(|&null| {
@@ -96,7 +96,7 @@ pub fn random_rows(schema: &Schema, rows: usize, seed: u64, text: &[char]) -> Ch
                         (!null).then_some(if r.next() & 1 == 1 { -v } else { v })
                     })
                     .collect();
-                Arc::new(values.with_precision_and_scale(d.precision, d.scale as i8).expect("decimal type"))
+                Arc::new(values.with_precision_and_scale(precision, scale as i8).expect("decimal type"))
             }
             LogicalType::Char(_) | LogicalType::Varchar(_) | LogicalType::String => {
                 Arc::new(values!(StringArray, |r| (0..r.range(0, 12)).map(|_| *r.pick(text)).collect::<String>()))

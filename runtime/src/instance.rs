@@ -53,6 +53,8 @@ struct Bounded<T> {
     next: Option<T>,
     plan: Option<T>,
     prepare_commit: Option<T>,
+    lookup: Option<T>,
+    search: Option<T>,
 }
 
 impl<T> Bounded<T> {
@@ -62,6 +64,8 @@ impl<T> Bounded<T> {
             next: self.next.as_ref().and_then(&mut f),
             plan: self.plan.as_ref().and_then(&mut f),
             prepare_commit: self.prepare_commit.as_ref().and_then(&mut f),
+            lookup: self.lookup.as_ref().and_then(&mut f),
+            search: self.search.as_ref().and_then(&mut f),
         }
     }
 }
@@ -84,6 +88,8 @@ impl Loaded {
             next: export("source", "[method]split-reader.next"),
             plan: export("source", "plan"),
             prepare_commit: export("sink", "[method]writer.prepare-commit"),
+            lookup: export("source", "[method]lookup-table.lookup"),
+            search: export("source", "[method]vector-index.search"),
         };
         Ok(Loaded {
             bounded,
@@ -175,6 +181,14 @@ impl Loaded {
         }
         if let Some(f) = b.prepare_commit {
             f.typed::<(ResourceAny, u64), (Result<lift::types::Committables, wit::Error>,)>(&*store).map_err(load)?;
+        }
+        if let Some(f) = b.lookup {
+            f.typed::<(ResourceAny, &Batch), (Result<lift::types::LookupResult, wit::Error>,)>(&*store)
+                .map_err(load)?;
+        }
+        if let Some(f) = b.search {
+            f.typed::<(ResourceAny, &[f32], u32), (Result<lift::types::SearchResult, wit::Error>,)>(&*store)
+                .map_err(load)?;
         }
         instance.bounded = Some(b);
         Ok(instance)
@@ -469,6 +483,59 @@ impl Instance {
     /// The reader's state after the records returned so far.
     pub async fn checkpoint_reader(&mut self, reader: ResourceAny) -> Result<Vec<u8>> {
         guest_call!(self, source, "source", |s, store| s.split_reader().call_checkpoint(store, reader))
+    }
+
+    /// Opens a lookup table answering lookups on `key_columns`.
+    pub async fn open_lookup(
+        &mut self,
+        options: &Options,
+        schema: &Schema,
+        key_columns: &[u32],
+    ) -> Result<ResourceAny> {
+        guest_call!(self, source, "source", |s, store| s.lookup_table().call_open(store, options, schema, key_columns))
+    }
+
+    /// Looks up a batch of keys in an open lookup table.
+    pub async fn lookup(&mut self, table: ResourceAny, keys: &Batch) -> Result<source::LookupResult> {
+        guest_call!(self, bounded, "source", |b, store| async move {
+            let func = b.lookup.ok_or_else(|| wasmtime::format_err!("no lookup-table.lookup export"))?;
+            // SAFETY: the signature was checked in `Loaded::instantiate`.
+            let func = unsafe {
+                TypedFunc::<(ResourceAny, &Batch), (Result<lift::types::LookupResult, wit::Error>,)>::new_unchecked(
+                    func,
+                )
+            };
+            func.call_async(store, (table, keys)).await.map(|(r,)| r.map(Into::into))
+        })
+    }
+
+    /// Opens a vector index on `vector_column`.
+    pub async fn open_vector_index(
+        &mut self,
+        options: &Options,
+        schema: &Schema,
+        vector_column: u32,
+    ) -> Result<ResourceAny> {
+        guest_call!(self, source, "source", |s, store| s.vector_index().call_open(
+            store,
+            options,
+            schema,
+            vector_column
+        ))
+    }
+
+    /// The `top_k` rows nearest to `query` in an open vector index.
+    pub async fn search(&mut self, index: ResourceAny, query: &[f32], top_k: u32) -> Result<source::SearchResult> {
+        guest_call!(self, bounded, "source", |b, store| async move {
+            let func = b.search.ok_or_else(|| wasmtime::format_err!("no vector-index.search export"))?;
+            // SAFETY: the signature was checked in `Loaded::instantiate`.
+            let func = unsafe {
+                TypedFunc::<(ResourceAny, &[f32], u32), (Result<lift::types::SearchResult, wit::Error>,)>::new_unchecked(
+                    func,
+                )
+            };
+            func.call_async(store, (index, query, top_k)).await.map(|(r,)| r.map(Into::into))
+        })
     }
 
     /// Drops a guest resource (decoder, encoder, writer…).

@@ -13,8 +13,11 @@
 //! * **instance** ([`instance`], [`store`], [`limits`]): one store per
 //!   component instance, with exactly the granted capabilities and limits.
 //!
-//! The boundary batch converts to and from Arrow in [`batch`]; [`api`] is
-//! the embedding entry point.
+//! The boundary batch converts to and from Arrow in [`batch`]; [`model`]
+//! holds the library's own schema and type model (converted privately per
+//! contract version); [`handles`] opens a component in each role (decoder,
+//! encoder, scan source, lookup table, vector index, sink writer) speaking
+//! Arrow; [`api`] is the embedding entry point.
 //!
 //! ```no_run
 //! # async fn demo() -> weir::Result<()> {
@@ -39,13 +42,14 @@ pub mod error;
 /// Random rows of any schema (for `weir verify` and the tests).
 #[doc(hidden)]
 pub mod generate;
+pub mod handles;
 pub mod instance;
 /// Framing of byte streams (shared with guest connectors).
 pub use weir_framing as framing;
 pub(crate) mod lift;
 pub mod limits;
+pub mod model;
 pub mod options;
-pub mod pipeline;
 pub mod policy;
 pub mod spec;
 /// What one instance's store holds (internal).
@@ -53,8 +57,14 @@ pub mod spec;
 pub mod store;
 pub mod terminal;
 
-pub use api::{Decoder, Encoder, Runtime, RuntimeConfig, frames};
+pub use api::{Runtime, RuntimeConfig};
+pub use batch::ChangelogBatch;
 pub use error::{Error, GuestError, Result, TrapReason};
+pub use handles::{Decoder, Encoder, Frames};
+pub use model::{DataType, Field, Schema};
 
-/// The contract's data types (schema, batch, logical types), version 0.1.0.
+/// The contract's own data types, version 0.1.0 — for code that speaks the
+/// contract itself (`weir verify`, the contract's tests); the library's API
+/// uses [`model`], [`handles`] and Arrow.
+#[doc(hidden)]
 pub use bindings::v0_1_0::weir::connector::types;

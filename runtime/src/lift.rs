@@ -4,7 +4,8 @@
 //! memory. Lists inside lists may all point at the *same* region, so a
 //! guest with 64 MiB of memory could return a million columns that each
 //! alias 60 MiB and make the host allocate terabytes. Every list and string
-//! in what `decode`, `next`, `plan` and `prepare-commit` return is therefore
+//! in what `decode`, `next`, `plan`, `prepare-commit`, `lookup` and `search`
+//! return is therefore
 //! lifted as a [`List`] or [`Text`] (see [`types`]), which charges its size
 //! against the budget of the current call before anything is copied
 //! (strings right after their one copy, which the guest's memory limit
@@ -279,6 +280,34 @@ pub mod types {
         splits: List<Split>,
         bounded: bool,
         accepted: Accepted,
+    }
+
+    /// `lookup-result`.
+    #[derive(ComponentType, Lift)]
+    #[component(record)]
+    pub struct LookupResult {
+        rows: Batch,
+        matches: List<u32>,
+    }
+
+    /// `search-result`.
+    #[derive(ComponentType, Lift)]
+    #[component(record)]
+    pub struct SearchResult {
+        rows: Batch,
+        scores: List<f32>,
+    }
+
+    impl From<LookupResult> for wsource::LookupResult {
+        fn from(r: LookupResult) -> Self {
+            wsource::LookupResult { rows: r.rows.into(), matches: r.matches.0 }
+        }
+    }
+
+    impl From<SearchResult> for wsource::SearchResult {
+        fn from(r: SearchResult) -> Self {
+            wsource::SearchResult { rows: r.rows.into(), scores: r.scores.0 }
+        }
     }
 
     /// A list of committables (`list<list<u8>>`).

@@ -180,8 +180,8 @@ pub fn parse(option: &OptionSpec, value: &str) -> Result<(), String> {
 
 pub use weir_text::{parse_duration, parse_memory_size, unescape_char};
 
-/// The valid key closest to a misspelt one, if close enough to suggest.
-fn closest<'a>(key: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// The valid name closest to a misspelt one, if close enough to suggest.
+pub(crate) fn closest<'a>(key: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     valid
         .map(|v| (edit_distance(key, v), v))
         .filter(|(d, v)| *d <= 2.max(v.len() / 4))

@@ -20,8 +20,8 @@ use sqlparser::ast::{
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Span, Token};
 
-use weir::pipeline::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
-use weir::types::{Field, Schema};
+use weir::model::{Field, Schema};
+use weir_pipeline::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
 
 /// Where a statement starts.
 fn position(span: Span) -> Position {
@@ -113,12 +113,11 @@ fn name_of(name: &ObjectName) -> String {
 
 fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
     let name = name_of(&create.name);
-    let mut nested = Vec::new();
     let mut fields = Vec::new();
     let mut metadata = Vec::new();
     for column in &create.columns {
         let col_at = position(column.name.span);
-        let data_type = types::logical_type(&column.data_type, &mut nested)
+        let data_type = types::logical_type(&column.data_type)
             .map_err(|m| (col_at, format!("table '{name}', column '{}': {m}", column.name.value)))?;
         let mut nullable = true;
         for option in &column.options {
@@ -202,7 +201,7 @@ fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
             partition_keys.push(index);
         }
     }
-    Ok(Table { name, schema: Schema { fields, nested, primary_key }, metadata, partition_keys, options, at })
+    Ok(Table { name, schema: Schema { fields, primary_key }, metadata, partition_keys, options, at })
 }
 
 fn set(statement: &Ast) -> Option<(String, String)> {
@@ -245,10 +244,7 @@ fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Stateme
             }
             for (target, &from) in written.iter().zip(&query.columns) {
                 let from = &source_table.schema.fields[from];
-                let (have, want) = (
-                    types::type_text(&from.data_type, &source_table.schema.nested),
-                    types::type_text(&target.data_type, &sink.schema.nested),
-                );
+                let (have, want) = (from.data_type.to_string(), target.data_type.to_string());
                 if have != want && !types::widens(&from.data_type, &target.data_type) {
                     return Err((
                         query.at,
@@ -372,7 +368,11 @@ fn conjunction(source: &Table, e: &Expr, out: &mut Vec<Filter>) -> Located<()> {
                 (v, Expr::Identifier(i)) => (i, literal(v).ok_or_else(|| unsupported(e))?, flip(op)),
                 _ => return Err(unsupported(e)),
             };
-            out.push(Filter { column: column(ident)?, op, value });
+            let index = column(ident)?;
+            // The literal must fit the column, as the run will require.
+            weir_pipeline::check_filter(&source.schema.fields[index], &value)
+                .map_err(|why| (position(e.span()), format!("WHERE {e}: {why}")))?;
+            out.push(Filter { column: index, op, value });
             Ok(())
         }
         _ => Err(unsupported(e)),
@@ -403,7 +403,7 @@ fn literal(e: &Expr) -> Option<Literal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weir::types::LogicalType;
+    use weir::model::DataType as LogicalType;
 
     const SEED: &str = "CREATE TABLE UserScores (name STRING, score INT) WITH (
   'connector' = 'socket', 'hostname' = 'localhost', 'port' = '9999',
@@ -438,8 +438,7 @@ mod tests {
             PRIMARY KEY (id) NOT ENFORCED
         ) WITH ('connector' = 'datagen');");
         let t = &job.tables[0];
-        let text: Vec<String> =
-            t.schema.fields.iter().map(|f| types::type_text(&f.data_type, &t.schema.nested)).collect();
+        let text: Vec<String> = t.schema.fields.iter().map(|f| f.data_type.to_string()).collect();
         assert_eq!(
             text,
             [

@@ -1,12 +1,12 @@
-//! Flink SQL data types (as `sqlparser` reads them) to the contract's
-//! logical types.
+//! Flink SQL data types (as `sqlparser` reads them) to the library's
+//! logical types ([`weir::model::DataType`]).
 
 use sqlparser::ast::{ArrayElemTypeDef, CharacterLength, DataType, ExactNumberInfo, StructField, TimezoneInfo};
 
-use weir::types::{DecimalType, ElementRef, Field, LogicalType, MapType, NestedType};
+use weir::model::{DataType as LogicalType, Field};
 
-/// Converts `ty`, registering ARRAY / MAP / ROW parts in `nested`.
-pub fn logical_type(ty: &DataType, nested: &mut Vec<NestedType>) -> Result<LogicalType, String> {
+/// Converts `ty`.
+pub fn logical_type(ty: &DataType) -> Result<LogicalType, String> {
     use LogicalType as L;
     let precision = |p: &Option<u64>, default: u64, max: u64, name: &str| -> Result<u8, String> {
         let p = p.unwrap_or(default);
@@ -22,10 +22,10 @@ pub fn logical_type(ty: &DataType, nested: &mut Vec<NestedType>) -> Result<Logic
     };
     Ok(match ty {
         DataType::Boolean | DataType::Bool => L::Boolean,
-        DataType::TinyInt(_) => L::Tinyint,
-        DataType::SmallInt(_) => L::Smallint,
+        DataType::TinyInt(_) => L::TinyInt,
+        DataType::SmallInt(_) => L::SmallInt,
         DataType::Int(_) | DataType::Integer(_) => L::Int,
-        DataType::BigInt(_) => L::Bigint,
+        DataType::BigInt(_) => L::BigInt,
         DataType::Float(_) | DataType::Real => L::Float,
         DataType::Double(_) | DataType::DoublePrecision => L::Double,
         DataType::Decimal(info) | DataType::Numeric(info) | DataType::Dec(info) => {
@@ -37,7 +37,7 @@ pub fn logical_type(ty: &DataType, nested: &mut Vec<NestedType>) -> Result<Logic
             if !(1..=38).contains(&p) || s > p {
                 return Err(format!("DECIMAL({p}, {s}): precision must be 1 to 38 and scale 0 to the precision"));
             }
-            L::Decimal(DecimalType { precision: p as u8, scale: s as u8 })
+            L::Decimal { precision: p as u8, scale: s as u8 }
         }
         DataType::Char(l) | DataType::Character(l) => L::Char(length(l)),
         DataType::Varchar(l) | DataType::CharacterVarying(l) => L::Varchar(length(l)),
@@ -63,29 +63,18 @@ pub fn logical_type(ty: &DataType, nested: &mut Vec<NestedType>) -> Result<Logic
             L::Bytes
         }
         DataType::Array(ArrayElemTypeDef::AngleBracket(element) | ArrayElemTypeDef::SquareBracket(element, _)) => {
-            let element = logical_type(element, nested)?;
-            nested.push(NestedType::Type(element));
-            L::Array(ElementRef { element: nested.len() as u32 - 1, nullable: true })
+            L::array(logical_type(element)?)
         }
-        DataType::Map(key, value) => {
-            let key = logical_type(key, nested)?;
-            nested.push(NestedType::Type(key));
-            let key = nested.len() as u32 - 1;
-            let value = logical_type(value, nested)?;
-            nested.push(NestedType::Type(value));
-            L::Map(MapType { key, value: ElementRef { element: nested.len() as u32 - 1, nullable: true } })
-        }
-        DataType::Struct(fields, _) => {
-            let fields = fields
+        DataType::Map(key, value) => L::map(logical_type(key)?, logical_type(value)?),
+        DataType::Struct(fields, _) => L::Row(
+            fields
                 .iter()
                 .map(|StructField { field_name, field_type, .. }| {
                     let name = field_name.as_ref().map(|n| n.value.clone()).ok_or("ROW fields need names")?;
-                    Ok(Field { name, data_type: logical_type(field_type, nested)?, nullable: true })
+                    Ok(Field::new(name, logical_type(field_type)?))
                 })
-                .collect::<Result<Vec<_>, String>>()?;
-            nested.push(NestedType::RowFields(fields));
-            L::Row(nested.len() as u32 - 1)
-        }
+                .collect::<Result<Vec<_>, String>>()?,
+        ),
         other => {
             return Err(format!(
                 "type {other} is not supported; use Flink's types (INT, STRING, DECIMAL(p, s), TIMESTAMP(p), ARRAY<…>, MAP<…>, ROW<…>, …)"
@@ -94,59 +83,16 @@ pub fn logical_type(ty: &DataType, nested: &mut Vec<NestedType>) -> Result<Logic
     })
 }
 
-/// `ty` in Flink's SQL spelling: `INT`, `DECIMAL(10, 2)`, `ARRAY<STRING>`,
-/// `MAP<STRING, INT>`, `ROW<a INT, b STRING>`.
-pub fn type_text(ty: &LogicalType, nested: &[NestedType]) -> String {
-    use LogicalType as L;
-    let inner = |r: u32| match nested.get(r as usize) {
-        Some(NestedType::Type(t)) => type_text(t, nested),
-        _ => "?".to_owned(),
-    };
-    match ty {
-        L::Boolean => "BOOLEAN".into(),
-        L::Tinyint => "TINYINT".into(),
-        L::Smallint => "SMALLINT".into(),
-        L::Int => "INT".into(),
-        L::Bigint => "BIGINT".into(),
-        L::Float => "FLOAT".into(),
-        L::Double => "DOUBLE".into(),
-        L::Decimal(d) => format!("DECIMAL({}, {})", d.precision, d.scale),
-        L::Char(n) => format!("CHAR({n})"),
-        L::Varchar(n) => format!("VARCHAR({n})"),
-        L::String => "STRING".into(),
-        L::Binary(n) => format!("BINARY({n})"),
-        L::Varbinary(n) => format!("VARBINARY({n})"),
-        L::Bytes => "BYTES".into(),
-        L::Date => "DATE".into(),
-        L::Time(p) => format!("TIME({p})"),
-        L::Timestamp(p) => format!("TIMESTAMP({p})"),
-        L::TimestampLtz(p) => format!("TIMESTAMP_LTZ({p})"),
-        L::Array(e) => format!("ARRAY<{}>", inner(e.element)),
-        L::Map(m) => format!("MAP<{}, {}>", inner(m.key), inner(m.value.element)),
-        L::Row(r) => match nested.get(*r as usize) {
-            Some(NestedType::RowFields(fields)) => format!(
-                "ROW<{}>",
-                fields
-                    .iter()
-                    .map(|f| format!("{} {}", f.name, type_text(&f.data_type, nested)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => "ROW<?>".into(),
-        },
-    }
-}
-
 /// Whether a value of `from` fits `to` without change — the implicit casts
 /// an `INSERT` may do: integer widening, FLOAT to DOUBLE, integers to
 /// DOUBLE (BIGINT to DOUBLE may round beyond 2^53, as in Flink).
 pub fn widens(from: &LogicalType, to: &LogicalType) -> bool {
     use LogicalType as L;
     let rank = |t: &LogicalType| match t {
-        L::Tinyint => Some(1),
-        L::Smallint => Some(2),
+        L::TinyInt => Some(1),
+        L::SmallInt => Some(2),
         L::Int => Some(3),
-        L::Bigint => Some(4),
+        L::BigInt => Some(4),
         _ => None,
     };
     match (from, to) {

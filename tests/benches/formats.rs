@@ -161,8 +161,8 @@ async fn measure<F: Format>(runtime: &Runtime, format: &str, data: &Data, runs: 
         data.batches.iter().map(|(o, d)| weir_sdk::VarData { offsets: o.clone(), data: d.clone() }).collect();
     let mut decoder = runtime.decoder("bench", format, &[], &schema).await.expect("decoder");
     let mut encoder = runtime.encoder("bench", format, &[], &schema).await.expect("encoder");
-    let wasm_frames: Vec<weir::types::VarData> =
-        data.batches.iter().map(|(o, d)| weir::types::VarData { offsets: o.clone(), data: d.clone() }).collect();
+    let wasm_frames: Vec<weir::Frames> =
+        data.batches.iter().map(|(o, d)| weir::Frames::from_parts(o.clone(), d.clone()).expect("frames")).collect();
 
     let (mut native_decode, mut wasm_decode) = (Duration::MAX, Duration::MAX);
     let (mut native_batches, mut wasm_batches) = (Vec::new(), Vec::new());
@@ -174,7 +174,7 @@ async fn measure<F: Format>(runtime: &Runtime, format: &str, data: &Data, runs: 
         let start = Instant::now();
         let mut batches = Vec::with_capacity(wasm_frames.len());
         for frames in &wasm_frames {
-            batches.push(decoder.decode(frames).await.expect("wasm decode"));
+            batches.push(decoder.decode_contract(frames).await.expect("wasm decode"));
         }
         wasm_decode = wasm_decode.min(start.elapsed());
         wasm_batches = batches;
@@ -190,7 +190,7 @@ async fn measure<F: Format>(runtime: &Runtime, format: &str, data: &Data, runs: 
         let start = Instant::now();
         let mut out = Vec::with_capacity(wasm_batches.len());
         for batch in &wasm_batches {
-            out.push(encoder.encode(batch).await.expect("wasm encode").data);
+            out.push(encoder.encode_contract(batch).await.expect("wasm encode").into_parts().1);
         }
         wasm_encode = wasm_encode.min(start.elapsed());
         wasm_out = out;
@@ -200,11 +200,11 @@ async fn measure<F: Format>(runtime: &Runtime, format: &str, data: &Data, runs: 
 }
 
 /// The same schema in the SDK's binding types (one WIT, two bindings).
-fn sdk_schema(schema: &weir::types::Schema) -> weir_sdk::Schema {
-    use weir::types::LogicalType as H;
+fn sdk_schema(schema: &weir::Schema) -> weir_sdk::Schema {
+    use weir::DataType as H;
     use weir_sdk::LogicalType as G;
     let ty = |t: &H| match t {
-        H::Bigint => G::Bigint,
+        H::BigInt => G::Bigint,
         H::Int => G::Int,
         H::Double => G::Double,
         H::String => G::String,

@@ -14,8 +14,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use weir::pipeline::{self, RunConfig};
 use weir::policy::Grants;
+use weir_pipeline::{self, RunConfig};
 
 use weir_tests::runtime;
 

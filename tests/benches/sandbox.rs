@@ -26,7 +26,7 @@ const SCHEMA: &str = "id BIGINT NOT NULL, name STRING, price DOUBLE, qty INT, co
 const BATCH_ROWS: usize = 4096;
 
 /// CSV batches of about `mb` megabytes in all.
-fn generate(mb: usize) -> Vec<weir::types::VarData> {
+fn generate(mb: usize) -> Vec<weir::Frames> {
     let words = ["quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"];
     let (mut batches, mut total, mut id) = (Vec::new(), 0, 0u64);
     while total < mb << 20 {
@@ -48,7 +48,7 @@ fn generate(mb: usize) -> Vec<weir::types::VarData> {
             })
             .collect();
         total += lines.iter().map(String::len).sum::<usize>();
-        batches.push(weir::frames(lines));
+        batches.push(weir::Frames::new(lines));
     }
     batches
 }
@@ -88,7 +88,7 @@ async fn main() {
         for (decoder, best) in [(&mut d_off, &mut best_off), (&mut d_on, &mut best_on)] {
             let start = Instant::now();
             for frames in &data {
-                std::hint::black_box(decoder.decode(frames).await.expect("decode"));
+                std::hint::black_box(decoder.decode_contract(frames).await.expect("decode"));
             }
             *best = (*best).min(start.elapsed());
         }

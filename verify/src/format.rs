@@ -7,7 +7,7 @@ use weir::batch::{self, ChangelogBatch};
 use weir::error::{Error, GuestError};
 use weir::instance::Instance;
 use weir::types::{Field, LogicalType, Options, Schema};
-use weir::{display, frames, generate};
+use weir::{Frames, display, generate};
 
 use crate::{Fault, Suite};
 
@@ -82,7 +82,8 @@ impl Suite<'_> {
         let schema = one_column(supported[0].1, true);
         match self.open_format(&options, &schema).await {
             Ok((mut instance, decoder, _)) => {
-                let r = instance.decode(decoder, &frames(Vec::<&[u8]>::new())).await.map_err(Fault::from);
+                let r =
+                    instance.decode(decoder, Frames::new(Vec::<&[u8]>::new()).as_contract()).await.map_err(Fault::from);
                 self.observe(&instance, r.as_ref().err());
                 match r {
                     Ok(b) if b.row_count == 0 => self.report.pass("format.empty-input", "no frames, no rows"),
@@ -98,7 +99,7 @@ impl Suite<'_> {
         let mut data_errors = 0;
         for (i, frame) in garbage.iter().enumerate() {
             let Ok((mut instance, decoder, _)) = self.open_format(&options, &schema).await else { continue };
-            let r = instance.decode(decoder, &frames([*frame])).await;
+            let r = instance.decode(decoder, Frames::new([*frame]).as_contract()).await;
             let fault = r.as_ref().err().map(Fault::from);
             self.observe(&instance, fault.as_ref());
             match r {
@@ -167,7 +168,12 @@ impl Suite<'_> {
                 if with_companion {
                     schema.fields.push(Field { name: "k".into(), data_type: LogicalType::Int, nullable: false });
                 }
-                let mut rows = generate::random_rows(&schema, ROWS, 0x5eed, SAFE_TEXT);
+                let mut rows = generate::random_rows(
+                    &weir::Schema::from_contract(&schema).expect("a schema verify built"),
+                    ROWS,
+                    0x5eed,
+                    SAFE_TEXT,
+                );
                 rows.row_kinds =
                     if kinds == [0] { Vec::new() } else { (0..ROWS).map(|i| kinds[i % kinds.len()]).collect() };
                 let (mut instance, decoder, encoder) = match self.open_format(options, &schema).await {

@@ -34,7 +34,7 @@ use weir::instance::Instance;
 use weir::options::Target;
 use weir::policy::{self, Grants};
 use weir::spec::{Kind, Spec};
-use weir::types::{Options, Schema};
+use weir::types::Options;
 
 /// What a check concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,7 +108,7 @@ pub struct VerifyConfig {
     /// here for the source and sink checks to run.
     pub options: Vec<(String, String)>,
     /// Table schema for connectors (default `id BIGINT, name STRING`).
-    pub schema: Option<Schema>,
+    pub schema: Option<weir::model::Schema>,
     /// Grants for connectors that need files or endpoints.
     pub grants: Grants,
 }

@@ -3,7 +3,7 @@
 use weir::batch::{self};
 use weir::bindings::v0_1_0::exports::weir::connector::sink as wsink;
 use weir::types::{Options, RawRecords, Schema};
-use weir::{frames, generate};
+use weir::{Frames, generate};
 
 use crate::format::SAFE_TEXT;
 use crate::{Fault, Suite};
@@ -16,14 +16,14 @@ impl Suite<'_> {
         let schema = self.schema_for_connector();
         let input = if self.spec().needs_format {
             wsink::SinkInput::Records(RawRecords {
-                values: frames([b"1,alice".as_slice(), b"2,bob"]),
+                values: Frames::new([b"1,alice".as_slice(), b"2,bob"]).as_contract().clone(),
                 keys: None,
                 timestamps: None,
                 metadata: Vec::new(),
             })
         } else {
-            let rows = generate::random_rows(&schema, 20, 7, SAFE_TEXT);
-            match batch::from_arrow(&rows) {
+            let rows = weir::Schema::from_contract(&schema).map(|s| generate::random_rows(&s, 20, 7, SAFE_TEXT));
+            match rows.and_then(|rows| batch::from_arrow(&rows)) {
                 Ok(b) => wsink::SinkInput::Rows(b),
                 Err(e) => {
                     self.report.skip("sink.commit-idempotent", format!("cannot generate rows for the schema: {e}"));

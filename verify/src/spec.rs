@@ -4,7 +4,7 @@
 
 use weir::options::{self};
 use weir::spec::Kind;
-use weir::types::{Field, LogicalType, Schema};
+use weir::types::Schema;
 
 use crate::{Given, Suite};
 
@@ -131,15 +131,15 @@ impl Suite<'_> {
         Given { options: Ok(options), accepted }
     }
 
+    /// The table schema connectors are checked with, in the contract's form.
     pub(crate) fn schema_for_connector(&self) -> Schema {
-        self.config.schema.clone().unwrap_or_else(|| Schema {
-            fields: vec![
-                Field { name: "id".into(), data_type: LogicalType::Bigint, nullable: true },
-                Field { name: "name".into(), data_type: LogicalType::String, nullable: true },
-            ],
-            nested: Vec::new(),
-            primary_key: Vec::new(),
-        })
+        let default = || {
+            weir::model::Schema::new(vec![
+                weir::model::Field::new("id", weir::model::DataType::BigInt),
+                weir::model::Field::new("name", weir::model::DataType::String),
+            ])
+        };
+        self.config.schema.clone().unwrap_or_else(default).to_contract()
     }
 
     // ---- formats ------------------------------------------------------------------

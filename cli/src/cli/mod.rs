@@ -199,17 +199,46 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Stopped by a signal: 128 + its number, as a shell reports it.
+    let signal = SIGNAL.load(std::sync::atomic::Ordering::Relaxed);
+    let stopped = ExitCode::from(128 + signal as u8);
+    match result {
+        Ok(()) if signal != 0 => stopped,
         Ok(()) => ExitCode::SUCCESS,
-        // The reader of our output went away (`| head`): nothing to report.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
-            ExitCode::SUCCESS
+        Err(e) if signal != 0 && matches!(e.downcast_ref::<weir::Error>(), Some(weir::Error::Stopped { .. })) => {
+            eprintln!("{}", weir::terminal::escape_lines(&format!("{e:#}")));
+            stopped
         }
+        // The reader of our output went away (`| head`): nothing to report.
+        Err(e) if output_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // Errors quote components (messages, stderr): no control characters.
             eprintln!("error: {}", weir::terminal::escape_lines(&format!("{e:#}")));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The signal that asked the job to stop (0: none).
+static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// Whether the error is only that our output's reader went away.
+fn output_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || matches!(c.downcast_ref::<weir::Error>(), Some(weir::Error::OutputClosed))
+    })
+}
+
+/// A job's error, prefixed `file:line:column:` when it says where in the
+/// job file its statement or table is.
+fn in_job(file: &std::path::Path, e: weir::Error) -> anyhow::Error {
+    match e {
+        weir::Error::At { line, column, error } => anyhow::anyhow!("{}:{line}:{column}: {error}", file.display()),
+        e => e.into(),
     }
 }
 
@@ -497,7 +526,7 @@ fn options_table(e: &Entry) -> Table {
     t
 }
 
-fn read_job(file: &PathBuf) -> anyhow::Result<weir::pipeline::Job> {
+fn read_job(file: &PathBuf) -> anyhow::Result<weir_pipeline::Job> {
     let text = std::fs::read_to_string(file).with_context(|| format!("failed to read job file {}", file.display()))?;
     Ok(weir_sql::parse(&file.display().to_string(), &text)?)
 }
@@ -513,14 +542,36 @@ fn default_checkpoint_dir(file: &std::path::Path) -> PathBuf {
     PathBuf::from(".weir").join("checkpoints").join(format!("{stem}-{}", &id[..8]))
 }
 
-/// The live progress line of an `INSERT` on a terminal's standard error:
-/// rows, rows/s and MB/s of raw input.
-fn progress_line() -> weir::pipeline::ProgressSink {
-    weir::pipeline::ProgressSink(Arc::new(|e: &weir::pipeline::ProgressEvent| {
-        let secs = e.elapsed.as_secs_f64().max(1e-9);
-        let mb = if e.bytes > 0 { format!(", {:.1} MB/s", e.bytes as f64 / 1e6 / secs) } else { String::new() };
-        let end = if e.done { "\n" } else { "" };
-        eprint!("\r{}: {} rows, {:.0} rows/s{mb} ({secs:.1} s){end}\x1b[K", e.label, e.rows, e.rows as f64 / secs);
+/// What an `INSERT` tells on standard error (stdout stays for SELECT rows):
+/// that it resumes, and from where; a live line of rows, rows/s and MB/s of
+/// raw input on a terminal; a one-line summary at the end, always.
+fn progress_line(live: bool) -> weir_pipeline::ProgressSink {
+    weir_pipeline::ProgressSink(Arc::new(move |e: &weir_pipeline::ProgressEvent| {
+        let secs = e.elapsed.as_secs_f64();
+        if e.done {
+            let end = if live { "\r\x1b[K" } else { "" };
+            let checkpoints = match e.checkpoints {
+                1 => "1 checkpoint".to_owned(),
+                n => format!("{n} checkpoints"),
+            };
+            let resumed = if e.rows_at_start > 0 {
+                format!(", {} of them before the resume", e.rows_at_start)
+            } else {
+                String::new()
+            };
+            eprintln!("{end}{}: {} rows written{resumed}, {checkpoints}, {secs:.1} s", e.label, e.rows);
+        } else if e.started {
+            if let Some(id) = e.resumed_from {
+                eprintln!("{}: resuming from checkpoint {id} ({} rows so far)", e.label, e.rows);
+            }
+        } else if live {
+            let mb = if e.bytes > 0 {
+                format!(", {:.1} MB/s", e.bytes as f64 / 1e6 / secs.max(1e-9))
+            } else {
+                String::new()
+            };
+            eprint!("\r{}: {} rows, {:.0} rows/s{mb} ({secs:.1} s)\x1b[K", e.label, e.rows, e.rate());
+        }
     }))
 }
 
@@ -538,27 +589,40 @@ async fn run_job(
             setting.split_once('=').with_context(|| format!("--set {setting}: write --set key=value"))?;
         job.settings.push((key.trim().to_owned(), value.trim().to_owned()));
     }
-    // Ctrl-C: the first asks the job to stop after a last checkpoint, the
-    // second ends the process at once.
+    // Ctrl-C or SIGTERM (what service managers send): the first asks the job
+    // to stop — an INSERT after a last checkpoint — the second ends the
+    // process at once. Either way the exit code is 128 + the signal.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
+    let inserts = job.statements.iter().any(|s| matches!(s, weir_pipeline::Statement::Insert { .. }));
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
+        loop {
+            let signal = tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_ok() { SIGINT } else { return },
+                r = terminate.recv() => if r.is_some() { SIGTERM } else { return },
+            };
+            SIGNAL.store(signal, std::sync::atomic::Ordering::Relaxed);
             if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 eprintln!("\nstopping now");
-                std::process::exit(130);
+                std::process::exit(128 + signal);
             }
-            eprintln!("\nstopping after a last checkpoint (Ctrl-C again to stop at once)");
+            if inserts {
+                eprintln!("\nstopping after a last checkpoint (Ctrl-C again to stop at once)");
+            } else {
+                eprintln!("\nstopping");
+            }
         }
     });
-    let defaults = weir::pipeline::RunConfig {
+    let defaults = weir_pipeline::RunConfig {
         checkpoint_dir: Some(default_checkpoint_dir(file)),
         checkpoint_interval: None,
-        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()).then(progress_line),
+        progress: Some(progress_line(std::io::IsTerminal::is_terminal(&std::io::stderr()))),
         stop: Some(stop),
         restart: None,
     };
-    let config = weir::pipeline::RunConfig::from_settings(&job, defaults)?;
+    let config = weir_pipeline::RunConfig::from_settings(&job, defaults)?;
     if fresh
         && let Some(dir) = &config.checkpoint_dir
         && dir.exists()
@@ -567,7 +631,7 @@ async fn run_job(
     }
     let runtime = runtime(cli).await?;
     let mut out = std::io::stdout();
-    weir::pipeline::run(&runtime, &job, &operator, &config, &mut out).await?;
+    weir_pipeline::run(&runtime, &job, &operator, &config, &mut out).await.map_err(|e| in_job(file, e))?;
     Ok(())
 }
 
@@ -578,13 +642,15 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
     let runtime = runtime(cli).await?;
     let mut seen: Vec<(String, weir::catalog::Role)> = Vec::new();
     for statement in &job.statements {
-        for (name, role) in weir::pipeline::tables_of(statement) {
+        for (name, role) in weir_pipeline::tables_of(statement) {
             if seen.iter().any(|(n, r)| n == name && *r == role) {
                 continue;
             }
             seen.push((name.to_owned(), role));
             let table = job.table(name).context("the SQL front end resolved every table")?;
-            let resolved = weir::pipeline::resolve(&runtime, table, role)?;
+            let resolved = weir_pipeline::resolve(&runtime, table, role).map_err(|e| in_job(file, e))?;
+            // The components' own option rules, as a run applies them first.
+            resolved.validate().await.map_err(|e| in_job(file, e))?;
             let role_name = if role == weir::catalog::Role::Source { "source" } else { "sink" };
             outln!("{role_name} {}: connector '{}'", table.name, resolved.connector.spec.identifier);
             if let Some((format, _)) = &resolved.format {

@@ -564,17 +564,25 @@ fn read_state(bytes: &[u8]) -> Result<[u64; 4]> {
 /// SplitMix64 seeded from (seed, row, column): a stateless stream per cell.
 struct Rng(u64);
 
+/// SplitMix64's finaliser: every input bit affects every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl Rng {
+    /// The stream of one value: its state is a hash of seed, row and
+    /// column, so neighbouring rows draw independent values (a state that
+    /// is a multiple of the increment would make row `r + 1` the stream of
+    /// row `r` shifted by one draw).
     fn new(seed: u64, row: u64, column: u64) -> Rng {
-        Rng(seed ^ row.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ column.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+        Rng(mix(seed ^ mix(row ^ mix(column.wrapping_add(0xc2b2_ae3d_27d4_eb4f)))))
     }
 
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        mix(self.0)
     }
 
     /// Uniform in [0, 1).

@@ -4,23 +4,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasmtime::component::ResourceAny;
+use weir::batch::ChangelogBatch;
+use weir::error::{Error, Result};
+use weir::handles::{Encoder, Metadata, Records, SinkWriter, WriterContext};
+use weir::policy::Grants;
 
 use super::columns::{constant_text, partition_text, widen, without_partitions};
 use super::resolve::Resolved;
-use crate::api::Encoder;
-use crate::batch::{self, ChangelogBatch};
-use crate::bindings::v0_1_0::exports::weir::connector::sink as wsink;
-use crate::error::{Error, Result};
-use crate::instance::Instance;
-use crate::policy::Grants;
-use crate::types::RawRecords;
 
 /// A sink writer on one instance, staging rows until `finish`.
 pub(super) struct Writer {
     pub(super) sink: Arc<Resolved>,
-    pub(super) instance: Instance,
-    pub(super) writer: ResourceAny,
+    pub(super) writer: SinkWriter,
     pub(super) encoder: Option<Encoder>,
 }
 
@@ -36,29 +31,20 @@ impl Writer {
     ) -> Result<Writer> {
         let table = &sink.table;
         let grants = sink.grants(operator)?;
-        let mut instance = sink.connector.loaded.instantiate(&sink.connector.spec.identifier, &grants).await?;
-        instance.validate(&sink.options, &table.schema).await?;
-        if !recommit.is_empty() {
-            instance.commit(&sink.options, recommit).await?;
-        }
-        let context = wsink::WriterContext {
-            subtask,
-            parallelism,
-            overwrite: false,
-            static_partition: Vec::new(),
-            restored_checkpoint,
-        };
-        let writer = instance.open_writer(&sink.options, &table.schema, &context).await?;
+        let context = WriterContext { subtask, parallelism, restored_checkpoint, ..WriterContext::default() };
+        let writer =
+            SinkWriter::open(&sink.connector, &sink.options, &table.schema, &context, recommit, &grants).await?;
         // The format encodes the columns without the partition columns,
         // whose values travel as metadata.
         let encode_schema = without_partitions(table);
         let encoder = match &sink.format {
             Some((entry, options)) => {
-                Some(Encoder::open(entry, options, &encode_schema, &sink.format_grants(operator)?).await?)
+                let grants = sink.format_grants(operator)?;
+                Some(Encoder::open(entry, options, &encode_schema, &grants).await.map_err(|e| sink.format_error(e))?)
             }
             None => None,
         };
-        Ok(Writer { sink: sink.clone(), instance, writer, encoder })
+        Ok(Writer { sink: sink.clone(), writer, encoder })
     }
 
     pub(super) async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
@@ -98,37 +84,31 @@ impl Writer {
         Ok(())
     }
 
-    pub(super) async fn write_part(
-        &mut self,
-        rows: &ChangelogBatch,
-        metadata: Vec<(String, crate::types::Column)>,
-    ) -> Result<()> {
+    pub(super) async fn write_part(&mut self, rows: &ChangelogBatch, metadata: Metadata) -> Result<()> {
         let widened = widen(rows, &without_partitions(&self.sink.table))?;
-        let batch = batch::from_arrow(widened.as_ref().unwrap_or(rows))
-            .map_err(|message| Error::InvalidBatch { component: "(host)".to_owned(), message })?;
-        let input = match &mut self.encoder {
+        let rows = widened.as_ref().unwrap_or(rows);
+        match &mut self.encoder {
             Some(encoder) => {
-                let values = encoder.encode(&batch).await?;
-                wsink::SinkInput::Records(RawRecords { values, keys: None, timestamps: None, metadata })
+                let values = encoder.encode(rows).await?;
+                self.writer.write_records(Records { values, metadata, ..Records::default() }).await
             }
-            None => wsink::SinkInput::Rows(batch),
-        };
-        self.instance.write(self.writer, &input).await
+            None => self.writer.write_rows(rows).await,
+        }
     }
 
     /// Stages what was written since the last checkpoint; returns the
     /// committables that make it visible.
     pub(super) async fn prepare(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
-        self.instance.prepare_commit(self.writer, id).await
+        self.writer.prepare_commit(id).await
     }
 
     /// Makes staged data visible (idempotent).
     pub(super) async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
-        self.instance.commit(&self.sink.options, committables).await
+        self.writer.commit(committables).await
     }
 
-    pub(super) async fn close(mut self) -> Result<()> {
-        self.instance.drop_resource(self.writer).await
+    pub(super) async fn close(self) -> Result<()> {
+        self.writer.close().await
     }
 }
 

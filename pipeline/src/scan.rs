@@ -7,20 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::BooleanArray;
-use wasmtime::component::ResourceAny;
+use weir::batch::ChangelogBatch;
+use weir::checkpoint;
+use weir::error::{Error, Result};
+use weir::handles::{Decoder, Frames, Plan, Read, Records, ScanRequest, ScanSource, SplitReader};
+use weir::policy::Grants;
 
 use super::columns::{with_partitions, without_partitions};
-use super::filter::evaluate;
-use super::model::{self, CompareOp, Literal};
+use super::filter::{check_filter, evaluate};
+use super::model;
 use super::resolve::Resolved;
-use crate::api::Decoder;
-use crate::batch::{self, ChangelogBatch};
-use crate::bindings::v0_1_0::exports::weir::connector::source as wsource;
-use crate::checkpoint;
-use crate::error::{Error, Result};
-use crate::instance::Instance;
-use crate::policy::Grants;
-use crate::types::{RawRecords, VarData};
 
 /// Rows asked of a reader per call.
 pub(super) const READ_BATCH: u32 = 4096;
@@ -45,7 +41,7 @@ pub(super) enum Slot {
     /// Not opened yet; resumes from this state when there is one.
     Pending(Option<Vec<u8>>),
     /// Being read.
-    Open(ResourceAny),
+    Open(SplitReader),
     /// Read to the end.
     Done,
     /// Read by another reader of the same scan.
@@ -56,12 +52,15 @@ pub(super) enum Slot {
 pub(super) struct Scan {
     pub(super) source: Arc<Resolved>,
     pub(super) query: model::Query,
-    pub(super) request: wsource::ScanRequest,
-    pub(super) instance: Instance,
+    /// The source component's instance.
+    pub(super) component: ScanSource,
     pub(super) decoder: Option<Decoder>,
-    pub(super) plan: wsource::ScanPlan,
+    pub(super) plan: Plan,
     /// One slot per split of the plan.
     pub(super) slots: Vec<Slot>,
+    /// Per split: records read so far, and whether it resumed from a
+    /// checkpoint (for placing a bad record in its split).
+    pub(super) read: Vec<(u64, bool)>,
     pub(super) turn: usize,
     pub(super) remaining: Option<u64>,
     /// Raw bytes read since [`Scan::take_bytes`] was last called.
@@ -74,24 +73,24 @@ impl Scan {
         query: model::Query,
         operator: &Grants,
         restore: Option<&checkpoint::Checkpoint>,
-        plan: Option<wsource::ScanPlan>,
+        plan: Option<Plan>,
     ) -> Result<Scan> {
         let table = &source.table;
-        let request = wsource::ScanRequest {
+        let request = ScanRequest {
             projection: None,
             // Offered to the source; it says which it applies (the rest the
             // runner applies to the rows).
-            filters: query.filters.iter().map(predicate).collect(),
+            filters: query.filters.clone(),
             limit: query.limit,
             partitions: None,
             metadata_keys: table.metadata.iter().map(|m| m.key.clone()).collect(),
         };
         let grants = source.grants(operator)?;
-        let mut instance = source.connector.loaded.instantiate(&source.connector.spec.identifier, &grants).await?;
-        instance.validate(&source.options, &table.schema).await?;
+        let mut component =
+            ScanSource::open(&source.connector, &source.options, &table.schema, &request, &grants).await?;
         let plan = match plan {
             Some(plan) => plan,
-            None => instance.plan(&source.options, &table.schema, &request).await?,
+            None => component.plan().await?,
         };
         let mut slots = Vec::with_capacity(plan.splits.len());
         for split in &plan.splits {
@@ -110,12 +109,14 @@ impl Scan {
         let decode_schema = without_partitions(table);
         let decoder = match &source.format {
             Some((entry, options)) => {
-                Some(Decoder::open(entry, options, &decode_schema, &source.format_grants(operator)?).await?)
+                let grants = source.format_grants(operator)?;
+                Some(Decoder::open(entry, options, &decode_schema, &grants).await.map_err(|e| source.format_error(e))?)
             }
             None => None,
         };
         let remaining = query.limit;
-        Ok(Scan { source, query, request, instance, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
+        let read = slots.iter().map(|s| (0, matches!(s, Slot::Pending(Some(_))))).collect();
+        Ok(Scan { source, query, component, decoder, plan, slots, read, turn: 0, remaining, bytes: 0 })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -135,7 +136,6 @@ impl Scan {
 
     /// Opens pending splits (resumed ones first) up to [`OPEN_READERS`].
     pub(super) async fn open_readers(&mut self) -> Result<()> {
-        let table = &self.source.table;
         loop {
             if self.slots.iter().filter(|s| matches!(s, Slot::Open(_))).count() >= OPEN_READERS {
                 return Ok(());
@@ -148,10 +148,7 @@ impl Scan {
             let Some(i) = next else { return Ok(()) };
             let Slot::Pending(state) = std::mem::replace(&mut self.slots[i], Slot::Done) else { unreachable!() };
             let split = &self.plan.splits[i];
-            let reader = self
-                .instance
-                .open_reader(&self.source.options, &table.schema, &self.request, split, state.as_deref())
-                .await?;
+            let reader = self.component.open_reader(split, state.as_deref()).await?;
             self.slots[i] = Slot::Open(reader);
         }
     }
@@ -163,7 +160,7 @@ impl Scan {
         for (split, slot) in self.plan.splits.iter().zip(&self.slots) {
             let state = match slot {
                 Slot::Open(reader) => {
-                    checkpoint::SplitState::Reading(checkpoint::hex(&self.instance.checkpoint_reader(*reader).await?))
+                    checkpoint::SplitState::Reading(checkpoint::hex(&self.component.checkpoint(*reader).await?))
                 }
                 Slot::Pending(Some(state)) => checkpoint::SplitState::Reading(checkpoint::hex(state)),
                 Slot::Pending(None) | Slot::Elsewhere => continue,
@@ -178,7 +175,6 @@ impl Scan {
     /// open split had nothing, or [`Step::End`].
     pub(super) async fn next(&mut self) -> Result<Step> {
         let source = self.source.clone();
-        let schema = &source.table.schema;
         let mut idle_turns = 0;
         loop {
             self.open_readers().await?;
@@ -190,11 +186,16 @@ impl Scan {
             self.turn = (self.turn + 1) % open.len();
             let i = open[self.turn];
             let Slot::Open(reader) = self.slots[i] else { unreachable!() };
-            let batch = match self.instance.next(reader, READ_BATCH).await? {
-                wsource::ReadResult::Rows(rows) => rows,
-                wsource::ReadResult::Records(RawRecords { values, metadata, .. }) => {
-                    self.bytes += values.data.len() as u64;
-                    let decoded = self.decode(&values).await?;
+            let rows = match self.component.read(reader, READ_BATCH).await? {
+                Read::Rows(rows) => rows,
+                Read::Records(Records { values, metadata, .. }) => {
+                    self.bytes += values.byte_len() as u64;
+                    let (before, resumed) = self.read[i];
+                    self.read[i].0 += values.len() as u64;
+                    let decoded = match self.decode(&values).await {
+                        Ok(rows) => rows,
+                        Err(e) => return Err(placed(e, &self.plan.splits[i].id, before, resumed)),
+                    };
                     let rows = with_partitions(&source.table, decoded, &metadata)?;
                     let rows = self.apply(rows)?;
                     if rows.rows.num_rows() > 0 {
@@ -202,7 +203,7 @@ impl Scan {
                     }
                     continue;
                 }
-                wsource::ReadResult::WouldBlock => {
+                Read::WouldBlock => {
                     // Nothing ready: pause once every open split had its turn.
                     idle_turns += 1;
                     if idle_turns >= open.len() {
@@ -211,14 +212,12 @@ impl Scan {
                     }
                     continue;
                 }
-                wsource::ReadResult::EndOfSplit => {
+                Read::EndOfSplit => {
                     self.slots[i] = Slot::Done;
-                    self.instance.drop_resource(reader).await?;
                     continue;
                 }
             };
             idle_turns = 0;
-            let rows = batch::to_arrow(self.instance.name(), schema, batch)?;
             let rows = self.apply(rows)?;
             if rows.rows.num_rows() > 0 {
                 return Ok(Step::Rows(rows));
@@ -228,9 +227,9 @@ impl Scan {
 
     /// Decodes records with the format; the batch is checked as the
     /// format's (an invalid one names the format, not the connector).
-    pub(super) async fn decode(&mut self, values: &VarData) -> Result<ChangelogBatch> {
+    pub(super) async fn decode(&mut self, values: &Frames) -> Result<ChangelogBatch> {
         let decoder = self.decoder.as_mut().expect("raw records only come from connectors with a format");
-        decoder.decode_arrow(values).await
+        decoder.decode(values).await
     }
 
     /// Filters, projection and limit the source did not take.
@@ -239,14 +238,15 @@ impl Scan {
         let accepted = &self.plan.accepted;
         let mut keep: Option<Vec<bool>> = None;
         for (i, filter) in self.query.filters.iter().enumerate() {
-            if accepted.filters.contains(&(i as u32)) {
+            if accepted.filters.contains(&i) {
                 continue;
             }
             let mask = evaluate(rows.column(filter.column), filter).map_err(|m| {
-                Error::Host(anyhow::anyhow!(
-                    "table '{}': WHERE on column {}: {m}",
-                    self.source.table.name,
-                    filter.column
+                let field = &self.source.table.schema.fields[filter.column];
+                let why = check_filter(field, &filter.value).err().unwrap_or(m);
+                Error::Config(format!(
+                    "table '{}': WHERE {} {} {}: {why}",
+                    self.source.table.name, field.name, filter.op, filter.value
                 ))
             })?;
             let keep = keep.get_or_insert_with(|| vec![true; rows.num_rows()]);
@@ -281,25 +281,18 @@ impl Scan {
     }
 }
 
-/// A query filter in the contract's terms.
-pub(super) fn predicate(f: &model::Filter) -> wsource::Predicate {
-    use wsource::{CompareOp as W, Scalar};
-    let op = match f.op {
-        CompareOp::Eq => W::Eq,
-        CompareOp::NotEq => W::NotEq,
-        CompareOp::Lt => W::Lt,
-        CompareOp::LtEq => W::LtEq,
-        CompareOp::Gt => W::Gt,
-        CompareOp::GtEq => W::GtEq,
-        CompareOp::IsNull => W::IsNull,
-        CompareOp::IsNotNull => W::IsNotNull,
-    };
-    let value = match &f.value {
-        Literal::Null => Scalar::Null,
-        Literal::Boolean(b) => Scalar::Boolean(*b),
-        Literal::Integer(i) => Scalar::Integer(*i),
-        Literal::Double(d) => Scalar::Double(*d),
-        Literal::Text(t) => Scalar::Text(t.clone()),
-    };
-    wsource::Predicate { column: f.column as u32, op, value }
+/// A format's data error placed in its split: the record's number in the
+/// split instead of its position in one call's batch.
+fn placed(e: Error, split: &str, before: u64, resumed: bool) -> Error {
+    match e {
+        Error::Guest { component, error: weir::GuestError::Data { position, excerpt, message } } => Error::Record {
+            component,
+            split: split.to_owned(),
+            record: before + position + 1,
+            resumed,
+            message,
+            excerpt,
+        },
+        other => other,
+    }
 }

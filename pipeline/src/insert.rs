@@ -12,10 +12,10 @@ use super::progress::Progress;
 use super::resolve::Resolved;
 use super::scan::{Scan, Step};
 use super::sink::Writers;
-use crate::batch::ChangelogBatch;
-use crate::checkpoint;
-use crate::error::{Error, Result};
-use crate::policy::Grants;
+use weir::batch::ChangelogBatch;
+use weir::checkpoint;
+use weir::error::{Error, Result};
+use weir::policy::Grants;
 
 /// What the reading task hands the writing side, in order.
 pub(super) enum Msg {
@@ -203,7 +203,8 @@ pub(super) async fn write_from(
     let mut ended: BTreeMap<String, checkpoint::SplitState> = BTreeMap::new();
     let mut live = asks.len();
     let mut stop_at: Option<u64> = None;
-    let mut progress = Progress::new(&format!("{source_name} → {}", sink.table.name), config.progress.clone());
+    let label = format!("{source_name} → {}", sink.table.name);
+    let mut progress = Progress::new(&label, config.progress.clone(), restored.as_ref().map(|c| (c.id, c.rows)));
     loop {
         // Wake up now and then even when no rows come (a quiet stream), so
         // checkpoints and a stop still happen.
@@ -246,6 +247,7 @@ pub(super) async fn write_from(
                 live -= 1;
                 if live == 0 {
                     take_checkpoint(writer, store.as_ref(), next_id, ended, rows_written, true).await?;
+                    progress.checkpointed();
                     progress.finish();
                     return Ok(());
                 }
@@ -260,6 +262,7 @@ pub(super) async fn write_from(
             let (_, _, mut states) = pending.take().expect("checked above");
             states.extend(ended.clone());
             take_checkpoint(writer, store.as_ref(), id, states, rows_written, false).await?;
+            progress.checkpointed();
             done.send_replace(id);
             last = Instant::now();
             if stop_at == Some(id) {

@@ -31,10 +31,27 @@ pub(super) fn evaluate(column: &ArrayRef, filter: &model::Filter) -> std::result
     result.map_err(|e| e.to_string())
 }
 
-/// The literal as a one-value array of the column's type.
+/// Whether `column op value` can be evaluated: the literal fits the
+/// column's type (what `weir check` and the SQL front end ask before a run,
+/// with the same rules the run applies). The error reads "column 'score'
+/// is INT and cannot be compared with the text 'abc'".
+pub fn check_filter(column: &weir::model::Field, value: &Literal) -> std::result::Result<(), String> {
+    if *value == Literal::Null {
+        return Ok(());
+    }
+    let ty = weir::model::Schema::new(vec![column.clone()]).to_arrow()?.field(0).data_type().clone();
+    scalar(&ty, value).map(|_| ()).map_err(|why| {
+        let why = if why.is_empty() { String::new() } else { format!(" ({why})") };
+        format!("column '{}' is {} and cannot be compared with {value}{why}", column.name, column.data_type)
+    })
+}
+
+/// The literal as a one-value array of the column's type; the error is
+/// empty when the literal is of the wrong kind, else says why its text
+/// does not parse.
 pub(super) fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scalar<ArrayRef>, String> {
     use arrow_array::*;
-    let bad = || format!("cannot compare a {ty} column with {value:?}");
+    let bad = String::new;
     let int = || match value {
         Literal::Integer(i) => Ok(*i),
         _ => Err(bad()),
@@ -44,6 +61,7 @@ pub(super) fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scal
         Literal::Double(d) => Ok(*d),
         _ => Err(bad()),
     };
+    let out_of_range = || "the value is out of the column's range".to_owned();
     let text = || match value {
         Literal::Text(t) => Ok(t.as_str()),
         _ => Err(bad()),
@@ -53,9 +71,9 @@ pub(super) fn scalar(ty: &DataType, value: &Literal) -> std::result::Result<Scal
             Literal::Boolean(b) => Arc::new(BooleanArray::from(vec![*b])),
             _ => return Err(bad()),
         },
-        DataType::Int8 => Arc::new(Int8Array::from(vec![i8::try_from(int()?).map_err(|_| bad())?])),
-        DataType::Int16 => Arc::new(Int16Array::from(vec![i16::try_from(int()?).map_err(|_| bad())?])),
-        DataType::Int32 => Arc::new(Int32Array::from(vec![i32::try_from(int()?).map_err(|_| bad())?])),
+        DataType::Int8 => Arc::new(Int8Array::from(vec![i8::try_from(int()?).map_err(|_| out_of_range())?])),
+        DataType::Int16 => Arc::new(Int16Array::from(vec![i16::try_from(int()?).map_err(|_| out_of_range())?])),
+        DataType::Int32 => Arc::new(Int32Array::from(vec![i32::try_from(int()?).map_err(|_| out_of_range())?])),
         DataType::Int64 => Arc::new(Int64Array::from(vec![int()?])),
         DataType::Float32 => Arc::new(Float32Array::from(vec![float()? as f32])),
         DataType::Float64 => Arc::new(Float64Array::from(vec![float()?])),

@@ -6,11 +6,11 @@
 //! gets exactly what it declares and the operator granted.
 //!
 //! ```no_run
-//! # async fn demo(runtime: &weir::Runtime, input: &weir::pipeline::Table, out: &weir::pipeline::Table,
+//! # async fn demo(runtime: &weir::Runtime, input: &weir_pipeline::Table, out: &weir_pipeline::Table,
 //! #               grants: &weir::policy::Grants) -> weir::Result<()> {
-//! use weir::pipeline::{ScanSource, ScanStep, SinkWriter};
-//! let mut source = ScanSource::open(runtime, input, grants).await?;
-//! let mut sink = SinkWriter::open(runtime, out, grants).await?;
+//! use weir_pipeline::{TableSource, ScanStep, TableSink};
+//! let mut source = TableSource::open(runtime, input, grants).await?;
+//! let mut sink = TableSink::open(runtime, out, grants).await?;
 //! while let ScanStep::Rows(rows) = source.next().await? {
 //!     sink.write(rows).await?;
 //! }
@@ -27,14 +27,14 @@ use super::model::{Position, Query, Table};
 use super::resolve::resolve;
 use super::scan::{Scan, Step};
 use super::sink::Writers;
-use crate::Runtime;
-use crate::batch::ChangelogBatch;
-use crate::catalog::Role;
-use crate::checkpoint::SplitState;
-use crate::error::Result;
-use crate::policy::Grants;
+use weir::Runtime;
+use weir::batch::ChangelogBatch;
+use weir::catalog::Role;
+use weir::checkpoint::SplitState;
+use weir::error::Result;
+use weir::policy::Grants;
 
-/// What [`ScanSource::next`] gave.
+/// What [`TableSource::next`] gave.
 #[derive(Debug)]
 pub enum ScanStep {
     /// Rows, as Arrow columns with their row kinds.
@@ -47,14 +47,14 @@ pub enum ScanStep {
 
 /// A table read as a source: its splits planned, a few read at a time in
 /// one source instance, raw records decoded by the table's format.
-pub struct ScanSource {
+pub struct TableSource {
     scan: Scan,
 }
 
-impl ScanSource {
+impl TableSource {
     /// Resolves `table` as a source and plans its splits; every column is
     /// read.
-    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<ScanSource> {
+    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<TableSource> {
         let source = Arc::new(resolve(runtime, table, Role::Source)?);
         let query = Query {
             source: table.name.clone(),
@@ -64,7 +64,7 @@ impl ScanSource {
             at: Position::default(),
         };
         let scan = Scan::open(source, query, operator, None, None).await.map_err(|e| e.in_table(&table.name))?;
-        Ok(ScanSource { scan })
+        Ok(TableSource { scan })
     }
 
     /// How many splits the source planned.
@@ -92,18 +92,18 @@ impl ScanSource {
 /// A table written as a sink: `sink.parallelism` writer instances (each
 /// with the table's encoder), fed in turn, with the sink's two-phase
 /// commit.
-pub struct SinkWriter {
+pub struct TableSink {
     writers: Writers,
     table: String,
 }
 
-impl SinkWriter {
+impl TableSink {
     /// Resolves `table` as a sink and opens its writers (which discard
     /// in-progress data no commit knows).
-    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<SinkWriter> {
+    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<TableSink> {
         let sink = Arc::new(resolve(runtime, table, Role::Sink)?);
         let writers = Writers::open(sink, operator, 0, &[]).await.map_err(|e| e.in_table(&table.name))?;
-        Ok(SinkWriter { writers, table: table.name.clone() })
+        Ok(TableSink { writers, table: table.name.clone() })
     }
 
     /// Writes rows (their columns are those of the table).
@@ -112,7 +112,7 @@ impl SinkWriter {
     }
 
     /// Stages everything written so far for checkpoint `id`; returns the
-    /// committables to keep (durably) until [`SinkWriter::commit`].
+    /// committables to keep (durably) until [`TableSink::commit`].
     pub async fn prepare_commit(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
         self.writers.prepare(id).await.map_err(|e| e.in_table(&self.table))
     }

@@ -7,10 +7,10 @@ use super::model::{self, Statement};
 use super::output::Output;
 use super::resolve::{resolve, tables_of};
 use super::scan::Scan;
-use crate::Runtime;
-use crate::catalog::Role;
-use crate::error::{Error, Result};
-use crate::policy::Grants;
+use weir::Runtime;
+use weir::catalog::Role;
+use weir::error::{Error, Result};
+use weir::policy::Grants;
 
 pub(super) async fn explain(
     runtime: &Runtime,
@@ -19,7 +19,7 @@ pub(super) async fn explain(
     operator: &Grants,
     out: &mut dyn Output,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::Host(e.into());
+    let io = Error::output;
     for (name, role) in tables_of(statement) {
         let table = job.table(name).expect("resolved");
         let r = resolve(runtime, table, role)?;

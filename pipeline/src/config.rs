@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::model;
-use crate::error::{Error, Result};
-use crate::options;
+use weir::error::{Error, Result};
+use weir::options;
 
 /// How a job runs: where checkpoints go and how often they are taken
 /// (Flink's `execution.checkpointing.dir` / `.interval`).
@@ -20,7 +20,7 @@ pub struct RunConfig {
     /// Where progress events of `INSERT`s go (`None`: nowhere).
     pub progress: Option<super::progress::ProgressSink>,
     /// Set (by Ctrl-C) to stop: an `INSERT` takes a last checkpoint and
-    /// returns [`Stopped`](crate::Error) so that the next run resumes.
+    /// returns [`Stopped`](weir::Error) so that the next run resumes.
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Flink's `restart-strategy`: after a component fails (a trap, a limit,
     /// a connection error), run the `INSERT` again from its last checkpoint

@@ -4,9 +4,7 @@
 //! `weir-sql` crate) builds it from Flink SQL; an embedder can build it in
 //! code.
 
-use std::fmt;
-
-use crate::types::Schema;
+pub use weir::model::{CompareOp, Filter, Literal, Schema};
 
 /// A place in the job file (1-based; 0 when unknown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,53 +53,6 @@ pub struct MetadataColumn {
     pub key: String,
     /// Read-only (`VIRTUAL`): not written by sinks.
     pub is_virtual: bool,
-}
-
-/// Comparison in a pushed-down filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    /// `=`
-    Eq,
-    /// `<>` / `!=`
-    NotEq,
-    /// `<`
-    Lt,
-    /// `<=`
-    LtEq,
-    /// `>`
-    Gt,
-    /// `>=`
-    GtEq,
-    /// `IS NULL`
-    IsNull,
-    /// `IS NOT NULL`
-    IsNotNull,
-}
-
-/// A literal in a filter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
-    /// `NULL` (and the value of IS \[NOT\] NULL).
-    Null,
-    /// `TRUE` / `FALSE`.
-    Boolean(bool),
-    /// An integer.
-    Integer(i64),
-    /// A number with a fraction or exponent.
-    Double(f64),
-    /// A string.
-    Text(String),
-}
-
-/// `column op value` on the source's columns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Filter {
-    /// Index in the source's schema.
-    pub column: usize,
-    /// The comparison.
-    pub op: CompareOp,
-    /// The literal.
-    pub value: Literal,
 }
 
 /// `SELECT cols FROM source [WHERE …] [LIMIT n]`.
@@ -155,20 +106,5 @@ impl Job {
     /// The last value set for `key`.
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.settings.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-}
-
-impl fmt::Display for CompareOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CompareOp::Eq => "=",
-            CompareOp::NotEq => "<>",
-            CompareOp::Lt => "<",
-            CompareOp::LtEq => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::GtEq => ">=",
-            CompareOp::IsNull => "IS NULL",
-            CompareOp::IsNotNull => "IS NOT NULL",
-        })
     }
 }

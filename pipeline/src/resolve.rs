@@ -2,13 +2,14 @@
 //! validated options (Flink semantics), declared needs and the grants the
 //! operator gives them. Nothing starts here.
 
+use super::columns::without_partitions;
 use super::model::{self, Statement};
-use crate::Runtime;
-use crate::catalog::{Entry, Role};
-use crate::error::{Error, Result};
-use crate::options::{self, Target};
-use crate::policy::{self, Grants, Need};
-use crate::spec::CapabilityKind;
+use weir::Runtime;
+use weir::catalog::{Entry, Role};
+use weir::error::{Error, GuestError, Result};
+use weir::options::{self, Target};
+use weir::policy::{self, Grants, Need};
+use weir::spec::CapabilityKind;
 
 /// A table resolved against the catalog for one role.
 pub struct Resolved {
@@ -77,6 +78,39 @@ impl Resolved {
         }
     }
 
+    /// Runs the components' own checks of their options (the factory's
+    /// `validate`, in instances granted nothing) — what a run does first
+    /// when it opens them, so that `weir check` accepting a table means a
+    /// run will not refuse its configuration.
+    pub async fn validate(&self) -> Result<()> {
+        let table = &self.table;
+        let name = &table.name;
+        weir::handles::validate(&self.connector, &self.options, &table.schema)
+            .await
+            .map_err(|e| e.in_table(name).at(table.at.line, table.at.column))?;
+        if let Some((entry, options)) = &self.format {
+            weir::handles::validate(entry, options, &without_partitions(table))
+                .await
+                .map_err(|e| self.format_error(e).at(table.at.line, table.at.column))?;
+        }
+        Ok(())
+    }
+
+    /// A format's error in the table's terms: its option keys with the
+    /// format's prefix, as the user writes them (`'csv.field-delimiter'`).
+    pub(super) fn format_error(&self, e: Error) -> Error {
+        let prefixed = match (e, &self.format) {
+            (Error::Guest { component, error: GuestError::Config { key: Some(key), message } }, Some((entry, _)))
+                if !key.starts_with(&format!("{}.", entry.spec.identifier)) =>
+            {
+                let key = Some(format!("{}.{key}", entry.spec.identifier));
+                Error::Guest { component, error: GuestError::Config { key, message } }
+            }
+            (e, _) => e,
+        };
+        prefixed.in_table(&self.table.name)
+    }
+
     pub(super) fn authorize(&self, role: &str, identifier: &str, needs: &[Need], operator: &Grants) -> Result<Grants> {
         policy::authorize(needs, operator).map_err(|missing| Error::Denied {
             table: self.table.name.clone(),
@@ -90,7 +124,12 @@ impl Resolved {
 /// Resolves `table` for `role`: finds the connector, validates its options
 /// (Flink semantics: unknown keys rejected with the valid ones, defaults
 /// filled in), resolves and validates the format.
+/// Errors say where the table is written (`Error::At`).
 pub fn resolve(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Resolved> {
+    resolve_table(runtime, table, role).map_err(|e| e.at(table.at.line, table.at.column))
+}
+
+fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Resolved> {
     let mut given = table.options.clone();
     let identifier = table.option("connector").ok_or_else(|| {
         Error::Config(format!("table '{}' has no 'connector' option; add 'connector' = '…' to its WITH", table.name))
@@ -113,7 +152,10 @@ pub fn resolve(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Re
     }
     let format = match table.option("format") {
         Some(name) if connector.spec.needs_format => {
-            let entry = runtime.catalog().find(name, Role::Format)?;
+            let entry = runtime
+                .catalog()
+                .find(name, Role::Format)
+                .map_err(|e| Error::Config(format!("table '{}': 'format' = '{name}': {e}", table.name)))?;
             let format_options = options::take_prefixed(&mut given, name);
             let target = Target { table: &table.name, role: "format", prefix: Some(name) };
             Some((entry.clone(), options::validate(target, &entry.spec, &format_options)?))
@@ -141,6 +183,20 @@ pub fn resolve(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Re
             }
         }
     }
+    // A format option written without the format's prefix reaches the
+    // connector, which does not know it: say where it belongs.
+    if let Some((entry, _)) = &format {
+        let format_name = &entry.spec.identifier;
+        if let Some((key, _)) =
+            given.iter().find(|(k, _)| connector.spec.option(k).is_none() && entry.spec.option(k).is_some())
+        {
+            return Err(Error::Config(format!(
+                "table '{}': option '{key}' is an option of format '{format_name}', not of connector '{identifier}'; \
+                 format options take the format's prefix: '{format_name}.{key}'",
+                table.name
+            )));
+        }
+    }
     let target = Target { table: &table.name, role: "connector", prefix: None };
     let mut options = options::validate(target, &connector.spec, &given)?;
     let base = std::env::current_dir().unwrap_or_default();
@@ -158,7 +214,7 @@ pub fn resolve(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Re
     let needs = policy::needs(&connector.spec.capabilities, &options, &base)
         .into_iter()
         .filter(|n| {
-            connector.kind != crate::spec::Kind::Connector
+            connector.kind != weir::spec::Kind::Connector
                 || !matches!((role, n.kind), (Role::Source, CapabilityKind::Write) | (Role::Sink, CapabilityKind::Read))
         })
         .collect();
@@ -167,7 +223,7 @@ pub fn resolve(runtime: &Runtime, table: &model::Table, role: Role) -> Result<Re
 
 /// Paths a component reads or writes are made absolute (the guest sees
 /// granted directories at their absolute host paths).
-pub(super) fn absolute_paths(spec: &crate::spec::Spec, options: &mut [(String, String)], base: &std::path::Path) {
+pub(super) fn absolute_paths(spec: &weir::spec::Spec, options: &mut [(String, String)], base: &std::path::Path) {
     for capability in &spec.capabilities {
         if matches!(capability.kind, CapabilityKind::Read | CapabilityKind::Write)
             && let Some(key) = capability.target.strip_prefix('{').and_then(|t| t.strip_suffix('}'))

@@ -10,20 +10,20 @@
 //! tasks (each its own source and decoder instances) and `sink.parallelism`
 //! writing tasks (each its own encoder and sink instances) around a
 //! coordinator, joined by bounded channels, with aligned checkpoint
-//! barriers (see [`crate::checkpoint`]).
+//! barriers (see [`weir::checkpoint`]).
 //!
 //! One module per operator: `resolve` (tables against the catalog),
 //! `config` (`SET`), `run` (statements, restarts), `explain`,
 //! `insert` (readers, writer, barriers, commit), `scan` (splits),
 //! `filter` (host-side WHERE), `sink` (writer tasks), `columns`
-//! (partition values, casts), [`progress`]; [`ScanSource`] and
-//! [`SinkWriter`] are those operators as handles for embedders.
+//! (partition values, casts), [`progress`]; [`TableSource`] and
+//! [`TableSink`] are those operators as handles for embedders (the
+//! component-level handles they are built from are `weir::handles`).
 
 mod columns;
 mod config;
 mod explain;
 mod filter;
-mod handles;
 mod insert;
 pub mod model;
 mod output;
@@ -32,11 +32,13 @@ mod resolve;
 mod run;
 mod scan;
 mod sink;
+mod table;
 
 pub use config::{Restart, RunConfig};
-pub use handles::{ScanSource, ScanStep, SinkWriter};
+pub use filter::check_filter;
 pub use model::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
 pub use output::Output;
 pub use progress::{ProgressEvent, ProgressSink};
 pub use resolve::{Resolved, resolve, tables_of};
 pub use run::run;
+pub use table::{ScanStep, TableSink, TableSource};

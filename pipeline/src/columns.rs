@@ -6,16 +6,19 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 
+use weir::batch::ChangelogBatch;
+use weir::error::{Error, Result};
+use weir::handles::Metadata;
+use weir::model::Schema;
+
 use super::model;
-use crate::batch::{self, ChangelogBatch};
-use crate::error::{Error, Result};
 
 /// Adds the table's partition columns, parsed from the connector's
 /// per-record metadata under each partition key, to the decoded columns.
 pub(super) fn with_partitions(
     table: &model::Table,
     decoded: ChangelogBatch,
-    metadata: &[(String, crate::types::Column)],
+    metadata: &Metadata,
 ) -> Result<ChangelogBatch> {
     if table.partition_keys.is_empty() && table.metadata.is_empty() {
         return Ok(decoded);
@@ -24,7 +27,7 @@ pub(super) fn with_partitions(
     let n = decoded.rows.num_rows();
     let mut physical = decoded.rows.columns().iter();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.schema.fields.len());
-    let schema = Arc::new(batch::arrow_schema(&table.schema).map_err(fail)?);
+    let schema = Arc::new(table.schema.to_arrow().map_err(fail)?);
     for (i, field) in table.schema.fields.iter().enumerate() {
         // A partition column comes from the metadata under its name, a
         // METADATA column from the metadata under its key.
@@ -44,15 +47,10 @@ pub(super) fn with_partitions(
                 fail(format!("the connector gave no metadata '{key}' for column '{}'", field.name))
             }
         })?;
-        let crate::types::ColumnData::Utf8(values) = &column.data else {
+        let Some(values) = column.as_any().downcast_ref::<arrow_array::StringArray>() else {
             return Err(fail(format!("partition metadata '{}' is not text", field.name)));
         };
-        let text = |r: usize| -> Option<&str> {
-            let valid = column.validity.as_ref().is_none_or(|v| v.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1));
-            let (start, end) = (*values.offsets.get(r)? as usize, *values.offsets.get(r + 1)? as usize);
-            valid.then(|| std::str::from_utf8(values.data.get(start..end)?).ok()).flatten()
-        };
-        let texts: Vec<Option<&str>> = (0..n).map(text).collect();
+        let texts: Vec<Option<&str>> = (0..n).map(|r| values.is_valid(r).then(|| values.value(r))).collect();
         columns.push(
             text_array(schema.field(i).data_type(), &texts)
                 .map_err(|m| fail(format!("partition '{}': {m}", field.name)))?,
@@ -123,19 +121,13 @@ pub(super) fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> 
 
 /// The table's schema without its partition and metadata columns: what
 /// the format decodes or encodes.
-pub(super) fn without_partitions(table: &model::Table) -> crate::types::Schema {
-    crate::types::Schema {
-        fields: table
-            .schema
-            .fields
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i))
-            .map(|(_, f)| f.clone())
-            .collect(),
-        nested: table.schema.nested.clone(),
-        primary_key: Vec::new(),
-    }
+pub(super) fn without_partitions(table: &model::Table) -> Schema {
+    let kept: Vec<usize> = (0..table.schema.fields.len())
+        .filter(|i| !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i))
+        .collect();
+    let mut schema = table.schema.project(&kept);
+    schema.primary_key.clear();
+    schema
 }
 
 /// A partition column's value in row `r` as directory text (`None`: null).
@@ -162,23 +154,18 @@ pub(super) fn partition_text(column: &ArrayRef, r: usize) -> std::result::Result
 }
 
 /// `n` copies of `value` (or nulls) as a text column.
-pub(super) fn constant_text(value: Option<&str>, n: usize) -> crate::types::Column {
-    let weir_framing::VarData { offsets, data } =
-        weir_framing::VarData::repeated(value.unwrap_or_default().as_bytes(), n);
-    crate::types::Column {
-        validity: value.is_none().then(|| vec![0u8; n.div_ceil(8)]),
-        data: crate::types::ColumnData::Utf8(crate::types::VarData { offsets, data }),
-    }
+pub(super) fn constant_text(value: Option<&str>, n: usize) -> ArrayRef {
+    Arc::new(arrow_array::StringArray::from(vec![value; n]))
 }
 
 /// `rows` with columns widened to `schema`'s types where the `INSERT`
 /// allows an implicit cast (the SQL front end checks `weir_sql::types::widens`); `None` if nothing
 /// needs casting.
-pub(super) fn widen(rows: &ChangelogBatch, schema: &crate::types::Schema) -> Result<Option<ChangelogBatch>> {
+pub(super) fn widen(rows: &ChangelogBatch, schema: &Schema) -> Result<Option<ChangelogBatch>> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float32Type, Int8Type, Int16Type, Int32Type, Int64Type};
     use arrow_array::{Float64Array, Int16Array, Int32Array, Int64Array};
-    let target = Arc::new(batch::arrow_schema(schema).map_err(|m| Error::Host(anyhow::anyhow!(m)))?);
+    let target = Arc::new(schema.to_arrow().map_err(|m| Error::Host(anyhow::anyhow!(m)))?);
     if rows.rows.num_columns() != target.fields().len()
         || rows.rows.columns().iter().zip(target.fields()).all(|(c, f)| c.data_type() == f.data_type())
     {

@@ -4,8 +4,8 @@
 //! for a type of its own (one that is not a writer) to receive the rows as
 //! Arrow batches.
 
-use crate::batch::ChangelogBatch;
-use crate::display;
+use weir::batch::ChangelogBatch;
+use weir::display;
 
 /// The receiver of a job's output.
 pub trait Output: Send {

@@ -10,11 +10,11 @@ use super::model::{self, Statement};
 use super::output::Output;
 use super::resolve::{resolve, tables_of};
 use super::scan::{Scan, Step};
-use crate::Runtime;
-use crate::catalog::Role;
-use crate::checkpoint;
-use crate::error::{Error, Result};
-use crate::policy::Grants;
+use weir::Runtime;
+use weir::catalog::Role;
+use weir::checkpoint;
+use weir::error::{Error, Result};
+use weir::policy::Grants;
 
 /// Whether a restart may help: a component failed at run time (not a
 /// mistake in the job, a missing grant or a stop).
@@ -23,7 +23,7 @@ pub(super) fn retryable(e: &Error) -> bool {
         Error::InTable { error, .. } => retryable(error),
         Error::Trap { .. } | Error::InvalidBatch { .. } => true,
         Error::Guest { error, .. } => {
-            matches!(error, crate::GuestError::Connection(_) | crate::GuestError::Transient(_))
+            matches!(error, weir::GuestError::Connection(_) | weir::GuestError::Transient(_))
         }
         _ => false,
     }
@@ -92,7 +92,7 @@ pub(super) async fn run_statement(
                     Step::Rows(rows) => {
                         // Streamed in bounded chunks, flushed: rows of an
                         // unbounded scan show as they come, also in a pipe.
-                        out.rows(&rows).map_err(|e| Error::Host(e.into()))?;
+                        out.rows(&rows).map_err(Error::output)?;
                     }
                     Step::Idle => {}
                     Step::End => return Ok(()),
