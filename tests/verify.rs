@@ -99,6 +99,81 @@ async fn the_restore_check_reads_real_splits() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_restore_check_compares_a_bounded_prefix_of_long_and_slow_splits() {
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    // Longer than one read of the check (100,000 records): a correct
+    // source must pass on the prefix, not be blamed for "duplicates".
+    let long = VerifyConfig {
+        options: options(&[("number-of-rows", "300000"), ("rows-per-second", "100000000")]),
+        ..Default::default()
+    };
+    let report = verify_bytes("datagen", wasm, &long).await;
+    let restore = report.check("source.checkpoint-restore").expect("ran");
+    assert_eq!(restore.outcome, Outcome::Pass, "{}", restore.detail);
+    assert!(restore.detail.contains("of a longer split"), "{}", restore.detail);
+    // Rate-limited: the reader says would-block between rows.
+    let slow = VerifyConfig {
+        options: options(&[("number-of-rows", "100000"), ("rows-per-second", "200")]),
+        ..Default::default()
+    };
+    let report = verify_bytes("datagen", wasm, &slow).await;
+    let restore = report.check("source.checkpoint-restore").expect("ran");
+    assert_eq!(restore.outcome, Outcome::Pass, "{}", restore.detail);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skipped_checks_are_counted_with_their_true_reason() {
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-filesystem").expect("fs").1;
+    // No 'path': the data-path checks cannot run, and the verdict says so.
+    let report = verify_bytes("filesystem", wasm, &VerifyConfig::default()).await;
+    let verdict = weir_verify::verdict(&report);
+    assert!(report.passed(), "nothing failed");
+    assert!(!verdict.contains("conforms"), "{verdict}");
+    assert!(
+        verdict.contains("skipped")
+            && verdict.contains("not verified: ")
+            && verdict.contains("source.checkpoint-restore"),
+        "{verdict}"
+    );
+    let skipped = report.check("source.checkpoint-restore").expect("listed");
+    assert!(
+        skipped.detail.contains("'path'") && skipped.detail.contains("--option filesystem:path="),
+        "{}",
+        skipped.detail
+    );
+    // A schema the component refuses is the reason given, not "needs options".
+    let datagen = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let schema = weir::model::Schema::new(vec![weir::model::Field::new("v", weir::model::DataType::Varbinary(3))]);
+    let config = VerifyConfig {
+        options: options(&[("number-of-rows", "10"), ("fields.v.kind", "sequence")]),
+        schema: Some(schema),
+        ..Default::default()
+    };
+    let report = verify_bytes("datagen", datagen, &config).await;
+    let skipped = report.check("source.checkpoint-restore").expect("listed");
+    assert_eq!(skipped.outcome, Outcome::Skip);
+    assert!(skipped.detail.contains("refused the options or the schema"), "{}", skipped.detail);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn options_can_be_scoped_to_one_of_several_components() {
+    let config = VerifyConfig {
+        options: options(&[("datagen:number-of-rows", "50"), ("raw:charset", "UTF-8")]),
+        several: true,
+        ..Default::default()
+    };
+    for (package, name) in [("weir-connector-datagen", "datagen"), ("weir-format-csv", "csv")] {
+        let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == package).expect("built in").1;
+        let report = verify_bytes(name, wasm, &config).await;
+        assert!(report.passed(), "{name}: {}", weir_verify::render(&report));
+    }
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let report = verify_bytes("datagen", wasm, &config).await;
+    let restore = report.check("source.checkpoint-restore").expect("ran");
+    assert!(restore.detail.contains("50 records read"), "the scoped option reached datagen: {}", restore.detail);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn python_and_javascript_components_conform() {
     for name in ["python-changelog-csv", "js-changelog-csv", "python-logfmt", "js-urlencoded"] {
         let report = verify_file(&polyglot(name), &VerifyConfig::default()).await;

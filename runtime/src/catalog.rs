@@ -131,8 +131,18 @@ impl Catalog {
         }
         let mut problems = Vec::new();
         if let Some(dir) = plugin_dir {
-            for (path, wasm) in read_plugins(dir)? {
-                match Entry::load(engine.clone(), Origin::File(path), &wasm).await {
+            // Compiled side by side (a Python component takes seconds), in
+            // file-name order in the catalog.
+            let loads: Vec<_> = read_plugins(dir)?
+                .into_iter()
+                .map(|(path, wasm)| {
+                    let engine = engine.clone();
+                    tokio::spawn(async move { Entry::load(engine, Origin::File(path), &wasm).await })
+                })
+                .collect();
+            for load in loads {
+                let loaded = load.await.map_err(|e| Error::Host(anyhow::anyhow!("loading a plugin failed: {e}")))?;
+                match loaded {
                     Ok(entry) => {
                         if let Err(e) = catalog.add(entry) {
                             problems.push(e);

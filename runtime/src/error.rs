@@ -388,7 +388,9 @@ impl From<OptionsError> for Error {
 
 fn stderr_tail(stderr: &str) -> String {
     let s = stderr.trim();
-    if s.is_empty() { String::new() } else { format!("; its stderr: {s}") }
+    // The component's own words (file names in a panic are its source
+    // files, not Weir's), marked as such.
+    if s.is_empty() { String::new() } else { format!("; the component wrote to stderr: [{s}]") }
 }
 
 /// Result alias of the runtime.

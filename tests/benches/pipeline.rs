@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use weir::policy::Grants;
-use weir_pipeline::{self, RunConfig};
+use weir_pipeline::{self as pipeline, RunConfig};
 
 use weir_tests::runtime;
 

@@ -97,23 +97,35 @@ impl Suite<'_> {
             [b"\xff\xfe\x00garbage", b"{{{{\"", b"", b"|||||||||", b"\x00\x01\x02\x03", &[b'9'; 70_000]];
         let mut traps = Vec::new();
         let mut data_errors = 0;
+        let mut accepted = Vec::new();
+        let mut refused_otherwise = Vec::new();
+        let describe = |frame: &[u8]| {
+            let shown = String::from_utf8_lossy(&frame[..frame.len().min(16)]).into_owned();
+            if frame.len() > 16 { format!("{shown:?}… ({} bytes)", frame.len()) } else { format!("{shown:?}") }
+        };
         for (i, frame) in garbage.iter().enumerate() {
             let Ok((mut instance, decoder, _)) = self.open_format(&options, &schema).await else { continue };
             let r = instance.decode(decoder, Frames::new([*frame]).as_contract()).await;
             let fault = r.as_ref().err().map(Fault::from);
             self.observe(&instance, fault.as_ref());
             match r {
-                Ok(_) => {}
+                Ok(_) => accepted.push(describe(frame)),
                 Err(Error::Guest { error: GuestError::Data { .. }, .. }) => data_errors += 1,
-                Err(Error::Guest { .. }) | Err(Error::InvalidBatch { .. }) => {}
+                Err(e @ (Error::Guest { .. } | Error::InvalidBatch { .. })) => {
+                    refused_otherwise.push(format!("{} ({e})", describe(frame)))
+                }
                 Err(e) => traps.push(format!("input {i}: {e}")),
             }
         }
         if traps.is_empty() {
-            self.report.pass(
-                "format.malformed-input",
-                format!("{} malformed inputs: {data_errors} data errors, no trap", garbage.len()),
-            );
+            let mut detail = format!("{} malformed inputs: {data_errors} data errors, no trap", garbage.len());
+            if !accepted.is_empty() {
+                detail.push_str(&format!("; accepted as rows: {}", accepted.join(", ")));
+            }
+            if !refused_otherwise.is_empty() {
+                detail.push_str(&format!("; refused with another error: {}", refused_otherwise.join(", ")));
+            }
+            self.report.pass("format.malformed-input", detail);
         } else {
             self.report.fail(
                 "format.malformed-input",
@@ -224,9 +236,9 @@ impl Suite<'_> {
     // ---- sources ------------------------------------------------------------------
 
     /// Marks data-path checks skipped for want of options or grants.
-    pub(crate) fn skip_unready(&mut self, names: [&str; 2]) {
+    pub(crate) fn skip_unready(&mut self, names: [&str; 2], why: &str) {
         for name in names {
-            self.report.skip(name, "needs the connector's required options (--option KEY=VALUE) and grants");
+            self.report.skip(name, why);
         }
     }
 }

@@ -105,8 +105,14 @@ impl Report {
 pub struct VerifyConfig {
     /// Options for connectors (e.g. `path`, `hostname`), format options
     /// without prefix; required options the component declares must be
-    /// here for the source and sink checks to run.
+    /// here for the source and sink checks to run. A key written
+    /// `component:key` (the identifier, or the file's name or stem) is for
+    /// that component only; a plain key is for every component — when
+    /// several are verified, for those whose spec has the key.
     pub options: Vec<(String, String)>,
+    /// Several components are verified with these options (a plain key a
+    /// component does not know is then not its concern).
+    pub several: bool,
     /// Table schema for connectors (default `id BIGINT, name STRING`).
     pub schema: Option<weir::model::Schema>,
     /// Grants for connectors that need files or endpoints.
@@ -180,14 +186,20 @@ struct Given {
     /// The operator's options validated against the spec (defaults filled
     /// in), or why they are not valid.
     options: Result<Options, String>,
-    /// Whether the component accepted them, so connectors can run.
-    accepted: bool,
+    /// Why the component cannot run with them, if it cannot (it refused
+    /// them, or needs grants the operator did not give).
+    refused: Option<String>,
 }
 
 impl Given {
-    /// The options, when the source and sink checks can use them.
-    fn ready(self) -> Option<Options> {
-        self.options.ok().filter(|_| self.accepted)
+    /// The options when the source and sink checks can use them, or the
+    /// true reason they cannot run.
+    fn ready(self) -> Result<Options, String> {
+        match (self.options, self.refused) {
+            (Ok(options), None) => Ok(options),
+            (Ok(_), Some(why)) => Err(why),
+            (Err(e), _) => Err(format!("its options are not valid: {e}")),
+        }
     }
 }
 
@@ -204,6 +216,26 @@ struct Suite<'a> {
 impl Suite<'_> {
     fn spec(&self) -> &Spec {
         &self.entry.spec
+    }
+
+    /// The operator's options meant for this component, without their
+    /// `component:` scope.
+    fn given_options(&self) -> Vec<(String, String)> {
+        let file = std::path::Path::new(&self.report.file);
+        let names = [
+            Some(self.spec().identifier.as_str()),
+            file.file_name().and_then(|n| n.to_str()),
+            file.file_stem().and_then(|n| n.to_str()),
+        ];
+        self.config
+            .options
+            .iter()
+            .filter_map(|(k, v)| match k.split_once(':') {
+                Some((scope, key)) => names.contains(&Some(scope)).then(|| (key.to_owned(), v.clone())),
+                None if self.config.several && self.spec().option(k).is_none() => None,
+                None => Some((k.clone(), v.clone())),
+            })
+            .collect()
     }
 
     fn target(&self) -> Target<'_> {
@@ -291,11 +323,24 @@ pub fn render(report: &Report) -> String {
         };
         out.push_str(&format!("  {mark}  {:width$}  {}\n", c.name, c.detail));
     }
-    let failed = report.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
-    out.push_str(&if failed == 0 {
-        format!("  => conforms ({} checks)\n", report.checks.len())
-    } else {
-        format!("  => {failed} of {} checks FAILED\n", report.checks.len())
-    });
+    out.push_str(&format!("  => {}\n", verdict(report)));
     out
+}
+
+/// One line: conforms, or how many checks failed — and, when checks were
+/// skipped, that the component was not verified on those.
+pub fn verdict(report: &Report) -> String {
+    let count = |o: Outcome| report.checks.iter().filter(|c| c.outcome == o).count();
+    let (passed, failed, skipped) = (count(Outcome::Pass), count(Outcome::Fail), count(Outcome::Skip));
+    let skipped_names: Vec<&str> =
+        report.checks.iter().filter(|c| c.outcome == Outcome::Skip).map(|c| c.name.as_str()).collect();
+    let not_verified =
+        if skipped == 0 { String::new() } else { format!(" — not verified: {}", skipped_names.join(", ")) };
+    if failed > 0 {
+        format!("{failed} of {} checks FAILED ({passed} passed, {skipped} skipped){not_verified}", report.checks.len())
+    } else if skipped > 0 {
+        format!("no check failed: {passed} passed, {skipped} skipped{not_verified}")
+    } else {
+        format!("conforms ({passed} checks passed)")
+    }
 }

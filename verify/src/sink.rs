@@ -9,9 +9,10 @@ use crate::format::SAFE_TEXT;
 use crate::{Fault, Suite};
 
 impl Suite<'_> {
-    pub(crate) async fn sink_checks(&mut self, options: Option<Options>) {
-        let Some(options) = options else {
-            return self.skip_unready(["sink.commit-idempotent", "sink.abort"]);
+    pub(crate) async fn sink_checks(&mut self, options: Result<Options, String>) {
+        let options = match options {
+            Ok(options) => options,
+            Err(why) => return self.skip_unready(["sink.commit-idempotent", "sink.abort"], &why),
         };
         let schema = self.schema_for_connector();
         let input = if self.spec().needs_format {

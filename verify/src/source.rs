@@ -9,9 +9,10 @@ use weir::types::{Options, RawRecords, Schema};
 use crate::{Fault, Suite};
 
 impl Suite<'_> {
-    pub(crate) async fn source_checks(&mut self, options: Option<Options>) {
-        let Some(options) = options else {
-            return self.skip_unready(["source.plan-stable", "source.checkpoint-restore"]);
+    pub(crate) async fn source_checks(&mut self, options: Result<Options, String>) {
+        let options = match options {
+            Ok(options) => options,
+            Err(why) => return self.skip_unready(["source.plan-stable", "source.checkpoint-restore"], &why),
         };
         let schema = self.schema_for_connector();
         let request = wsource::ScanRequest {
@@ -63,8 +64,9 @@ impl Suite<'_> {
         }
     }
 
-    /// Reads the split whole; then half, checkpoints, restores into a new
-    /// instance and reads the rest: the two must be the same records.
+    /// Reads the split (to its end, or a bounded prefix of a long or slow
+    /// one); then half of that, checkpoints, restores into a new instance
+    /// and reads on to the same length: the two must be the same records.
     pub(crate) async fn checkpoint_restore(
         &mut self,
         options: &Options,
@@ -73,43 +75,60 @@ impl Suite<'_> {
         split: &wsource::Split,
     ) -> Result<String, Fault> {
         let fail = |message: String| Fault { message, limit: false, ungranted: false };
-        let all = self.read_split(options, schema, request, split, None, usize::MAX).await?.0;
+        let whole = self.read_split(options, schema, request, split, None, usize::MAX).await?;
+        let all = whole.records;
+        let prefix = if whole.ended { String::new() } else { format!(" (the first {} of a longer split)", all.len()) };
         if all.len() < 2 {
             return Ok(format!("split '{}' has {} records: nothing to resume", split.id, all.len()));
         }
         let half = all.len() / 2;
-        let (first, state) = self.read_split(options, schema, request, split, None, half).await?;
-        let (rest, _) = self.read_split(options, schema, request, split, Some(state), usize::MAX).await?;
+        let first = self.read_split(options, schema, request, split, None, half).await?;
+        let state = first.state;
+        let first = first.records;
+        if first.len() >= all.len() {
+            return Ok(format!(
+                "split '{}': the reader returned all {} records in its first calls: nothing to resume",
+                split.id,
+                all.len()
+            ));
+        }
+        // Compare the same records: as many as the first read saw.
+        let want = all.len() - first.len();
+        let rest = self.read_split(options, schema, request, split, Some(state), want).await?.records;
         let mut resumed = first.clone();
-        resumed.extend(rest.iter().cloned());
+        resumed.extend(rest.iter().take(want).cloned());
         if resumed == all {
             return Ok(format!(
-                "split '{}': {} records read, checkpoint after {}, the restored reader returned the other {}",
+                "split '{}': {} records read{prefix}, checkpoint after {}, the restored reader returned the other {}",
                 split.id,
                 all.len(),
                 first.len(),
-                rest.len()
+                want
             ));
         }
-        let lost = all.len() as i64 - resumed.len() as i64;
+        let (got, expected) = (resumed.len() - first.len(), want);
+        let again = rest.iter().take(want).filter(|r| first.contains(r)).count();
+        let what = if got < expected {
+            format!("{} lost", expected - got)
+        } else if again > 0 {
+            format!("{again} duplicated (records read before the checkpoint came again)")
+        } else {
+            // Same count, different records: where they part.
+            let at = resumed.iter().zip(&all).position(|(a, b)| a != b).unwrap_or(0);
+            let show = |r: &Vec<u8>| String::from_utf8_lossy(&r[..r.len().min(80)]).into_owned();
+            format!("record {} differs: expected {:?}, got {:?}", at + 1, show(&all[at]), show(&resumed[at]))
+        };
         Err(fail(format!(
-            "restoring after {} of {} records gave {} more ({}); expected the other {}",
+            "restoring after {} of {} records{prefix}: {what}; expected the restored reader to continue with record {}",
             first.len(),
             all.len(),
-            rest.len(),
-            if lost > 0 {
-                format!("{lost} lost")
-            } else if lost < 0 {
-                format!("{} duplicated", -lost)
-            } else {
-                "different records".into()
-            },
-            all.len() - first.len()
+            first.len() + 1
         )))
     }
 
     /// Up to `stop` records of a split (raw payloads, or rows as printed),
-    /// and the checkpoint taken after them.
+    /// bounded in records, calls and time, and the checkpoint taken after
+    /// them.
     pub(crate) async fn read_split(
         &mut self,
         options: &Options,
@@ -118,35 +137,55 @@ impl Suite<'_> {
         split: &wsource::Split,
         state: Option<Vec<u8>>,
         stop: usize,
-    ) -> Result<(Vec<Vec<u8>>, Vec<u8>), Fault> {
-        const MAX_RECORDS: usize = 100_000;
-        const MAX_CALLS: usize = 10_000;
+    ) -> Result<SplitRead, Fault> {
         let identifier = self.spec().identifier.clone();
         self.in_fresh(options, async |instance| {
             let reader = instance.open_reader(options, schema, request, split, state.as_deref()).await?;
-            let mut out: Vec<Vec<u8>> = Vec::new();
+            let mut records: Vec<Vec<u8>> = Vec::new();
+            let mut ended = false;
+            let started = std::time::Instant::now();
             for _ in 0..MAX_CALLS {
-                if out.len() >= stop || out.len() >= MAX_RECORDS {
+                if records.len() >= stop.min(MAX_RECORDS) || started.elapsed() > MAX_TIME {
                     break;
                 }
-                let want = u32::try_from((stop - out.len()).min(1024)).unwrap_or(1024);
+                let want = u32::try_from((stop - records.len()).min(1024)).unwrap_or(1024);
                 match instance.next(reader, want).await? {
-                    wsource::ReadResult::Records(RawRecords { values, .. }) => out
+                    wsource::ReadResult::Records(RawRecords { values, .. }) => records
                         .extend(values.offsets.windows(2).map(|w| values.data[w[0] as usize..w[1] as usize].to_vec())),
                     wsource::ReadResult::Rows(b) => {
                         let rows = batch::to_arrow(&identifier, schema, b)?;
-                        out.extend(display::format_rows(&rows).into_iter().map(String::into_bytes));
+                        records.extend(display::format_rows(&rows).into_iter().map(String::into_bytes));
                     }
                     wsource::ReadResult::WouldBlock => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
-                    wsource::ReadResult::EndOfSplit => break,
+                    wsource::ReadResult::EndOfSplit => {
+                        ended = true;
+                        break;
+                    }
                 }
             }
-            // A reader may return more than asked: keep what the checkpoint covers.
+            // A reader may return more than asked: the checkpoint covers
+            // everything it returned.
             let state = instance.checkpoint_reader(reader).await?;
-            Ok((out, state))
+            Ok(SplitRead { records, ended, state })
         })
         .await
     }
 
     // ---- sinks ----------------------------------------------------------------------
+}
+
+/// Most records, reader calls and time one read of a split takes: a long or
+/// rate-limited split is checked on a prefix.
+const MAX_RECORDS: usize = 100_000;
+const MAX_CALLS: usize = 10_000;
+const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What one read of a split returned.
+pub(crate) struct SplitRead {
+    /// The records (raw payloads, or rows as printed).
+    pub(crate) records: Vec<Vec<u8>>,
+    /// Whether the split ended (otherwise a bound stopped the read).
+    pub(crate) ended: bool,
+    /// The reader's checkpoint after these records.
+    pub(crate) state: Vec<u8>,
 }

@@ -74,7 +74,7 @@ impl Suite<'_> {
     /// The option checks; what they leave for the data-path checks.
     pub(crate) async fn option_checks(&mut self) -> Given {
         let spec = self.spec().clone();
-        let given = self.config.options.clone();
+        let given = self.given_options();
         let mut unknown = given.clone();
         unknown.push(("no-such-option-xyz".into(), "1".into()));
         match options::validate(self.target(), &spec, &unknown) {
@@ -102,33 +102,47 @@ impl Suite<'_> {
         let options = match options::validate(self.target(), &spec, &given) {
             Ok(o) => o,
             Err(e) => {
-                let missing: Vec<&str> = spec.options.iter().filter(|o| o.required).map(|o| o.key.as_str()).collect();
-                self.report
-                    .skip("options.defaults", format!("{e} (pass --option KEY=VALUE for: {})", missing.join(", ")));
-                return Given { options: Err(e.to_string()), accepted: false };
+                let missing: Vec<String> = spec
+                    .options
+                    .iter()
+                    .filter(|o| o.required && !given.iter().any(|(k, _)| *k == o.key))
+                    .map(|o| format!("{}:{}=…", spec.identifier, o.key))
+                    .collect();
+                let hint = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pass --option {})", missing.join(" --option "))
+                };
+                self.report.skip("options.defaults", format!("{e}{hint}"));
+                return Given { options: Err(format!("{e}{hint}")), refused: None };
             }
         };
         let schema = self.schema_for_connector();
-        let accepted = match self.in_fresh(&options, async |i| i.validate(&options, &schema).await).await {
+        let refused = match self.in_fresh(&options, async |i| i.validate(&options, &schema).await).await {
             Ok(()) => {
-                self.report.pass("options.defaults", "the component's validate accepts the defaults");
-                true
+                self.report.pass("options.defaults", "the component's validate accepts the options");
+                None
             }
             // A format may reject the probe schema; the type checks say more.
             Err(f) if self.entry.kind == Kind::Format && f.message.contains("config") => {
                 self.report.skip("options.defaults", format!("the probe schema was refused: {}", f.message));
-                true
+                None
             }
             Err(f) if f.ungranted => {
-                self.report.skip("options.defaults", f.message);
-                false
+                self.report.skip("options.defaults", f.message.clone());
+                Some(f.message)
             }
             Err(f) => {
+                let why = if self.config.schema.is_some() {
+                    format!("the component refused the options or the schema given (--schema): {}", f.message)
+                } else {
+                    format!("the component refused the options: {}", f.message)
+                };
                 self.report.fail("options.defaults", f.message);
-                false
+                Some(why)
             }
         };
-        Given { options: Ok(options), accepted }
+        Given { options: Ok(options), refused }
     }
 
     /// The table schema connectors are checked with, in the contract's form.

@@ -191,6 +191,8 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not for a log file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -218,6 +220,44 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Says on stderr that a component is being compiled (seconds for a Python
+/// or JavaScript one, once: the cache keeps it), with a spinner on a
+/// terminal, and how long it took.
+fn compile_notice() -> weir::engine::CompileNotice {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Compilations under way, so one spinner line serves them all.
+    let running = Arc::new(AtomicUsize::new(0));
+    weir::engine::CompileNotice(Arc::new(move |origin: &str, done: Option<std::time::Duration>| {
+        let origin = weir::terminal::escape_lines(origin).into_owned();
+        match done {
+            None => {
+                eprintln!("compiling {origin} (first use, cached afterwards)…");
+                if live && running.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let running = running.clone();
+                    std::thread::spawn(move || {
+                        for frame in ['|', '/', '-', '\\'].iter().cycle() {
+                            if running.load(Ordering::SeqCst) == 0 {
+                                eprint!("\r\x1b[K");
+                                break;
+                            }
+                            eprint!("\r{frame} compiling\x1b[K");
+                            std::thread::sleep(std::time::Duration::from_millis(120));
+                        }
+                    });
+                }
+            }
+            Some(took) => {
+                if live {
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("compiled {origin} in {:.1} s", took.as_secs_f64());
+            }
+        }
+    }))
 }
 
 /// The signal that asked the job to stop (0: none).
@@ -284,6 +324,7 @@ fn engine_config(cli: &Cli) -> EngineConfig {
     limits.fuel_per_call = l.fuel.or(limits.fuel_per_call);
     limits.handles = l.max_handles.unwrap_or(limits.handles);
     limits.result_bytes = l.max_result.unwrap_or(limits.result_bytes);
+    config.on_compile = Some(compile_notice());
     if cli.no_cache {
         config.cache_dir = None;
     } else if let Some(dir) = &cli.cache_dir {
@@ -341,7 +382,8 @@ async fn verify(
         }
         None => None,
     };
-    let config = weir_verify::VerifyConfig { options, schema, grants: grants.grants()? };
+    let several = builtins || files.len() > 1;
+    let config = weir_verify::VerifyConfig { options, several, schema, grants: grants.grants()? };
     let engine = Arc::new(Engine::new(&engine_config(cli))?);
     let mut components: Vec<(String, Vec<u8>)> = Vec::new();
     if builtins {

@@ -60,7 +60,14 @@ impl CompileCache {
     /// Loads the precompiled artifact, or compiles and stores it. A broken,
     /// incompatible or unauthenticated artifact is recompiled and replaced;
     /// a cache that cannot be written only costs speed.
-    pub fn load_or_compile(&self, engine: &wasmtime::Engine, wasm: &[u8]) -> anyhow::Result<Component> {
+    /// The component, and whether it was compiled now (`compiling` is
+    /// called first) rather than loaded.
+    pub fn load_or_compile(
+        &self,
+        engine: &wasmtime::Engine,
+        wasm: &[u8],
+        compiling: impl FnOnce(),
+    ) -> anyhow::Result<(Component, bool)> {
         let path = self.path_for(wasm);
         let key = self.key();
         if let Some(key) = key
@@ -74,7 +81,7 @@ impl CompileCache {
                     // `precompile_component` of an engine with the same
                     // compatibility hash; wasmtime checks the header again.
                     match unsafe { Component::deserialize(engine, &bytes) } {
-                        Ok(c) => return Ok(c),
+                        Ok(c) => return Ok((c, false)),
                         Err(e) => tracing::warn!("discarding cached component {}: {e:#}", path.display()),
                     }
                 }
@@ -84,6 +91,7 @@ impl CompileCache {
                 ),
             }
         }
+        compiling();
         let bytes = engine.precompile_component(wasm).map_err(anyhow::Error::from).context("compilation failed")?;
         if let Some(key) = key {
             let tag = tag_of(key, &path, &bytes).finalize().into_bytes();
@@ -93,6 +101,7 @@ impl CompileCache {
         }
         // SAFETY: `bytes` was just produced by this engine's precompiler.
         unsafe { Component::deserialize(engine, &bytes) }
+            .map(|c| (c, true))
             .map_err(anyhow::Error::from)
             .context("loading the freshly compiled component")
     }

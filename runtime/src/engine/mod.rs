@@ -38,6 +38,9 @@ pub struct EngineConfig {
     /// off only to measure what it costs — without it a guest stuck in a
     /// loop is never stopped.
     pub epoch_interruption: bool,
+    /// Told when a component is compiled rather than loaded from the cache
+    /// (seconds for a Python component): a CLI shows it.
+    pub on_compile: Option<CompileNotice>,
 }
 
 impl Default for EngineConfig {
@@ -47,7 +50,19 @@ impl Default for EngineConfig {
             pooling: true,
             limits: Limits::default(),
             epoch_interruption: true,
+            on_compile: None,
         }
+    }
+}
+
+/// Called with a component's origin when its compilation starts (`None`)
+/// and when it ends (`Some(time it took)`).
+#[derive(Clone)]
+pub struct CompileNotice(pub Arc<dyn Fn(&str, Option<std::time::Duration>) + Send + Sync>);
+
+impl std::fmt::Debug for CompileNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompileNotice")
     }
 }
 
@@ -84,6 +99,7 @@ pub struct Engine {
     linker: Linker<InstanceState>,
     cache: Option<CompileCache>,
     limits: Limits,
+    on_compile: Option<CompileNotice>,
     _ticker: Ticker,
 }
 
@@ -141,7 +157,14 @@ impl Engine {
         };
 
         let cache = config.cache_dir.as_ref().map(|dir| CompileCache::new(dir.clone(), &wasmtime));
-        Ok(Engine { wasmtime, linker, cache, limits: config.limits, _ticker: Ticker { stop, thread: Some(thread) } })
+        Ok(Engine {
+            wasmtime,
+            linker,
+            cache,
+            limits: config.limits,
+            on_compile: config.on_compile.clone(),
+            _ticker: Ticker { stop, thread: Some(thread) },
+        })
     }
 
     /// The wasmtime engine.
@@ -162,10 +185,36 @@ impl Engine {
     /// Compiles `wasm` (or loads it precompiled from the cache).
     pub fn compile(&self, origin: &str, wasm: &[u8]) -> Result<Component> {
         let load_err = |e: anyhow::Error| Error::Load { origin: origin.to_owned(), message: format!("{e:#}") };
-        match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.wasmtime, wasm).map_err(load_err),
-            None => Component::new(&self.wasmtime, wasm).map_err(|e| load_err(anyhow::Error::from(e))),
+        // A file that is not a component at all gets one line, not the
+        // parser's dump of its first bytes.
+        let refuse = |message: &str| Err(Error::Load { origin: origin.to_owned(), message: message.to_owned() });
+        match wasm.get(..8) {
+            Some([0, b'a', b's', b'm', _, _, 0, 0]) => {
+                return refuse(
+                    "a core WebAssembly module, not a component; build for wasm32-wasip2 or wrap it with `wasm-tools component new`",
+                );
+            }
+            Some([0, b'a', b's', b'm', ..]) => {}
+            _ => return refuse("not a WebAssembly component (no \\0asm header)"),
         }
+        let started = std::time::Instant::now();
+        let notice = |done: Option<std::time::Duration>| {
+            if let Some(n) = &self.on_compile {
+                (n.0)(origin, done);
+            }
+        };
+        let compiled = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.wasmtime, wasm, || notice(None)).map_err(load_err),
+            None => {
+                notice(None);
+                Component::new(&self.wasmtime, wasm).map(|c| (c, true)).map_err(|e| load_err(anyhow::Error::from(e)))
+            }
+        };
+        let (component, was_compiled) = compiled?;
+        if was_compiled {
+            notice(Some(started.elapsed()));
+        }
+        Ok(component)
     }
 
     /// Links a component once, so instances are created without lookups.
