@@ -9,8 +9,12 @@
 //   }
 //   export const { factory, format } = exportFormat(Upper);
 //
-// Build it with `scripts/build-polyglot` (componentize-js, which bundles the
-// imports). Values are in batch units (see text.js); 64-bit ones are BigInts.
+// Build it with componentize-js 0.23.0 (`npm install
+// @bytecodealliance/componentize-js@0.23.0`): copy the SDK's .js files next
+// to your app.js (componentize-js resolves imports inside that directory),
+// then `componentize-js app.js --wit $WEIR/wit/v0.1.0 --world-name
+// format-component -o my-format.wasm` (scripts/build-polyglot does this for
+// the repository's own components; see docs/authoring.md). Values are in batch units (see text.js); 64-bit ones are BigInts.
 // Scalar columns only: ARRAY, MAP and ROW are not supported by this SDK yet.
 
 import { counterAdd } from 'weir:connector/host@0.1.0';

@@ -44,8 +44,13 @@ pub enum Outcome {
     Pass,
     /// It does not; the detail says how.
     Fail,
-    /// Not applicable, or not possible without more input.
+    /// Not possible without more input (options, grants, a bounded
+    /// configuration): the component was not verified on this point.
     Skip,
+    /// Does not apply to this component (e.g. it has no required options,
+    /// or its sink writes through and cannot abort).
+    #[serde(rename = "n/a")]
+    NotApplicable,
 }
 
 /// One named check and its result.
@@ -97,6 +102,10 @@ impl Report {
 
     fn skip(&mut self, name: &str, detail: impl Into<String>) {
         self.push(name, Outcome::Skip, detail);
+    }
+
+    fn not_applicable(&mut self, name: &str, detail: impl Into<String>) {
+        self.push(name, Outcome::NotApplicable, detail);
     }
 }
 
@@ -320,6 +329,7 @@ pub fn render(report: &Report) -> String {
             Outcome::Pass => "pass",
             Outcome::Fail => "FAIL",
             Outcome::Skip => "skip",
+            Outcome::NotApplicable => "n/a ",
         };
         out.push_str(&format!("  {mark}  {:width$}  {}\n", c.name, c.detail));
     }

@@ -97,7 +97,7 @@ impl Suite<'_> {
                     }
                 }
             }
-            None => self.report.skip("options.missing-required", "no required options"),
+            None => self.report.not_applicable("options.missing-required", "no required options"),
         }
         let options = match options::validate(self.target(), &spec, &given) {
             Ok(o) => o,

@@ -19,9 +19,17 @@
 
     Factory = export_format(Upper)
 
-Build it with `scripts/build-polyglot` (componentize-py under the hood); the
-generated bindings (`wit_world`) and this package's `format` module, which
-exports the decoder and encoder resources, are put on the path for you.
+Build it with componentize-py 0.25.1 (`pip install componentize-py==0.25.1`),
+from the directory holding `app.py`, with `WEIR` the Weir checkout:
+
+    componentize-py -d $WEIR/wit/v0.1.0 -w format-component bindings gen
+    componentize-py -d $WEIR/wit/v0.1.0 -w format-component componentize \
+        -p gen -p $WEIR/sdk/python -p . app -o my-format.wasm
+
+(`scripts/build-polyglot` does this for the repository's own components.)
+The generated bindings (`gen`, module `wit_world`) and this package's
+`format` module, which exports the decoder and encoder resources, must be on
+the path, as above. See docs/authoring.md.
 """
 
 from . import text, types
