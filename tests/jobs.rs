@@ -156,6 +156,12 @@ async fn format_mistakes_say_where_and_what_to_write() {
                'format' = 'csv', 'field-delimiter' = ';');";
     let err = pipeline::resolve(&runtime, &table(sql), Role::Source).err().expect("unprefixed").to_string();
     assert!(err.contains("'csv.field-delimiter'") && err.contains("format 'csv'"), "{err}");
+    // The format's own rule names the option as the user writes it.
+    let sql = "CREATE TABLE Events (a STRING) WITH ('connector' = 'filesystem', 'path' = '/tmp', \
+               'format' = 'csv', 'csv.field-delimiter' = ';', 'csv.quote-character' = ';');";
+    let resolved = pipeline::resolve(&runtime, &table(sql), Role::Source).expect("the catalog's checks pass");
+    let err = resolved.validate().await.expect_err("csv refuses").to_string();
+    assert!(err.contains("option 'csv.quote-character'") && err.contains("table 'Events'"), "{err}");
 }
 
 #[tokio::test]
@@ -166,18 +172,18 @@ async fn a_components_own_option_rules_are_checked_before_a_run() {
     let sql = "CREATE TABLE T (a BIGINT) WITH ('connector' = 'datagen', 'fields.a.kind' = 'sequence');";
     let table = weir_sql::parse("test.sql", sql).expect("parses").tables[0].clone();
     let resolved = pipeline::resolve(&runtime, &table, Role::Source).expect("the catalog's checks pass");
-    let err = resolved.validate().await.err().expect("datagen refuses").to_string();
+    let err = resolved.validate().await.expect_err("datagen refuses").to_string();
     assert!(err.contains("table 'T'") && err.contains("fields.a.start"), "{err}");
 }
 
 #[tokio::test]
 async fn where_literals_must_fit_their_column() {
     let bad = format!("{ORDERS}SELECT id FROM Orders WHERE id > 'abc';");
-    let err = weir_sql::parse("test.sql", &bad).err().expect("a text is no BIGINT").to_string();
+    let err = weir_sql::parse("test.sql", &bad).expect_err("a text is no BIGINT").to_string();
     assert!(err.starts_with("test.sql:10:"), "the statement's place: {err}");
     assert!(err.contains("column 'id' is BIGINT") && err.contains("'abc'"), "{err}");
     let bad = format!("{ORDERS}SELECT id FROM Orders WHERE placed < '2024-13-01 00:00:00';");
-    let err = weir_sql::parse("test.sql", &bad).err().expect("no month 13").to_string();
+    let err = weir_sql::parse("test.sql", &bad).expect_err("no month 13").to_string();
     assert!(err.contains("column 'placed' is TIMESTAMP(3)"), "{err}");
     let good = format!("{ORDERS}SELECT id FROM Orders WHERE amount > 10 AND placed < '2999-01-01 00:00:00';");
     weir_sql::parse("test.sql", &good).expect("numbers fit DECIMAL, text fits TIMESTAMP");

@@ -80,32 +80,6 @@ pub fn not_null(name: &str, data_type: LogicalType) -> Field {
     Field::new(name, data_type).not_null()
 }
 
-/// Builds nested types (`ARRAY`, `MAP`, `ROW`) and schemas of them.
-#[derive(Default)]
-pub struct Types;
-
-impl Types {
-    /// `ARRAY<element>` with nullable elements.
-    pub fn array(&mut self, element: LogicalType) -> LogicalType {
-        LogicalType::array(element)
-    }
-
-    /// `MAP<key, value>` with nullable values.
-    pub fn map(&mut self, key: LogicalType, value: LogicalType) -> LogicalType {
-        LogicalType::map(key, value)
-    }
-
-    /// `ROW<fields…>`.
-    pub fn row(&mut self, fields: Vec<Field>) -> LogicalType {
-        LogicalType::Row(fields)
-    }
-
-    /// The schema of `fields`.
-    pub fn schema(self, fields: Vec<Field>) -> Schema {
-        Schema::new(fields)
-    }
-}
-
 /// A schema.
 pub fn schema(fields: Vec<Field>) -> Schema {
     Schema::new(fields)
@@ -192,10 +166,10 @@ pub fn golden(path: &str) -> String {
 /// NOT NULL, tags ARRAY<STRING>, m MAP<STRING, INT>, r ROW<a INT, b
 /// TIMESTAMP(3)>` — into a schema, so golden files can state their schema.
 pub fn parse_schema(text: &str) -> Schema {
-    let mut parser = TypeParser { tokens: tokenize(text), at: 0, types: Types::default() };
+    let mut parser = TypeParser { tokens: tokenize(text), at: 0 };
     let fields = parser.columns(None);
     assert!(parser.at == parser.tokens.len(), "trailing input in schema {text:?}");
-    parser.types.schema(fields)
+    Schema::new(fields)
 }
 
 fn tokenize(text: &str) -> Vec<String> {
@@ -222,7 +196,6 @@ fn tokenize(text: &str) -> Vec<String> {
 struct TypeParser {
     tokens: Vec<String>,
     at: usize,
-    types: Types,
 }
 
 impl TypeParser {

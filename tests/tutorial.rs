@@ -147,8 +147,7 @@ async fn the_line_source_reads_a_server_it_was_granted() {
     let job = weir_sql::parse("tutorial.sql", &sql).expect("parses");
     let denied = pipeline::run(&runtime, &job, &Grants::none(), &Default::default(), &mut Vec::new())
         .await
-        .err()
-        .expect("no grant, no start")
+        .expect_err("no grant, no start")
         .to_string();
     assert!(denied.contains(&format!("--allow-net 127.0.0.1:{port}")), "{denied}");
 

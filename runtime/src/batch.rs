@@ -532,6 +532,51 @@ fn column_from_arrow(a: &dyn Array, children: &mut Vec<Column>) -> Result<Column
     Ok(Column { validity, data })
 }
 
+/// A flat column a component attached to raw records (a key, a metadata
+/// value) as Arrow: its type follows its layout (BOOLEAN, the integers,
+/// FLOAT, DOUBLE, STRING, BYTES), and it must have one value per record.
+pub(crate) fn flat_column_to_arrow(component: &str, name: &str, column: Column, n: usize) -> Result<ArrayRef> {
+    use LogicalType as T;
+    let data_type = match &column.data {
+        ColumnData::Boolean(_) => T::Boolean,
+        ColumnData::Int8(_) => T::Tinyint,
+        ColumnData::Int16(_) => T::Smallint,
+        ColumnData::Int32(_) => T::Int,
+        ColumnData::Int64(_) => T::Bigint,
+        ColumnData::Float32(_) => T::Float,
+        ColumnData::Float64(_) => T::Double,
+        ColumnData::Utf8(_) => T::String,
+        ColumnData::Binary(_) => T::Bytes,
+        ColumnData::Decimal128(_) | ColumnData::List(_) | ColumnData::Struct(_) => {
+            return Err(Error::InvalidBatch {
+                component: component.to_owned(),
+                message: format!("'{name}' of the raw records is not a flat column (text, bytes, number, boolean)"),
+            });
+        }
+    };
+    let schema = Schema {
+        fields: vec![Field { name: name.to_owned(), data_type, nullable: true }],
+        nested: Vec::new(),
+        primary_key: Vec::new(),
+    };
+    let n = u32::try_from(n).map_err(|_| Error::InvalidBatch {
+        component: component.to_owned(),
+        message: "more than 2^32 records".to_owned(),
+    })?;
+    let batch = Batch { row_count: n, row_kinds: Vec::new(), columns: vec![column], children: Vec::new() };
+    Ok(to_arrow(component, &schema, batch)?.rows.column(0).clone())
+}
+
+/// A flat Arrow array (no lists or structs) as a column of raw records.
+pub(crate) fn flat_column_from_arrow(a: &dyn Array) -> Result<Column, String> {
+    let mut children = Vec::new();
+    let column = column_from_arrow(a, &mut children)?;
+    if !children.is_empty() {
+        return Err(format!("{} is not a flat type", a.data_type()));
+    }
+    Ok(column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,49 +717,4 @@ mod tests {
         assert_eq!(v.offsets, [0, 4, 6]);
         assert_eq!(v.data, b"keepme");
     }
-}
-
-/// A flat column a component attached to raw records (a key, a metadata
-/// value) as Arrow: its type follows its layout (BOOLEAN, the integers,
-/// FLOAT, DOUBLE, STRING, BYTES), and it must have one value per record.
-pub(crate) fn flat_column_to_arrow(component: &str, name: &str, column: Column, n: usize) -> Result<ArrayRef> {
-    use LogicalType as T;
-    let data_type = match &column.data {
-        ColumnData::Boolean(_) => T::Boolean,
-        ColumnData::Int8(_) => T::Tinyint,
-        ColumnData::Int16(_) => T::Smallint,
-        ColumnData::Int32(_) => T::Int,
-        ColumnData::Int64(_) => T::Bigint,
-        ColumnData::Float32(_) => T::Float,
-        ColumnData::Float64(_) => T::Double,
-        ColumnData::Utf8(_) => T::String,
-        ColumnData::Binary(_) => T::Bytes,
-        ColumnData::Decimal128(_) | ColumnData::List(_) | ColumnData::Struct(_) => {
-            return Err(Error::InvalidBatch {
-                component: component.to_owned(),
-                message: format!("'{name}' of the raw records is not a flat column (text, bytes, number, boolean)"),
-            });
-        }
-    };
-    let schema = Schema {
-        fields: vec![Field { name: name.to_owned(), data_type, nullable: true }],
-        nested: Vec::new(),
-        primary_key: Vec::new(),
-    };
-    let n = u32::try_from(n).map_err(|_| Error::InvalidBatch {
-        component: component.to_owned(),
-        message: "more than 2^32 records".to_owned(),
-    })?;
-    let batch = Batch { row_count: n, row_kinds: Vec::new(), columns: vec![column], children: Vec::new() };
-    Ok(to_arrow(component, &schema, batch)?.rows.column(0).clone())
-}
-
-/// A flat Arrow array (no lists or structs) as a column of raw records.
-pub(crate) fn flat_column_from_arrow(a: &dyn Array) -> Result<Column, String> {
-    let mut children = Vec::new();
-    let column = column_from_arrow(a, &mut children)?;
-    if !children.is_empty() {
-        return Err(format!("{} is not a flat type", a.data_type()));
-    }
-    Ok(column)
 }

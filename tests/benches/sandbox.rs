@@ -69,7 +69,7 @@ async fn main() {
     let runs = arg("--runs").unwrap_or(7);
     let schema = parse_schema(SCHEMA);
     let data = generate(mb);
-    let bytes: usize = data.iter().map(|b| b.data.len()).sum();
+    let bytes: usize = data.iter().map(weir::Frames::byte_len).sum();
 
     let on = runtime(Limits::default(), true).await;
     let off_limits = Limits {

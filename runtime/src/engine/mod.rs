@@ -58,7 +58,10 @@ impl Default for EngineConfig {
 /// Called with a component's origin when its compilation starts (`None`)
 /// and when it ends (`Some(time it took)`).
 #[derive(Clone)]
-pub struct CompileNotice(pub Arc<dyn Fn(&str, Option<std::time::Duration>) + Send + Sync>);
+pub struct CompileNotice(pub Arc<CompileCallback>);
+
+/// What a [`CompileNotice`] calls.
+pub type CompileCallback = dyn Fn(&str, Option<std::time::Duration>) + Send + Sync;
 
 impl std::fmt::Debug for CompileNotice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
