@@ -191,10 +191,20 @@ async fn where_literals_must_fit_their_column() {
 
 #[tokio::test]
 async fn datagen_draws_each_random_string_independently() {
-    let out = run("SELECT customer FROM Orders;").await;
-    let values: Vec<&str> = lines(&out).iter().filter_map(|l| l.strip_prefix("+I[")?.strip_suffix(']')).collect();
-    let strings: Vec<&str> = values.into_iter().filter(|v| *v != "null").collect();
-    assert!(strings.len() > 100, "{out}");
+    // The defaults (seed 0, the string first): where rows were once shifted
+    // copies of one stream.
+    let runtime = runtime().await;
+    let sql = "CREATE TABLE S (s STRING NOT NULL) WITH ('connector' = 'datagen', 'number-of-rows' = '200',
+                 'fields.s.length' = '10');
+               SELECT s FROM S;";
+    let job = weir_sql::parse("test.sql", sql).expect("parses");
+    let mut out = Vec::new();
+    pipeline::run(&runtime, &job, &weir::policy::Grants::none(), &pipeline::RunConfig::default(), &mut out)
+        .await
+        .expect("runs");
+    let out = String::from_utf8(out).expect("UTF-8");
+    let strings: Vec<&str> = lines(&out).iter().filter_map(|l| l.strip_prefix("+I[")?.strip_suffix(']')).collect();
+    assert_eq!(strings.len(), 200, "{out}");
     // Flink draws every value on its own: no value is its predecessor
     // moved by one character.
     let shifted = strings.windows(2).filter(|w| w[0].get(1..) == w[1].get(..w[1].len() - 1)).count();
