@@ -12,6 +12,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-format-csv", "guest-formats/csv"),
     ("weir-format-json", "guest-formats/json"),
     ("weir-format-changelog-csv", "guest-formats/changelog-csv"),
+    ("weir-format-debezium-json", "guest-formats/debezium-json"),
     ("weir-connector-blackhole", "guest-connectors/blackhole"),
     ("weir-connector-datagen", "guest-connectors/datagen"),
     ("weir-connector-print", "guest-connectors/print"),

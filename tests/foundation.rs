@@ -325,7 +325,19 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
     let ids: Vec<&str> = catalog.entries().iter().map(|e| e.spec.identifier.as_str()).collect();
     assert_eq!(
         ids,
-        ["raw", "csv", "json", "changelog-csv", "blackhole", "datagen", "print", "socket", "filesystem", "roundtrip"]
+        [
+            "raw",
+            "csv",
+            "json",
+            "changelog-csv",
+            "debezium-json",
+            "blackhole",
+            "datagen",
+            "print",
+            "socket",
+            "filesystem",
+            "roundtrip"
+        ]
     );
     assert_eq!(
         catalog.find("roundtrip", Role::Format).expect("found").origin,

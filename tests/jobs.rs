@@ -388,7 +388,7 @@ async fn hive_style_partition_directories_fill_partition_columns() {
     let mut pruned: Vec<String> = printed.drain(printed.len() - 2..).collect();
     pruned.sort();
     assert_eq!(pruned, ["+I[2]", "+I[4]"]);
-    let explain: Vec<String> = printed.drain(printed.len() - 8..).collect();
+    let explain: Vec<String> = printed.drain(printed.len() - 9..).collect();
     assert!(explain.iter().any(|l| l.contains("splits: 2 (bounded)")), "{explain:?}");
     assert!(explain.iter().any(|l| l.contains("filter push-down: 1 of 2 filters accepted")), "{explain:?}");
     let last = printed.pop().expect("the second SELECT");
@@ -518,7 +518,8 @@ async fn a_quiet_stream_still_checkpoints_and_stops() {
     let sql = format!(
         "CREATE TABLE S (name STRING, score INT) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}',
            'format' = 'changelog-csv');
-         CREATE TABLE F (name STRING, score INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE F (name STRING, score INT) WITH ('connector' = 'filesystem', 'path' = '{}',
+           'format' = 'changelog-csv');
          INSERT INTO F SELECT * FROM S;",
         dir.join("out").display()
     );

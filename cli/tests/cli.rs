@@ -27,7 +27,21 @@ fn connectors_lists_the_builtins() {
 
     let json: serde_json::Value = serde_json::from_str(&stdout(&weir(&["connectors", "--json"]))).expect("json");
     let ids: Vec<&str> = json.as_array().expect("array").iter().filter_map(|e| e["identifier"].as_str()).collect();
-    assert_eq!(ids, ["raw", "csv", "json", "changelog-csv", "blackhole", "datagen", "print", "socket", "filesystem"]);
+    assert_eq!(
+        ids,
+        [
+            "raw",
+            "csv",
+            "json",
+            "changelog-csv",
+            "debezium-json",
+            "blackhole",
+            "datagen",
+            "print",
+            "socket",
+            "filesystem"
+        ]
+    );
 }
 
 #[test]
@@ -54,7 +68,7 @@ fn describe_unknown_identifier_fails_helpfully() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
-            "no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, blackhole, datagen, print, socket, filesystem"
+            "no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, debezium-json, blackhole, datagen, print, socket, filesystem"
         ),
         "{err}"
     );

@@ -158,3 +158,16 @@ fn a_select_ends_quietly_when_its_reader_goes_away() {
     assert!(o.status.success(), "{:?}: {err}", o.status);
     assert!(!err.contains("error") && !err.contains("Broken pipe"), "{err}");
 }
+
+#[test]
+fn the_first_use_of_a_component_says_it_compiles() {
+    let dir = scratch("compile");
+    let cache = dir.join("cache");
+    let first = output(weir(&dir).env("WEIR_CACHE_DIR", &cache).arg("connectors"));
+    let err = text(&first.stderr);
+    assert!(first.status.success(), "{err}");
+    assert!(err.contains("(first use, cached afterwards)") && err.contains("compiled "), "{err}");
+    // Cached now: nothing to say.
+    let again = output(weir(&dir).env("WEIR_CACHE_DIR", &cache).arg("connectors"));
+    assert!(!text(&again.stderr).contains("compiling"), "{}", text(&again.stderr));
+}

@@ -28,6 +28,9 @@ pub(super) async fn explain(
         if let Some((format, _)) = &r.format {
             writeln!(out, "  format: {}", format.spec.identifier).map_err(io)?;
         }
+        let kinds: Vec<&str> = r.changelog().into_iter().map(weir::spec::RowKind::short).collect();
+        let verb = if role == Role::Source { "produces" } else { "accepts" };
+        writeln!(out, "  changelog: {verb} {}", kinds.join(", ")).map_err(io)?;
         let capabilities: Vec<String> = r.needs.iter().map(ToString::to_string).collect();
         writeln!(
             out,

@@ -39,6 +39,6 @@ pub use filter::check_filter;
 pub use model::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
 pub use output::Output;
 pub use progress::{ProgressEvent, ProgressSink};
-pub use resolve::{Resolved, resolve, tables_of};
+pub use resolve::{Resolved, check_changelog, resolve, tables_of};
 pub use run::run;
 pub use table::{ScanStep, TableSink, TableSource};

@@ -9,7 +9,7 @@ use weir::catalog::{Entry, Role};
 use weir::error::{Error, GuestError, Result};
 use weir::options::{self, Target};
 use weir::policy::{self, Grants, Need};
-use weir::spec::CapabilityKind;
+use weir::spec::{CapabilityKind, RowKind};
 
 /// A table resolved against the catalog for one role.
 pub struct Resolved {
@@ -109,6 +109,28 @@ impl Resolved {
             (e, _) => e,
         };
         prefixed.in_table(&self.table.name)
+    }
+
+    /// The row kinds the table carries, Flink's changelog mode: for a
+    /// source what it produces, for a sink what it accepts. A connector of
+    /// raw records defers to its format; a spec that declares none is
+    /// insert-only.
+    pub fn changelog(&self) -> Vec<RowKind> {
+        let spec = match &self.format {
+            Some((format, _)) => &format.spec,
+            None => &self.connector.spec,
+        };
+        if spec.changelog_mode.is_empty() { vec![RowKind::Insert] } else { spec.changelog_mode.clone() }
+    }
+
+    /// `connector 'filesystem' with format 'csv'`: who decides the changelog.
+    fn changelog_owner(&self) -> String {
+        match &self.format {
+            Some((format, _)) => {
+                format!("connector '{}' with format '{}'", self.connector.spec.identifier, format.spec.identifier)
+            }
+            None => format!("connector '{}'", self.connector.spec.identifier),
+        }
     }
 
     pub(super) fn authorize(&self, role: &str, identifier: &str, needs: &[Need], operator: &Grants) -> Result<Grants> {
@@ -232,6 +254,31 @@ pub(super) fn absolute_paths(spec: &weir::spec::Spec, options: &mut [(String, St
             *value = policy::absolute(base, value).display().to_string();
         }
     }
+}
+
+/// Refuses an `INSERT` whose sink cannot take every row kind its source
+/// produces (updates into an insert-only csv file would be written as if
+/// they were inserts): Flink's planner check, before anything starts.
+pub fn check_changelog(source: &Resolved, sink: &Resolved) -> Result<()> {
+    let accepted = sink.changelog();
+    let refused: Vec<&str> =
+        source.changelog().into_iter().filter(|k| !accepted.contains(k)).map(RowKind::short).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let kinds = |ks: &[RowKind]| ks.iter().map(|k| k.short()).collect::<Vec<_>>().join(", ");
+    Err(Error::Config(format!(
+        "table '{}' ({}) accepts only {} rows, but table '{}' ({}) produces {} rows as well; write into a sink \
+         that takes changes (the 'print' or 'blackhole' connector, or a format such as 'debezium-json' or \
+         'changelog-csv')",
+        sink.table.name,
+        sink.changelog_owner(),
+        kinds(&accepted),
+        source.table.name,
+        source.changelog_owner(),
+        refused.join(", ")
+    ))
+    .at(sink.table.at.line, sink.table.at.column))
 }
 
 /// Every table a statement touches, with the role it plays.

@@ -8,7 +8,7 @@ use super::explain::explain;
 use super::insert::insert;
 use super::model::{self, Statement};
 use super::output::Output;
-use super::resolve::{resolve, tables_of};
+use super::resolve::{check_changelog, resolve, tables_of};
 use super::scan::{Scan, Step};
 use weir::Runtime;
 use weir::catalog::Role;
@@ -43,6 +43,11 @@ pub async fn run(
         for (name, role) in tables_of(statement) {
             let table = job.table(name).expect("the SQL front end resolved every table");
             resolve(runtime, table, role)?.grants(operator)?;
+        }
+        if let Statement::Insert { sink, query } = statement {
+            let table = |name: &str| job.table(name).expect("the SQL front end resolved every table");
+            let source = resolve(runtime, table(&query.source), Role::Source)?;
+            check_changelog(&source, &resolve(runtime, table(sink), Role::Sink)?)?;
         }
     }
     for (i, statement) in job.statements.iter().enumerate() {

@@ -698,6 +698,12 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
             if let Some((format, _)) = &resolved.format {
                 outln!("  format: '{}'", format.spec.identifier);
             }
+            let kinds: Vec<&str> = resolved.changelog().into_iter().map(weir::spec::RowKind::short).collect();
+            outln!(
+                "  changelog: {} {}",
+                if role == weir::catalog::Role::Source { "produces" } else { "accepts" },
+                kinds.join(", ")
+            );
             if resolved.needs.is_empty() && resolved.format_needs.is_empty() {
                 outln!("  capabilities: none");
             }
@@ -715,6 +721,17 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
     if missing > 0 {
         let what = if missing == 1 { "capability is" } else { "capabilities are" };
         anyhow::bail!("{missing} {what} not granted; add the flags shown above");
+    }
+    // Every sink takes every row kind its source produces.
+    for statement in &job.statements {
+        if let weir_pipeline::Statement::Insert { sink, query } = statement {
+            let table = |name: &str| job.table(name).context("the SQL front end resolved every table");
+            let source = weir_pipeline::resolve(&runtime, table(&query.source)?, weir::catalog::Role::Source)
+                .map_err(|e| in_job(file, e))?;
+            let sink = weir_pipeline::resolve(&runtime, table(sink)?, weir::catalog::Role::Sink)
+                .map_err(|e| in_job(file, e))?;
+            weir_pipeline::check_changelog(&source, &sink).map_err(|e| in_job(file, e))?;
+        }
     }
     outln!("ok: {} tables, {} statements", job.tables.len(), job.statements.len());
     Ok(())

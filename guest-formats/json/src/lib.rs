@@ -24,7 +24,6 @@ use weir_sdk::text::{self, TextStyle, TimestampStyle};
 use weir_sdk::{
     Batch, BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ComponentSpec, Error, Field, Format, LogicalType,
     NestedType, OptionSpec, Options, OptionsExt, Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder,
-    export_format,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +159,13 @@ impl Format for Json {
 
 impl Json {
     fn decode_record(&self, frame: &[u8], out: &mut BatchBuilder) -> Result<(), String> {
+        self.decode_object(frame, out, RowKind::Insert)
+    }
+
+    /// One JSON object (the bytes of its text) as one row of `kind` — what
+    /// the CDC formats built on this one read their `before` / `after`
+    /// images with.
+    pub fn decode_object(&self, frame: &[u8], out: &mut BatchBuilder, kind: RowKind) -> Result<(), String> {
         if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             // Not an object: the general path gives the precise error.
             let value: Value = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
@@ -192,7 +198,18 @@ impl Json {
                 None => column.push_null().map_err(|e| e.message())?,
             }
         }
-        out.end_row(RowKind::Insert).map_err(|e| e.message())
+        out.end_row(kind).map_err(|e| e.message())
+    }
+
+    /// Row `row` of `columns` (one per schema field) as a JSON object
+    /// appended to `out`.
+    pub fn write_row(&self, out: &mut Vec<u8>, columns: &[ColumnRef<'_>], row: usize) -> Result<(), String> {
+        self.write_fields(out, &self.schema.fields, columns, row)
+    }
+
+    /// Whether `ignore-parse-errors` is on.
+    pub fn ignores_parse_errors(&self) -> bool {
+        self.ignore_parse_errors
     }
 
     /// One field from its JSON text: scalars straight from the text, the
@@ -481,4 +498,7 @@ impl<'de> Deserialize<'de> for Object<'de> {
     }
 }
 
-export_format!(Json);
+// Built as a library of another component (the CDC formats), the json
+// crate leaves the exports to that component.
+#[cfg(feature = "component")]
+weir_sdk::export_format!(Json);

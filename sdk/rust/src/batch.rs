@@ -645,6 +645,19 @@ impl BatchBuilder {
         }
     }
 
+    /// Drops every row after the first `rows` (and any partial one): a
+    /// record that makes several rows (a CDC update's -U and +U) and fails
+    /// half way leaves none of them.
+    pub fn rollback(&mut self, rows: usize) {
+        if rows < self.rows {
+            self.rows = rows;
+            if !self.only_inserts {
+                self.kinds.truncate(rows);
+            }
+        }
+        self.discard_row();
+    }
+
     /// Decodes each frame into rows with `record` and finishes the batch:
     /// the loop every record-per-frame format shares. A record that fails is
     /// dropped; with `skip_errors` it is counted in the `records-skipped`
@@ -658,8 +671,10 @@ impl BatchBuilder {
     ) -> Result<Batch> {
         let mut skipped = 0;
         for (i, frame) in frames.iter().enumerate() {
+            let before = self.rows;
             if let Err(message) = record(frame, &mut self) {
-                self.discard_row();
+                // Every row of the failed record goes, not only a partial one.
+                self.rollback(before);
                 if !skip_errors {
                     return Err(Error::data(i as u64, frame, message));
                 }
