@@ -36,6 +36,28 @@ const PRODUCTS_CHANGELOG: [&str; 20] = [
     "-D[111, scooter, Big 2-wheel scooter , 5.17]",
 ];
 
+/// The changelog of `products2` in Canal's files (product 106 has a null
+/// description there) and of `product` in Maxwell's (where it does not):
+/// the Debezium changelog, then an update of two rows in one message and a
+/// delete of two rows.
+fn canal_changelog(description_106: &str) -> Vec<String> {
+    let mut rows: Vec<String> = PRODUCTS_CHANGELOG.iter().map(|r| (*r).to_owned()).collect();
+    rows[5] = format!("+I[106, hammer, {description_106}, 1.0]");
+    rows[9] = format!("-U[106, hammer, {description_106}, 1.0]");
+    rows.extend(
+        [
+            "-U[101, scooter, Small 2-wheel scooter, 3.14]",
+            "+U[101, scooter, Small 2-wheel scooter, 5.17]",
+            "-U[102, car battery, 12V car battery, 8.1]",
+            "+U[102, car battery, 12V car battery, 5.17]",
+            "-D[102, car battery, 12V car battery, 5.17]",
+            "-D[103, 12-pack drill bits, 12-pack of drill bits with sizes ranging from #40 to #3, 0.8]",
+        ]
+        .map(str::to_owned),
+    );
+    rows
+}
+
 fn file(name: &str) -> Vec<Vec<u8>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/flink-formats").join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -43,8 +65,12 @@ fn file(name: &str) -> Vec<Vec<u8>> {
 }
 
 async fn decode(name: &str, options: &[(&str, &str)]) -> weir::Result<Vec<String>> {
+    decode_with("debezium-json", name, options).await
+}
+
+async fn decode_with(format: &str, name: &str, options: &[(&str, &str)]) -> weir::Result<Vec<String>> {
     let runtime = runtime().await;
-    let mut f = FormatUnderTest::open(&runtime, "debezium-json", options, &parse_schema(PRODUCTS)).await?;
+    let mut f = FormatUnderTest::open(&runtime, format, options, &parse_schema(PRODUCTS)).await?;
     let lines = file(name);
     let frames: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
     f.rows(&frames).await
@@ -187,4 +213,64 @@ async fn a_changelog_goes_to_print_and_is_refused_by_an_insert_only_csv_sink() {
     assert!(err.contains("table 'Flat'") && err.contains("accepts only +I") && err.contains("-U, +U, -D"), "{err}");
     assert!(!input.join("out").exists(), "nothing was written");
     let _ = std::fs::remove_dir_all(&input);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn canal_files_decode_to_their_changelog() {
+    let expected = canal_changelog("null");
+    for name in ["canal-data.txt", "canal-data-with-init.txt"] {
+        let rows = decode_with("canal-json", name, &[]).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(rows, expected, "{name}");
+    }
+    // One database and table of several: the others' rows (some not even
+    // of this schema) are never read.
+    let only = [("database.include", "mydb"), ("table.include", "product")];
+    let rows = decode_with("canal-json", "canal-data-filter-table.txt", &only).await.expect("filters");
+    assert_eq!(rows, expected);
+    let err = decode_with("canal-json", "canal-data-filter-table.txt", &[]).await.expect_err("other tables");
+    assert!(err.to_string().contains("field 'id'"), "without the filter the orders rows fail: {err}");
+    let runtime = runtime().await;
+    let bad = FormatUnderTest::open(&runtime, "canal-json", &[("table.include", "(")], &parse_schema(PRODUCTS)).await;
+    let err = bad.err().expect("not a pattern").to_string();
+    assert!(err.contains("canal-json.table.include") && err.contains("regular expression"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn maxwell_and_ogg_files_decode_to_their_changelog() {
+    let rows = decode_with("maxwell-json", "maxwell-data.txt", &[]).await.expect("decodes");
+    assert_eq!(rows, canal_changelog("16oz carpenter's hammer"));
+    let rows = decode_with("ogg-json", "ogg-data.txt", &[]).await.expect("decodes");
+    assert_eq!(rows, PRODUCTS_CHANGELOG);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_cdc_encoder_writes_what_its_decoder_reads() {
+    let runtime = runtime().await;
+    let expected: Vec<String> =
+        PRODUCTS_CHANGELOG.iter().map(|r| r.replacen("-U[", "-D[", 1).replacen("+U[", "+I[", 1)).collect();
+    for (format, first) in [
+        (
+            "canal-json",
+            r#"{"data":[{"id":101,"name":"scooter","description":"Small 2-wheel scooter","weight":3.14}],"type":"INSERT"}"#,
+        ),
+        (
+            "maxwell-json",
+            r#"{"data":{"id":101,"name":"scooter","description":"Small 2-wheel scooter","weight":3.14},"type":"insert"}"#,
+        ),
+        (
+            "ogg-json",
+            r#"{"before":null,"after":{"id":101,"name":"scooter","description":"Small 2-wheel scooter","weight":3.14},"op_type":"I"}"#,
+        ),
+    ] {
+        let mut source =
+            FormatUnderTest::open(&runtime, "ogg-json", &[], &parse_schema(PRODUCTS)).await.expect("opens");
+        let lines = file("ogg-data.txt");
+        let frames: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        let batch = source.decoder.decode(&weir::Frames::new(&frames)).await.expect("decodes");
+        let mut f = FormatUnderTest::open(&runtime, format, &[], &parse_schema(PRODUCTS)).await.expect("opens");
+        let encoded = f.encoder.encode(&batch).await.expect("encodes");
+        assert_eq!(encoded.get(0), Some(first.as_bytes()), "{format}");
+        let back = f.rows(&encoded.iter().collect::<Vec<_>>()).await.expect("reads its own output");
+        assert_eq!(back, expected, "{format}");
+    }
 }

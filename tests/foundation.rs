@@ -194,14 +194,15 @@ async fn options_are_validated_with_clear_errors() {
         "{bad}"
     );
 
-    // The component's own validation runs after the host's and keeps its key.
+    // The component's own validation runs after the host's; its key is named
+    // as users write it, with the format's prefix.
     let guest = runtime
         .decoder("Orders", "roundtrip", &opts(&[("marker", "")]), &schema)
         .await
         .err()
         .expect("empty marker fails");
     assert!(
-        matches!(&guest, Error::Guest { component, error: GuestError::Config { key: Some(k), .. } } if component == "roundtrip" && k == "marker"),
+        matches!(&guest, Error::Guest { component, error: GuestError::Config { key: Some(k), .. } } if component == "roundtrip" && k == "roundtrip.marker"),
         "{guest}"
     );
 }
@@ -331,6 +332,9 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
             "json",
             "changelog-csv",
             "debezium-json",
+            "canal-json",
+            "maxwell-json",
+            "ogg-json",
             "blackhole",
             "datagen",
             "print",

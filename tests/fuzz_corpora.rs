@@ -43,3 +43,8 @@ fn sql_front_end_corpus_replays_without_a_panic() {
 fn url_prefix_corpus_replays_without_a_finding() {
     replay("url_prefix", weir_fuzz::url_prefix);
 }
+
+#[test]
+fn cdc_decoder_corpus_replays_without_a_panic() {
+    replay("cdc", weir_fuzz::cdc);
+}

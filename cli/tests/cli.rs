@@ -35,6 +35,9 @@ fn connectors_lists_the_builtins() {
             "json",
             "changelog-csv",
             "debezium-json",
+            "canal-json",
+            "maxwell-json",
+            "ogg-json",
             "blackhole",
             "datagen",
             "print",
@@ -68,7 +71,7 @@ fn describe_unknown_identifier_fails_helpfully() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
-            "no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, debezium-json, blackhole, datagen, print, socket, filesystem"
+            "no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, debezium-json, canal-json, maxwell-json, ogg-json, blackhole, datagen, print, socket, filesystem"
         ),
         "{err}"
     );

@@ -6,7 +6,7 @@ use super::columns::without_partitions;
 use super::model::{self, Statement};
 use weir::Runtime;
 use weir::catalog::{Entry, Role};
-use weir::error::{Error, GuestError, Result};
+use weir::error::{Error, Result};
 use weir::options::{self, Target};
 use weir::policy::{self, Grants, Need};
 use weir::spec::{CapabilityKind, RowKind};
@@ -99,16 +99,11 @@ impl Resolved {
     /// A format's error in the table's terms: its option keys with the
     /// format's prefix, as the user writes them (`'csv.field-delimiter'`).
     pub(super) fn format_error(&self, e: Error) -> Error {
-        let prefixed = match (e, &self.format) {
-            (Error::Guest { component, error: GuestError::Config { key: Some(key), message } }, Some((entry, _)))
-                if !key.starts_with(&format!("{}.", entry.spec.identifier)) =>
-            {
-                let key = Some(format!("{}.{key}", entry.spec.identifier));
-                Error::Guest { component, error: GuestError::Config { key, message } }
-            }
-            (e, _) => e,
-        };
-        prefixed.in_table(&self.table.name)
+        match &self.format {
+            Some((entry, _)) => e.with_option_prefix(&entry.spec.identifier),
+            None => e,
+        }
+        .in_table(&self.table.name)
     }
 
     /// The row kinds the table carries, Flink's changelog mode: for a

@@ -75,7 +75,7 @@ impl Runtime {
     ) -> Result<Decoder> {
         let entry = self.catalog.find(format, Role::Format)?;
         let options = format_options(entry, table, options)?;
-        Decoder::open(entry, &options, schema, &Grants::none()).await
+        Decoder::open(entry, &options, schema, &Grants::none()).await.map_err(|e| e.with_option_prefix(format))
     }
 
     /// An encoder of format `format` for `table`.
@@ -88,7 +88,7 @@ impl Runtime {
     ) -> Result<Encoder> {
         let entry = self.catalog.find(format, Role::Format)?;
         let options = format_options(entry, table, options)?;
-        Encoder::open(entry, &options, schema, &Grants::none()).await
+        Encoder::open(entry, &options, schema, &Grants::none()).await.map_err(|e| e.with_option_prefix(format))
     }
 }
 

@@ -363,6 +363,20 @@ impl Error {
         }
     }
 
+    /// A format's error with its option keys as users write them, under
+    /// the format's prefix (`csv.field-delimiter`).
+    pub fn with_option_prefix(self, prefix: &str) -> Error {
+        match self {
+            Error::Guest { component, error: GuestError::Config { key: Some(key), message } }
+                if !key.starts_with(&format!("{prefix}.")) =>
+            {
+                let key = Some(format!("{prefix}.{key}"));
+                Error::Guest { component, error: GuestError::Config { key, message } }
+            }
+            e => e,
+        }
+    }
+
     /// The error without its place in the job file.
     pub fn without_place(&self) -> &Error {
         match self {

@@ -74,7 +74,6 @@ fn replica_identity(what: &str) -> String {
 
 impl Format for DebeziumJson {
     fn spec() -> ComponentSpec {
-        let json = <Json as Format>::spec();
         let mut spec = ComponentSpec::new(
             "debezium-json",
             "Debezium change events (before/after/op) as changelog rows (Flink's debezium-json format)",
@@ -87,7 +86,7 @@ impl Format for DebeziumJson {
             .default_value("false"),
         )
         .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]);
-        for option in json.options.into_iter().filter(|o| JSON_OPTIONS.contains(&o.key.as_str())) {
+        for option in weir_format_json::options_named(&JSON_OPTIONS) {
             spec = spec.option(option);
         }
         spec
@@ -98,20 +97,7 @@ impl Format for DebeziumJson {
     }
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
-        // The json options this format shares, the others at json's defaults.
-        let json_options: Options = <Json as Format>::spec()
-            .options
-            .into_iter()
-            .filter_map(|o| {
-                let value = if JSON_OPTIONS.contains(&o.key.as_str()) {
-                    options.get(&o.key).map(str::to_owned).or(o.default_value)
-                } else {
-                    o.default_value
-                };
-                value.map(|v| (o.key, v))
-            })
-            .collect();
-        let rows = <Json as Format>::open(&json_options, schema)?;
+        let rows = weir_format_json::rows_with(options, &JSON_OPTIONS, schema)?;
         Ok(DebeziumJson { schema: schema.clone(), rows, schema_include: options.boolean("schema-include")? })
     }
 

@@ -157,6 +157,26 @@ impl Format for Json {
     }
 }
 
+/// json's options called `keys`, for a format built on this one (the CDC
+/// formats) to declare under its own prefix, with json's meaning and default.
+pub fn options_named(keys: &[&str]) -> Vec<OptionSpec> {
+    <Json as Format>::spec().options.into_iter().filter(|o| keys.contains(&o.key.as_str())).collect()
+}
+
+/// A row reader and writer for a format built on this one: its options
+/// `keys` from `options`, json's other options at their defaults.
+pub fn rows_with(options: &Options, keys: &[&str], schema: &Schema) -> Result<Json> {
+    let json_options: Options = <Json as Format>::spec()
+        .options
+        .into_iter()
+        .filter_map(|o| {
+            let given = if keys.contains(&o.key.as_str()) { options.get(&o.key).map(str::to_owned) } else { None };
+            given.or(o.default_value).map(|v| (o.key, v))
+        })
+        .collect();
+    <Json as Format>::open(&json_options, schema)
+}
+
 impl Json {
     fn decode_record(&self, frame: &[u8], out: &mut BatchBuilder) -> Result<(), String> {
         self.decode_object(frame, out, RowKind::Insert)
@@ -195,10 +215,29 @@ impl Json {
                     self.read_raw(column, &field.data_type, raw).map_err(|m| format!("field '{}': {m}", field.name))?
                 }
                 None if self.fail_on_missing_field => return Err(format!("field '{}' is missing", field.name)),
-                None => column.push_null().map_err(|e| e.message())?,
+                None => {
+                    column.push_null().map_err(|e| format!("field '{}' is missing: {}", field.name, e.message()))?
+                }
             }
         }
         out.end_row(kind).map_err(|e| e.message())
+    }
+
+    /// The row of JSON object `after` with the fields of JSON object `old`
+    /// put in place (canal-json and maxwell-json give an update's old row
+    /// as the changed fields only): the update's before image, as `kind`.
+    pub fn decode_object_with(
+        &self,
+        after: &[u8],
+        old: &[u8],
+        out: &mut BatchBuilder,
+        kind: RowKind,
+    ) -> Result<(), String> {
+        let mut row: Map<String, Value> = serde_json::from_slice(after).map_err(|e| format!("malformed JSON: {e}"))?;
+        let old: Map<String, Value> = serde_json::from_slice(old).map_err(|e| format!("malformed JSON: {e}"))?;
+        row.extend(old);
+        let text = serde_json::to_vec(&row).map_err(|e| e.to_string())?;
+        self.decode_object(&text, out, kind)
     }
 
     /// Row `row` of `columns` (one per schema field) as a JSON object

@@ -266,3 +266,61 @@ fn server_view(path: &str) -> Option<String> {
     }
     Some(segments.join("/"))
 }
+
+/// The CDC decoders (debezium-json, canal-json, maxwell-json, ogg-json),
+/// natively: the first byte picks the format and its switches, the rest is
+/// frames split at newlines. No input may panic; rows a decoder accepted
+/// must encode again without panicking either.
+pub fn cdc(data: &[u8]) {
+    use weir_sdk::Format;
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let flag = |bit: u8| (pick >> bit & 1 == 1).to_string();
+    let options: weir_sdk::Options = vec![
+        ("schema-include".to_owned(), flag(2)),
+        ("ignore-parse-errors".to_owned(), flag(3)),
+        ("timestamp-format.standard".to_owned(), if pick >> 4 & 1 == 1 { "ISO-8601" } else { "SQL" }.to_owned()),
+        ("map-null-key.mode".to_owned(), "LITERAL".to_owned()),
+        ("map-null-key.literal".to_owned(), "null".to_owned()),
+        ("encode.decimal-as-plain-number".to_owned(), flag(5)),
+        ("database.include".to_owned(), "inv.*".to_owned()),
+    ];
+    let schema = cdc_schema();
+    let mut offsets = vec![0i32];
+    let mut bytes = Vec::new();
+    for frame in rest.split(|&b| b == b'\n') {
+        bytes.extend_from_slice(frame);
+        offsets.push(i32::try_from(bytes.len()).unwrap_or(i32::MAX));
+    }
+    let frames = weir_sdk::VarData { offsets, data: bytes };
+    fn run<F: Format>(options: &weir_sdk::Options, schema: &weir_sdk::Schema, frames: &weir_sdk::VarData) {
+        let known: weir_sdk::Options =
+            options.iter().filter(|(k, _)| F::spec().options.iter().any(|o| o.key == *k)).cloned().collect();
+        let Ok(mut format) = F::open(&known, schema) else { return };
+        if let Ok(batch) = format.decode(frames) {
+            let _ = format.encode(&batch);
+        }
+    }
+    match pick & 3 {
+        0 => run::<weir_format_debezium_json::DebeziumJson>(&options, &schema, &frames),
+        1 => run::<weir_format_canal_json::CanalJson>(&options, &schema, &frames),
+        2 => run::<weir_format_maxwell_json::MaxwellJson>(&options, &schema, &frames),
+        _ => run::<weir_format_ogg_json::OggJson>(&options, &schema, &frames),
+    }
+}
+
+/// Flink's products table, and a nested column for the nested paths.
+fn cdc_schema() -> weir_sdk::Schema {
+    use weir_sdk::{ElementRef, Field, LogicalType as T, NestedType};
+    let field = |name: &str, data_type, nullable| Field { name: name.to_owned(), data_type, nullable };
+    weir_sdk::Schema {
+        fields: vec![
+            field("id", T::Int, false),
+            field("name", T::String, true),
+            field("description", T::String, true),
+            field("weight", T::Float, true),
+            field("tags", T::Array(ElementRef { element: 0, nullable: true }), true),
+        ],
+        nested: vec![NestedType::Type(T::String)],
+        primary_key: vec!["id".to_owned()],
+    }
+}
