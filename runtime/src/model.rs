@@ -7,7 +7,9 @@
 //! in the bindings. Here a type holds its parts, and each supported contract
 //! version converts to and from this model in a private module of
 //! [`crate::bindings`] — a future contract version adds a conversion, not a
-//! new public type.
+//! new public type. The model depends on nothing else of the crate; Arrow
+//! schemas (`Schema::to_arrow`, `Schema::from_arrow`) come through that
+//! conversion too.
 //!
 //! ```
 //! use weir::model::{DataType, Field, Schema};
@@ -160,30 +162,6 @@ impl Schema {
         let keeps_key = self.primary_key.iter().all(|k| fields.iter().any(|f| f.name.eq_ignore_ascii_case(k)));
         Schema { fields, primary_key: if keeps_key { self.primary_key.clone() } else { Vec::new() } }
     }
-
-    /// The Arrow schema of this schema (the types Flink's own Arrow
-    /// conversion uses; see [`crate::batch`]).
-    pub fn to_arrow(&self) -> Result<arrow_schema::Schema, String> {
-        crate::batch::arrow_schema(&crate::bindings::convert::schema(self))
-    }
-
-    /// The contract's form (for code driving an [`Instance`](crate::instance::Instance)
-    /// directly: `weir verify`, the contract's tests).
-    #[doc(hidden)]
-    pub fn to_contract(&self) -> crate::types::Schema {
-        crate::bindings::convert::schema(self)
-    }
-
-    /// The model's form of a contract schema (references checked).
-    #[doc(hidden)]
-    pub fn from_contract(schema: &crate::types::Schema) -> Result<Schema, String> {
-        crate::bindings::convert::schema_from_contract(schema)
-    }
-
-    /// The schema of an Arrow schema (the inverse of [`Schema::to_arrow`]).
-    pub fn from_arrow(schema: &arrow_schema::Schema) -> Result<Schema, String> {
-        crate::bindings::convert::schema_from_contract(&crate::batch::schema_from_arrow(schema)?)
-    }
 }
 
 impl fmt::Display for DataType {
@@ -321,81 +299,5 @@ impl fmt::Display for CompareOp {
             CompareOp::IsNull => "IS NULL",
             CompareOp::IsNotNull => "IS NOT NULL",
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bindings::convert;
-
-    fn nested_schema() -> Schema {
-        Schema {
-            fields: vec![
-                Field::new("id", DataType::BigInt).not_null(),
-                Field::new("price", DataType::decimal(10, 2)),
-                Field::new("tags", DataType::Array { element: Box::new(DataType::String), nullable: false }),
-                Field::new("attrs", DataType::map(DataType::String, DataType::array(DataType::Int))),
-                Field::new(
-                    "who",
-                    DataType::Row(vec![
-                        Field::new("name", DataType::Varchar(20)),
-                        Field::new("at", DataType::Row(vec![Field::new("t", DataType::TimestampLtz(3))])),
-                    ]),
-                ),
-            ],
-            primary_key: vec!["id".to_owned()],
-        }
-    }
-
-    #[test]
-    fn contract_round_trip_keeps_every_type() {
-        let schema = nested_schema();
-        let contract = convert::schema(&schema);
-        assert!(!contract.nested.is_empty(), "nested parts go to the side table");
-        assert_eq!(convert::schema_from_contract(&contract).unwrap(), schema);
-    }
-
-    #[test]
-    fn arrow_round_trip_keeps_every_type() {
-        let mut schema = nested_schema();
-        schema.primary_key.clear();
-        // Arrow has no lengths: CHAR/VARCHAR come back as STRING.
-        let DataType::Row(fields) = &mut schema.fields[4].data_type else { unreachable!() };
-        fields[0].data_type = DataType::String;
-        let arrow = schema.to_arrow().unwrap();
-        assert_eq!(Schema::from_arrow(&arrow).unwrap(), schema);
-    }
-
-    #[test]
-    fn bad_contract_references_are_errors_not_panics() {
-        use crate::types as wit;
-        let contract = wit::Schema {
-            fields: vec![wit::Field { name: "a".into(), data_type: wit::LogicalType::Row(7), nullable: true }],
-            nested: Vec::new(),
-            primary_key: Vec::new(),
-        };
-        assert!(convert::schema_from_contract(&contract).unwrap_err().contains("reference 7"));
-        // A cycle (a row whose field refers to itself) ends at the depth limit.
-        let cyclic = wit::Schema {
-            fields: vec![wit::Field { name: "a".into(), data_type: wit::LogicalType::Row(0), nullable: true }],
-            nested: vec![wit::NestedType::RowFields(vec![wit::Field {
-                name: "b".into(),
-                data_type: wit::LogicalType::Row(0),
-                nullable: true,
-            }])],
-            primary_key: Vec::new(),
-        };
-        assert!(convert::schema_from_contract(&cyclic).unwrap_err().contains("deeper"));
-    }
-
-    #[test]
-    fn display_reads_like_flink_ddl() {
-        assert_eq!(
-            nested_schema().to_string(),
-            "(id BIGINT NOT NULL, price DECIMAL(10, 2), tags ARRAY<STRING NOT NULL>, \
-             attrs MAP<STRING, ARRAY<INT>>, who ROW<name VARCHAR(20), at ROW<t TIMESTAMP_LTZ(3)>>, \
-             PRIMARY KEY (id) NOT ENFORCED)"
-        );
     }
 }

@@ -1,4 +1,4 @@
-//! Decode and encode throughput of the csv and json formats, inside WASM
+//! Decode and encode throughput of the csv, json and debezium-json formats, inside WASM
 //! through the runtime versus the same crates compiled natively, on
 //! generated rows with a mixed schema (ints, doubles, strings, timestamps,
 //! nulls).
@@ -108,6 +108,18 @@ fn json_line(row: &Row, out: &mut String) {
         row.created,
         text(&row.updated)
     );
+}
+
+/// A Debezium change event of the row: mostly creates, every fourth an
+/// update (before and after images), every tenth a delete.
+fn debezium_line(row: &Row, out: &mut String) {
+    let mut image = String::new();
+    json_line(row, &mut image);
+    match row.id % 10 {
+        0 => out.push_str(&format!(r#"{{"before":{image},"after":null,"op":"d"}}"#)),
+        id if id % 4 == 1 => out.push_str(&format!(r#"{{"before":{image},"after":{image},"op":"u"}}"#)),
+        _ => out.push_str(&format!(r#"{{"before":null,"after":{image},"op":"c"}}"#)),
+    }
 }
 
 /// Frames in batches of `BATCH_ROWS`, about `mb` megabytes in all.
@@ -226,7 +238,7 @@ fn line(format: &str, what: &str, data: &Data, native: Duration, wasm: Duration)
     let rate = |d: Duration| (data.rows as f64 / d.as_secs_f64(), data.bytes as f64 / 1e6 / d.as_secs_f64());
     let ((nr, nm), (wr, wm)) = (rate(native), rate(wasm));
     println!(
-        "{format:<5} {what:<6} {:>12.0} {:>9.1} {:>12.0} {:>9.1} {:>7.2}",
+        "{format:<13} {what:<6} {:>12.0} {:>9.1} {:>12.0} {:>9.1} {:>7.2}",
         nr,
         nm,
         wr,
@@ -259,17 +271,19 @@ async fn main() {
     println!("epoch interruption: {}", if epoch { "on (default)" } else { "off (--no-epoch)" });
     println!("instance allocation: {}", if pooling { "pooling (default)" } else { "on demand (--no-pooling)" });
     println!();
-    println!("{:<5} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "", "", "native", "", "wasm", "", "wasm/");
-    println!("{:<5} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "fmt", "op", "rows/s", "MB/s", "rows/s", "MB/s", "native");
+    println!("{:<13} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "", "", "native", "", "wasm", "", "wasm/");
+    println!("{:<13} {:<6} {:>12} {:>9} {:>12} {:>9} {:>7}", "fmt", "op", "rows/s", "MB/s", "rows/s", "MB/s", "native");
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
-    for (format, gen_line) in [("csv", csv_line as fn(&Row, &mut String)), ("json", json_line)] {
+    let formats = [("csv", csv_line as fn(&Row, &mut String)), ("json", json_line), ("debezium-json", debezium_line)];
+    for (format, gen_line) in formats {
         if only.is_some_and(|o| o != format) {
             continue;
         }
         let data = generate(mb, gen_line);
         let figures = match format {
             "csv" => measure::<weir_format_csv::Csv>(&runtime, format, &data, runs).await,
-            _ => measure::<weir_format_json::Json>(&runtime, format, &data, runs).await,
+            "json" => measure::<weir_format_json::Json>(&runtime, format, &data, runs).await,
+            _ => measure::<weir_format_debezium_json::DebeziumJson>(&runtime, format, &data, runs).await,
         };
         line(format, "decode", &data, figures.native_decode, figures.wasm_decode);
         line(format, "encode", &data, figures.native_encode, figures.wasm_encode);

@@ -9,6 +9,32 @@
 use super::v0_1_0::weir::connector::types as wit;
 use crate::model::{DataType, Field, Schema};
 
+impl Schema {
+    /// The Arrow schema of this schema (the types Flink's own Arrow
+    /// conversion uses; see [`crate::batch`]).
+    pub fn to_arrow(&self) -> Result<arrow_schema::Schema, String> {
+        crate::batch::arrow_schema(&schema(self))
+    }
+
+    /// The contract's form (for code driving an [`Instance`](crate::instance::Instance)
+    /// directly: `weir verify`, the contract's tests).
+    #[doc(hidden)]
+    pub fn to_contract(&self) -> crate::types::Schema {
+        schema(self)
+    }
+
+    /// The model's form of a contract schema (references checked).
+    #[doc(hidden)]
+    pub fn from_contract(schema: &crate::types::Schema) -> Result<Schema, String> {
+        schema_from_contract(schema)
+    }
+
+    /// The schema of an Arrow schema (the inverse of [`Schema::to_arrow`]).
+    pub fn from_arrow(schema: &arrow_schema::Schema) -> Result<Schema, String> {
+        schema_from_contract(&crate::batch::schema_from_arrow(schema)?)
+    }
+}
+
 /// Depth limit of nested types (the same as Arrow conversion's).
 const MAX_DEPTH: usize = 32;
 
@@ -123,4 +149,81 @@ fn type_from(ty: &wit::LogicalType, nested: &[wit::NestedType], depth: usize) ->
             _ => return Err(format!("row reference {r} is not a ROW in the schema's nested table")),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::convert;
+    use crate::model::DataType;
+
+    fn nested_schema() -> Schema {
+        Schema {
+            fields: vec![
+                Field::new("id", DataType::BigInt).not_null(),
+                Field::new("price", DataType::decimal(10, 2)),
+                Field::new("tags", DataType::Array { element: Box::new(DataType::String), nullable: false }),
+                Field::new("attrs", DataType::map(DataType::String, DataType::array(DataType::Int))),
+                Field::new(
+                    "who",
+                    DataType::Row(vec![
+                        Field::new("name", DataType::Varchar(20)),
+                        Field::new("at", DataType::Row(vec![Field::new("t", DataType::TimestampLtz(3))])),
+                    ]),
+                ),
+            ],
+            primary_key: vec!["id".to_owned()],
+        }
+    }
+
+    #[test]
+    fn contract_round_trip_keeps_every_type() {
+        let schema = nested_schema();
+        let contract = convert::schema(&schema);
+        assert!(!contract.nested.is_empty(), "nested parts go to the side table");
+        assert_eq!(convert::schema_from_contract(&contract).unwrap(), schema);
+    }
+
+    #[test]
+    fn arrow_round_trip_keeps_every_type() {
+        let mut schema = nested_schema();
+        schema.primary_key.clear();
+        // Arrow has no lengths: CHAR/VARCHAR come back as STRING.
+        let DataType::Row(fields) = &mut schema.fields[4].data_type else { unreachable!() };
+        fields[0].data_type = DataType::String;
+        let arrow = schema.to_arrow().unwrap();
+        assert_eq!(Schema::from_arrow(&arrow).unwrap(), schema);
+    }
+
+    #[test]
+    fn bad_contract_references_are_errors_not_panics() {
+        use crate::types as wit;
+        let contract = wit::Schema {
+            fields: vec![wit::Field { name: "a".into(), data_type: wit::LogicalType::Row(7), nullable: true }],
+            nested: Vec::new(),
+            primary_key: Vec::new(),
+        };
+        assert!(convert::schema_from_contract(&contract).unwrap_err().contains("reference 7"));
+        // A cycle (a row whose field refers to itself) ends at the depth limit.
+        let cyclic = wit::Schema {
+            fields: vec![wit::Field { name: "a".into(), data_type: wit::LogicalType::Row(0), nullable: true }],
+            nested: vec![wit::NestedType::RowFields(vec![wit::Field {
+                name: "b".into(),
+                data_type: wit::LogicalType::Row(0),
+                nullable: true,
+            }])],
+            primary_key: Vec::new(),
+        };
+        assert!(convert::schema_from_contract(&cyclic).unwrap_err().contains("deeper"));
+    }
+
+    #[test]
+    fn display_reads_like_flink_ddl() {
+        assert_eq!(
+            nested_schema().to_string(),
+            "(id BIGINT NOT NULL, price DECIMAL(10, 2), tags ARRAY<STRING NOT NULL>, \
+             attrs MAP<STRING, ARRAY<INT>>, who ROW<name VARCHAR(20), at ROW<t TIMESTAMP_LTZ(3)>>, \
+             PRIMARY KEY (id) NOT ENFORCED)"
+        );
+    }
 }
