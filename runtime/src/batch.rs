@@ -140,6 +140,20 @@ fn arrow_type_at(ty: &LogicalType, nested: &[NestedType], depth: usize) -> Resul
     })
 }
 
+impl crate::model::Schema {
+    /// The Arrow schema of this schema (the types Flink's own Arrow
+    /// conversion uses).
+    pub fn to_arrow(&self) -> Result<ArrowSchema, String> {
+        arrow_schema(&crate::bindings::convert::schema(self))
+    }
+
+    /// The schema of an Arrow schema (the inverse of
+    /// [`Schema::to_arrow`](crate::model::Schema::to_arrow)).
+    pub fn from_arrow(schema: &ArrowSchema) -> Result<crate::model::Schema, String> {
+        crate::bindings::convert::schema_from_contract(&schema_from_arrow(schema)?)
+    }
+}
+
 /// The Arrow schema of a table schema.
 pub fn arrow_schema(schema: &Schema) -> Result<ArrowSchema, String> {
     let fields = schema

@@ -4,12 +4,14 @@
 //! Decoding follows Flink's `JsonToRowDataConverters`: numbers may also be
 //! given as strings, a STRING column takes any JSON value (non-strings as
 //! their JSON text), BINARY is base64, dates and times are strings in the
-//! layout `timestamp-format.standard` selects. It is stricter where Flink
-//! would produce a wrong value: an integer out of range, a fraction for an
-//! integer type, a DECIMAL that would be rounded, more fractional seconds
-//! than the precision keeps — each is a data error with the record's
-//! position (or, with `ignore-parse-errors`, a skipped record counted in
-//! `records-skipped`).
+//! layout `timestamp-format.standard` selects; a JSON number with a fraction
+//! in an integer column is truncated, a string in a BOOLEAN column is true
+//! only for "true", fractional seconds beyond the column's precision are cut
+//! off. It is stricter where Flink would produce a wrong value: an integer
+//! out of range, a DECIMAL that would be rounded — each a data error with the
+//! record's position. With `ignore-parse-errors` a field that cannot be read
+//! is null and its row kept; a record that cannot be read at all is skipped
+//! and counted in `records-skipped`.
 //!
 //! Encoding writes fields in schema order; DECIMAL as a JSON number (plain
 //! or `BigDecimal.toString`), NaN and infinities as strings (Jackson's
@@ -211,9 +213,18 @@ impl Json {
         for (c, (field, raw)) in self.schema.fields.iter().zip(found).enumerate() {
             let column = out.column(c);
             match raw {
-                Some(raw) => {
-                    self.read_raw(column, &field.data_type, raw).map_err(|m| format!("field '{}': {m}", field.name))?
-                }
+                Some(raw) => match self.read_raw(column, &field.data_type, raw) {
+                    Ok(()) => {}
+                    // Flink: "Fields are set to null in case of errors" (a
+                    // NOT NULL field cannot be, and the record is skipped).
+                    Err(m) if self.ignore_parse_errors && field.nullable => {
+                        out.reset_column(c);
+                        out.column(c)
+                            .push_null()
+                            .map_err(|e| format!("field '{}': {m} ({})", field.name, e.message()))?;
+                    }
+                    Err(m) => return Err(format!("field '{}': {m}", field.name)),
+                },
                 None if self.fail_on_missing_field => return Err(format!("field '{}' is missing", field.name)),
                 None => {
                     column.push_null().map_err(|e| format!("field '{}' is missing: {}", field.name, e.message()))?
@@ -267,9 +278,18 @@ impl Json {
                     serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
                 if is_string_type {
                     column.push_str(&s).map_err(|e| e.message())
+                } else if matches!(ty, T::Boolean) {
+                    // Flink: Boolean.parseBoolean — true only for "true", any case.
+                    column.push_bool(s.trim().eq_ignore_ascii_case("true")).map_err(|e| e.message())
                 } else {
-                    text::push_text(column, ty, &s, &self.style)
+                    self.push_scalar(column, ty, &s)
                 }
+            }
+            // A JSON number with a fraction or exponent in an integer column
+            // is truncated, as Flink (Jackson's asInt/asLong) does.
+            Some(b'-' | b'0'..=b'9') if is_integer(ty) && text.contains(['.', 'e', 'E']) => {
+                let value: f64 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+                text::push_text(column, ty, &format!("{}", value.trunc()), &self.style)
             }
             Some(b'-' | b'0'..=b'9') if is_number_type => text::push_text(column, ty, text, &self.style),
             Some(b'-' | b'0'..=b'9' | b't' | b'f') if is_string_type => column.push_str(text).map_err(|e| e.message()),
@@ -279,6 +299,20 @@ impl Json {
                 let value: Value = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
                 self.read_value(column, ty, &value)
             }
+        }
+    }
+
+    /// A scalar from its text; a TIME or TIMESTAMP with more fractional
+    /// digits than the column's precision is truncated to it, as Flink
+    /// does (it keeps them in its own row, but a TIMESTAMP(3) column here
+    /// holds milliseconds).
+    fn push_scalar(&self, column: &mut ColumnBuilder, ty: &LogicalType, s: &str) -> Result<(), String> {
+        use LogicalType as T;
+        match (text::push_text(column, ty, s, &self.style), ty) {
+            (Err(e), T::Time(p) | T::Timestamp(p) | T::TimestampLtz(p)) if e.contains("fractional digits") => {
+                text::push_text(column, ty, &truncate_fraction(s, *p), &self.style)
+            }
+            (r, _) => r,
         }
     }
 
@@ -336,7 +370,7 @@ impl Json {
             }
             (T::Array(_) | T::Map(_) | T::Row(_) | T::Boolean, other) => {
                 if let (T::Boolean, Value::String(s)) = (ty, other) {
-                    return text::push_text(column, ty, s, &self.style);
+                    return column.push_bool(s.trim().eq_ignore_ascii_case("true")).map_err(|e| e.message());
                 }
                 return Err(format!("expected {}, found {}", type_word(ty), kind_of(other)));
             }
@@ -353,9 +387,14 @@ impl Json {
                 ) {
                     return Err(format!("expected a string for {}, found a number", type_word(ty)));
                 }
-                return text::push_text(column, ty, &n.to_string(), &self.style);
+                let n = n.to_string();
+                if is_integer(ty) && n.contains(['.', 'e', 'E']) {
+                    let value: f64 = n.parse().map_err(|_| format!("'{n}' is not a number"))?;
+                    return text::push_text(column, ty, &format!("{}", value.trunc()), &self.style);
+                }
+                return text::push_text(column, ty, &n, &self.style);
             }
-            (_, Value::String(s)) => return text::push_text(column, ty, s, &self.style),
+            (_, Value::String(s)) => return self.push_scalar(column, ty, s),
             (_, other) => return Err(format!("expected {}, found {}", type_word(ty), kind_of(other))),
         };
         pushed.map_err(|e| e.message())
@@ -535,6 +574,20 @@ impl<'de> Deserialize<'de> for Object<'de> {
         }
         deserializer.deserialize_map(Entries)
     }
+}
+
+fn is_integer(ty: &LogicalType) -> bool {
+    matches!(ty, LogicalType::Tinyint | LogicalType::Smallint | LogicalType::Int | LogicalType::Bigint)
+}
+
+/// `s` with the digits after the seconds' point cut to `precision` (a `Z`
+/// or other suffix kept).
+fn truncate_fraction(s: &str, precision: u8) -> String {
+    let Some(point) = s.rfind('.') else { return s.to_owned() };
+    let digits = s[point + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    let keep = digits.min(usize::from(precision));
+    let head = if keep == 0 { &s[..point] } else { &s[..point + 1 + keep] };
+    format!("{head}{}", &s[point + 1 + digits..])
 }
 
 // Built as a library of another component (the CDC formats), the json

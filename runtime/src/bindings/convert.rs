@@ -10,12 +10,6 @@ use super::v0_1_0::weir::connector::types as wit;
 use crate::model::{DataType, Field, Schema};
 
 impl Schema {
-    /// The Arrow schema of this schema (the types Flink's own Arrow
-    /// conversion uses; see [`crate::batch`]).
-    pub fn to_arrow(&self) -> Result<arrow_schema::Schema, String> {
-        crate::batch::arrow_schema(&schema(self))
-    }
-
     /// The contract's form (for code driving an [`Instance`](crate::instance::Instance)
     /// directly: `weir verify`, the contract's tests).
     #[doc(hidden)]
@@ -27,11 +21,6 @@ impl Schema {
     #[doc(hidden)]
     pub fn from_contract(schema: &crate::types::Schema) -> Result<Schema, String> {
         schema_from_contract(schema)
-    }
-
-    /// The schema of an Arrow schema (the inverse of [`Schema::to_arrow`]).
-    pub fn from_arrow(schema: &arrow_schema::Schema) -> Result<Schema, String> {
-        schema_from_contract(&crate::batch::schema_from_arrow(schema)?)
     }
 }
 

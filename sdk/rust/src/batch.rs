@@ -645,6 +645,13 @@ impl BatchBuilder {
         }
     }
 
+    /// Drops what column `i` got for the row being built (a field that
+    /// turned out to be malformed half way), so another value can go there.
+    pub fn reset_column(&mut self, i: usize) {
+        let rows = self.rows;
+        self.columns[i].discard_after(rows);
+    }
+
     /// Drops every row after the first `rows` (and any partial one): a
     /// record that makes several rows (a CDC update's -U and +U) and fails
     /// half way leaves none of them.
