@@ -70,7 +70,6 @@ async fn csv_malformed_records_name_position_and_excerpt() {
         ("1,128,3.50,true,x", "out of range"),
         ("1,2,3.505,true,x", "round"),
         ("1,2,12345.5,true,x", "does not fit DECIMAL(5, 2)"),
-        ("1,2,3.50,yes,x", "BOOLEAN"),
         ("x,2,3.50,true,x", "INT"),
         (",2,3.50,true,x", "column 'id': NOT NULL, but the value is null"),
         ("1,2,3.50,true,\"unclosed", "quote"),
@@ -86,13 +85,28 @@ async fn csv_malformed_records_name_position_and_excerpt() {
 }
 
 #[tokio::test]
-async fn csv_ignore_parse_errors_skips_and_counts() {
+async fn csv_ignore_parse_errors_nulls_bad_fields_and_skips_bad_records() {
+    // Flink: "Skip fields and rows with parse errors instead of failing.
+    // Fields are set to null in case of errors."
     let mut f = open("csv", &[("ignore-parse-errors", "true")], "id INT NOT NULL, v BIGINT").await;
     let rows = f.rows_of("1,10\nnot,a,row\n2,x\n3,99999999999999999999\n,1\n4,40").await.expect("bad rows skipped");
-    assert_eq!(rows, ["+I[1, 10]", "+I[4, 40]"]);
-    assert_eq!(f.counter("records-skipped"), 4);
+    assert_eq!(rows, ["+I[1, 10]", "+I[2, null]", "+I[3, null]", "+I[4, 40]"]);
+    // Skipped: the record with three fields, and the one whose NOT NULL id is empty.
+    assert_eq!(f.counter("records-skipped"), 2);
     f.rows_of("5,50\nbad").await.expect("bad rows skipped");
-    assert_eq!(f.counter("records-skipped"), 5, "the counter accumulates");
+    assert_eq!(f.counter("records-skipped"), 3, "the counter accumulates");
+}
+
+#[tokio::test]
+async fn csv_reads_booleans_and_fractions_as_flink() {
+    // Flink's CsvToRowDataConverters: Boolean.parseBoolean, and timestamps
+    // parsed to full precision (cut here to the column's).
+    let mut f = open("csv", &[], "ok BOOLEAN, at TIMESTAMP(3), t TIME(0)").await;
+    let rows = f
+        .rows_of("yes,2024-01-01 00:00:00.123456,12:00:00.9\nTrue,2024-01-01 00:00:00.5,12:00:01")
+        .await
+        .expect("reads");
+    assert_eq!(rows, ["+I[false, 2024-01-01T00:00:00.123, 12:00]", "+I[true, 2024-01-01T00:00:00.500, 12:00:01]"]);
 }
 
 #[tokio::test]

@@ -168,8 +168,16 @@ impl Csv {
                     .map_err(|e| format!("column '{}': invalid UTF-8 ({e})", field.name))?,
             };
             let column = out.column(c);
-            read_value(column, &field.data_type, text, &self.schema.nested, &self.settings)
-                .map_err(|m| format!("column '{}': {m}", field.name))?;
+            match read_value(column, &field.data_type, text, &self.schema.nested, &self.settings) {
+                Ok(()) => {}
+                // Flink: "Fields are set to null in case of errors" (a NOT
+                // NULL field cannot be, and the record is skipped).
+                Err(m) if self.settings.ignore_parse_errors && field.nullable => {
+                    out.reset_column(c);
+                    out.column(c).push_null().map_err(|e| format!("column '{}': {m} ({})", field.name, e.message()))?;
+                }
+                Err(m) => return Err(format!("column '{}': {m}", field.name)),
+            }
         }
         out.end_row(RowKind::Insert).map_err(|e| e.message())
     }
@@ -360,7 +368,7 @@ fn read_value(
         return column.push_null().map_err(|e| e.message());
     }
     let Some(element) = element_type(nested, ty) else {
-        return text::push_text(column, ty, text, &settings.style);
+        return text::push_text_as_flink(column, ty, text, &settings.style);
     };
     let elements = column.array_elements().map_err(|e| e.message())?;
     if !text.is_empty() {

@@ -278,9 +278,6 @@ impl Json {
                     serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
                 if is_string_type {
                     column.push_str(&s).map_err(|e| e.message())
-                } else if matches!(ty, T::Boolean) {
-                    // Flink: Boolean.parseBoolean — true only for "true", any case.
-                    column.push_bool(s.trim().eq_ignore_ascii_case("true")).map_err(|e| e.message())
                 } else {
                     self.push_scalar(column, ty, &s)
                 }
@@ -302,18 +299,9 @@ impl Json {
         }
     }
 
-    /// A scalar from its text; a TIME or TIMESTAMP with more fractional
-    /// digits than the column's precision is truncated to it, as Flink
-    /// does (it keeps them in its own row, but a TIMESTAMP(3) column here
-    /// holds milliseconds).
+    /// A scalar from its text, with Flink's leniencies.
     fn push_scalar(&self, column: &mut ColumnBuilder, ty: &LogicalType, s: &str) -> Result<(), String> {
-        use LogicalType as T;
-        match (text::push_text(column, ty, s, &self.style), ty) {
-            (Err(e), T::Time(p) | T::Timestamp(p) | T::TimestampLtz(p)) if e.contains("fractional digits") => {
-                text::push_text(column, ty, &truncate_fraction(s, *p), &self.style)
-            }
-            (r, _) => r,
-        }
+        text::push_text_as_flink(column, ty, s, &self.style)
     }
 
     fn read_field(&self, column: &mut ColumnBuilder, field: &Field, object: &Map<String, Value>) -> Result<(), String> {
@@ -370,7 +358,7 @@ impl Json {
             }
             (T::Array(_) | T::Map(_) | T::Row(_) | T::Boolean, other) => {
                 if let (T::Boolean, Value::String(s)) = (ty, other) {
-                    return column.push_bool(s.trim().eq_ignore_ascii_case("true")).map_err(|e| e.message());
+                    return self.push_scalar(column, ty, s);
                 }
                 return Err(format!("expected {}, found {}", type_word(ty), kind_of(other)));
             }
@@ -578,16 +566,6 @@ impl<'de> Deserialize<'de> for Object<'de> {
 
 fn is_integer(ty: &LogicalType) -> bool {
     matches!(ty, LogicalType::Tinyint | LogicalType::Smallint | LogicalType::Int | LogicalType::Bigint)
-}
-
-/// `s` with the digits after the seconds' point cut to `precision` (a `Z`
-/// or other suffix kept).
-fn truncate_fraction(s: &str, precision: u8) -> String {
-    let Some(point) = s.rfind('.') else { return s.to_owned() };
-    let digits = s[point + 1..].bytes().take_while(u8::is_ascii_digit).count();
-    let keep = digits.min(usize::from(precision));
-    let head = if keep == 0 { &s[..point] } else { &s[..point + 1 + keep] };
-    format!("{head}{}", &s[point + 1 + digits..])
 }
 
 // Built as a library of another component (the CDC formats), the json

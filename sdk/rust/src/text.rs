@@ -7,6 +7,39 @@ pub use weir_text::*;
 use crate::batch::{ColumnBuilder, ValueRef};
 use crate::bindings::weir::connector::types::LogicalType;
 
+/// [`push_text`] with the leniencies Flink's csv and json readers have
+/// (`CsvToRowDataConverters`, `JsonToRowDataConverters`): a BOOLEAN is
+/// true only for "true" (any case) and false otherwise
+/// (`Boolean.parseBoolean`); a TIME or TIMESTAMP with more fractional digits
+/// than the column's precision is cut to it.
+pub fn push_text_as_flink(
+    column: &mut ColumnBuilder,
+    ty: &LogicalType,
+    text: &str,
+    style: &TextStyle,
+) -> Result<(), String> {
+    use LogicalType as T;
+    if matches!(ty, T::Boolean) {
+        return column.push_bool(text.trim().eq_ignore_ascii_case("true")).map_err(|e| e.message());
+    }
+    match (push_text(column, ty, text, style), ty) {
+        (Err(e), T::Time(p) | T::Timestamp(p) | T::TimestampLtz(p)) if e.contains("fractional digits") => {
+            push_text(column, ty, &truncate_fraction(text.trim(), *p), style)
+        }
+        (r, _) => r,
+    }
+}
+
+/// `s` with the digits after its seconds' point cut to `precision` (what
+/// follows the digits, such as a `Z`, kept).
+pub fn truncate_fraction(s: &str, precision: u8) -> String {
+    let Some(point) = s.rfind('.') else { return s.to_owned() };
+    let digits = s[point + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    let keep = digits.min(usize::from(precision));
+    let head = if keep == 0 { &s[..point] } else { &s[..point + 1 + keep] };
+    format!("{head}{}", &s[point + 1 + digits..])
+}
+
 /// Parses `text` as a value of `ty` and appends it to `column`. The text is
 /// trimmed first, as Flink does, except for strings.
 pub fn push_text(column: &mut ColumnBuilder, ty: &LogicalType, text: &str, style: &TextStyle) -> Result<(), String> {
