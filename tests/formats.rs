@@ -98,6 +98,17 @@ async fn csv_ignore_parse_errors_nulls_bad_fields_and_skips_bad_records() {
 }
 
 #[tokio::test]
+async fn csv_rows_of_scalars_join_their_fields_with_the_array_delimiter() {
+    let mut f = open("csv", &[], "id INT, r ROW<a INT, b STRING>, tags ARRAY<INT>").await;
+    let (rows, written) = f.round_trip("1,2;x,7;8\n2,3,\n3,,").await.expect("round trip");
+    assert_eq!(rows[0], "+I[1, +I[2, x], [7, 8]]");
+    assert_eq!(rows[1], "+I[2, +I[3, null], null]", "missing ROW fields are null");
+    assert_eq!(rows[2], "+I[3, null, null]");
+    assert_eq!(written[0], "1,2;x,7;8");
+    assert_data_error(&mut f, "1,2;x;extra,", 0, "more parts than the ROW's 2 fields").await;
+}
+
+#[tokio::test]
 async fn csv_reads_booleans_and_fractions_as_flink() {
     // Flink's CsvToRowDataConverters: Boolean.parseBoolean, and timestamps
     // parsed to full precision (cut here to the column's).

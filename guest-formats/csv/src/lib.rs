@@ -4,8 +4,9 @@
 //!
 //! Values are read and written as in [`weir_sdk::text`]: timestamps in SQL
 //! layout, BINARY as base64, DECIMAL as `BigDecimal.toString` unless
-//! `write-bigdecimal-in-scientific-notation` is off. An ARRAY of scalars is
-//! one field whose elements are separated by `array-element-delimiter`.
+//! `write-bigdecimal-in-scientific-notation` is off. An ARRAY or a ROW of
+//! scalars is one field whose elements (fields) are separated by
+//! `array-element-delimiter`; a ROW with fewer parts has its last fields null.
 //!
 //! Nulls: a field equal to `null-literal` is null, and an empty field is
 //! null for every type except strings, where it is the empty string (as in
@@ -306,11 +307,15 @@ fn settings(options: &Options) -> Result<Settings> {
     })
 }
 
-/// csv takes scalar columns and ARRAYs of scalars.
+/// csv takes scalar columns, ARRAYs of scalars and ROWs of scalars (their
+/// fields joined with the array-element delimiter, as Flink writes them).
 fn check_schema(schema: &Schema) -> Result<()> {
     for field in &schema.fields {
         let supported = match &field.data_type {
-            LogicalType::Map(_) | LogicalType::Row(_) => false,
+            LogicalType::Map(_) => false,
+            LogicalType::Row(r) => {
+                matches!(schema.nested.get(*r as usize), Some(NestedType::RowFields(f)) if f.iter().all(|f| is_scalar(&f.data_type)))
+            }
             LogicalType::Array(e) => {
                 matches!(schema.nested.get(e.element as usize), Some(NestedType::Type(t)) if is_scalar(t))
             }
@@ -320,8 +325,8 @@ fn check_schema(schema: &Schema) -> Result<()> {
             return Err(Error::config(
                 None,
                 format!(
-                    "the csv format does not support column '{}' ({:?}); use scalars or an ARRAY of scalars, \
-                     or the json format for MAP and ROW",
+                    "the csv format does not support column '{}' ({:?}); use scalars, an ARRAY or ROW of \
+                     scalars, or the json format for MAP and deeper nesting",
                     field.name, field.data_type
                 ),
             ));
@@ -338,6 +343,16 @@ fn element_type<'a>(nested: &'a [NestedType], ty: &LogicalType) -> Option<&'a Lo
     match ty {
         LogicalType::Array(e) => match nested.get(e.element as usize) {
             Some(NestedType::Type(t)) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn row_fields<'a>(nested: &'a [NestedType], ty: &LogicalType) -> Option<&'a [weir_sdk::Field]> {
+    match ty {
+        LogicalType::Row(r) => match nested.get(*r as usize) {
+            Some(NestedType::RowFields(f)) => Some(f),
             _ => None,
         },
         _ => None,
@@ -367,6 +382,24 @@ fn read_value(
     if is_null {
         return column.push_null().map_err(|e| e.message());
     }
+    if let Some(fields) = row_fields(nested, ty) {
+        // A ROW: its fields joined with the array-element delimiter; fewer
+        // parts than fields leave the rest null (Jackson's reading).
+        let mut parts = text.split(settings.array_delimiter.as_str());
+        for (i, f) in fields.iter().enumerate() {
+            let part = parts.next();
+            let target = column.field(i).map_err(|e| e.message())?;
+            match part {
+                Some(part) => read_value(target, &f.data_type, part, nested, settings)
+                    .map_err(|m| format!("field '{}': {m}", f.name))?,
+                None => target.push_null().map_err(|e| format!("field '{}': {}", f.name, e.message()))?,
+            }
+        }
+        if parts.next().is_some() {
+            return Err(format!("more parts than the ROW's {} fields", fields.len()));
+        }
+        return column.end_row_value().map_err(|e| e.message());
+    }
     let Some(element) = element_type(nested, ty) else {
         return text::push_text_as_flink(column, ty, text, &settings.style);
     };
@@ -387,6 +420,26 @@ fn write_value(
     nested: &[NestedType],
     settings: &Settings,
 ) -> Result<(), String> {
+    if let Some(fields) = row_fields(nested, ty) {
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(&settings.array_delimiter);
+            }
+            let start = out.len();
+            let field = column.field(i).map_err(|e| e.message())?;
+            match field.value(row).map_err(|e| e.message())? {
+                ValueRef::Null => out.push_str(settings.null_literal.as_deref().unwrap_or("")),
+                value => text::write_text(out, &f.data_type, value, &settings.style)?,
+            }
+            if out[start..].contains(settings.array_delimiter.as_str()) {
+                return Err(format!(
+                    "ROW field '{}' contains the array-element-delimiter '{}'; choose another delimiter",
+                    f.name, settings.array_delimiter
+                ));
+            }
+        }
+        return Ok(());
+    }
     let Some(element) = element_type(nested, ty) else {
         let value = column.value(row).map_err(|e| e.message())?;
         return text::write_text(out, ty, value, &settings.style);
