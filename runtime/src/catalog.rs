@@ -80,9 +80,16 @@ pub struct Entry {
 impl Entry {
     /// Compiles a component, reads its spec and checks it.
     pub async fn load(engine: Arc<Engine>, origin: Origin, wasm: &[u8]) -> Result<Entry> {
-        let name = match &origin {
-            Origin::BuiltIn => "built-in component".to_owned(),
-            Origin::File(p) => p.display().to_string(),
+        Entry::load_labelled(engine, origin, None, wasm).await
+    }
+
+    /// [`Entry::load`], naming the component `label` until its spec is read
+    /// (in a compile notice or a load error).
+    async fn load_labelled(engine: Arc<Engine>, origin: Origin, label: Option<&str>, wasm: &[u8]) -> Result<Entry> {
+        let name = match (&origin, label) {
+            (_, Some(label)) => label.to_owned(),
+            (Origin::BuiltIn, None) => "built-in component".to_owned(),
+            (Origin::File(p), None) => p.display().to_string(),
         };
         let loaded = Arc::new(Loaded::new(engine, &name, wasm)?);
         // Reading the spec runs the component's own code: in a throwaway
@@ -123,10 +130,21 @@ impl Catalog {
     /// that fails to load is reported, not fatal: the others stay usable.
     pub async fn load(engine: Arc<Engine>, plugin_dir: Option<&Path>) -> Result<(Catalog, Vec<Error>)> {
         let mut catalog = Catalog::default();
-        for (package, wasm) in BUILTINS {
-            let entry = Entry::load(engine.clone(), Origin::BuiltIn, wasm)
-                .await
-                .map_err(|e| Error::Load { origin: format!("built-in {package}"), message: e.to_string() })?;
+        // Compiled side by side on first use (the cache has them after).
+        let builtins: Vec<_> = BUILTINS
+            .iter()
+            .map(|&(package, wasm)| {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let label = format!("built-in {package}");
+                    Entry::load_labelled(engine, Origin::BuiltIn, Some(&label), wasm)
+                        .await
+                        .map_err(|e| Error::Load { origin: label, message: e.to_string() })
+                })
+            })
+            .collect();
+        for load in builtins {
+            let entry = load.await.map_err(|e| Error::Host(anyhow::anyhow!("loading a built-in failed: {e}")))??;
             catalog.add(entry)?;
         }
         let mut problems = Vec::new();
