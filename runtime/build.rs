@@ -34,6 +34,11 @@ fn main() {
     for (_, dir) in BUILTINS {
         weir_guest_build::rerun_if_changed(&root.join(dir));
     }
+    // What every built-in is made of besides its own folder: the contract
+    // and the guest SDK (a change there must rebuild them too).
+    for shared in ["wit", "sdk/rust/src", "sdk/text/src", "sdk/framing/src"] {
+        weir_guest_build::rerun_if_changed(&root.join(shared));
+    }
     let packages: Vec<&str> = BUILTINS.iter().map(|(p, _)| *p).collect();
     let built = weir_guest_build::build(&packages);
 

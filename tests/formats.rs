@@ -109,6 +109,31 @@ async fn csv_rows_of_scalars_join_their_fields_with_the_array_delimiter() {
 }
 
 #[tokio::test]
+async fn csv_writes_what_flink_writes() {
+    // Flink 2.3.0 (PyFlink, filesystem + csv, parallelism 1) wrote the
+    // expected text below for these rows (`INSERT INTO … VALUES`, the same
+    // values as the JSON lines): DECIMAL stripped of trailing zeros, text
+    // quoted by Jackson's check (a space, '#', ',', '"' …), numbers and
+    // booleans bare, a line break kept inside quotes.
+    let schema = "id INT, s STRING, d DECIMAL(10, 2), ts TIMESTAMP(3), sp STRING, c STRING, q STRING, e STRING, \
+                  n STRING, x DOUBLE, b BOOLEAN, dt DATE, tiny DECIMAL(20, 10), big DOUBLE, arr ARRAY<INT>";
+    let json_lines = r##"{"id":1,"s":"plain","d":1.5,"ts":"2024-01-02 03:04:05.678","sp":" lead","c":"a,b","q":"say \"hi\"","e":"","n":null,"x":1.0E-5,"b":true,"dt":"2024-02-29","tiny":0.0000000123,"big":1.0E20,"arr":[1,2]}
+{"id":2,"s":"x y","d":-0.05,"ts":"2024-01-02 03:04:05","sp":"trail ","c":"line\nbreak","q":"#hash","e":" ","n":"null","x":12345.678,"b":false,"dt":"1970-01-01","tiny":100,"big":0.0,"arr":[3]}
+"##;
+    let flink = r##"1,plain,1.5,"2024-01-02 03:04:05.678"," lead","a,b","say ""hi""",,,1.0E-5,true,2024-02-29,1.23E-8,1.0E20,1;2
+2,"x y",-0.05,"2024-01-02 03:04:05","trail ","line
+break","#hash"," ",null,12345.678,false,1970-01-01,1E+2,0.0,3
+"##;
+    let mut json = open("json", &[], schema).await;
+    let lines: Vec<&[u8]> = json_lines.lines().map(str::as_bytes).collect();
+    let rows = json.decoder.decode(&weir::Frames::new(lines)).await.expect("decodes");
+    let mut csv = open("csv", &[], schema).await;
+    let written = csv.encoder.encode(&rows).await.expect("encodes");
+    let text: String = written.iter().map(|f| String::from_utf8(f.to_vec()).expect("UTF-8") + "\n").collect();
+    assert_eq!(text, flink);
+}
+
+#[tokio::test]
 async fn csv_reads_booleans_and_fractions_as_flink() {
     // Flink's CsvToRowDataConverters: Boolean.parseBoolean, and timestamps
     // parsed to full precision (cut here to the column's).

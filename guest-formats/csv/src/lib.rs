@@ -139,7 +139,8 @@ impl Format for Csv {
                     write_value(&mut self.scratch, &column, row, &field.data_type, &self.schema.nested, &self.settings)
                         .map_err(|m| Error::data(row as u64, b"", format!("column '{}': {m}", field.name)))?;
                 }
-                write_field(out.buffer(), &self.scratch, null, &self.settings).map_err(|m| {
+                let textual = is_written_as_text(&field.data_type);
+                write_field(out.buffer(), &self.scratch, null, textual, &self.settings).map_err(|m| {
                     Error::data(row as u64, self.scratch.as_bytes(), format!("column '{}': {m}", field.name))
                 })?;
             }
@@ -359,6 +360,26 @@ fn row_fields<'a>(nested: &'a [NestedType], ty: &LogicalType) -> Option<&'a [wei
     }
 }
 
+/// Types Flink's csv writer hands Jackson as text (numbers and booleans it
+/// hands as numbers and booleans, which are never quoted).
+fn is_written_as_text(ty: &LogicalType) -> bool {
+    use LogicalType as T;
+    !matches!(
+        ty,
+        T::Boolean
+            | T::Tinyint
+            | T::Smallint
+            | T::Int
+            | T::Bigint
+            | T::Float
+            | T::Double
+            | T::Decimal(_)
+            | T::Array(_)
+            | T::Row(_)
+            | T::Map(_)
+    )
+}
+
 fn is_text(ty: &LogicalType) -> bool {
     matches!(ty, LogicalType::Char(_) | LogicalType::Varchar(_) | LogicalType::String)
 }
@@ -442,6 +463,12 @@ fn write_value(
     }
     let Some(element) = element_type(nested, ty) else {
         let value = column.value(row).map_err(|e| e.message())?;
+        // Flink writes DECIMAL stripped of trailing zeros (1.50 → 1.5,
+        // 100.00 → 1E+2, or 100 without scientific notation).
+        if let (LogicalType::Decimal(d), ValueRef::Decimal(unscaled)) = (ty, value) {
+            text::write_decimal_stripped(out, unscaled, d.scale, settings.style.decimal_scientific);
+            return Ok(());
+        }
         return text::write_text(out, ty, value, &settings.style);
     };
     let elements = column.elements().map_err(|e| e.message())?;
@@ -468,7 +495,7 @@ fn write_value(
 
 /// Appends one field, quoted when it must be (it contains the delimiter,
 /// the quote or escape character, a line break, or surrounding spaces).
-fn write_field(out: &mut Vec<u8>, value: &str, null: bool, settings: &Settings) -> Result<(), String> {
+fn write_field(out: &mut Vec<u8>, value: &str, null: bool, textual: bool, settings: &Settings) -> Result<(), String> {
     let special = |b: u8| {
         b == settings.delimiter
             || Some(b) == settings.quote
@@ -477,7 +504,13 @@ fn write_field(out: &mut Vec<u8>, value: &str, null: bool, settings: &Settings) 
             || b == b'\r'
             || (settings.allow_comments && b == b'#')
     };
+    // Jackson's check, as Flink writes text: quoted when any character is
+    // below the "safe" one after the delimiter, the quote and '#' — so a
+    // space, '#', '!'…',' all quote (numbers and booleans never do).
+    let min_safe = settings.delimiter.max(settings.quote.unwrap_or(0)).max(b'#') + 1;
+    let jackson = textual && settings.escape.is_none() && value.bytes().any(|b| b < min_safe);
     let needs_quotes = value.bytes().any(special)
+        || jackson
         || value.starts_with(' ')
         || value.ends_with(' ')
         // An empty string is quoted so a reader with a null literal of ""

@@ -357,6 +357,53 @@ pub fn write_decimal(out: &mut String, unscaled: i128, scale: u8, scientific: bo
     }
 }
 
+/// Writes a DECIMAL as Flink's csv writer does: `BigDecimal.stripTrailingZeros()`
+/// then `toString` — scientific (`1E+2`) when the scale turned negative or
+/// the exponent is below -6 (`1E-8`). Without `scientific` (Flink's
+/// `write-bigdecimal-in-scientific-notation = false`) a negative scale is
+/// written plain (`100`); small values stay `1E-8`, as Flink writes them.
+pub fn write_decimal_stripped(out: &mut String, unscaled: i128, scale: u8, scientific: bool) {
+    if unscaled == 0 {
+        out.push('0');
+        return;
+    }
+    let (mut unscaled, mut scale) = (unscaled, i32::from(scale));
+    while unscaled % 10 == 0 {
+        unscaled /= 10;
+        scale -= 1;
+    }
+    if unscaled < 0 {
+        out.push('-');
+    }
+    let digits = unscaled.unsigned_abs().to_string();
+    let adjusted = digits.len() as i32 - 1 - scale;
+    if scale >= 0 && adjusted >= -6 {
+        let s = scale as usize;
+        if s == 0 {
+            out.push_str(&digits);
+        } else if digits.len() > s {
+            out.push_str(&digits[..digits.len() - s]);
+            out.push('.');
+            out.push_str(&digits[digits.len() - s..]);
+        } else {
+            out.push_str("0.");
+            out.extend(core::iter::repeat_n('0', s - digits.len()));
+            out.push_str(&digits);
+        }
+    } else if !scientific && scale < 0 {
+        // A negative scale: the digits, then that many zeros.
+        out.push_str(&digits);
+        out.extend(core::iter::repeat_n('0', (-scale) as usize));
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "E{}{adjusted}", if adjusted > 0 { "+" } else { "" });
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Dates and times
 // ---------------------------------------------------------------------------
@@ -644,6 +691,24 @@ pub fn write_base64(out: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stripped_decimals_read_as_java_writes_them() {
+        let w = |u: i128, s: u8, sci: bool| {
+            let mut out = String::new();
+            super::write_decimal_stripped(&mut out, u, s, sci);
+            out
+        };
+        assert_eq!(w(150, 2, true), "1.5");
+        assert_eq!(w(1_000_000_000_000, 10, true), "1E+2");
+        assert_eq!(w(1_000_000_000_000, 10, false), "100");
+        assert_eq!(w(123, 10, true), "1.23E-8");
+        assert_eq!(w(123, 10, false), "1.23E-8");
+        assert_eq!(w(123_000_000_000, 9, false), "123");
+        assert_eq!(w(-5, 2, true), "-0.05");
+        assert_eq!(w(0, 2, true), "0");
+        assert_eq!(w(12_300, 0, true), "1.23E+4");
+    }
+
     use super::*;
 
     fn f64s(v: f64) -> String {
