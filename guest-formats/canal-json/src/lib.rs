@@ -18,28 +18,18 @@
 use regex_lite::Regex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use weir_format_json::Json;
+use weir_format_json::{CDC_OPTIONS, Json};
 use weir_sdk::{
-    Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, OptionSpec, Options, OptionsExt, Result, RowKind,
-    Schema, VarData, VarDataBuilder,
+    Batch, BatchBuilder, ComponentSpec, Error, Format, OptionSpec, Options, OptionsExt, Result, RowKind, Schema,
+    VarData,
 };
 
 /// State of one decoder or encoder.
 pub struct CanalJson {
-    schema: Schema,
     rows: Json,
     database: Option<Regex>,
     table: Option<Regex>,
 }
-
-/// The options this format shares with `json`.
-const JSON_OPTIONS: [&str; 5] = [
-    "ignore-parse-errors",
-    "timestamp-format.standard",
-    "map-null-key.mode",
-    "map-null-key.literal",
-    "encode.decimal-as-plain-number",
-];
 
 /// A Canal message; its rows stay JSON text until read.
 #[derive(Deserialize)]
@@ -70,9 +60,10 @@ fn pattern(options: &Options, key: &str) -> Result<Option<Regex>> {
 
 impl Format for CanalJson {
     fn spec() -> ComponentSpec {
-        let mut spec = ComponentSpec::new(
+        weir_format_json::cdc_spec(
             "canal-json",
             "Canal change messages (data/old/type) as changelog rows (Flink's canal-json format)",
+            &CDC_OPTIONS,
         )
         .option(OptionSpec::string(
             "database.include",
@@ -82,11 +73,6 @@ impl Format for CanalJson {
             "table.include",
             "Only messages of tables whose name matches this regular expression",
         ))
-        .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]);
-        for option in weir_format_json::options_named(&JSON_OPTIONS) {
-            spec = spec.option(option);
-        }
-        spec
     }
 
     fn validate(options: &Options, schema: &Schema) -> Result<()> {
@@ -95,40 +81,21 @@ impl Format for CanalJson {
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
         Ok(CanalJson {
-            schema: schema.clone(),
-            rows: weir_format_json::rows_with(options, &JSON_OPTIONS, schema)?,
+            rows: weir_format_json::rows_with(options, &CDC_OPTIONS, schema)?,
             database: pattern(options, "database.include")?,
             table: pattern(options, "table.include")?,
         })
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let skip = self.rows.ignores_parse_errors();
-        BatchBuilder::with_capacity(&self.schema, frames.len())
-            .decode_frames(frames, skip, |frame, out| self.decode_message(frame, out))
+        self.rows.decode_frames(frames, |_, frame, out| self.decode_message(frame, out))
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {
-        let reader = BatchReader::new(rows);
-        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
-        let mut out = VarDataBuilder::new();
-        for row in 0..reader.rows() {
-            let kind = match reader.row_kind(row) {
-                RowKind::Insert | RowKind::UpdateAfter => "INSERT",
-                RowKind::UpdateBefore | RowKind::Delete => "DELETE",
-            };
-            let mut buf = std::mem::take(out.buffer());
-            buf.extend_from_slice(b"{\"data\":[");
-            let written = self.rows.write_row(&mut buf, &columns, row);
-            buf.extend_from_slice(format!("],\"type\":\"{kind}\"}}").as_bytes());
-            *out.buffer() = buf;
-            if let Err(message) = written {
-                out.discard_partial();
-                return Err(Error::data(row as u64, b"", message));
-            }
-            out.end_value()?;
-        }
-        Ok(out.finish())
+        self.rows.encode_rows(rows, |kind| match kind {
+            RowKind::Insert | RowKind::UpdateAfter => ("{\"data\":[", "],\"type\":\"INSERT\"}"),
+            RowKind::UpdateBefore | RowKind::Delete => ("{\"data\":[", "],\"type\":\"DELETE\"}"),
+        })
     }
 }
 

@@ -18,27 +18,16 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use weir_format_json::Json;
+use weir_format_json::{CDC_OPTIONS, Json};
 use weir_sdk::{
-    Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, OptionSpec, Options, OptionsExt, Result, RowKind,
-    Schema, VarData, VarDataBuilder,
+    Batch, BatchBuilder, ComponentSpec, Format, OptionSpec, Options, OptionsExt, Result, RowKind, Schema, VarData,
 };
 
 /// State of one decoder or encoder.
 pub struct DebeziumJson {
-    schema: Schema,
     rows: Json,
     schema_include: bool,
 }
-
-/// The options this format shares with `json` (same meaning and default).
-const JSON_OPTIONS: [&str; 5] = [
-    "ignore-parse-errors",
-    "timestamp-format.standard",
-    "map-null-key.mode",
-    "map-null-key.literal",
-    "encode.decimal-as-plain-number",
-];
 
 /// A change event; absent and `null` images are both `None`.
 #[derive(Deserialize)]
@@ -74,9 +63,10 @@ fn replica_identity(what: &str) -> String {
 
 impl Format for DebeziumJson {
     fn spec() -> ComponentSpec {
-        let mut spec = ComponentSpec::new(
+        weir_format_json::cdc_spec(
             "debezium-json",
             "Debezium change events (before/after/op) as changelog rows (Flink's debezium-json format)",
+            &CDC_OPTIONS,
         )
         .option(
             OptionSpec::boolean(
@@ -85,11 +75,6 @@ impl Format for DebeziumJson {
             )
             .default_value("false"),
         )
-        .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]);
-        for option in weir_format_json::options_named(&JSON_OPTIONS) {
-            spec = spec.option(option);
-        }
-        spec
     }
 
     fn validate(options: &Options, schema: &Schema) -> Result<()> {
@@ -97,44 +82,19 @@ impl Format for DebeziumJson {
     }
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
-        let rows = weir_format_json::rows_with(options, &JSON_OPTIONS, schema)?;
-        Ok(DebeziumJson { schema: schema.clone(), rows, schema_include: options.boolean("schema-include")? })
+        let rows = weir_format_json::rows_with(options, &CDC_OPTIONS, schema)?;
+        Ok(DebeziumJson { rows, schema_include: options.boolean("schema-include")? })
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let skip = self.rows.ignores_parse_errors();
-        BatchBuilder::with_capacity(&self.schema, frames.len())
-            .decode_frames(frames, skip, |frame, out| self.decode_event(frame, out))
+        self.rows.decode_frames(frames, |_, frame, out| self.decode_event(frame, out))
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {
-        let reader = BatchReader::new(rows);
-        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
-        let mut out = VarDataBuilder::new();
-        for row in 0..reader.rows() {
-            let mut buf = std::mem::take(out.buffer());
-            let (image_first, op) = match reader.row_kind(row) {
-                RowKind::Insert | RowKind::UpdateAfter => (false, "c"),
-                RowKind::UpdateBefore | RowKind::Delete => (true, "d"),
-            };
-            buf.extend_from_slice(b"{\"before\":");
-            let mut written = Ok(());
-            if image_first {
-                written = self.rows.write_row(&mut buf, &columns, row);
-                buf.extend_from_slice(b",\"after\":null");
-            } else {
-                buf.extend_from_slice(b"null,\"after\":");
-                written = written.and_then(|()| self.rows.write_row(&mut buf, &columns, row));
-            }
-            buf.extend_from_slice(format!(",\"op\":\"{op}\"}}").as_bytes());
-            *out.buffer() = buf;
-            if let Err(message) = written {
-                out.discard_partial();
-                return Err(Error::data(row as u64, b"", message));
-            }
-            out.end_value()?;
-        }
-        Ok(out.finish())
+        self.rows.encode_rows(rows, |kind| match kind {
+            RowKind::Insert | RowKind::UpdateAfter => ("{\"before\":null,\"after\":", ",\"op\":\"c\"}"),
+            RowKind::UpdateBefore | RowKind::Delete => ("{\"before\":", ",\"after\":null,\"op\":\"d\"}"),
+        })
     }
 }
 

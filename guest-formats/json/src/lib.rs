@@ -136,27 +136,34 @@ impl Format for Json {
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let skip_errors = self.ignore_parse_errors;
-        BatchBuilder::with_capacity(&self.schema, frames.len())
-            .decode_frames(frames, skip_errors, |frame, out| self.decode_record(frame, out))
+        self.decode_frames(frames, Json::decode_record)
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {
-        let reader = BatchReader::new(rows);
-        let mut out = VarDataBuilder::new();
-        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
-        for row in 0..reader.rows() {
-            let mut buf = std::mem::take(out.buffer());
-            let written = self.write_fields(&mut buf, &self.schema.fields, &columns, row);
-            *out.buffer() = buf;
-            if let Err(message) = written {
-                out.discard_partial();
-                return Err(Error::data(row as u64, b"", message));
-            }
-            out.end_value()?;
-        }
-        Ok(out.finish())
+        self.encode_rows(rows, |_| ("", ""))
     }
+}
+
+/// The json options the CDC formats share, under their own prefix (ogg-json
+/// takes the first four: it has no `encode.decimal-as-plain-number`).
+pub const CDC_OPTIONS: [&str; 5] = [
+    "ignore-parse-errors",
+    "timestamp-format.standard",
+    "map-null-key.mode",
+    "map-null-key.literal",
+    "encode.decimal-as-plain-number",
+];
+
+/// The spec of a CDC format built on this one: every row kind, and json's
+/// options called `keys`, with json's meaning and default.
+pub fn cdc_spec(identifier: &str, description: &str, keys: &[&str]) -> ComponentSpec {
+    let spec = ComponentSpec::new(identifier, description).changelog(&[
+        RowKind::Insert,
+        RowKind::UpdateBefore,
+        RowKind::UpdateAfter,
+        RowKind::Delete,
+    ]);
+    options_named(keys).into_iter().fold(spec, ComponentSpec::option)
 }
 
 /// json's options called `keys`, for a format built on this one (the CDC
@@ -251,15 +258,46 @@ impl Json {
         self.decode_object(&text, out, kind)
     }
 
-    /// Row `row` of `columns` (one per schema field) as a JSON object
-    /// appended to `out`.
-    pub fn write_row(&self, out: &mut Vec<u8>, columns: &[ColumnRef<'_>], row: usize) -> Result<(), String> {
-        self.write_fields(out, &self.schema.fields, columns, row)
+    /// Decodes each frame with `record` (one record may make several rows,
+    /// or none); with `ignore-parse-errors` a record that fails is skipped
+    /// and counted, otherwise it is a data error at its position.
+    pub fn decode_frames(
+        &self,
+        frames: &VarData,
+        mut record: impl FnMut(&Json, &[u8], &mut BatchBuilder) -> Result<(), String>,
+    ) -> Result<Batch> {
+        BatchBuilder::with_capacity(&self.schema, frames.len()).decode_frames(
+            frames,
+            self.ignore_parse_errors,
+            |frame, out| record(self, frame, out),
+        )
     }
 
-    /// Whether `ignore-parse-errors` is on.
-    pub fn ignores_parse_errors(&self) -> bool {
-        self.ignore_parse_errors
+    /// Writes each row as a JSON object between the two texts `envelope`
+    /// gives for its kind (`("", "")` for plain json; a CDC format's
+    /// `{"before":null,"after":` … `,"op":"c"}`).
+    pub fn encode_rows(
+        &self,
+        rows: &Batch,
+        envelope: impl Fn(RowKind) -> (&'static str, &'static str),
+    ) -> Result<VarData> {
+        let reader = BatchReader::new(rows);
+        let mut out = VarDataBuilder::new();
+        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
+        for row in 0..reader.rows() {
+            let (before, after) = envelope(reader.row_kind(row));
+            let mut buf = std::mem::take(out.buffer());
+            buf.extend_from_slice(before.as_bytes());
+            let written = self.write_fields(&mut buf, &self.schema.fields, &columns, row);
+            buf.extend_from_slice(after.as_bytes());
+            *out.buffer() = buf;
+            if let Err(message) = written {
+                out.discard_partial();
+                return Err(Error::data(row as u64, b"", message));
+            }
+            out.end_value()?;
+        }
+        Ok(out.finish())
     }
 
     /// One field from its JSON text: scalars straight from the text, the

@@ -9,26 +9,13 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use weir_format_json::Json;
-use weir_sdk::{
-    Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, Options, Result, RowKind, Schema, VarData,
-    VarDataBuilder,
-};
+use weir_format_json::{CDC_OPTIONS, Json};
+use weir_sdk::{Batch, BatchBuilder, ComponentSpec, Format, Options, Result, RowKind, Schema, VarData};
 
 /// State of one decoder or encoder.
 pub struct MaxwellJson {
-    schema: Schema,
     rows: Json,
 }
-
-/// The options this format shares with `json`.
-const JSON_OPTIONS: [&str; 5] = [
-    "ignore-parse-errors",
-    "timestamp-format.standard",
-    "map-null-key.mode",
-    "map-null-key.literal",
-    "encode.decimal-as-plain-number",
-];
 
 /// A Maxwell message; its rows stay JSON text until read.
 #[derive(Deserialize)]
@@ -43,15 +30,11 @@ struct Message<'a> {
 
 impl Format for MaxwellJson {
     fn spec() -> ComponentSpec {
-        let mut spec = ComponentSpec::new(
+        weir_format_json::cdc_spec(
             "maxwell-json",
             "Maxwell change messages (data/old/type) as changelog rows (Flink's maxwell-json format)",
+            &CDC_OPTIONS,
         )
-        .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]);
-        for option in weir_format_json::options_named(&JSON_OPTIONS) {
-            spec = spec.option(option);
-        }
-        spec
     }
 
     fn validate(options: &Options, schema: &Schema) -> Result<()> {
@@ -59,36 +42,18 @@ impl Format for MaxwellJson {
     }
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
-        Ok(MaxwellJson { schema: schema.clone(), rows: weir_format_json::rows_with(options, &JSON_OPTIONS, schema)? })
+        Ok(MaxwellJson { rows: weir_format_json::rows_with(options, &CDC_OPTIONS, schema)? })
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let skip = self.rows.ignores_parse_errors();
-        BatchBuilder::with_capacity(&self.schema, frames.len())
-            .decode_frames(frames, skip, |frame, out| self.decode_message(frame, out))
+        self.rows.decode_frames(frames, |_, frame, out| self.decode_message(frame, out))
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {
-        let reader = BatchReader::new(rows);
-        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
-        let mut out = VarDataBuilder::new();
-        for row in 0..reader.rows() {
-            let kind = match reader.row_kind(row) {
-                RowKind::Insert | RowKind::UpdateAfter => "insert",
-                RowKind::UpdateBefore | RowKind::Delete => "delete",
-            };
-            let mut buf = std::mem::take(out.buffer());
-            buf.extend_from_slice(b"{\"data\":");
-            let written = self.rows.write_row(&mut buf, &columns, row);
-            buf.extend_from_slice(format!(",\"type\":\"{kind}\"}}").as_bytes());
-            *out.buffer() = buf;
-            if let Err(message) = written {
-                out.discard_partial();
-                return Err(Error::data(row as u64, b"", message));
-            }
-            out.end_value()?;
-        }
-        Ok(out.finish())
+        self.rows.encode_rows(rows, |kind| match kind {
+            RowKind::Insert | RowKind::UpdateAfter => ("{\"data\":", ",\"type\":\"insert\"}"),
+            RowKind::UpdateBefore | RowKind::Delete => ("{\"data\":", ",\"type\":\"delete\"}"),
+        })
     }
 }
 

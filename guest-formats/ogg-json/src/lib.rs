@@ -10,21 +10,17 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use weir_format_json::Json;
-use weir_sdk::{
-    Batch, BatchBuilder, BatchReader, ComponentSpec, Error, Format, Options, Result, RowKind, Schema, VarData,
-    VarDataBuilder,
-};
+use weir_format_json::{CDC_OPTIONS, Json};
+use weir_sdk::{Batch, BatchBuilder, ComponentSpec, Format, Options, Result, RowKind, Schema, VarData};
 
 /// State of one decoder or encoder.
 pub struct OggJson {
-    schema: Schema,
     rows: Json,
 }
 
-/// The options this format shares with `json`.
-const JSON_OPTIONS: [&str; 4] =
-    ["ignore-parse-errors", "timestamp-format.standard", "map-null-key.mode", "map-null-key.literal"];
+/// The options this format shares with `json`: the CDC ones but
+/// `encode.decimal-as-plain-number`, as in Flink.
+const JSON_OPTIONS: &[&str] = CDC_OPTIONS.as_slice().split_at(4).0;
 
 /// A GoldenGate record; its images stay JSON text until read.
 #[derive(Deserialize)]
@@ -46,15 +42,11 @@ fn no_before(what: &str) -> String {
 
 impl Format for OggJson {
     fn spec() -> ComponentSpec {
-        let mut spec = ComponentSpec::new(
+        weir_format_json::cdc_spec(
             "ogg-json",
             "Oracle GoldenGate change records (before/after/op_type) as changelog rows (Flink's ogg-json format)",
+            JSON_OPTIONS,
         )
-        .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]);
-        for option in weir_format_json::options_named(&JSON_OPTIONS) {
-            spec = spec.option(option);
-        }
-        spec
     }
 
     fn validate(options: &Options, schema: &Schema) -> Result<()> {
@@ -62,41 +54,18 @@ impl Format for OggJson {
     }
 
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
-        Ok(OggJson { schema: schema.clone(), rows: weir_format_json::rows_with(options, &JSON_OPTIONS, schema)? })
+        Ok(OggJson { rows: weir_format_json::rows_with(options, JSON_OPTIONS, schema)? })
     }
 
     fn decode(&mut self, frames: &VarData) -> Result<Batch> {
-        let skip = self.rows.ignores_parse_errors();
-        BatchBuilder::with_capacity(&self.schema, frames.len())
-            .decode_frames(frames, skip, |frame, out| self.decode_record(frame, out))
+        self.rows.decode_frames(frames, |_, frame, out| self.decode_record(frame, out))
     }
 
     fn encode(&mut self, rows: &Batch) -> Result<VarData> {
-        let reader = BatchReader::new(rows);
-        let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
-        let mut out = VarDataBuilder::new();
-        for row in 0..reader.rows() {
-            let before = matches!(reader.row_kind(row), RowKind::UpdateBefore | RowKind::Delete);
-            let mut buf = std::mem::take(out.buffer());
-            buf.extend_from_slice(b"{\"before\":");
-            let written = if before {
-                let w = self.rows.write_row(&mut buf, &columns, row);
-                buf.extend_from_slice(b",\"after\":null,\"op_type\":\"D\"}");
-                w
-            } else {
-                buf.extend_from_slice(b"null,\"after\":");
-                let w = self.rows.write_row(&mut buf, &columns, row);
-                buf.extend_from_slice(b",\"op_type\":\"I\"}");
-                w
-            };
-            *out.buffer() = buf;
-            if let Err(message) = written {
-                out.discard_partial();
-                return Err(Error::data(row as u64, b"", message));
-            }
-            out.end_value()?;
-        }
-        Ok(out.finish())
+        self.rows.encode_rows(rows, |kind| match kind {
+            RowKind::Insert | RowKind::UpdateAfter => ("{\"before\":null,\"after\":", ",\"op_type\":\"I\"}"),
+            RowKind::UpdateBefore | RowKind::Delete => ("{\"before\":", ",\"after\":null,\"op_type\":\"D\"}"),
+        })
     }
 }
 
