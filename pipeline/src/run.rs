@@ -40,14 +40,16 @@ pub async fn run(
     out: &mut dyn Output,
 ) -> Result<()> {
     for statement in &job.statements {
+        let mut resolved = Vec::new();
         for (name, role) in tables_of(statement) {
             let table = job.table(name).expect("the SQL front end resolved every table");
-            resolve(runtime, table, role)?.grants(operator)?;
+            let r = resolve(runtime, table, role)?;
+            r.grants(operator)?;
+            resolved.push(r);
         }
-        if let Statement::Insert { sink, query } = statement {
-            let table = |name: &str| job.table(name).expect("the SQL front end resolved every table");
-            let source = resolve(runtime, table(&query.source), Role::Source)?;
-            check_changelog(&source, &resolve(runtime, table(sink), Role::Sink)?)?;
+        // An INSERT's tables come source first, then sink.
+        if let (Statement::Insert { .. }, [source, sink]) = (statement, resolved.as_slice()) {
+            check_changelog(source, sink)?;
         }
     }
     for (i, statement) in job.statements.iter().enumerate() {

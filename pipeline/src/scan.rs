@@ -40,8 +40,9 @@ pub(super) enum Step {
 pub(super) enum Slot {
     /// Not opened yet; resumes from this state when there is one.
     Pending(Option<Vec<u8>>),
-    /// Being read.
-    Open(SplitReader),
+    /// Being read: the reader, records read so far, and whether it resumed
+    /// from a checkpoint (to place a bad record in its split).
+    Open(SplitReader, u64, bool),
     /// Read to the end.
     Done,
     /// Read by another reader of the same scan.
@@ -58,9 +59,6 @@ pub(super) struct Scan {
     pub(super) plan: Plan,
     /// One slot per split of the plan.
     pub(super) slots: Vec<Slot>,
-    /// Per split: records read so far, and whether it resumed from a
-    /// checkpoint (for placing a bad record in its split).
-    pub(super) read: Vec<(u64, bool)>,
     pub(super) turn: usize,
     pub(super) remaining: Option<u64>,
     /// Raw bytes read since [`Scan::take_bytes`] was last called.
@@ -115,8 +113,7 @@ impl Scan {
             None => None,
         };
         let remaining = query.limit;
-        let read = slots.iter().map(|s| (0, matches!(s, Slot::Pending(Some(_))))).collect();
-        Ok(Scan { source, query, component, decoder, plan, slots, read, turn: 0, remaining, bytes: 0 })
+        Ok(Scan { source, query, component, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -137,7 +134,7 @@ impl Scan {
     /// Opens pending splits (resumed ones first) up to [`OPEN_READERS`].
     pub(super) async fn open_readers(&mut self) -> Result<()> {
         loop {
-            if self.slots.iter().filter(|s| matches!(s, Slot::Open(_))).count() >= OPEN_READERS {
+            if self.slots.iter().filter(|s| matches!(s, Slot::Open(..))).count() >= OPEN_READERS {
                 return Ok(());
             }
             let next = self
@@ -149,7 +146,7 @@ impl Scan {
             let Slot::Pending(state) = std::mem::replace(&mut self.slots[i], Slot::Done) else { unreachable!() };
             let split = &self.plan.splits[i];
             let reader = self.component.open_reader(split, state.as_deref()).await?;
-            self.slots[i] = Slot::Open(reader);
+            self.slots[i] = Slot::Open(reader, 0, state.is_some());
         }
     }
 
@@ -159,7 +156,7 @@ impl Scan {
         let mut states = BTreeMap::new();
         for (split, slot) in self.plan.splits.iter().zip(&self.slots) {
             let state = match slot {
-                Slot::Open(reader) => {
+                Slot::Open(reader, ..) => {
                     checkpoint::SplitState::Reading(checkpoint::hex(&self.component.checkpoint(*reader).await?))
                 }
                 Slot::Pending(Some(state)) => checkpoint::SplitState::Reading(checkpoint::hex(state)),
@@ -179,19 +176,18 @@ impl Scan {
         loop {
             self.open_readers().await?;
             let open: Vec<usize> =
-                self.slots.iter().enumerate().filter(|(_, s)| matches!(s, Slot::Open(_))).map(|(i, _)| i).collect();
+                self.slots.iter().enumerate().filter(|(_, s)| matches!(s, Slot::Open(..))).map(|(i, _)| i).collect();
             if self.remaining == Some(0) || open.is_empty() {
                 return Ok(Step::End);
             }
             self.turn = (self.turn + 1) % open.len();
             let i = open[self.turn];
-            let Slot::Open(reader) = self.slots[i] else { unreachable!() };
+            let Slot::Open(reader, before, resumed) = self.slots[i] else { unreachable!() };
             let rows = match self.component.read(reader, READ_BATCH).await? {
                 Read::Rows(rows) => rows,
                 Read::Records(Records { values, metadata, .. }) => {
                     self.bytes += values.byte_len() as u64;
-                    let (before, resumed) = self.read[i];
-                    self.read[i].0 += values.len() as u64;
+                    self.slots[i] = Slot::Open(reader, before + values.len() as u64, resumed);
                     let decoded = match self.decode(&values).await {
                         Ok(rows) => rows,
                         Err(e) => return Err(placed(e, &self.plan.splits[i].id, before, resumed)),

@@ -682,13 +682,13 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
     let job = read_job(file)?;
     let mut missing = 0;
     let runtime = runtime(cli).await?;
-    let mut seen: Vec<(String, weir::catalog::Role)> = Vec::new();
+    // Each table once per role it plays, resolved once.
+    let mut seen: Vec<(&str, weir::catalog::Role, weir_pipeline::Resolved)> = Vec::new();
     for statement in &job.statements {
         for (name, role) in weir_pipeline::tables_of(statement) {
-            if seen.iter().any(|(n, r)| n == name && *r == role) {
+            if seen.iter().any(|(n, r, _)| *n == name && *r == role) {
                 continue;
             }
-            seen.push((name.to_owned(), role));
             let table = job.table(name).context("the SQL front end resolved every table")?;
             let resolved = weir_pipeline::resolve(&runtime, table, role).map_err(|e| in_job(file, e))?;
             // The components' own option rules, as a run applies them first.
@@ -716,6 +716,7 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
                     outln!("  {whose}needs: {need}  (NOT granted: {})", need.flag());
                 }
             }
+            seen.push((name, role, resolved));
         }
     }
     if missing > 0 {
@@ -723,14 +724,13 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
         anyhow::bail!("{missing} {what} not granted; add the flags shown above");
     }
     // Every sink takes every row kind its source produces.
+    let resolved = |name: &str, role| seen.iter().find(|(n, r, _)| *n == name && *r == role).map(|(.., t)| t);
     for statement in &job.statements {
-        if let weir_pipeline::Statement::Insert { sink, query } = statement {
-            let table = |name: &str| job.table(name).context("the SQL front end resolved every table");
-            let source = weir_pipeline::resolve(&runtime, table(&query.source)?, weir::catalog::Role::Source)
-                .map_err(|e| in_job(file, e))?;
-            let sink = weir_pipeline::resolve(&runtime, table(sink)?, weir::catalog::Role::Sink)
-                .map_err(|e| in_job(file, e))?;
-            weir_pipeline::check_changelog(&source, &sink).map_err(|e| in_job(file, e))?;
+        if let weir_pipeline::Statement::Insert { sink, query } = statement
+            && let (Some(source), Some(sink)) =
+                (resolved(&query.source, weir::catalog::Role::Source), resolved(sink, weir::catalog::Role::Sink))
+        {
+            weir_pipeline::check_changelog(source, sink).map_err(|e| in_job(file, e))?;
         }
     }
     outln!("ok: {} tables, {} statements", job.tables.len(), job.statements.len());
