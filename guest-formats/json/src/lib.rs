@@ -317,7 +317,7 @@ impl Json {
                 if is_string_type {
                     column.push_str(&s).map_err(|e| e.message())
                 } else {
-                    self.push_scalar(column, ty, &s)
+                    text::push_text_as_flink(column, ty, &s, &self.style)
                 }
             }
             // A JSON number with a fraction or exponent in an integer column
@@ -335,11 +335,6 @@ impl Json {
                 self.read_value(column, ty, &value)
             }
         }
-    }
-
-    /// A scalar from its text, with Flink's leniencies.
-    fn push_scalar(&self, column: &mut ColumnBuilder, ty: &LogicalType, s: &str) -> Result<(), String> {
-        text::push_text_as_flink(column, ty, s, &self.style)
     }
 
     fn read_field(&self, column: &mut ColumnBuilder, field: &Field, object: &Map<String, Value>) -> Result<(), String> {
@@ -396,7 +391,7 @@ impl Json {
             }
             (T::Array(_) | T::Map(_) | T::Row(_) | T::Boolean, other) => {
                 if let (T::Boolean, Value::String(s)) = (ty, other) {
-                    return self.push_scalar(column, ty, s);
+                    return text::push_text_as_flink(column, ty, s, &self.style);
                 }
                 return Err(format!("expected {}, found {}", type_word(ty), kind_of(other)));
             }
@@ -420,7 +415,7 @@ impl Json {
                 }
                 return text::push_text(column, ty, &n, &self.style);
             }
-            (_, Value::String(s)) => return self.push_scalar(column, ty, s),
+            (_, Value::String(s)) => return text::push_text_as_flink(column, ty, s, &self.style),
             (_, other) => return Err(format!("expected {}, found {}", type_word(ty), kind_of(other))),
         };
         pushed.map_err(|e| e.message())
