@@ -21,6 +21,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-connector-print", "guest-connectors/print"),
     ("weir-connector-socket", "guest-connectors/socket"),
     ("weir-connector-filesystem", "guest-connectors/filesystem"),
+    ("weir-connector-kafka", "guest-connectors/kafka"),
 ];
 
 fn main() {

@@ -402,3 +402,7 @@ impl Golden {
 
 /// Random rows of every scalar type (the generator `weir verify` uses too).
 pub use weir::generate;
+
+/// External servers (Kafka via Tansu) the tests start themselves.
+#[path = "peers.rs"]
+pub mod peers;

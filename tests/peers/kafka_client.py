@@ -1,0 +1,68 @@
+"""The independent Kafka client of the tests: librdkafka (confluent-kafka).
+
+    kafka_client.py create  BOOTSTRAP TOPIC PARTITIONS
+    kafka_client.py produce BOOTSTRAP TOPIC [--keyed]   < lines
+    kafka_client.py consume BOOTSTRAP TOPIC [--committed]
+
+`produce` sends one record per stdin line (with --keyed, `key|value`, and
+the key picks the partition with Java's murmur2, as Kafka's default
+partitioner does). `consume` reads every partition from the start until the
+topic is quiet and prints `partition<TAB>offset<TAB>key<TAB>value` per record, keys
+and values as UTF-8 (`\\N` for null).
+"""
+import sys
+
+import confluent_kafka as ck
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def create(bootstrap, topic, partitions):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)]).values():
+        future.result()
+
+
+def produce(bootstrap, topic, keyed):
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5})
+    for line in sys.stdin.read().splitlines():
+        if keyed:
+            key, value = line.split("|", 1)
+            producer.produce(topic, key=key.encode(), value=value.encode())
+        else:
+            producer.produce(topic, value=line.encode())
+        producer.poll(0)
+    if producer.flush(30) != 0:
+        sys.exit("records were not delivered")
+
+
+def consume(bootstrap, topic):
+    # Reads until the topic is quiet for 3 s rather than up to the high
+    # watermarks: Tansu reports a partition's high watermark as the base
+    # offset of its last batch + 1, which would cut the last batch short.
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "weir-tests-check",
+                            "enable.auto.commit": False, "isolation.level": "read_committed"})
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in meta.partitions])
+    out = []
+    text = lambda b: "\\N" if b is None else b.decode()
+    while True:
+        m = consumer.poll(3)
+        if m is None:
+            break
+        if m.error():
+            sys.exit(str(m.error()))
+        out.append(f"{m.partition()}\t{m.offset()}\t{text(m.key())}\t{text(m.value())}")
+    consumer.close()
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    command, bootstrap, topic, *rest = sys.argv[1:]
+    if command == "create":
+        create(bootstrap, topic, rest[0])
+    elif command == "produce":
+        produce(bootstrap, topic, "--keyed" in rest)
+    elif command == "consume":
+        consume(bootstrap, topic)
+    else:
+        sys.exit(f"unknown command {command}")
