@@ -109,6 +109,20 @@ impl Kafka {
         self.client(&["create", topic, &partitions.to_string()], "");
     }
 
+    /// The committed record values of `topic`, read by
+    /// `tests/peers/kafka_log.py`, which applies the transaction markers in
+    /// the log itself (Tansu sends no aborted-transaction list, so
+    /// librdkafka would also return aborted records).
+    pub fn committed_values(&self, topic: &str, partitions: u32) -> Vec<String> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/kafka_log.py");
+        let out = Command::new(peers_dir().join("bin/python"))
+            .args([script, &self.bootstrap, topic, &partitions.to_string()])
+            .output()
+            .expect("run kafka_log.py");
+        assert!(out.status.success(), "kafka_log.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8").lines().map(str::to_owned).collect()
+    }
+
     /// Every record of `topic` as `partition\toffset\tkey\tvalue` lines.
     pub fn consume(&self, topic: &str) -> Vec<String> {
         self.client(&["consume", topic], "").lines().map(str::to_owned).collect()

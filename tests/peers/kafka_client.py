@@ -2,7 +2,8 @@
 
     kafka_client.py create  BOOTSTRAP TOPIC PARTITIONS
     kafka_client.py produce BOOTSTRAP TOPIC [--keyed]   < lines
-    kafka_client.py consume BOOTSTRAP TOPIC [--committed]
+    kafka_client.py produce-txn BOOTSTRAP TOPIC          < lines
+    kafka_client.py consume BOOTSTRAP TOPIC
 
 `produce` sends one record per stdin line (with --keyed, `key|value`, and
 the key picks the partition with Java's murmur2, as Kafka's default
@@ -35,6 +36,21 @@ def produce(bootstrap, topic, keyed):
         sys.exit("records were not delivered")
 
 
+def produce_transactions(bootstrap, topic):
+    """Lines are record values; a line `--commit` or `--abort` ends a transaction."""
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": f"weir-tests-{topic}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for line in sys.stdin.read().splitlines():
+        if line in ("--commit", "--abort"):
+            producer.flush(30)
+            (producer.commit_transaction if line == "--commit" else producer.abort_transaction)(30)
+            producer.begin_transaction()
+        else:
+            producer.produce(topic, value=line.encode(), partition=0)
+    producer.abort_transaction(30)
+
+
 def consume(bootstrap, topic):
     # Reads until the topic is quiet for 3 s rather than up to the high
     # watermarks: Tansu reports a partition's high watermark as the base
@@ -62,6 +78,8 @@ if __name__ == "__main__":
         create(bootstrap, topic, rest[0])
     elif command == "produce":
         produce(bootstrap, topic, "--keyed" in rest)
+    elif command == "produce-txn":
+        produce_transactions(bootstrap, topic)
     elif command == "consume":
         consume(bootstrap, topic)
     else:

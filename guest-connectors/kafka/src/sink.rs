@@ -322,8 +322,12 @@ fn coordinator(cluster: &mut Cluster, id: &str) -> Result<Connection> {
 fn init_producer(coordinator: &mut Connection, id: &str, timeout_ms: i32) -> Result<(i64, i16)> {
     let request = InitProducerIdRequest::default()
         .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id.to_owned()))))
-        .with_transaction_timeout_ms(timeout_ms);
-    let response = coordinator.call(&request, 1)?;
+        .with_transaction_timeout_ms(timeout_ms)
+        .with_producer_id(ProducerId(NO_PRODUCER_ID))
+        .with_producer_epoch(NO_PRODUCER_EPOCH);
+    // Version 4 (as librdkafka sends): Tansu needs the producer id and
+    // epoch fields, which versions before 3 do not carry.
+    let response = coordinator.call(&request, 4)?;
     if let Some(e) = response.error_code.err() {
         return Err(Error::connection(format!("Kafka InitProducerId for '{id}': {e}")));
     }
