@@ -46,13 +46,73 @@ fn checkpoint_file(dir: &Path, stem: &str) -> Option<std::path::PathBuf> {
         .filter(|p| p.exists())
 }
 
-/// Rows covered by the copy job's last completed checkpoint.
-fn checkpointed(dir: &Path) -> u64 {
-    checkpoint_file(dir, "copy")
+/// Rows covered by the last completed checkpoint of job `stem`.
+fn checkpointed(dir: &Path, stem: &str) -> u64 {
+    checkpoint_file(dir, stem)
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v["rows"].as_u64())
         .unwrap_or(0)
+}
+
+/// Runs `weir <args>` in `dir` until it succeeds, killing it with SIGKILL
+/// `kills` times at random points spread over the first 70 % of the job's
+/// `rows` (by the rows its last checkpoint covers). Returns the kills, the
+/// runs and the rows checkpointed at each kill.
+fn kill_and_restart(dir: &Path, stem: &str, args: &[&str], rows: u64, kills: u64, seed: u64) -> (u64, u64, Vec<u64>) {
+    let mut rng = seed;
+    let mut random = move |below: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % below
+    };
+    // Kill targets: rows checkpointed, spread over the first 70 % of the job.
+    let mut targets: Vec<u64> = (0..kills).map(|_| rows / 50 + random(rows * 68 / 100)).collect();
+    targets.sort_unstable();
+    let (mut killed, mut runs) = (0, 0);
+    let mut progress = Vec::new();
+    loop {
+        runs += 1;
+        assert!(runs < 10 * kills + 50, "the job does not finish");
+        let mut child =
+            weir().current_dir(dir).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("starts");
+        // Kill points are spread over the job by progress, not by time (so
+        // a faster machine or build cannot let the job finish first): once
+        // the last checkpoint has passed this run's target, wait a random
+        // few milliseconds (landing anywhere between checkpoints) and kill.
+        let target = targets.get(killed as usize).copied();
+        let mut kill_at: Option<Instant> = None;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if kill_at.is_none() && target.is_some_and(|t| checkpointed(dir, stem) >= t) {
+                kill_at = Some(Instant::now() + Duration::from_millis(random(30)));
+            }
+            if kill_at.is_some_and(|d| Instant::now() >= d) {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reaped");
+                killed += 1;
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        match status {
+            None => {
+                // Where the killed run had got to: its last completed checkpoint.
+                progress.push(checkpointed(dir, stem));
+                continue;
+            }
+            Some(s) if s.success() => break,
+            Some(s) => {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
+                panic!("run {runs} failed ({s}): {err}");
+            }
+        }
+    }
+    (killed, runs, progress)
 }
 
 #[test]
@@ -101,63 +161,14 @@ fn killed_and_restarted_jobs_write_every_row_exactly_once() {
         ),
     )
     .expect("write job");
-    let mut rng = seed;
-    let mut random = move |below: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % below
-    };
-    // Kill targets: rows checkpointed, spread over the first 70 % of the job.
-    let mut targets: Vec<u64> = (0..kills).map(|_| rows / 50 + random(rows * 68 / 100)).collect();
-    targets.sort_unstable();
-    let (mut killed, mut runs) = (0, 0);
-    let mut progress = Vec::new();
-    loop {
-        runs += 1;
-        assert!(runs < 10 * kills + 50, "the job does not finish");
-        let mut child = weir()
-            .current_dir(&dir)
-            .args(["run", "copy.sql", "--allow-read", "in", "--allow-write", "out"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starts");
-        // Kill points are spread over the job by progress, not by time (so
-        // a faster machine or build cannot let the job finish first): once
-        // the last checkpoint has passed this run's target, wait a random
-        // few milliseconds (landing anywhere between checkpoints) and kill.
-        let target = targets.get(killed as usize).copied();
-        let mut kill_at: Option<Instant> = None;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                break Some(status);
-            }
-            if kill_at.is_none() && target.is_some_and(|t| checkpointed(&dir) >= t) {
-                kill_at = Some(Instant::now() + Duration::from_millis(random(30)));
-            }
-            if kill_at.is_some_and(|d| Instant::now() >= d) {
-                child.kill().expect("SIGKILL");
-                child.wait().expect("reaped");
-                killed += 1;
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        match status {
-            None => {
-                // Where the killed run had got to: its last completed checkpoint.
-                progress.push(checkpointed(&dir));
-                continue;
-            }
-            Some(s) if s.success() => break,
-            Some(s) => {
-                let mut err = String::new();
-                std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
-                panic!("run {runs} failed ({s}): {err}");
-            }
-        }
-    }
+    let (killed, runs, progress) = kill_and_restart(
+        &dir,
+        "copy",
+        &["run", "copy.sql", "--allow-read", "in", "--allow-write", "out"],
+        rows,
+        kills,
+        seed,
+    );
     eprintln!("crash test: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
     let mid_job = progress.iter().filter(|&&p| p > 0 && p < rows).count();
     assert!(mid_job >= 3, "too few kills landed mid-job to mean anything: {progress:?}");
@@ -273,5 +284,107 @@ fn checkpoints_belong_to_their_job() {
     let stderr = String::from_utf8_lossy(&two.stderr);
     assert!(!two.status.success() && stderr.contains("belongs to another statement"), "{stderr}");
     assert!(!dir.join("out-two").exists() || lines_under(&dir.join("out-two")).is_empty(), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes `rows` csv lines `id,name` (ids 1..=rows) under `dir/in` with
+/// Weir itself (datagen → filesystem) and returns them sorted.
+fn generate_input(dir: &Path, rows: u64) -> Vec<String> {
+    std::fs::write(
+        dir.join("input.sql"),
+        format!(
+            "CREATE TABLE Gen (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '{rows}',
+               'rows-per-second' = '100000000', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1',
+               'fields.id.end' = '{rows}', 'fields.name.length' = '12');
+             CREATE TABLE Input (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'filesystem', 'path' = 'in',
+               'format' = 'csv', 'sink.rolling-policy.file-size' = '1 mb');
+             INSERT INTO Input SELECT * FROM Gen;"
+        ),
+    )
+    .expect("write job");
+    let status = weir().current_dir(dir).args(["run", "input.sql", "--allow-write", "in"]).status().expect("runs");
+    assert!(status.success(), "generating the input failed");
+    let input = lines_under(&dir.join("in"));
+    assert_eq!(input.len() as u64, rows);
+    input
+}
+
+/// Kafka exactly-once both ways under SIGKILL, against Tansu: file → Kafka
+/// with transactions (checked by an independent reader that applies the
+/// transaction markers in the log), then Kafka → file with the source
+/// offsets in the checkpoints: 1,000,000 rows and 10 kills each way (about
+/// 30 s; `WEIR_KAFKA_CRASH_ROWS`, `WEIR_CRASH_KILLS` change them).
+#[test]
+fn kafka_exactly_once_survives_kills_both_ways() {
+    let rows = env_number("WEIR_KAFKA_CRASH_ROWS", 1_000_000);
+    let kills = env_number("WEIR_CRASH_KILLS", 10);
+    let seed = env_number(
+        "WEIR_CRASH_SEED",
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1,
+    );
+    eprintln!("kafka crash test: {rows} rows, {kills} kills each way, seed {seed} (set WEIR_CRASH_SEED to repeat)");
+    let kafka = weir_tests::peers::kafka();
+    let topic = format!("crash-{}", std::process::id());
+    kafka.create_topic(&topic, 3);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kafka-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let input = generate_input(&dir, rows);
+    let kafka_table = |name: &str, extra: &str| {
+        format!(
+            "CREATE TABLE {name} (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'kafka', 'topic' = '{topic}',
+               'properties.bootstrap.servers' = '{}', 'format' = 'csv'{extra});",
+            kafka.bootstrap
+        )
+    };
+
+    // File → Kafka, a transaction per checkpoint.
+    std::fs::write(
+        dir.join("to_kafka.sql"),
+        format!(
+            "SET 'execution.checkpointing.interval' = '50 ms';
+             CREATE TABLE Input (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'filesystem', 'path' = 'in',
+               'format' = 'csv', 'scan.parallelism' = '2');
+             {}
+             INSERT INTO Out SELECT * FROM Input;",
+            kafka_table(
+                "Out",
+                ", 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'crash', 'sink.parallelism' = '2'"
+            )
+        ),
+    )
+    .expect("write job");
+    let args = ["run", "to_kafka.sql", "--allow-read", "in", "--allow-net", &kafka.bootstrap];
+    let (killed, runs, progress) = kill_and_restart(&dir, "to_kafka", &args, rows, kills, seed);
+    eprintln!("file → kafka: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
+    assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
+    let mut committed = kafka.committed_values(&topic, 3);
+    committed.sort_unstable();
+    assert_eq!(committed.len(), input.len(), "records lost or duplicated in Kafka after {killed} kills (seed {seed})");
+    assert!(committed == input, "Kafka's committed records differ from the input (seed {seed})");
+
+    // Kafka → file, the source offsets in the checkpoints.
+    std::fs::write(
+        dir.join("from_kafka.sql"),
+        format!(
+            "SET 'execution.checkpointing.interval' = '50 ms';
+             {}
+             CREATE TABLE Output (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'filesystem', 'path' = 'out',
+               'format' = 'csv', 'sink.rolling-policy.file-size' = '256 kb');
+             INSERT INTO Output SELECT * FROM Back;",
+            kafka_table(
+                "Back",
+                ", 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'scan.parallelism' = '3'"
+            )
+        ),
+    )
+    .expect("write job");
+    let args = ["run", "from_kafka.sql", "--allow-net", &kafka.bootstrap, "--allow-write", "out"];
+    let (killed, runs, progress) = kill_and_restart(&dir, "from_kafka", &args, rows, kills, seed.rotate_left(17) | 1);
+    eprintln!("kafka → file: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
+    assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
+    let output = lines_under(&dir.join("out"));
+    assert_eq!(output.len(), input.len(), "rows lost or duplicated reading Kafka after {killed} kills (seed {seed})");
+    assert!(output == input, "the files differ from the topic's committed records (seed {seed})");
     let _ = std::fs::remove_dir_all(&dir);
 }

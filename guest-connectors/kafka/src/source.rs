@@ -61,6 +61,11 @@ pub struct KafkaReader {
     pending: BTreeMap<i64, Vec<Held>>,
     /// Records ready to hand out, in offset order.
     ready: VecDeque<Held>,
+    /// Fetched record batches not decoded yet (starting at `next`). They
+    /// are decoded as records are asked for, so `ready` — which the
+    /// checkpoint state carries — stays about one call's worth; these bytes
+    /// are not in the state, a restore fetches them again.
+    unparsed: Bytes,
     metadata_keys: Vec<String>,
 }
 
@@ -90,6 +95,7 @@ impl KafkaReader {
             end: None,
             pending: BTreeMap::new(),
             ready: VecDeque::new(),
+            unparsed: Bytes::new(),
             metadata_keys,
         };
         match state {
@@ -239,6 +245,10 @@ impl KafkaReader {
 
     /// Reads up to `max` records.
     pub fn next(&mut self, max: u32) -> Result<ReadResult> {
+        let max = max.max(1) as usize;
+        if self.ready.len() < max && !self.unparsed.is_empty() {
+            self.take_batches(max)?;
+        }
         if self.ready.is_empty() {
             if self.end.is_some_and(|end| self.next >= end) {
                 // Transactions still open at the bound are not part of it.
@@ -246,11 +256,12 @@ impl KafkaReader {
                 return Ok(ReadResult::EndOfSplit);
             }
             self.fetch()?;
+            self.take_batches(max)?;
             if self.ready.is_empty() {
                 return Ok(ReadResult::WouldBlock);
             }
         }
-        let n = self.ready.len().min(max.max(1) as usize);
+        let n = self.ready.len().min(max);
         let records: Vec<Held> = self.ready.drain(..n).collect();
         Ok(ReadResult::Records(self.raw_records(&records)))
     }
@@ -258,7 +269,7 @@ impl KafkaReader {
     /// One Fetch from the leader; decoded records go to `ready` or `pending`.
     fn fetch(&mut self) -> Result<()> {
         if let Some(records) = self.fetch_partition(self.settings.read_committed)?.and_then(|d| d.records) {
-            self.take_batches(records)?;
+            self.unparsed = records;
         }
         Ok(())
     }
@@ -302,10 +313,12 @@ impl KafkaReader {
         Ok(Some(data))
     }
 
-    /// Decodes the complete record batches in `bytes` (a fetch may end in
-    /// a partial one, which the next fetch returns whole).
-    fn take_batches(&mut self, mut bytes: Bytes) -> Result<()> {
-        while bytes.remaining() >= LAST_OFFSET_DELTA_AT + 4 {
+    /// Decodes fetched record batches until `ready` holds `want` records or
+    /// none is left (a fetch may end in a partial batch, which the next
+    /// fetch returns whole).
+    fn take_batches(&mut self, want: usize) -> Result<()> {
+        while self.ready.len() < want && self.unparsed.remaining() >= LAST_OFFSET_DELTA_AT + 4 {
+            let bytes = &mut self.unparsed;
             let base = i64::from_be_bytes(bytes[0..8].try_into().expect("8 bytes"));
             let length = i32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes"));
             if length < (LAST_OFFSET_DELTA_AT + 4 - 12) as i32 {
@@ -313,6 +326,7 @@ impl KafkaReader {
             }
             let size = 12 + length as usize;
             if bytes.remaining() < size {
+                self.unparsed = Bytes::new();
                 break;
             }
             let delta =
