@@ -22,6 +22,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-connector-socket", "guest-connectors/socket"),
     ("weir-connector-filesystem", "guest-connectors/filesystem"),
     ("weir-connector-kafka", "guest-connectors/kafka"),
+    ("weir-connector-upsert-kafka", "guest-connectors/upsert-kafka"),
 ];
 
 fn main() {

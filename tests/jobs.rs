@@ -130,9 +130,9 @@ async fn option_mistakes_name_the_table_and_the_fix() {
     let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'datagen', 'rows-per-secnd' = '5');");
     let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("typo refused").to_string();
     assert!(err.contains("table 'T'") && err.contains("did you mean 'rows-per-second'"), "{err}");
-    let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'kafka');");
+    let (_, table) = check("CREATE TABLE T (a INT) WITH ('connector' = 'kafak');");
     let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("unknown connector").to_string();
-    assert!(err.contains("kafka") && err.contains("datagen"), "{err}");
+    assert!(err.contains("kafak") && err.contains("datagen"), "{err}");
     let (_, table) = check("CREATE TABLE T (a INT, t STRING METADATA FROM 'topic') WITH ('connector' = 'datagen');");
     let err = pipeline::resolve(&runtime, &table, Role::Source).err().expect("metadata refused").to_string();
     assert!(err.contains("column 't' is METADATA FROM 'topic'") && err.contains("reading-metadata"), "{err}");

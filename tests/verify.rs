@@ -91,6 +91,35 @@ async fn every_built_in_component_conforms() {
                     ..Default::default()
                 }
             }
+            "weir-connector-upsert-kafka" => {
+                let k = weir_tests::peers::kafka();
+                k.create_topic("verify-upsert", 1);
+                k.client(
+                    &["produce", "verify-upsert", "--keyed"],
+                    &(0..50).map(|i| format!("{i}|{i}\n")).collect::<String>(),
+                );
+                use weir::model::{DataType, Field, Schema};
+                let mut schema = Schema::new(vec![
+                    Field { nullable: false, ..Field::new("id", DataType::BigInt) },
+                    Field::new("name", DataType::String),
+                ]);
+                schema.primary_key = vec!["id".into()];
+                VerifyConfig {
+                    options: options(&[
+                        ("topic", "verify-upsert"),
+                        ("properties.bootstrap.servers", &k.bootstrap),
+                        ("key.format", "raw"),
+                        ("value.format", "raw"),
+                        ("scan.bounded.mode", "latest-offset"),
+                    ]),
+                    schema: Some(schema),
+                    grants: Grants {
+                        connect: vec![Endpoint { host: "127.0.0.1".into(), port: k.port }],
+                        ..Grants::none()
+                    },
+                    ..Default::default()
+                }
+            }
             "weir-connector-print" => {
                 VerifyConfig { grants: Grants { stdout: true, ..Grants::none() }, ..Default::default() }
             }

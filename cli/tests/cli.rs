@@ -43,7 +43,8 @@ fn connectors_lists_the_builtins() {
             "print",
             "socket",
             "filesystem",
-            "kafka"
+            "kafka",
+            "upsert-kafka"
         ]
     );
 }

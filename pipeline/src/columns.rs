@@ -173,15 +173,11 @@ pub(super) fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> 
     })
 }
 
-/// The table's schema without its partition and metadata columns: what
-/// the format decodes or encodes.
-pub(super) fn without_partitions(table: &model::Table) -> Schema {
-    let kept: Vec<usize> = (0..table.schema.fields.len())
+/// The table's physical columns: neither partition nor metadata columns.
+pub(super) fn physical_columns(table: &model::Table) -> Vec<usize> {
+    (0..table.schema.fields.len())
         .filter(|i| !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i))
-        .collect();
-    let mut schema = table.schema.project(&kept);
-    schema.primary_key.clear();
-    schema
+        .collect()
 }
 
 /// A partition column's value in row `r` as directory text (`None`: null).

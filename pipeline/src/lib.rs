@@ -25,6 +25,7 @@ mod config;
 mod explain;
 mod filter;
 mod insert;
+mod keys;
 pub mod model;
 mod output;
 pub mod progress;

@@ -2,11 +2,13 @@
 //! validated options (Flink semantics), declared needs and the grants the
 //! operator gives them. Nothing starts here.
 
-use super::columns::without_partitions;
+use super::columns::physical_columns;
+pub use super::keys::KeyFormat;
 use super::model::{self, Statement};
 use weir::Runtime;
 use weir::catalog::{Entry, Role};
 use weir::error::{Error, Result};
+use weir::model::Schema;
 use weir::options::{self, Target};
 use weir::policy::{self, Grants, Need};
 use weir::spec::{CapabilityKind, RowKind};
@@ -22,8 +24,14 @@ pub struct Resolved {
     /// Connector options after validation (defaults filled in).
     pub options: Vec<(String, String)>,
     /// The format component and its options (without prefix), when the
-    /// connector exchanges raw records.
+    /// connector exchanges raw records: the value format (`format`, or
+    /// `value.format` with options prefixed `value.<format>.`).
     pub format: Option<(Entry, Vec<(String, String)>)>,
+    /// The prefix of the format's options as the user writes them (`csv`,
+    /// `value.csv`).
+    pub format_prefix: String,
+    /// The key format of keyed connectors (Kafka's `key.format`).
+    pub key: Option<KeyFormat>,
     /// What the connector declares it needs, filled in from the options.
     pub needs: Vec<Need>,
     /// What the format declares it needs, filled in from its options.
@@ -39,10 +47,12 @@ impl Resolved {
     /// What identifies this table in a checkpoint: its name, columns and
     /// options — secret values (options the spec marks secret) left out.
     pub(super) fn identity(&self) -> String {
-        let format = self.format.as_ref().map(|(f, _)| (format!("{}.", f.spec.identifier), &f.spec));
+        let mut formats: Vec<(String, &weir::spec::Spec)> =
+            self.format.iter().map(|(f, _)| (format!("{}.", self.format_prefix), &f.spec)).collect();
+        formats.extend(self.key.iter().map(|k| (format!("{}.", k.prefix), &k.entry.spec)));
         let secret = |key: &str| {
             self.connector.spec.option(key).is_some_and(|o| o.secret)
-                || format.as_ref().is_some_and(|(prefix, spec)| {
+                || formats.iter().any(|(prefix, spec)| {
                     key.strip_prefix(prefix.as_str()).and_then(|k| spec.option(k)).is_some_and(|o| o.secret)
                 })
         };
@@ -89,18 +99,41 @@ impl Resolved {
             .await
             .map_err(|e| e.in_table(name).at(table.at.line, table.at.column))?;
         if let Some((entry, options)) = &self.format {
-            weir::handles::validate(entry, options, &without_partitions(table))
+            weir::handles::validate(entry, options, &self.value_schema())
                 .await
                 .map_err(|e| self.format_error(e).at(table.at.line, table.at.column))?;
         }
+        if let Some(key) = &self.key {
+            weir::handles::validate(&key.entry, &key.options, &key.schema)
+                .await
+                .map_err(|e| key.error(e).in_table(name).at(table.at.line, table.at.column))?;
+        }
         Ok(())
+    }
+
+    /// The columns the value format decodes and encodes: the table's
+    /// physical columns (no partition or metadata columns), without the
+    /// key's with `'value.fields-include' = 'EXCEPT_KEY'`.
+    pub fn value_columns(&self) -> Vec<usize> {
+        let physical = physical_columns(&self.table);
+        match &self.key {
+            Some(key) if key.except_key => physical.into_iter().filter(|i| !key.fields.contains(i)).collect(),
+            _ => physical,
+        }
+    }
+
+    /// The value format's schema.
+    pub fn value_schema(&self) -> Schema {
+        let mut schema = self.table.schema.project(&self.value_columns());
+        schema.primary_key.clear();
+        schema
     }
 
     /// A format's error in the table's terms: its option keys with the
     /// format's prefix, as the user writes them (`'csv.field-delimiter'`).
     pub(super) fn format_error(&self, e: Error) -> Error {
         match &self.format {
-            Some((entry, _)) => e.with_option_prefix(&entry.spec.identifier),
+            Some(_) => e.with_option_prefix(&self.format_prefix),
             None => e,
         }
         .in_table(&self.table.name)
@@ -111,6 +144,14 @@ impl Resolved {
     /// raw records defers to its format; a spec that declares none is
     /// insert-only.
     pub fn changelog(&self) -> Vec<RowKind> {
+        // An upsert connector (upsert-kafka) decides itself: writing, it
+        // takes every kind by key; reading, it makes deletes of tombstones.
+        if self.connector.spec.sink_abilities.contains(&"upsert") {
+            return match self.role {
+                Role::Sink => vec![RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete],
+                _ => self.connector.spec.changelog_mode.clone(),
+            };
+        }
         let spec = match &self.format {
             Some((format, _)) => &format.spec,
             None => &self.connector.spec,
@@ -120,6 +161,9 @@ impl Resolved {
 
     /// `connector 'filesystem' with format 'csv'`: who decides the changelog.
     fn changelog_owner(&self) -> String {
+        if self.connector.spec.sink_abilities.contains(&"upsert") {
+            return format!("upsert connector '{}'", self.connector.spec.identifier);
+        }
         match &self.format {
             Some((format, _)) => {
                 format!("connector '{}' with format '{}'", self.connector.spec.identifier, format.spec.identifier)
@@ -167,15 +211,33 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
             )));
         }
     }
-    let format = match table.option("format") {
+    // The value format: `format`, or `value.format` (options `value.<f>.…`).
+    let (format_key, format_prefix) = match (table.option("format"), table.option("value.format")) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Config(format!(
+                "table '{}': set 'format' or 'value.format', not both (they are the same option)",
+                table.name
+            )));
+        }
+        (None, Some(name)) => ("value.format", format!("value.{name}")),
+        (Some(name), None) => ("format", name.to_owned()),
+        (None, None) => ("format", String::new()),
+    };
+    let format = match table.option(format_key) {
         Some(name) if connector.spec.needs_format => {
             let entry = runtime
                 .catalog()
                 .find(name, Role::Format)
-                .map_err(|e| Error::Config(format!("table '{}': 'format' = '{name}': {e}", table.name)))?;
-            let format_options = options::take_prefixed(&mut given, name);
-            let target = Target { table: &table.name, role: "format", prefix: Some(name) };
+                .map_err(|e| Error::Config(format!("table '{}': '{format_key}' = '{name}': {e}", table.name)))?;
+            let format_options = options::take_prefixed(&mut given, &format_prefix);
+            let target = Target { table: &table.name, role: "format", prefix: Some(&format_prefix) };
             Some((entry.clone(), options::validate(target, &entry.spec, &format_options)?))
+        }
+        _ => None,
+    };
+    let key = match table.option("key.format") {
+        Some(name) if connector.spec.needs_format => {
+            Some(KeyFormat::resolve(runtime, table, &connector.spec, name, &mut given)?)
         }
         _ => None,
     };
@@ -187,7 +249,12 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
     }
     // `connector` (and `format`, resolved above) choose components; they
     // are not options of the connector itself.
-    given.retain(|(k, _)| k != "connector" && !(k == "format" && format.is_some()));
+    // A connector that declares `value.format` / `key.format` (Kafka) sees
+    // them as well.
+    given.retain(|(k, _)| {
+        let chooses = (k == format_key && format.is_some()) || (k == "key.format" && key.is_some());
+        k != "connector" && !(chooses && connector.spec.option(k).is_none())
+    });
     // `scan.parallelism` / `sink.parallelism` are the runner's (Flink's
     // framework options); a connector that declares one sees it too.
     for key in ["scan.parallelism", "sink.parallelism"] {
@@ -204,12 +271,13 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
     // connector, which does not know it: say where it belongs.
     if let Some((entry, _)) = &format {
         let format_name = &entry.spec.identifier;
+        let format_prefix = &format_prefix;
         if let Some((key, _)) =
             given.iter().find(|(k, _)| connector.spec.option(k).is_none() && entry.spec.option(k).is_some())
         {
             return Err(Error::Config(format!(
                 "table '{}': option '{key}' is an option of format '{format_name}', not of connector '{identifier}'; \
-                 format options take the format's prefix: '{format_name}.{key}'",
+                 format options take the format's prefix: '{format_prefix}.{key}'",
                 table.name
             )));
         }
@@ -219,13 +287,16 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
     let base = std::env::current_dir().unwrap_or_default();
     absolute_paths(&connector.spec, &mut options, &base);
     let mut format = format;
-    let format_needs = match &mut format {
+    let mut format_needs = match &mut format {
         Some((entry, options)) => {
             absolute_paths(&entry.spec, options, &base);
             policy::needs(&entry.spec.capabilities, options, &base)
         }
         None => Vec::new(),
     };
+    if let Some(key) = &key {
+        format_needs.extend(policy::needs(&key.entry.spec.capabilities, &key.options, &base));
+    }
     // A component that is both source and sink declares both sides' needs;
     // a table used as a source gets no write access and a sink no read.
     let needs = policy::needs(&connector.spec.capabilities, &options, &base)
@@ -235,7 +306,17 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
                 || !matches!((role, n.kind), (Role::Source, CapabilityKind::Write) | (Role::Sink, CapabilityKind::Read))
         })
         .collect();
-    Ok(Resolved { table: table.clone(), role, connector: connector.clone(), options, format, needs, format_needs })
+    Ok(Resolved {
+        table: table.clone(),
+        role,
+        connector: connector.clone(),
+        options,
+        format,
+        format_prefix,
+        key,
+        needs,
+        format_needs,
+    })
 }
 
 /// Paths a component reads or writes are made absolute (the guest sees

@@ -10,11 +10,12 @@ use arrow_array::BooleanArray;
 use weir::batch::ChangelogBatch;
 use weir::checkpoint;
 use weir::error::{Error, Result};
-use weir::handles::{Decoder, Frames, Plan, Read, Records, ScanRequest, ScanSource, SplitReader};
+use weir::handles::{Decoder, Plan, Read, Records, ScanRequest, ScanSource, SplitReader};
 use weir::policy::Grants;
 
-use super::columns::{with_partitions, without_partitions};
+use super::columns::with_partitions;
 use super::filter::{check_filter, evaluate};
+use super::keys::decode_records;
 use super::model;
 use super::resolve::Resolved;
 
@@ -56,6 +57,8 @@ pub(super) struct Scan {
     /// The source component's instance.
     pub(super) component: ScanSource,
     pub(super) decoder: Option<Decoder>,
+    /// The key format's decoder (keyed connectors with `key.format`).
+    pub(super) key_decoder: Option<Decoder>,
     pub(super) plan: Plan,
     /// One slot per split of the plan.
     pub(super) slots: Vec<Slot>,
@@ -104,7 +107,7 @@ impl Scan {
         }
         // The format decodes the columns in the records; partition columns
         // come from the path (the connector's per-record metadata).
-        let decode_schema = without_partitions(table);
+        let decode_schema = source.value_schema();
         let decoder = match &source.format {
             Some((entry, options)) => {
                 let grants = source.format_grants(operator)?;
@@ -112,8 +115,19 @@ impl Scan {
             }
             None => None,
         };
+        let key_decoder = match &source.key {
+            Some(key) => {
+                let grants = source.format_grants(operator)?;
+                Some(
+                    Decoder::open(&key.entry, &key.options, &key.schema, &grants)
+                        .await
+                        .map_err(|e| key.error(e).in_table(&table.name))?,
+                )
+            }
+            None => None,
+        };
         let remaining = query.limit;
-        Ok(Scan { source, query, component, decoder, plan, slots, turn: 0, remaining, bytes: 0 })
+        Ok(Scan { source, query, component, decoder, key_decoder, plan, slots, turn: 0, remaining, bytes: 0 })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -185,10 +199,14 @@ impl Scan {
             let Slot::Open(reader, before, resumed) = self.slots[i] else { unreachable!() };
             let rows = match self.component.read(reader, READ_BATCH).await? {
                 Read::Rows(rows) => rows,
-                Read::Records(Records { values, metadata, .. }) => {
+                Read::Records(Records { values, keys, metadata, .. }) => {
                     self.bytes += values.byte_len() as u64;
                     self.slots[i] = Slot::Open(reader, before + values.len() as u64, resumed);
-                    let decoded = match self.decode(&values).await {
+                    let decoder = self.decoder.as_mut().expect("raw records only come from connectors with a format");
+                    let decoded =
+                        decode_records(&source, decoder, self.key_decoder.as_mut(), &values, keys.as_ref(), metadata)
+                            .await;
+                    let (decoded, metadata) = match decoded {
                         Ok(rows) => rows,
                         Err(e) => return Err(placed(e, &self.plan.splits[i].id, before, resumed)),
                     };
@@ -219,13 +237,6 @@ impl Scan {
                 return Ok(Step::Rows(rows));
             }
         }
-    }
-
-    /// Decodes records with the format; the batch is checked as the
-    /// format's (an invalid one names the format, not the connector).
-    pub(super) async fn decode(&mut self, values: &Frames) -> Result<ChangelogBatch> {
-        let decoder = self.decoder.as_mut().expect("raw records only come from connectors with a format");
-        decoder.decode(values).await
     }
 
     /// Filters, projection and limit the source did not take.

@@ -9,7 +9,8 @@ use weir::error::{Error, Result};
 use weir::handles::{Encoder, Metadata, Records, SinkWriter, WriterContext};
 use weir::policy::Grants;
 
-use super::columns::{constant_text, partition_text, widen, without_partitions};
+use super::columns::{constant_text, partition_text, physical_columns, widen};
+use super::keys::ROW_KIND;
 use super::resolve::Resolved;
 
 /// A sink writer on one instance, staging rows until `finish`.
@@ -17,6 +18,8 @@ pub(super) struct Writer {
     pub(super) sink: Arc<Resolved>,
     pub(super) writer: SinkWriter,
     pub(super) encoder: Option<Encoder>,
+    /// The key format's encoder (keyed connectors with `key.format`).
+    pub(super) key_encoder: Option<Encoder>,
 }
 
 impl Writer {
@@ -36,7 +39,7 @@ impl Writer {
             SinkWriter::open(&sink.connector, &sink.options, &table.schema, &context, recommit, &grants).await?;
         // The format encodes the columns without the partition columns,
         // whose values travel as metadata.
-        let encode_schema = without_partitions(table);
+        let encode_schema = sink.value_schema();
         let encoder = match &sink.format {
             Some((entry, options)) => {
                 let grants = sink.format_grants(operator)?;
@@ -44,7 +47,18 @@ impl Writer {
             }
             None => None,
         };
-        Ok(Writer { sink: sink.clone(), writer, encoder })
+        let key_encoder = match &sink.key {
+            Some(key) => {
+                let grants = sink.format_grants(operator)?;
+                Some(
+                    Encoder::open(&key.entry, &key.options, &key.schema, &grants)
+                        .await
+                        .map_err(|e| key.error(e).in_table(&table.name))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Writer { sink: sink.clone(), writer, encoder, key_encoder })
     }
 
     pub(super) async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
@@ -84,16 +98,43 @@ impl Writer {
         Ok(())
     }
 
-    pub(super) async fn write_part(&mut self, rows: &ChangelogBatch, metadata: Metadata) -> Result<()> {
-        let widened = widen(rows, &without_partitions(&self.sink.table))?;
+    pub(super) async fn write_part(&mut self, rows: &ChangelogBatch, mut metadata: Metadata) -> Result<()> {
+        let physical = physical_columns(&self.sink.table);
+        let mut physical_schema = self.sink.table.schema.project(&physical);
+        physical_schema.primary_key.clear();
+        let widened = widen(rows, &physical_schema)?;
         let rows = widened.as_ref().unwrap_or(rows);
-        match &mut self.encoder {
-            Some(encoder) => {
-                let values = encoder.encode(rows).await?;
-                self.writer.write_records(Records { values, metadata, ..Records::default() }).await
+        let Some(encoder) = &mut self.encoder else { return self.writer.write_rows(rows).await };
+        // The value holds the value columns; the key (if any) its own.
+        let position = |c: &usize| physical.iter().position(|p| p == c).expect("a physical column");
+        let value_positions: Vec<usize> = self.sink.value_columns().iter().map(position).collect();
+        let values = if value_positions.len() == physical.len() {
+            encoder.encode(rows).await?
+        } else {
+            encoder.encode(&project(rows, &value_positions, &self.sink.value_schema())?).await?
+        };
+        let keys = match (&mut self.key_encoder, &self.sink.key) {
+            (Some(key_encoder), Some(key)) => {
+                let positions: Vec<usize> = key.fields.iter().map(position).collect();
+                let frames =
+                    key_encoder.encode(&project(rows, &positions, &key.schema)?).await.map_err(|e| key.error(e))?;
+                let keys: arrow_array::BinaryArray = frames.iter().map(Some).collect();
+                Some(Arc::new(keys) as arrow_array::ArrayRef)
             }
-            None => self.writer.write_rows(rows).await,
+            _ => None,
+        };
+        // An upsert sink learns each record's row kind (a delete becomes a
+        // tombstone).
+        if self.sink.connector.spec.sink_abilities.contains(&"upsert") {
+            let n = rows.rows.num_rows();
+            let kinds: arrow_array::Int8Array = if rows.row_kinds.is_empty() {
+                std::iter::repeat_n(0i8, n).map(Some).collect()
+            } else {
+                rows.row_kinds.iter().map(|&k| Some(k as i8)).collect()
+            };
+            metadata.push((ROW_KIND.to_owned(), Arc::new(kinds)));
         }
+        self.writer.write_records(Records { values, keys, metadata, ..Records::default() }).await
     }
 
     /// Stages what was written since the last checkpoint; returns the
@@ -110,6 +151,16 @@ impl Writer {
     pub(super) async fn close(self) -> Result<()> {
         self.writer.close().await
     }
+}
+
+/// Columns `positions` of `rows` as a batch of `schema` (names as the
+/// format knows them).
+fn project(rows: &ChangelogBatch, positions: &[usize], schema: &weir::model::Schema) -> Result<ChangelogBatch> {
+    let fail = |m: String| Error::Host(anyhow::anyhow!("{m}"));
+    let arrow = Arc::new(schema.to_arrow().map_err(fail)?);
+    let columns = positions.iter().map(|&p| rows.rows.column(p).clone()).collect();
+    let batch = arrow_array::RecordBatch::try_new(arrow, columns).map_err(|e| fail(e.to_string()))?;
+    Ok(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds.clone() })
 }
 
 /// What the coordinator asks of a writer task.

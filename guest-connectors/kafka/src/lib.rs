@@ -24,36 +24,34 @@ mod sink;
 mod source;
 
 use weir_sdk::{
-    Accepted, CapabilityKind, Committable, ComponentSpec, Connector, Error, OptionSpec, OptionType, Options, Payload,
-    ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Sink, SinkInput, Source, Split, WriterContext,
-    export_connector,
+    Accepted, CapabilityKind, ComponentSpec, Error, OptionSpec, OptionType, Options, Payload, Result, RowKind,
+    ScanPlan, ScanRequest, Split,
 };
 
 pub use settings::Settings;
-pub use sink::murmur2;
+pub use sink::{KafkaWriter, end_all, murmur2};
+pub use source::KafkaReader;
 
-use source::{KafkaReader, READABLE_METADATA, split_payload};
+use source::{READABLE_METADATA, split_payload};
 
-/// The component's spec: Flink's Kafka options and defaults.
-pub fn spec(identifier: &str, description: &str) -> ComponentSpec {
-    let duration = |key: &str, description: &str| OptionSpec::new(key, OptionType::Duration, description);
-    ComponentSpec::new(identifier, description)
-        .payload(Payload::RawRecords)
+/// What both connectors share: the client's options, the value/key layout,
+/// bounded scans, the sink's guarantee, and the grants.
+fn common(spec: ComponentSpec) -> ComponentSpec {
+    let one_of = OptionSpec::one_of;
+    spec.payload(Payload::RawRecords)
         .source_abilities(weir_sdk::SourceAbilities::READING_METADATA)
-        .option(OptionSpec::string("topic", "Topic name(s) to read or the topic to write; several separated by ';'"))
-        .option(OptionSpec::string("topic-pattern", "Regular expression of the topics to read (instead of 'topic')"))
         .option(
             OptionSpec::string("properties.bootstrap.servers", "Comma-separated host:port list of the Kafka brokers")
                 .required(),
         )
         .option(OptionSpec::string("properties.group.id", "Consumer group (group-offsets modes)"))
         .option(OptionSpec::string("properties.client.id", "Client id sent to the brokers (default 'weir')"))
-        .option(OptionSpec::one_of(
+        .option(one_of(
             "properties.isolation.level",
             &["read_committed", "read_uncommitted"],
             "Whether records of open or aborted transactions are read (default read_committed)",
         ))
-        .option(OptionSpec::one_of(
+        .option(one_of(
             "properties.auto.offset.reset",
             &["earliest", "latest", "none"],
             "Where group-offsets starts for a partition the group never committed",
@@ -61,69 +59,33 @@ pub fn spec(identifier: &str, description: &str) -> ComponentSpec {
         .option(OptionSpec::int("properties.max.partition.fetch.bytes", "Bytes one fetch returns per partition"))
         .option(OptionSpec::int("properties.fetch.max.wait.ms", "How long a fetch waits for data (capped at 1000)"))
         .option(OptionSpec::int("properties.request.timeout.ms", "How long a request may take"))
-        .option(OptionSpec::one_of(
-            "properties.compression.type",
-            &["none", "gzip", "snappy"],
-            "Compression of produced batches",
-        ))
-        .option(OptionSpec::one_of("properties.acks", &["all", "-1", "0", "1"], "Acknowledgements the sink waits for"))
+        .option(one_of("properties.compression.type", &["none", "gzip", "snappy"], "Compression of produced batches"))
+        .option(one_of("properties.acks", &["all", "-1", "0", "1"], "Acknowledgements the sink waits for"))
         .option(OptionSpec::int("properties.transaction.timeout.ms", "Transaction timeout of exactly-once writes"))
-        .option(OptionSpec::string("value.format", "Format of the record value (same as 'format')"))
-        .option(OptionSpec::string("key.format", "Format of the record key"))
-        .option(OptionSpec::string("key.fields", "Columns that make the key, separated by ';'"))
         .option(OptionSpec::string(
             "key.fields-prefix",
             "Prefix of key column names, removed before the key format sees them",
         ))
         .option(
-            OptionSpec::one_of(
-                "value.fields-include",
-                &["ALL", "EXCEPT_KEY"],
-                "Whether the value holds the key columns too",
-            )
-            .default_value("ALL"),
+            one_of("value.fields-include", &["ALL", "EXCEPT_KEY"], "Whether the value holds the key columns too")
+                .default_value("ALL"),
         )
         .option(
-            OptionSpec::one_of(
-                "scan.startup.mode",
-                &["earliest-offset", "latest-offset", "group-offsets", "timestamp", "specific-offsets"],
-                "Where the scan starts",
-            )
-            .default_value("group-offsets"),
-        )
-        .option(OptionSpec::string(
-            "scan.startup.specific-offsets",
-            "Start offsets: 'partition:0,offset:42;partition:1,offset:300'",
-        ))
-        .option(OptionSpec::long("scan.startup.timestamp-millis", "Start at the first record at or after this time"))
-        .option(
-            OptionSpec::one_of(
+            one_of(
                 "scan.bounded.mode",
                 &["unbounded", "latest-offset", "group-offsets", "timestamp", "specific-offsets"],
                 "Where the scan ends",
             )
             .default_value("unbounded"),
         )
-        .option(OptionSpec::string("scan.bounded.specific-offsets", "End offsets, as the startup ones"))
+        .option(OptionSpec::string(
+            "scan.bounded.specific-offsets",
+            "End offsets: 'partition:0,offset:42;partition:1,offset:300'",
+        ))
         .option(OptionSpec::long("scan.bounded.timestamp-millis", "End before the first record at or after this time"))
-        .option(
-            duration(
-                "scan.topic-partition-discovery.interval",
-                "Accepted for Flink compatibility; partitions are found once, when the scan starts",
-            )
-            .default_value("5 min"),
-        )
         .option(OptionSpec::int("scan.parallelism", "Readers in parallel"))
         .option(
-            OptionSpec::one_of(
-                "sink.partitioner",
-                &["default", "fixed", "round-robin"],
-                "How records pick a partition",
-            )
-            .default_value("default"),
-        )
-        .option(
-            OptionSpec::one_of(
+            one_of(
                 "sink.delivery-guarantee",
                 &["none", "at-least-once", "exactly-once"],
                 "at-least-once flushes at checkpoints; exactly-once writes a transaction per checkpoint",
@@ -135,23 +97,76 @@ pub fn spec(identifier: &str, description: &str) -> ComponentSpec {
         .capability(CapabilityKind::TcpConnect, "{properties.bootstrap.servers}")
 }
 
-/// The `kafka` connector.
-struct Kafka;
+/// The `kafka` connector's spec: Flink's options and defaults.
+pub fn kafka_spec() -> ComponentSpec {
+    common(ComponentSpec::new(
+        "kafka",
+        "Kafka topics: partitions as splits, offsets in checkpoints, transactional exactly-once sink",
+    ))
+    .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete])
+    .option(OptionSpec::string("topic", "Topic name(s) to read or the topic to write; several separated by ';'"))
+    .option(OptionSpec::string("topic-pattern", "Regular expression of the topics to read (instead of 'topic')"))
+    .option(OptionSpec::string("value.format", "Format of the record value (same as 'format')"))
+    .option(OptionSpec::string("key.format", "Format of the record key"))
+    .option(OptionSpec::string("key.fields", "Columns that make the key, separated by ';'"))
+    .option(
+        OptionSpec::one_of(
+            "scan.startup.mode",
+            &["earliest-offset", "latest-offset", "group-offsets", "timestamp", "specific-offsets"],
+            "Where the scan starts",
+        )
+        .default_value("group-offsets"),
+    )
+    .option(OptionSpec::string(
+        "scan.startup.specific-offsets",
+        "Start offsets: 'partition:0,offset:42;partition:1,offset:300'",
+    ))
+    .option(OptionSpec::long("scan.startup.timestamp-millis", "Start at the first record at or after this time"))
+    .option(
+        OptionSpec::new(
+            "scan.topic-partition-discovery.interval",
+            OptionType::Duration,
+            "Accepted for Flink compatibility; partitions are found once, when the scan starts",
+        )
+        .default_value("5 min"),
+    )
+    .option(
+        OptionSpec::one_of("sink.partitioner", &["default", "fixed", "round-robin"], "How records pick a partition")
+            .default_value("default"),
+    )
+}
 
-impl Connector for Kafka {
-    fn spec() -> ComponentSpec {
-        spec("kafka", "Kafka topics: partitions as splits, offsets in checkpoints, transactional exactly-once sink")
-            .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete])
-    }
-
-    fn validate(options: &Options, _schema: &Schema) -> Result<()> {
-        Settings::parse(options, false).map(|_| ())
-    }
+/// The `upsert-kafka` connector's spec: a compacted topic as a table keyed
+/// by its PRIMARY KEY (Flink's options and defaults).
+pub fn upsert_spec() -> ComponentSpec {
+    common(ComponentSpec::new(
+        "upsert-kafka",
+        "A Kafka topic as an upsert changelog keyed by the PRIMARY KEY; deletes are tombstones",
+    ))
+    .changelog(&[RowKind::Insert, RowKind::UpdateAfter, RowKind::Delete])
+    .sink_abilities(weir_sdk::SinkAbilities::UPSERT)
+    .option(
+        OptionSpec::string("topic", "Topic name(s) to read or the topic to write; several separated by ';'").required(),
+    )
+    .option(OptionSpec::string("value.format", "Format of the record value").required())
+    .option(OptionSpec::string("key.format", "Format of the record key (the PRIMARY KEY columns)").required())
+    .option(
+        OptionSpec::int("sink.buffer-flush.max-rows", "Rows buffered (the last per key) before a flush; 0: no buffer")
+            .default_value("0"),
+    )
+    .option(
+        OptionSpec::new(
+            "sink.buffer-flush.interval",
+            OptionType::Duration,
+            "Longest a buffered row waits; 0: no buffer",
+        )
+        .default_value("0"),
+    )
 }
 
 /// Plans one split per topic-partition of the table's topics.
-pub fn plan(options: &Options, request: &ScanRequest) -> Result<ScanPlan> {
-    let settings = Settings::parse(options, false)?;
+pub fn plan(options: &Options, request: &ScanRequest, upsert: bool) -> Result<ScanPlan> {
+    let settings = Settings::parse(options, upsert)?;
     settings.check_source()?;
     if let Some(key) = request.metadata_keys.iter().find(|k| !READABLE_METADATA.contains(&k.as_str())) {
         let why = if key == "headers" {
@@ -187,55 +202,86 @@ pub fn plan(options: &Options, request: &ScanRequest) -> Result<ScanPlan> {
     })
 }
 
-impl Source for KafkaReader {
-    fn plan(options: &Options, _schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
-        plan(options, request)
-    }
+/// The `kafka` component's exports (off when upsert-kafka uses the crate).
+#[cfg(feature = "component")]
+mod component {
+    use weir_sdk::{
+        Committable, ComponentSpec, Connector, Error, Options, ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink,
+        SinkInput, Source, Split, WriterContext, export_connector,
+    };
 
-    fn open(
-        options: &Options,
-        _schema: &Schema,
-        request: &ScanRequest,
-        split: &Split,
-        state: Option<&[u8]>,
-    ) -> Result<Self> {
-        KafkaReader::open(Settings::parse(options, false)?, &split.payload, state, request.metadata_keys.clone())
-    }
+    use super::{KafkaReader, KafkaWriter, Settings};
 
-    fn next(&mut self, max_records: u32) -> Result<ReadResult> {
-        KafkaReader::next(self, max_records)
-    }
+    /// The `kafka` connector.
+    struct Kafka;
 
-    fn checkpoint(&mut self) -> Result<Vec<u8>> {
-        Ok(KafkaReader::checkpoint(self))
-    }
-}
+    impl Connector for Kafka {
+        fn spec() -> ComponentSpec {
+            super::kafka_spec()
+        }
 
-impl Sink for sink::KafkaWriter {
-    fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
-        sink::KafkaWriter::open(Settings::parse(options, false)?, context)
-    }
-
-    fn write(&mut self, input: SinkInput) -> Result<()> {
-        match input {
-            SinkInput::Records(records) => sink::KafkaWriter::write(self, records),
-            SinkInput::Rows(_) => {
-                Err(Error::unsupported("the Kafka sink writes encoded records; give the table a 'format'"))
-            }
+        fn validate(options: &Options, _schema: &Schema) -> Result<()> {
+            Settings::parse(options, false).map(|_| ())
         }
     }
 
-    fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
-        sink::KafkaWriter::prepare_commit(self, checkpoint_id)
+    /// The reader as this component's source.
+    pub struct Reader(KafkaReader);
+
+    impl Source for Reader {
+        fn plan(options: &Options, _schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
+            super::plan(options, request, false)
+        }
+
+        fn open(
+            options: &Options,
+            _schema: &Schema,
+            request: &ScanRequest,
+            split: &Split,
+            state: Option<&[u8]>,
+        ) -> Result<Self> {
+            let settings = Settings::parse(options, false)?;
+            KafkaReader::open(settings, &split.payload, state, request.metadata_keys.clone()).map(Reader)
+        }
+
+        fn next(&mut self, max_records: u32) -> Result<ReadResult> {
+            self.0.next(max_records)
+        }
+
+        fn checkpoint(&mut self) -> Result<Vec<u8>> {
+            Ok(self.0.checkpoint())
+        }
     }
 
-    fn commit(options: &Options, committables: Vec<Committable>) -> Result<()> {
-        sink::end_all(&Settings::parse(options, false)?, committables, true)
+    /// The writer as this component's sink.
+    pub struct Writer(KafkaWriter);
+
+    impl Sink for Writer {
+        fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
+            KafkaWriter::open(Settings::parse(options, false)?, context).map(Writer)
+        }
+
+        fn write(&mut self, input: SinkInput) -> Result<()> {
+            match input {
+                SinkInput::Records(records) => self.0.write(records),
+                SinkInput::Rows(_) => {
+                    Err(Error::unsupported("the Kafka sink writes encoded records; give the table a 'format'"))
+                }
+            }
+        }
+
+        fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
+            self.0.prepare_commit(checkpoint_id)
+        }
+
+        fn commit(options: &Options, committables: Vec<Committable>) -> Result<()> {
+            super::end_all(&Settings::parse(options, false)?, committables, true)
+        }
+
+        fn abort(options: &Options, committables: Vec<Committable>) -> Result<()> {
+            super::end_all(&Settings::parse(options, false)?, committables, false)
+        }
     }
 
-    fn abort(options: &Options, committables: Vec<Committable>) -> Result<()> {
-        sink::end_all(&Settings::parse(options, false)?, committables, false)
-    }
+    export_connector!(Kafka, Reader, Writer);
 }
-
-export_connector!(Kafka, KafkaReader, sink::KafkaWriter);

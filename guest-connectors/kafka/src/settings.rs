@@ -76,6 +76,9 @@ pub struct Settings {
     pub acks: i16,
     pub transaction_timeout_ms: i32,
     pub upsert: bool,
+    /// upsert-kafka's reducing buffer: rows (the last per key) and the
+    /// longest wait; on only when both are set above zero, as in Flink.
+    pub buffer_flush: Option<(usize, Duration)>,
 }
 
 impl Settings {
@@ -151,21 +154,23 @@ impl Settings {
                 .parse()
                 .map_err(|_| Error::config(Some(key), "must be milliseconds since the epoch"))
         };
-        let start = match options.string("scan.startup.mode")?.to_ascii_lowercase().as_str() {
+        // upsert-kafka has no startup mode: it always reads from the start.
+        let start_mode = if upsert { "earliest-offset" } else { get("scan.startup.mode").unwrap_or("group-offsets") };
+        let start = match start_mode.to_ascii_lowercase().as_str() {
             "earliest-offset" => Start::Earliest,
             "latest-offset" => Start::Latest,
             "timestamp" => Start::Timestamp(millis("scan.startup.timestamp-millis")?),
             "specific-offsets" => Start::Specific(specific("scan.startup.specific-offsets")?),
             _ => Start::Group,
         };
-        let bound = match options.string("scan.bounded.mode")?.to_ascii_lowercase().as_str() {
+        let bound = match get("scan.bounded.mode").unwrap_or("unbounded").to_ascii_lowercase().as_str() {
             "latest-offset" => Bound::Latest,
             "group-offsets" => Bound::Group,
             "timestamp" => Bound::Timestamp(millis("scan.bounded.timestamp-millis")?),
             "specific-offsets" => Bound::Specific(specific("scan.bounded.specific-offsets")?),
             _ => Bound::Unbounded,
         };
-        let partitioner = match options.string("sink.partitioner")?.to_ascii_lowercase().as_str() {
+        let partitioner = match get("sink.partitioner").unwrap_or("default").to_ascii_lowercase().as_str() {
             "fixed" => Partitioner::Fixed,
             "round-robin" => Partitioner::RoundRobin,
             "default" => Partitioner::Default,
@@ -178,7 +183,7 @@ impl Settings {
                 ));
             }
         };
-        let delivery = match options.string("sink.delivery-guarantee")?.to_ascii_lowercase().as_str() {
+        let delivery = match get("sink.delivery-guarantee").unwrap_or("at-least-once").to_ascii_lowercase().as_str() {
             "none" => Delivery::None,
             "exactly-once" => Delivery::ExactlyOnce,
             _ => Delivery::AtLeastOnce,
@@ -206,6 +211,12 @@ impl Settings {
                 v.parse().map_err(|_| Error::config(Some(key), format!("'{v}' is not a whole number")))
             })
         };
+        let buffer_rows = int("sink.buffer-flush.max-rows", 0)?.max(0) as usize;
+        let buffer_interval = match get("sink.buffer-flush.interval") {
+            Some(_) => options.duration("sink.buffer-flush.interval")?,
+            None => Duration::ZERO,
+        };
+        let buffer_flush = (buffer_rows > 0 && !buffer_interval.is_zero()).then_some((buffer_rows, buffer_interval));
         Ok(Settings {
             bootstrap,
             topics,
@@ -226,6 +237,7 @@ impl Settings {
             acks,
             transaction_timeout_ms: int("properties.transaction.timeout.ms", 900_000)?,
             upsert,
+            buffer_flush,
         })
     }
 

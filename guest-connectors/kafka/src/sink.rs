@@ -31,6 +31,7 @@ use weir_sdk::{ColumnData, Committable, Error, RawRecords, Result, WriterContext
 
 use crate::client::{Cluster, Connection, topic_name};
 use crate::settings::{Compression, Delivery, Partitioner, Settings};
+use crate::source::ROW_KIND;
 
 /// A partition's buffer is produced once it holds this many bytes.
 const BATCH_BYTES: usize = 1 << 20;
@@ -64,6 +65,18 @@ pub struct KafkaWriter {
     transaction: Option<Transaction>,
     /// Next sequence number per partition (idempotent/transactional batches).
     sequences: BTreeMap<i32, i32>,
+    /// upsert-kafka's reducing buffer (`sink.buffer-flush.*`).
+    reducer: Option<Reducer>,
+}
+
+/// The last record per key, until `max_rows` keys or `interval` since the
+/// first; then they are produced (Flink's reducing buffer).
+struct Reducer {
+    max_rows: usize,
+    interval: std::time::Duration,
+    since: Option<std::time::Instant>,
+    records: Vec<(i32, Record)>,
+    index: std::collections::HashMap<Bytes, usize>,
 }
 
 impl KafkaWriter {
@@ -93,7 +106,17 @@ impl KafkaWriter {
             round_robin: context.subtask,
             transaction: None,
             sequences: BTreeMap::new(),
+            reducer: None,
         };
+        if let Some((max_rows, interval)) = writer.settings.buffer_flush {
+            writer.reducer = Some(Reducer {
+                max_rows,
+                interval,
+                since: None,
+                records: Vec::new(),
+                index: std::collections::HashMap::new(),
+            });
+        }
         if writer.settings.delivery == Delivery::ExactlyOnce {
             let id = writer.transactional_id(writer.checkpoint);
             let mut coordinator = coordinator(&mut writer.cluster, &id)?;
@@ -123,14 +146,31 @@ impl KafkaWriter {
         let slice = |v: &weir_sdk::VarData, i: usize| -> Bytes {
             Bytes::copy_from_slice(&v.data[v.offsets[i] as usize..v.offsets[i + 1] as usize])
         };
+        // upsert-kafka: -U is dropped, -D becomes a tombstone (null value).
+        let kinds: Option<&[i8]> =
+            records.metadata.iter().find(|(k, _)| k == ROW_KIND).and_then(|(_, c)| match &c.data {
+                ColumnData::Int8(kinds) if self.settings.upsert => Some(kinds.as_slice()),
+                _ => None,
+            });
         for i in 0..n {
+            let kind = kinds.and_then(|k| k.get(i).copied()).unwrap_or(0);
+            if kind == 1 {
+                continue;
+            }
             let key = keys.and_then(|(v, valid)| {
                 valid.is_none_or(|bits| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)).then(|| slice(v, i))
             });
-            let value = slice(&records.values, i);
+            let value = (kind != 3).then(|| slice(&records.values, i));
+            if value.is_none() && key.is_none() {
+                return Err(Error::data(
+                    i as u64,
+                    b"",
+                    "a delete without a key cannot become a tombstone; the table needs a PRIMARY KEY",
+                ));
+            }
             let timestamp = records.timestamps.as_ref().and_then(|t| t.get(i).copied()).unwrap_or(now);
             let partition = self.partition_for(key.as_deref());
-            let size = value.len() + key.as_ref().map_or(0, Bytes::len) + 16;
+            let size = value.as_ref().map_or(0, Bytes::len) + key.as_ref().map_or(0, Bytes::len) + 16;
             let record = Record {
                 transactional: false,
                 control: false,
@@ -142,19 +182,58 @@ impl KafkaWriter {
                 sequence: NO_SEQUENCE,
                 timestamp,
                 key,
-                value: Some(value),
+                value,
                 headers: Default::default(),
                 delete_horizon: false,
             };
-            let full = {
-                let (buffer, bytes) = self.buffers.entry(partition).or_default();
-                buffer.push(record);
-                *bytes += size;
-                *bytes >= BATCH_BYTES
-            };
-            if full {
-                self.flush_partition(partition)?;
+            match &mut self.reducer {
+                Some(reducer) => {
+                    let key = record.key.clone().unwrap_or_default();
+                    match reducer.index.get(&key) {
+                        Some(&at) => reducer.records[at] = (partition, record),
+                        None => {
+                            reducer.index.insert(key, reducer.records.len());
+                            reducer.records.push((partition, record));
+                        }
+                    }
+                    reducer.since.get_or_insert_with(std::time::Instant::now);
+                }
+                None => self.stage(partition, record, size)?,
             }
+        }
+        let due = self
+            .reducer
+            .as_ref()
+            .is_some_and(|r| r.records.len() >= r.max_rows || r.since.is_some_and(|t| t.elapsed() >= r.interval));
+        if due {
+            self.drain_reducer()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a record to its partition's buffer, producing a full one.
+    fn stage(&mut self, partition: i32, record: Record, size: usize) -> Result<()> {
+        let full = {
+            let (buffer, bytes) = self.buffers.entry(partition).or_default();
+            buffer.push(record);
+            *bytes += size;
+            *bytes >= BATCH_BYTES
+        };
+        if full {
+            self.flush_partition(partition)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the reducing buffer's records to the partition buffers.
+    fn drain_reducer(&mut self) -> Result<()> {
+        let Some(reducer) = &mut self.reducer else { return Ok(()) };
+        let records = std::mem::take(&mut reducer.records);
+        reducer.index.clear();
+        reducer.since = None;
+        for (partition, record) in records {
+            let size = record.value.as_ref().map_or(0, Bytes::len) + record.key.as_ref().map_or(0, Bytes::len) + 16;
+            self.stage(partition, record, size)?;
         }
         Ok(())
     }
@@ -263,6 +342,7 @@ impl KafkaWriter {
 
     /// Flushes everything; with exactly-once, hands out the transaction.
     pub fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
+        self.drain_reducer()?;
         let partitions: Vec<i32> = self.buffers.keys().copied().collect();
         for p in partitions {
             self.flush_partition(p)?;

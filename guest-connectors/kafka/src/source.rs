@@ -28,6 +28,10 @@ use weir_sdk::{Column, ColumnData, Error, RawRecords, ReadResult, Result, VarDat
 use crate::client::{Cluster, topic_name};
 use crate::settings::{Bound, Settings, Start};
 
+/// The metadata key of the row kind the host and a keyed connector
+/// exchange (Flink's row-kind byte; 3 = delete, i.e. a tombstone).
+pub const ROW_KIND: &str = "row-kind";
+
 /// Metadata a Kafka source exposes (`METADATA FROM '…'`), as in Flink.
 pub const READABLE_METADATA: &[&str] = &["topic", "partition", "offset", "timestamp", "timestamp-type", "leader-epoch"];
 
@@ -44,7 +48,8 @@ struct Held {
     log_append_time: bool,
     leader_epoch: i32,
     key: Option<Vec<u8>>,
-    value: Vec<u8>,
+    /// `None`: a tombstone (upsert-kafka's delete).
+    value: Option<Vec<u8>>,
 }
 
 /// Reads one topic-partition.
@@ -353,18 +358,18 @@ impl KafkaReader {
                     }
                     continue;
                 }
-                let Some(value) = record.value else {
+                if record.value.is_none() && !self.settings.upsert {
                     // A tombstone: no value for a format to decode.
                     weir_sdk::log::counter_add("null-values-skipped", 1);
                     continue;
-                };
+                }
                 let held = Held {
                     offset: record.offset,
                     timestamp: record.timestamp,
                     log_append_time: matches!(record.timestamp_type, TimestampType::LogAppend),
                     leader_epoch: record.partition_leader_epoch,
                     key: record.key.map(|k| k.to_vec()),
-                    value: value.to_vec(),
+                    value: record.value.map(|v| v.to_vec()),
                 };
                 if record.transactional && self.settings.read_committed {
                     self.pending.entry(record.producer_id).or_default().push(held);
@@ -382,7 +387,7 @@ impl KafkaReader {
         let mut keys = VarDataOut::default();
         let mut key_valid = vec![0u8; records.len().div_ceil(8)];
         for (i, r) in records.iter().enumerate() {
-            values.push(&r.value);
+            values.push(r.value.as_deref().unwrap_or_default());
             if let Some(k) = &r.key {
                 key_valid[i / 8] |= 1 << (i % 8);
                 keys.push(k);
@@ -411,7 +416,13 @@ impl KafkaReader {
                 };
                 (key.clone(), Column { validity: None, data })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut metadata = metadata;
+        if self.settings.upsert {
+            // Row kinds for the host: 3 (delete) for a tombstone, else 0.
+            let kinds = records.iter().map(|r| if r.value.is_none() { 3 } else { 0 }).collect();
+            metadata.push((ROW_KIND.to_owned(), Column { validity: None, data: ColumnData::Int8(kinds) }));
+        }
         RawRecords {
             values: values.finish(),
             keys: Some(Column { validity: Some(key_valid), data: ColumnData::Binary(keys.finish()) }),
@@ -444,8 +455,13 @@ impl KafkaReader {
                     }
                     None => out.extend_from_slice(&(-1i32).to_le_bytes()),
                 }
-                out.extend_from_slice(&(h.value.len() as u32).to_le_bytes());
-                out.extend_from_slice(&h.value);
+                match &h.value {
+                    Some(v) => {
+                        out.extend_from_slice(&(v.len() as i32).to_le_bytes());
+                        out.extend_from_slice(v);
+                    }
+                    None => out.extend_from_slice(&(-1i32).to_le_bytes()),
+                }
             }
         }
         out
@@ -478,8 +494,8 @@ impl KafkaReader {
                 let leader_epoch = u32_(take(4)?) as i32;
                 let key_len = u32_(take(4)?) as i32;
                 let key = if key_len < 0 { None } else { Some(take(key_len as usize)?.to_vec()) };
-                let value_len = u32_(take(4)?) as usize;
-                let value = take(value_len)?.to_vec();
+                let value_len = u32_(take(4)?) as i32;
+                let value = if value_len < 0 { None } else { Some(take(value_len as usize)?.to_vec()) };
                 held.push(Held { offset, timestamp, log_append_time, leader_epoch, key, value });
             }
             if producer == i64::MIN {
