@@ -68,12 +68,12 @@ fn describe_prints_every_option() {
 
 #[test]
 fn describe_unknown_identifier_fails_helpfully() {
-    let o = weir(&["describe", "kafka"]);
+    let o = weir(&["describe", "kafak"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
-            "no connector or format named 'kafka'; the catalog has: raw, csv, json, changelog-csv, debezium-json, canal-json, maxwell-json, ogg-json, blackhole, datagen, print, socket, filesystem"
+            "no connector or format named 'kafak'; the catalog has: raw, csv, json, changelog-csv, debezium-json, canal-json, maxwell-json, ogg-json, blackhole, datagen, print, socket, filesystem, kafka, upsert-kafka"
         ),
         "{err}"
     );

@@ -72,6 +72,41 @@ def consume(bootstrap, topic):
     print("\n".join(out))
 
 
+def bench_produce(bootstrap, topic, rows, size):
+    """Produces `rows` records of `size` bytes; prints rows per second."""
+    import time
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.size": 1 << 20,
+                            "queue.buffering.max.messages": 1000000})
+    value = b"x" * int(size)
+    start = time.perf_counter()
+    for _ in range(int(rows)):
+        while True:
+            try:
+                producer.produce(topic, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    if producer.flush(120) != 0:
+        sys.exit("records were not delivered")
+    print(int(rows) / (time.perf_counter() - start))
+
+
+def bench_consume(bootstrap, topic, rows):
+    """Reads `rows` records from the start of every partition; prints rows per second."""
+    import time
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "weir-bench", "enable.auto.commit": False})
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    start = time.perf_counter()
+    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in meta.partitions])
+    n = 0
+    while n < int(rows):
+        for m in consumer.consume(10000, 10):
+            if m.error():
+                sys.exit(str(m.error()))
+            n += 1
+    print(n / (time.perf_counter() - start))
+
+
 if __name__ == "__main__":
     command, bootstrap, topic, *rest = sys.argv[1:]
     if command == "create":
@@ -82,5 +117,9 @@ if __name__ == "__main__":
         produce_transactions(bootstrap, topic)
     elif command == "consume":
         consume(bootstrap, topic)
+    elif command == "bench-produce":
+        bench_produce(bootstrap, topic, rest[0], rest[1])
+    elif command == "bench-consume":
+        bench_consume(bootstrap, topic, rest[0])
     else:
         sys.exit(f"unknown command {command}")
