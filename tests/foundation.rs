@@ -340,6 +340,8 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
             "print",
             "socket",
             "filesystem",
+            "kafka",
+            "upsert-kafka",
             "roundtrip"
         ]
     );

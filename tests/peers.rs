@@ -34,6 +34,8 @@ pub struct Kafka {
     pub bootstrap: String,
     /// The port.
     pub port: u16,
+    /// The watchdog shell (it outlives this process only until it notices).
+    _watchdog: std::process::Child,
 }
 
 /// The test binary's broker, started on first use.
@@ -61,7 +63,7 @@ fn start_kafka() -> Kafka {
              while kill -0 {parent} 2>/dev/null && kill -0 $b 2>/dev/null; do sleep 0.5; done; kill $b 2>/dev/null",
             parent = std::process::id()
         );
-        Command::new("bash")
+        let watchdog = Command::new("bash")
             .arg("-c")
             .arg(script)
             .arg(&tansu)
@@ -71,12 +73,19 @@ fn start_kafka() -> Kafka {
             .stderr(Stdio::null())
             .spawn()
             .expect("start tansu");
+        let mut watchdog = Some(watchdog);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Kafka { bootstrap: format!("127.0.0.1:{port}"), port };
+                let _watchdog = watchdog.take().expect("set above");
+                return Kafka { bootstrap: format!("127.0.0.1:{port}"), port, _watchdog };
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+        // Not up in time (the port was taken?): stop it, try another port.
+        if let Some(mut w) = watchdog {
+            let _ = w.kill();
+            let _ = w.wait();
         }
     }
     panic!("Tansu did not start; see {}/tansu.log", work.display())

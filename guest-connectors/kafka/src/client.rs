@@ -205,7 +205,7 @@ impl Cluster {
         let mut last = None;
         let mut found = None;
         for address in self.bootstrap.clone() {
-            match self.to_address(&address) {
+            match self.connection_to(&address) {
                 Ok(_) => {
                     found = Some(address);
                     break;
@@ -214,13 +214,13 @@ impl Cluster {
             }
         }
         match found {
-            Some(address) => self.to_address(&address),
+            Some(address) => self.connection_to(&address),
             None => Err(last.unwrap_or_else(|| Error::config(Some("properties.bootstrap.servers"), "is empty"))),
         }
     }
 
     /// A connection to `address`, opened on first use.
-    pub fn to_address(&mut self, address: &str) -> Result<&mut Connection> {
+    pub fn connection_to(&mut self, address: &str) -> Result<&mut Connection> {
         if !self.connections.contains_key(address) {
             let connection = Connection::open(address, &self.client_id, self.timeout)?;
             self.connections.insert(address.to_owned(), connection);
@@ -229,12 +229,12 @@ impl Cluster {
     }
 
     /// A connection to broker `id` (known from metadata).
-    pub fn to_broker(&mut self, id: BrokerId) -> Result<&mut Connection> {
+    pub fn connection_to_broker(&mut self, id: BrokerId) -> Result<&mut Connection> {
         let address =
             self.brokers.get(&id.0).cloned().ok_or_else(|| {
                 Error::transient(format!("Kafka broker {} is not in the cluster's metadata (yet)", id.0))
             })?;
-        self.to_address(&address)
+        self.connection_to(&address)
     }
 
     /// Drops the connection to `address` (after an error on it).
@@ -317,7 +317,7 @@ impl Cluster {
         version: i16,
     ) -> Result<R::Response> {
         let leader = self.leader(topic, partition)?;
-        let connection = self.to_broker(leader)?;
+        let connection = self.connection_to_broker(leader)?;
         let address = connection.address().to_owned();
         connection.call(request, version).inspect_err(|_| self.forget(&address))
     }

@@ -291,7 +291,7 @@ impl KafkaWriter {
         if self.settings.acks == 0 {
             // No response comes: send and go on.
             let leader = self.cluster.leader(&topic, partition)?;
-            return self.cluster.to_broker(leader)?.send_only(&request, 3);
+            return self.cluster.connection_to_broker(leader)?.send_only(&request, 3);
         }
         let response = self.cluster.call_leader(&topic, partition, &request, 3)?;
         for p in response.responses.iter().flat_map(|t| &t.partition_responses) {

@@ -236,7 +236,7 @@ impl KafkaReader {
                     .with_name(topic_name(&self.topic))
                     .with_partition_indexes(vec![self.partition]),
             ]));
-        let response = self.cluster.to_address(&coordinator)?.call(&request, 1)?;
+        let response = self.cluster.connection_to(&coordinator)?.call(&request, 1)?;
         let p = response.topics.iter().flat_map(|t| &t.partitions).find(|p| p.partition_index == self.partition);
         match p {
             Some(p) if p.error_code.is_ok() && p.committed_offset >= 0 => Ok(Some(p.committed_offset)),
