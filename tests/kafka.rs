@@ -374,3 +374,85 @@ async fn upsert_kafka_round_trip_gives_the_final_state_per_key() {
     assert!(out.lines().any(|l| l.starts_with("-D[")), "tombstones read as deletes: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flinks_documented_table_is_written_and_read_with_its_timestamp_metadata() {
+    let k = kafka();
+    k.create_topic("user_behavior", 1);
+    // The DDL of Flink's Kafka connector page, unchanged but for the broker.
+    let kafka_table = format!(
+        "CREATE TABLE KafkaTable (
+           `user_id` BIGINT,
+           `item_id` BIGINT,
+           `behavior` STRING,
+           `ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'
+         ) WITH (
+           'connector' = 'kafka',
+           'topic' = 'user_behavior',
+           'properties.bootstrap.servers' = '{}',
+           'properties.group.id' = 'testGroup',
+           'scan.startup.mode' = 'earliest-offset',
+           'format' = 'csv'
+         );",
+        k.bootstrap
+    );
+    let sql = format!(
+        "CREATE TABLE Gen (u BIGINT NOT NULL, i BIGINT, b STRING, t TIMESTAMP_LTZ(3)) WITH ('connector' = 'datagen',
+           'number-of-rows' = '50', 'fields.u.kind' = 'sequence', 'fields.u.start' = '1', 'fields.u.end' = '50',
+           'fields.t.max-past' = '10 d', 'seed' = '9');
+         {kafka_table}
+         INSERT INTO KafkaTable SELECT * FROM Gen;
+         SELECT * FROM Gen;"
+    );
+    let generated = run(&sql).await;
+    // librdkafka: the csv value without the metadata column, and the record
+    // timestamp taken from it.
+    let records = k.consume("user_behavior");
+    assert_eq!(records.len(), 50);
+    let mut kafka_ts = std::collections::BTreeMap::new();
+    for r in &records {
+        let f: Vec<&str> = r.split('\t').collect();
+        assert_eq!(f[3].split(',').count(), 3, "{r}");
+        kafka_ts
+            .insert(f[3].split(',').next().expect("id").parse::<i64>().expect("id"), f[4].parse::<i64>().expect("ms"));
+    }
+    // Read back (bounded): the same values, and as `ts` the record
+    // timestamps (datagen's, days in the past — not the time of writing).
+    let back = run(&format!(
+        "{}
+         SELECT user_id, item_id, behavior, ts FROM KafkaTable;",
+        kafka_table.replace("'format' = 'csv'", "'format' = 'csv', 'scan.bounded.mode' = 'latest-offset'")
+    ))
+    .await;
+    let values = |out: &str| {
+        let mut rows: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("+I"))
+            .map(|l| l.rsplitn(2, ", ").nth(1).expect("columns").to_owned())
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(values(&back), values(&generated));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    for line in back.lines().filter(|l| l.starts_with("+I[")) {
+        let id: i64 = line[3..].split(',').next().expect("id").parse().expect("id");
+        let ts = epoch_millis(line.rsplit(", ").next().expect("ts").trim_end_matches(']'));
+        assert_eq!(Some(&ts), kafka_ts.get(&id), "{line}");
+        assert!(now - ts > 60_000, "the timestamp comes from the column, not the time of writing: {line}");
+    }
+}
+
+/// `2026-11-27T21:05:00.070Z` as milliseconds since the epoch.
+fn epoch_millis(text: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().expect("digits");
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+}

@@ -132,7 +132,8 @@ impl Kafka {
         String::from_utf8(out.stdout).expect("UTF-8").lines().map(str::to_owned).collect()
     }
 
-    /// Every record of `topic` as `partition\toffset\tkey\tvalue` lines.
+    /// Every record of `topic` as `partition\toffset\tkey\tvalue\ttimestamp`
+    /// lines (the timestamp in epoch milliseconds).
     pub fn consume(&self, topic: &str) -> Vec<String> {
         self.client(&["consume", topic], "").lines().map(str::to_owned).collect()
     }

@@ -196,11 +196,16 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
         Error::Config(format!("table '{}' has no 'connector' option; add 'connector' = '…' to its WITH", table.name))
     })?;
     let connector = runtime.catalog().find(identifier, role)?;
-    if let Some(m) = table.metadata.first() {
+    // A sink writes the METADATA columns that are not VIRTUAL (Flink).
+    let written_metadata = table.metadata.iter().find(|m| role == Role::Source || !m.is_virtual);
+    if let Some(m) = written_metadata {
         let column = &table.schema.fields[m.column].name;
-        let able = role == Role::Source && connector.spec.source_abilities.contains(&"reading-metadata");
+        let able = match role {
+            Role::Sink => connector.spec.sink_abilities.contains(&"writing-metadata"),
+            _ => connector.spec.source_abilities.contains(&"reading-metadata"),
+        };
         let why = if role == Role::Sink {
-            "writing metadata is not supported yet"
+            "the connector does not declare the writing-metadata ability (make it VIRTUAL to read it only)"
         } else {
             "the connector does not declare the reading-metadata ability"
         };

@@ -99,8 +99,30 @@ impl Writer {
     }
 
     pub(super) async fn write_part(&mut self, rows: &ChangelogBatch, mut metadata: Metadata) -> Result<()> {
-        let physical = physical_columns(&self.sink.table);
-        let mut physical_schema = self.sink.table.schema.project(&physical);
+        let table = &self.sink.table;
+        let physical = physical_columns(table);
+        // Written metadata columns (not VIRTUAL) travel as record metadata.
+        let written: Vec<usize> = (0..table.schema.fields.len())
+            .filter(|i| {
+                !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i && m.is_virtual)
+            })
+            .collect();
+        let projected;
+        let rows = if written.len() == physical.len() {
+            rows
+        } else {
+            for m in table.metadata.iter().filter(|m| !m.is_virtual) {
+                let at = written.iter().position(|&c| c == m.column).expect("a written column");
+                metadata.push((m.key.clone(), metadata_for_sink(rows.rows.column(at))?));
+            }
+            let positions: Vec<usize> =
+                physical.iter().map(|c| written.iter().position(|w| w == c).expect("written")).collect();
+            let mut schema = table.schema.project(&physical);
+            schema.primary_key.clear();
+            projected = project(rows, &positions, &schema)?;
+            &projected
+        };
+        let mut physical_schema = table.schema.project(&physical);
         physical_schema.primary_key.clear();
         let widened = widen(rows, &physical_schema)?;
         let rows = widened.as_ref().unwrap_or(rows);
@@ -151,6 +173,34 @@ impl Writer {
     pub(super) async fn close(self) -> Result<()> {
         self.writer.close().await
     }
+}
+
+/// A written metadata column as the connector receives it: timestamps as
+/// epoch milliseconds (BIGINT), anything else as is.
+fn metadata_for_sink(column: &arrow_array::ArrayRef) -> Result<arrow_array::ArrayRef> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    };
+    use arrow_schema::{DataType, TimeUnit};
+    let millis: arrow_array::Int64Array = match column.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            column.as_primitive::<TimestampSecondType>().iter().map(|v| v.map(|s| s.saturating_mul(1000))).collect()
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            column.as_primitive::<TimestampMillisecondType>().iter().collect()
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            column.as_primitive::<TimestampMicrosecondType>().iter().map(|v| v.map(|u| u.div_euclid(1000))).collect()
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => column
+            .as_primitive::<TimestampNanosecondType>()
+            .iter()
+            .map(|v| v.map(|n| n.div_euclid(1_000_000)))
+            .collect(),
+        _ => return Ok(column.clone()),
+    };
+    Ok(Arc::new(millis))
 }
 
 /// Columns `positions` of `rows` as a batch of `schema` (names as the

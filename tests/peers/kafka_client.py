@@ -8,7 +8,7 @@
 `produce` sends one record per stdin line (with --keyed, `key|value`, and
 the key picks the partition with Java's murmur2, as Kafka's default
 partitioner does). `consume` reads every partition from the start until the
-topic is quiet and prints `partition<TAB>offset<TAB>key<TAB>value` per record, keys
+topic is quiet and prints `partition<TAB>offset<TAB>key<TAB>value<TAB>timestamp` per record, keys
 and values as UTF-8 (`\\N` for null).
 """
 import sys
@@ -67,7 +67,7 @@ def consume(bootstrap, topic):
             break
         if m.error():
             sys.exit(str(m.error()))
-        out.append(f"{m.partition()}\t{m.offset()}\t{text(m.key())}\t{text(m.value())}")
+        out.append(f"{m.partition()}\t{m.offset()}\t{text(m.key())}\t{text(m.value())}\t{m.timestamp()[1]}")
     consumer.close()
     print("\n".join(out))
 

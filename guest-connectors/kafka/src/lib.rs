@@ -104,6 +104,7 @@ pub fn kafka_spec() -> ComponentSpec {
         "Kafka topics: partitions as splits, offsets in checkpoints, transactional exactly-once sink",
     ))
     .changelog(&[RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete])
+    .sink_abilities(weir_sdk::SinkAbilities::WRITING_METADATA)
     .option(OptionSpec::string("topic", "Topic name(s) to read or the topic to write; several separated by ';'"))
     .option(OptionSpec::string("topic-pattern", "Regular expression of the topics to read (instead of 'topic')"))
     .option(OptionSpec::string("value.format", "Format of the record value (same as 'format')"))
@@ -144,7 +145,7 @@ pub fn upsert_spec() -> ComponentSpec {
         "A Kafka topic as an upsert changelog keyed by the PRIMARY KEY; deletes are tombstones",
     ))
     .changelog(&[RowKind::Insert, RowKind::UpdateAfter, RowKind::Delete])
-    .sink_abilities(weir_sdk::SinkAbilities::UPSERT)
+    .sink_abilities(weir_sdk::SinkAbilities::UPSERT | weir_sdk::SinkAbilities::WRITING_METADATA)
     .option(
         OptionSpec::string("topic", "Topic name(s) to read or the topic to write; several separated by ';'").required(),
     )

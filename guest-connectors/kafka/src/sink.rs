@@ -152,6 +152,22 @@ impl KafkaWriter {
                 ColumnData::Int8(kinds) if self.settings.upsert => Some(kinds.as_slice()),
                 _ => None,
             });
+        // Written metadata: `timestamp` (epoch milliseconds; null: now).
+        let mut timestamps: Option<(&[i64], Option<&[u8]>)> = None;
+        for (key, column) in &records.metadata {
+            match (key.as_str(), &column.data) {
+                ("timestamp", ColumnData::Int64(t)) => timestamps = Some((t.as_slice(), column.validity.as_deref())),
+                (ROW_KIND, _) => {}
+                (other, _) => {
+                    return Err(Error::config(
+                        None,
+                        format!(
+                            "Kafka cannot write metadata '{other}'; writable: timestamp (declare it TIMESTAMP_LTZ(3))"
+                        ),
+                    ));
+                }
+            }
+        }
         for i in 0..n {
             let kind = kinds.and_then(|k| k.get(i).copied()).unwrap_or(0);
             if kind == 1 {
@@ -168,7 +184,12 @@ impl KafkaWriter {
                     "a delete without a key cannot become a tombstone; the table needs a PRIMARY KEY",
                 ));
             }
-            let timestamp = records.timestamps.as_ref().and_then(|t| t.get(i).copied()).unwrap_or(now);
+            let valid =
+                |bits: Option<&[u8]>| bits.is_none_or(|b| b.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0));
+            let timestamp = timestamps
+                .and_then(|(t, bits)| valid(bits).then(|| t.get(i).copied()).flatten())
+                .or_else(|| records.timestamps.as_ref().and_then(|t| t.get(i).copied()))
+                .unwrap_or(now);
             let partition = self.partition_for(key.as_deref());
             let size = value.as_ref().map_or(0, Bytes::len) + key.as_ref().map_or(0, Bytes::len) + 16;
             let record = Record {
