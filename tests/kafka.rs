@@ -428,7 +428,7 @@ async fn flinks_documented_table_is_written_and_read_with_its_timestamp_metadata
         let mut rows: Vec<String> = out
             .lines()
             .filter(|l| l.starts_with("+I"))
-            .map(|l| l.rsplitn(2, ", ").nth(1).expect("columns").to_owned())
+            .map(|l| l.rsplit_once(", ").expect("columns").0.to_owned())
             .collect();
         rows.sort();
         rows
