@@ -203,86 +203,103 @@ pub fn plan(options: &Options, request: &ScanRequest, upsert: bool) -> Result<Sc
     })
 }
 
-/// The `kafka` component's exports (off when upsert-kafka uses the crate).
-#[cfg(feature = "component")]
-mod component {
-    use weir_sdk::{
-        Committable, ComponentSpec, Connector, Error, Options, ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink,
-        SinkInput, Source, Split, WriterContext, export_connector,
-    };
+/// Defines and exports a Kafka component: `$connector` with `$spec`, a
+/// reader and a writer in upsert mode or not, and `$check` for the table's
+/// schema (upsert-kafka needs a PRIMARY KEY). The `kafka` component below
+/// and `upsert-kafka` are the two uses.
+#[macro_export]
+macro_rules! kafka_component {
+    ($connector:ident, spec: $spec:path, upsert: $upsert:expr, check: $check:path) => {
+        mod kafka_component {
+            use weir_sdk::{
+                Committable, ComponentSpec, Connector, Error, Options, ReadResult, Result, ScanPlan, ScanRequest,
+                Schema, Sink, SinkInput, Source, Split, WriterContext, export_connector,
+            };
+            use $crate::{KafkaReader, KafkaWriter, Settings};
 
-    use super::{KafkaReader, KafkaWriter, Settings};
+            const UPSERT: bool = $upsert;
 
-    /// The `kafka` connector.
-    struct Kafka;
+            /// The connector.
+            pub struct $connector;
 
-    impl Connector for Kafka {
-        fn spec() -> ComponentSpec {
-            super::kafka_spec()
-        }
+            impl Connector for $connector {
+                fn spec() -> ComponentSpec {
+                    $spec()
+                }
 
-        fn validate(options: &Options, _schema: &Schema) -> Result<()> {
-            Settings::parse(options, false).map(|_| ())
-        }
-    }
-
-    /// The reader as this component's source.
-    pub struct Reader(KafkaReader);
-
-    impl Source for Reader {
-        fn plan(options: &Options, _schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
-            super::plan(options, request, false)
-        }
-
-        fn open(
-            options: &Options,
-            _schema: &Schema,
-            request: &ScanRequest,
-            split: &Split,
-            state: Option<&[u8]>,
-        ) -> Result<Self> {
-            let settings = Settings::parse(options, false)?;
-            KafkaReader::open(settings, &split.payload, state, request.metadata_keys.clone()).map(Reader)
-        }
-
-        fn next(&mut self, max_records: u32) -> Result<ReadResult> {
-            self.0.next(max_records)
-        }
-
-        fn checkpoint(&mut self) -> Result<Vec<u8>> {
-            Ok(self.0.checkpoint())
-        }
-    }
-
-    /// The writer as this component's sink.
-    pub struct Writer(KafkaWriter);
-
-    impl Sink for Writer {
-        fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
-            KafkaWriter::open(Settings::parse(options, false)?, context).map(Writer)
-        }
-
-        fn write(&mut self, input: SinkInput) -> Result<()> {
-            match input {
-                SinkInput::Records(records) => self.0.write(records),
-                SinkInput::Rows(_) => {
-                    Err(Error::unsupported("the Kafka sink writes encoded records; give the table a 'format'"))
+                fn validate(options: &Options, schema: &Schema) -> Result<()> {
+                    $check(schema)?;
+                    Settings::parse(options, UPSERT).map(|_| ())
                 }
             }
-        }
 
-        fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
-            self.0.prepare_commit(checkpoint_id)
-        }
+            /// The reader as this component's source.
+            pub struct Reader(KafkaReader);
 
-        fn commit(options: &Options, committables: Vec<Committable>) -> Result<()> {
-            super::end_all(&Settings::parse(options, false)?, committables, true)
-        }
+            impl Source for Reader {
+                fn plan(options: &Options, _schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
+                    $crate::plan(options, request, UPSERT)
+                }
 
-        fn abort(options: &Options, committables: Vec<Committable>) -> Result<()> {
-            super::end_all(&Settings::parse(options, false)?, committables, false)
-        }
-    }
+                fn open(
+                    options: &Options,
+                    _schema: &Schema,
+                    request: &ScanRequest,
+                    split: &Split,
+                    state: Option<&[u8]>,
+                ) -> Result<Self> {
+                    let settings = Settings::parse(options, UPSERT)?;
+                    KafkaReader::open(settings, &split.payload, state, request.metadata_keys.clone()).map(Reader)
+                }
 
-    export_connector!(Kafka, Reader, Writer);
+                fn next(&mut self, max_records: u32) -> Result<ReadResult> {
+                    self.0.next(max_records)
+                }
+
+                fn checkpoint(&mut self) -> Result<Vec<u8>> {
+                    Ok(self.0.checkpoint())
+                }
+            }
+
+            /// The writer as this component's sink.
+            pub struct Writer(KafkaWriter);
+
+            impl Sink for Writer {
+                fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
+                    KafkaWriter::open(Settings::parse(options, UPSERT)?, context).map(Writer)
+                }
+
+                fn write(&mut self, input: SinkInput) -> Result<()> {
+                    match input {
+                        SinkInput::Records(records) => self.0.write(records),
+                        SinkInput::Rows(_) => {
+                            Err(Error::unsupported("a Kafka sink writes encoded records; give the table a format"))
+                        }
+                    }
+                }
+
+                fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
+                    self.0.prepare_commit(checkpoint_id)
+                }
+
+                fn commit(options: &Options, committables: Vec<Committable>) -> Result<()> {
+                    $crate::end_all(&Settings::parse(options, UPSERT)?, committables, true)
+                }
+
+                fn abort(options: &Options, committables: Vec<Committable>) -> Result<()> {
+                    $crate::end_all(&Settings::parse(options, UPSERT)?, committables, false)
+                }
+            }
+
+            export_connector!($connector, Reader, Writer);
+        }
+    };
 }
+
+/// Any schema will do for `kafka`.
+pub fn any_schema(_schema: &weir_sdk::Schema) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(feature = "component")]
+kafka_component!(Kafka, spec: crate::kafka_spec, upsert: false, check: crate::any_schema);

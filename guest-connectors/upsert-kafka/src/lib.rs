@@ -10,85 +10,22 @@
 //!   `sink.buffer-flush.max-rows` / `.interval` keep only the last row per
 //!   key in a buffer before it is produced, as Flink's reducing buffer.
 
-use weir_connector_kafka::{KafkaReader, KafkaWriter, Settings};
-use weir_sdk::{
-    Committable, ComponentSpec, Connector, Error, Options, ReadResult, Result, ScanPlan, ScanRequest, Schema, Sink,
-    SinkInput, Source, Split, WriterContext, export_connector,
-};
+use weir_sdk::{Error, Result, Schema};
 
-/// The `upsert-kafka` connector.
-struct UpsertKafka;
-
-impl Connector for UpsertKafka {
-    fn spec() -> ComponentSpec {
-        weir_connector_kafka::upsert_spec()
+/// The table must have a PRIMARY KEY: its columns are the record key.
+pub fn primary_key(schema: &Schema) -> Result<()> {
+    if schema.primary_key.is_empty() {
+        return Err(Error::config(
+            None,
+            "an upsert-kafka table needs a PRIMARY KEY (…) NOT ENFORCED: its columns are the record key",
+        ));
     }
-
-    fn validate(options: &Options, schema: &Schema) -> Result<()> {
-        if schema.primary_key.is_empty() {
-            return Err(Error::config(
-                None,
-                "an upsert-kafka table needs a PRIMARY KEY (…) NOT ENFORCED: its columns are the record key",
-            ));
-        }
-        Settings::parse(options, true).map(|_| ())
-    }
+    Ok(())
 }
 
-/// The reader in upsert mode.
-pub struct Reader(KafkaReader);
-
-impl Source for Reader {
-    fn plan(options: &Options, _schema: &Schema, request: &ScanRequest) -> Result<ScanPlan> {
-        weir_connector_kafka::plan(options, request, true)
-    }
-
-    fn open(
-        options: &Options,
-        _schema: &Schema,
-        request: &ScanRequest,
-        split: &Split,
-        state: Option<&[u8]>,
-    ) -> Result<Self> {
-        let settings = Settings::parse(options, true)?;
-        KafkaReader::open(settings, &split.payload, state, request.metadata_keys.clone()).map(Reader)
-    }
-
-    fn next(&mut self, max_records: u32) -> Result<ReadResult> {
-        self.0.next(max_records)
-    }
-
-    fn checkpoint(&mut self) -> Result<Vec<u8>> {
-        Ok(self.0.checkpoint())
-    }
-}
-
-/// The writer in upsert mode.
-pub struct Writer(KafkaWriter);
-
-impl Sink for Writer {
-    fn open(options: &Options, _schema: &Schema, context: &WriterContext) -> Result<Self> {
-        KafkaWriter::open(Settings::parse(options, true)?, context).map(Writer)
-    }
-
-    fn write(&mut self, input: SinkInput) -> Result<()> {
-        match input {
-            SinkInput::Records(records) => self.0.write(records),
-            SinkInput::Rows(_) => Err(Error::unsupported("upsert-kafka writes encoded records")),
-        }
-    }
-
-    fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<Committable>> {
-        self.0.prepare_commit(checkpoint_id)
-    }
-
-    fn commit(options: &Options, committables: Vec<Committable>) -> Result<()> {
-        weir_connector_kafka::end_all(&Settings::parse(options, true)?, committables, true)
-    }
-
-    fn abort(options: &Options, committables: Vec<Committable>) -> Result<()> {
-        weir_connector_kafka::end_all(&Settings::parse(options, true)?, committables, false)
-    }
-}
-
-export_connector!(UpsertKafka, Reader, Writer);
+weir_connector_kafka::kafka_component!(
+    UpsertKafka,
+    spec: weir_connector_kafka::upsert_spec,
+    upsert: true,
+    check: crate::primary_key
+);
