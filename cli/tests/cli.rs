@@ -147,6 +147,25 @@ fn run_and_check_a_job_file() {
 }
 
 #[test]
+fn check_lists_a_grant_for_every_kafka_broker() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join("cli-kafka.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE K (v STRING) WITH ('connector' = 'kafka', 'topic' = 't',
+           'properties.bootstrap.servers' = 'b1.example:9092,b2.example:9093', 'scan.startup.mode' = 'earliest-offset',
+           'format' = 'raw');
+         SELECT * FROM K;",
+    )
+    .expect("write job");
+    let o = weir(&["check", file.to_str().expect("utf-8 path")]);
+    let check = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("2 capabilities are not granted"), "{err}");
+    assert!(check.contains("--allow-net b1.example:9092") && check.contains("--allow-net b2.example:9093"), "{check}");
+}
+
+#[test]
 fn grants_come_from_flags_or_a_policy_file() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-policy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
