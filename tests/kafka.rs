@@ -101,6 +101,10 @@ async fn writes_what_librdkafka_reads() {
     assert_eq!(ns, (1..=2000).collect::<Vec<_>>());
     // Round-robin: both partitions got records.
     assert!(records.iter().any(|r| r.starts_with("0\t")) && records.iter().any(|r| r.starts_with("1\t")));
+    // In few record batches (one per partition and flush), not one per record.
+    let (batches, in_batches) = k.batches("nums-out", 2);
+    assert_eq!(in_batches, 2000);
+    assert!(batches <= 4, "{batches} batches for 2000 records");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -455,4 +459,72 @@ fn epoch_millis(text: &str) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpointed_offsets_are_committed_to_the_group_and_group_offsets_resumes_there() {
+    let k = kafka();
+    k.create_topic("grouped", 2);
+    k.client(&["produce", "grouped"], &(0..1000).map(|i| format!("{i}\n")).collect::<String>());
+    let table = |mode: &str| {
+        format!(
+            "CREATE TABLE G (v STRING) WITH ('connector' = 'kafka', 'topic' = 'grouped',
+               'properties.bootstrap.servers' = '{}', 'properties.group.id' = 'weir-group', 'format' = 'raw',
+               'scan.startup.mode' = '{mode}', 'properties.auto.offset.reset' = 'earliest'{});",
+            k.bootstrap,
+            if mode == "earliest-offset" { "" } else { ", 'scan.bounded.mode' = 'latest-offset'" }
+        )
+    };
+    // An unbounded job with checkpoints, stopped after a while: each
+    // checkpoint commits the offsets of the one before it.
+    let dir = std::env::temp_dir().join(format!("weir-group-{}", std::process::id()));
+    let sql = format!(
+        "{}
+         CREATE TABLE Discard (v STRING) WITH ('connector' = 'blackhole');
+         INSERT INTO Discard SELECT * FROM G;",
+        table("earliest-offset")
+    );
+    let job = weir_sql::parse("group.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let config = pipeline::RunConfig {
+        checkpoint_dir: Some(dir.clone()),
+        checkpoint_interval: Some(std::time::Duration::from_millis(100)),
+        stop: Some(stop.clone()),
+        ..pipeline::RunConfig::default()
+    };
+    let runtime = runtime().await;
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    match pipeline::run(&runtime, &job, &grants(), &config, &mut Vec::new()).await {
+        Err(e) if e.to_string().starts_with("stopped after checkpoint") => {}
+        other => panic!("the stop ends the job after a checkpoint: {other:?}"),
+    }
+    stopper.await.expect("stopper");
+    // librdkafka sees the group's committed offsets: every record read.
+    let committed: Vec<String> =
+        k.client(&["committed", "grouped", "weir-group"], "").lines().map(str::to_owned).collect();
+    let ends: std::collections::BTreeMap<String, i64> =
+        k.consume("grouped").iter().fold(std::collections::BTreeMap::new(), |mut m, r| {
+            let f: Vec<&str> = r.split('\t').collect();
+            let e = m.entry(f[0].to_owned()).or_insert(0);
+            *e = (*e).max(f[1].parse::<i64>().expect("offset") + 1);
+            m
+        });
+    for line in &committed {
+        let (p, o) = line.split_once('\t').expect("partition and offset");
+        assert_eq!(Some(&o.parse::<i64>().expect("offset")), ends.get(p), "{committed:?} vs {ends:?}");
+    }
+    // More records; group-offsets reads only them.
+    k.client(&["produce", "grouped"], &(1000..1100).map(|i| format!("{i}\n")).collect::<String>());
+    let out = run(&format!("{}\n SELECT * FROM G;", table("group-offsets"))).await;
+    let mut got: Vec<i64> =
+        out.lines().filter_map(|l| l.strip_prefix("+I[")?.strip_suffix(']')?.parse().ok()).collect();
+    got.sort();
+    assert_eq!(got, (1000..1100).collect::<Vec<_>>());
+    let _ = std::fs::remove_dir_all(&dir);
 }

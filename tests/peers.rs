@@ -132,6 +132,20 @@ impl Kafka {
         String::from_utf8(out.stdout).expect("UTF-8").lines().map(str::to_owned).collect()
     }
 
+    /// The number of data record batches in `topic`'s log, and of records
+    /// in them (`kafka_log.py --batches`).
+    pub fn batches(&self, topic: &str, partitions: u32) -> (u64, u64) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/kafka_log.py");
+        let out = Command::new(peers_dir().join("bin/python"))
+            .args([script, &self.bootstrap, topic, &partitions.to_string(), "--batches"])
+            .output()
+            .expect("run kafka_log.py");
+        assert!(out.status.success(), "kafka_log.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).expect("UTF-8");
+        let (b, r) = text.trim().split_once('\t').expect("batches and records");
+        (b.parse().expect("batches"), r.parse().expect("records"))
+    }
+
     /// Every record of `topic` as `partition\toffset\tkey\tvalue\ttimestamp`
     /// lines (the timestamp in epoch milliseconds).
     pub fn consume(&self, topic: &str) -> Vec<String> {

@@ -107,6 +107,14 @@ def bench_consume(bootstrap, topic, rows):
     print(n / (time.perf_counter() - start))
 
 
+def committed(bootstrap, topic, group):
+    """Prints `partition<TAB>offset` of the group's committed offsets."""
+    consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    for tp in consumer.committed([ck.TopicPartition(topic, p) for p in meta.partitions], timeout=10):
+        print(f"{tp.partition}\t{tp.offset}")
+
+
 if __name__ == "__main__":
     command, bootstrap, topic, *rest = sys.argv[1:]
     if command == "create":
@@ -117,6 +125,8 @@ if __name__ == "__main__":
         produce_transactions(bootstrap, topic)
     elif command == "consume":
         consume(bootstrap, topic)
+    elif command == "committed":
+        committed(bootstrap, topic, rest[0])
     elif command == "bench-produce":
         bench_produce(bootstrap, topic, rest[0], rest[1])
     elif command == "bench-consume":

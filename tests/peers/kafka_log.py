@@ -9,10 +9,11 @@ transaction markers found in the log: records of a transactional producer
 are held until its control record says commit (kept) or abort (dropped);
 records of a transaction with no marker yet are not committed.
 
-    kafka_log.py BOOTSTRAP TOPIC PARTITIONS
+    kafka_log.py BOOTSTRAP TOPIC PARTITIONS [--batches]
 
 prints the committed record values, one per line (UTF-8), partition by
-partition in offset order.
+partition in offset order; with --batches only `batches<TAB>records`, the
+number of data record batches in the log and of records in them.
 """
 import socket
 import struct
@@ -124,6 +125,9 @@ def records(raw, count):
         yield delta, key, value
 
 
+STATS = {"batches": 0, "records": 0}
+
+
 def committed(broker, topic, partition):
     offset, out, pending = 0, [], {}
     while True:
@@ -134,6 +138,9 @@ def committed(broker, topic, partition):
                 continue
             progressed = True
             transactional, control = attributes & 0x10, attributes & 0x20
+            if not control:
+                STATS["batches"] += 1
+                STATS["records"] += count
             for delta, key, value in records(raw, count):
                 if base + delta < offset:
                     continue
@@ -154,6 +161,9 @@ def committed(broker, topic, partition):
 if __name__ == "__main__":
     address, topic, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
     broker = Broker(address)
-    for p in range(partitions):
-        for value in committed(broker, topic, p):
+    values = [v for p in range(partitions) for v in committed(broker, topic, p)]
+    if "--batches" in sys.argv:
+        print(f"{STATS['batches']}\t{STATS['records']}")
+    else:
+        for value in values:
             print(value.decode())

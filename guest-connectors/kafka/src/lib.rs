@@ -44,7 +44,11 @@ fn common(spec: ComponentSpec) -> ComponentSpec {
             OptionSpec::string("properties.bootstrap.servers", "Comma-separated host:port list of the Kafka brokers")
                 .required(),
         )
-        .option(OptionSpec::string("properties.group.id", "Consumer group (group-offsets modes)"))
+        .option(OptionSpec::string("properties.group.id", "Consumer group (group-offsets modes, offset commits)"))
+        .option(OptionSpec::boolean(
+            "properties.commit.offsets.on.checkpoint",
+            "Commit the checkpointed offsets to the group (default true when a group is set)",
+        ))
         .option(OptionSpec::string("properties.client.id", "Client id sent to the brokers (default 'weir')"))
         .option(one_of(
             "properties.isolation.level",

@@ -79,6 +79,9 @@ pub struct Settings {
     /// upsert-kafka's reducing buffer: rows (the last per key) and the
     /// longest wait; on only when both are set above zero, as in Flink.
     pub buffer_flush: Option<(usize, Duration)>,
+    /// `properties.commit.offsets.on.checkpoint` (true): commit the
+    /// checkpointed offsets to the group.
+    pub commit_offsets: bool,
 }
 
 impl Settings {
@@ -238,6 +241,8 @@ impl Settings {
             transaction_timeout_ms: int("properties.transaction.timeout.ms", 900_000)?,
             upsert,
             buffer_flush,
+            commit_offsets: !get("properties.commit.offsets.on.checkpoint")
+                .is_some_and(|v| v.eq_ignore_ascii_case("false")),
         })
     }
 

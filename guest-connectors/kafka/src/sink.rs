@@ -290,8 +290,17 @@ impl KafkaWriter {
         } else {
             None
         };
+        // kafka-protocol starts a new batch wherever `offset - sequence`
+        // changes: without a producer id the sequence runs one behind the
+        // offset delta, so the first record's is NO_SEQUENCE (-1) and all
+        // records share one batch (otherwise each record is a batch of one,
+        // which costs brokers and consumers dearly).
+        let transactional = transactional_id.is_some();
         for (i, r) in records.iter_mut().enumerate() {
             r.offset = i as i64;
+            if !transactional {
+                r.sequence = i as i32 + NO_SEQUENCE;
+            }
         }
         let mut encoded = BytesMut::new();
         let compression = match self.settings.compression {

@@ -17,9 +17,11 @@ use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
-    BrokerId, FetchRequest, FindCoordinatorRequest, GroupId, ListOffsetsRequest, OffsetFetchRequest,
+    BrokerId, FetchRequest, FindCoordinatorRequest, GroupId, ListOffsetsRequest, OffsetCommitRequest,
+    OffsetFetchRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
@@ -72,6 +74,9 @@ pub struct KafkaReader {
     /// are not in the state, a restore fetches them again.
     unparsed: Bytes,
     metadata_keys: Vec<String>,
+    /// The offset the previous checkpoint resumes at: committed to the
+    /// group at the next checkpoint, by which time that one completed.
+    to_commit: Option<i64>,
 }
 
 /// The split payload: `topic` NUL `partition`.
@@ -102,6 +107,7 @@ impl KafkaReader {
             ready: VecDeque::new(),
             unparsed: Bytes::new(),
             metadata_keys,
+            to_commit: None,
         };
         match state {
             Some(state) => reader.restore(state)?,
@@ -216,19 +222,44 @@ impl KafkaReader {
         Ok(p.offset)
     }
 
+    /// The address of `group`'s coordinator.
+    fn group_coordinator(&mut self, group: &str) -> Result<String> {
+        let request = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_owned()));
+        let response = self.cluster.any()?.call(&request, 1)?;
+        if let Some(e) = response.error_code.err() {
+            return Err(self.broker_error(&format!("FindCoordinator for group '{group}': {e}")));
+        }
+        Ok(format!("{}:{}", response.host.as_str(), response.port))
+    }
+
+    /// Commits `offset` for this partition to the group (as a consumer
+    /// outside any group generation, as Flink's source does).
+    fn commit_offset(&mut self, group: &str, offset: i64) -> Result<()> {
+        let coordinator = self.group_coordinator(group)?;
+        let request = OffsetCommitRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
+            .with_generation_id_or_member_epoch(-1)
+            .with_retention_time_ms(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default().with_name(topic_name(&self.topic)).with_partitions(
+                vec![
+                    OffsetCommitRequestPartition::default()
+                        .with_partition_index(self.partition)
+                        .with_committed_offset(offset),
+                ],
+            )]);
+        let response = self.cluster.connection_to(&coordinator)?.call(&request, 2)?;
+        match response.topics.iter().flat_map(|t| &t.partitions).find_map(|p| p.error_code.err()) {
+            Some(e) => Err(self.broker_error(&format!("OffsetCommit for group '{group}': {e}"))),
+            None => Ok(()),
+        }
+    }
+
     /// The group's committed offset for this partition, if any.
     fn committed_offset(&mut self) -> Result<Option<i64>> {
         let group = self.settings.group_id.clone().ok_or_else(|| {
             Error::config(Some("properties.group.id"), "is needed by the 'group-offsets' startup and bounded modes")
         })?;
-        let coordinator = {
-            let request = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.clone()));
-            let response = self.cluster.any()?.call(&request, 1)?;
-            if let Some(e) = response.error_code.err() {
-                return Err(self.broker_error(&format!("FindCoordinator for group '{group}': {e}")));
-            }
-            format!("{}:{}", response.host.as_str(), response.port)
-        };
+        let coordinator = self.group_coordinator(&group)?;
         let request = OffsetFetchRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(group.clone())))
             .with_topics(Some(vec![
@@ -431,8 +462,24 @@ impl KafkaReader {
         }
     }
 
-    /// State: next offset, end, then the records not handed out yet.
+    /// State: next offset, end, then the records not handed out yet. With
+    /// a `properties.group.id` (and `properties.commit.offsets.on.checkpoint`
+    /// not false) the offset of the *previous* checkpoint is committed to
+    /// the group now: the runner asks for a checkpoint only after the one
+    /// before completed, so the group never gets ahead of a completed
+    /// checkpoint (Flink commits on completion; only for monitoring and
+    /// for a fresh start — a restore reads Weir's checkpoint).
     pub fn checkpoint(&mut self) -> Vec<u8> {
+        if let (Some(group), true) = (self.settings.group_id.clone(), self.settings.commit_offsets) {
+            if let Some(offset) = self.to_commit.take()
+                && let Err(e) = self.commit_offset(&group, offset)
+            {
+                weir_sdk::log::warn(&format!("could not commit offsets to group '{group}': {}", e.message()));
+            }
+            // Where this checkpoint resumes: before any record not handed out.
+            let first_held = self.ready.iter().chain(self.pending.values().flatten()).map(|h| h.offset).min();
+            self.to_commit = Some(first_held.map_or(self.next, |o| o.min(self.next)));
+        }
         let mut out = Vec::new();
         out.extend_from_slice(&self.next.to_le_bytes());
         out.extend_from_slice(&self.end.unwrap_or(-1).to_le_bytes());
