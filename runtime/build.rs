@@ -23,6 +23,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-connector-filesystem", "guest-connectors/filesystem"),
     ("weir-connector-kafka", "guest-connectors/kafka"),
     ("weir-connector-upsert-kafka", "guest-connectors/upsert-kafka"),
+    ("weir-connector-jdbc", "guest-connectors/jdbc"),
 ];
 
 fn main() {

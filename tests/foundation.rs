@@ -342,6 +342,7 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
             "filesystem",
             "kafka",
             "upsert-kafka",
+            "jdbc",
             "roundtrip"
         ]
     );

@@ -1,12 +1,107 @@
-//! The PostgreSQL test peer itself: started by the tests (as an
-//! unprivileged user when they run as root) on a free loopback port, with
-//! SCRAM-SHA-256 password authentication, reachable with psql.
+//! The `jdbc` connector's scan against a real PostgreSQL (started by the
+//! tests as an unprivileged user on a free loopback port, SCRAM-SHA-256),
+//! checked with psql.
 
+use weir::policy::{Endpoint, Grants};
+use weir_pipeline as pipeline;
 use weir_tests::peers::postgres;
+use weir_tests::runtime;
+
+fn grants() -> Grants {
+    Grants { connect: vec![Endpoint { host: "127.0.0.1".into(), port: postgres().port }], ..Grants::none() }
+}
+
+async fn run(sql: &str) -> weir::Result<String> {
+    let runtime = runtime().await;
+    let job = weir_sql::parse("jdbc.sql", sql).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    pipeline::run(&runtime, &job, &grants(), &pipeline::RunConfig::default(), &mut out).await?;
+    Ok(String::from_utf8(out).expect("UTF-8"))
+}
+
+fn table(name: &str, columns: &str, extra: &str, password: &str) -> String {
+    let pg = postgres();
+    format!(
+        "CREATE TABLE {name} ({columns}) WITH ('connector' = 'jdbc', 'url' = '{}', 'table-name' = '{name}',
+           'username' = '{}', 'password' = '{password}'{extra});",
+        pg.url(),
+        pg.user
+    )
+}
 
 #[test]
 fn the_peer_starts_and_answers_psql_with_a_password() {
     let pg = postgres();
     assert_eq!(pg.psql("SELECT 1 + 1").trim(), "2");
-    assert!(pg.psql("SHOW password_encryption").trim() == "scram-sha-256");
+    assert_eq!(pg.psql("SHOW password_encryption").trim(), "scram-sha-256");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partitioned_scan_returns_exactly_the_table() {
+    let pg = postgres();
+    pg.psql(
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT, amount NUMERIC(10,2), paid BOOLEAN,
+           placed TIMESTAMP(3), day DATE, raw BYTEA, seen TIMESTAMPTZ);
+         INSERT INTO orders SELECT i, 'c' || (i % 97), (i * 1.25)::numeric(10,2), i % 3 = 0,
+           TIMESTAMP '2024-01-01 00:00:00' + i * INTERVAL '1 second', DATE '2024-01-01' + (i % 30),
+           decode(lpad(to_hex(i), 8, '0'), 'hex'), TIMESTAMPTZ '2024-01-01 00:00:00+00' + i * INTERVAL '1 minute'
+         FROM generate_series(1, 100000) AS i;
+         UPDATE orders SET customer = NULL WHERE id % 1000 = 0;",
+    );
+    let columns = "id BIGINT, customer STRING, amount DECIMAL(10, 2), paid BOOLEAN, placed TIMESTAMP(3), day DATE, \
+                   raw BYTES, seen TIMESTAMP_LTZ(3)";
+    let sql = format!(
+        "{}
+         SELECT id, customer, amount, paid FROM orders;",
+        table(
+            "orders",
+            columns,
+            ", 'scan.partition.column' = 'id', 'scan.partition.num' = '4', 'scan.partition.lower-bound' = '1',
+               'scan.partition.upper-bound' = '100000', 'scan.fetch-size' = '5000', 'scan.parallelism' = '2'",
+            pg.password
+        )
+    );
+    let out = run(&sql).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut got: Vec<String> = out.lines().filter(|l| l.starts_with("+I")).map(str::to_owned).collect();
+    got.sort();
+    // psql's view of the same rows, printed as Weir prints them.
+    let mut want: Vec<String> = pg
+        .psql("SELECT id, coalesce(customer, 'null'), amount, paid FROM orders")
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            format!("+I[{}, {}, {}, {}]", f[0], f[1], f[2], if f[3] == "t" { "true" } else { "false" })
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got.len(), 100_000);
+    assert_eq!(got, want);
+    // The other types, on a few rows.
+    let out = run(&format!(
+        "{}\n SELECT placed, day, raw, seen FROM orders WHERE id = 42;",
+        table("orders", columns, "", pg.password)
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.trim(), "+I[2024-01-01T00:00:42, 2024-01-13, [0, 0, 0, 42], 2024-01-01T00:42:00Z]", "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_and_a_missing_table_say_so_without_the_password() {
+    let pg = postgres();
+    let e =
+        run(&format!("{}\n SELECT * FROM t;", table("t", "a INT", "", "not-the-password"))).await.expect_err("refused");
+    let message = e.to_string();
+    assert!(
+        message.contains("password authentication failed") && message.contains("table 'T'")
+            || message.contains("refused user"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-password"), "the password leaked: {message}");
+    let e = run(&format!("{}\n SELECT * FROM no_such_table;", table("no_such_table", "a INT", "", pg.password)))
+        .await
+        .expect_err("refused");
+    let message = e.to_string();
+    assert!(message.contains("no table 'no_such_table'") && message.contains("42P01"), "{message}");
+    assert!(!message.contains(pg.password), "the password leaked: {message}");
 }

@@ -120,6 +120,26 @@ async fn every_built_in_component_conforms() {
                     ..Default::default()
                 }
             }
+            "weir-connector-jdbc" => {
+                let pg = weir_tests::peers::postgres();
+                pg.psql(
+                    "CREATE TABLE IF NOT EXISTS verify_rows (id BIGINT, name TEXT);
+                     TRUNCATE verify_rows; INSERT INTO verify_rows SELECT i, 'n' || i FROM generate_series(1, 300) i;",
+                );
+                VerifyConfig {
+                    options: options(&[
+                        ("url", &pg.url()),
+                        ("table-name", "verify_rows"),
+                        ("username", pg.user),
+                        ("password", pg.password),
+                    ]),
+                    grants: Grants {
+                        connect: vec![Endpoint { host: "127.0.0.1".into(), port: pg.port }],
+                        ..Grants::none()
+                    },
+                    ..Default::default()
+                }
+            }
             "weir-connector-print" => {
                 VerifyConfig { grants: Grants { stdout: true, ..Grants::none() }, ..Default::default() }
             }

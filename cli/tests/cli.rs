@@ -44,7 +44,8 @@ fn connectors_lists_the_builtins() {
             "socket",
             "filesystem",
             "kafka",
-            "upsert-kafka"
+            "upsert-kafka",
+            "jdbc"
         ]
     );
 }
@@ -73,7 +74,7 @@ fn describe_unknown_identifier_fails_helpfully() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
-            "no connector or format named 'kafak'; the catalog has: raw, csv, json, changelog-csv, debezium-json, canal-json, maxwell-json, ogg-json, blackhole, datagen, print, socket, filesystem, kafka, upsert-kafka"
+            "no connector or format named 'kafak'; the catalog has: raw, csv, json, changelog-csv, debezium-json, canal-json, maxwell-json, ogg-json, blackhole, datagen, print, socket, filesystem, kafka, upsert-kafka, jdbc"
         ),
         "{err}"
     );

@@ -160,9 +160,18 @@ pub fn needs(declared: &[Capability], options: &[(String, String)], base: &Path)
                 target = absolute(base, &target).display().to_string();
             }
             // An endpoint option may list several (`properties.bootstrap.servers`
-            // = `b1:9092,b2:9092`): one need each.
+            // = `b1:9092,b2:9092`): one need each. A URL
+            // (`jdbc:postgresql://db:5432/app`) needs its host:port.
             let targets: Vec<String> = if c.kind == CapabilityKind::TcpConnect {
-                target.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()
+                target
+                    .split(',')
+                    .map(|t| {
+                        let t = t.trim();
+                        let authority = t.split_once("://").map_or(t, |(_, rest)| rest);
+                        authority.split(['/', '?']).next().unwrap_or_default().to_owned()
+                    })
+                    .filter(|t| !t.is_empty())
+                    .collect()
             } else {
                 vec![target]
             };
@@ -370,5 +379,8 @@ mod tests {
         let options = [("properties.bootstrap.servers".to_owned(), "b1:9092, b2:9093,".to_owned())];
         let n = needs(&declared, &options, Path::new("/"));
         assert_eq!(n, [need(CapabilityKind::TcpConnect, "b1:9092"), need(CapabilityKind::TcpConnect, "b2:9093")]);
+        let declared = [Capability { kind: CapabilityKind::TcpConnect, target: "{url}".into(), when_option: None }];
+        let options = [("url".to_owned(), "jdbc:postgresql://db.example:5432/app?ssl=false".to_owned())];
+        assert_eq!(needs(&declared, &options, Path::new("/")), [need(CapabilityKind::TcpConnect, "db.example:5432")]);
     }
 }

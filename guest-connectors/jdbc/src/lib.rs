@@ -1,0 +1,346 @@
+//! Flink's `jdbc` connector as a sandboxed component, for PostgreSQL:
+//! its wire protocol is spoken here, inside the component (`pg`, on
+//! `postgres-protocol` over wasi:sockets); the host has no database client.
+//!
+//! This is the **scan** side: the table (or `scan.partition.*` ranges of
+//! it, one split each, as Flink cuts them) read through a cursor,
+//! `scan.fetch-size` rows per round trip. A split's checkpoint is the
+//! number of rows it handed out; the query orders its rows (by the PRIMARY
+//! KEY, else by every column — identical rows are interchangeable), so a
+//! restore skips exactly those. Lookups, the sink and MySQL are not built
+//! yet (issue 17); their options are not declared, so a table using them
+//! is refused by name.
+
+mod pg;
+
+use weir_sdk::text::push_text;
+use weir_sdk::{
+    Accepted, BatchBuilder, CapabilityKind, ComponentSpec, Connector, Error, LogicalType, OptionSpec, OptionType,
+    Options, OptionsExt, Payload, ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split,
+    export_source,
+};
+
+impl Connector for Reader {
+    fn spec() -> ComponentSpec {
+        ComponentSpec::new("jdbc", "A PostgreSQL table (Flink's JDBC connector; the protocol inside the component)")
+            .payload(Payload::Rows)
+            .option(OptionSpec::string("url", "jdbc:postgresql://host:port/database").required())
+            .option(OptionSpec::string("table-name", "The table to read").required())
+            .option(OptionSpec::string("username", "The user to log in as"))
+            .option(OptionSpec::string("password", "The user's password").secret())
+            .option(OptionSpec::string(
+                "driver",
+                "Accepted for Flink compatibility and ignored: no JVM driver exists here, the dialect comes from 'url'",
+            ))
+            .option(
+                OptionSpec::new("connection.max-retry-timeout", OptionType::Duration, "Longest wait for the server")
+                    .default_value("60 s"),
+            )
+            .option(OptionSpec::string("scan.partition.column", "Numeric column the scan is split on"))
+            .option(OptionSpec::int("scan.partition.num", "Number of splits"))
+            .option(OptionSpec::long("scan.partition.lower-bound", "Smallest value of the first split"))
+            .option(OptionSpec::long("scan.partition.upper-bound", "Largest value of the last split"))
+            .option(OptionSpec::int("scan.fetch-size", "Rows per round trip (0: 10000)").default_value("0"))
+            .option(OptionSpec::boolean("scan.auto-commit", "Accepted; reads run in one read-only transaction"))
+            .option(OptionSpec::int("scan.parallelism", "Readers in parallel"))
+            .capability(CapabilityKind::TcpConnect, "{url}")
+    }
+
+    fn validate(options: &Options, schema: &Schema) -> Result<()> {
+        Settings::parse(options, schema).map(|_| ())
+    }
+}
+
+/// The options, parsed.
+struct Settings {
+    address: String,
+    database: String,
+    table: String,
+    user: String,
+    password: Option<String>,
+    /// `(column, lower, upper, splits)`.
+    partition: Option<(String, i64, i64, i64)>,
+    fetch_size: u32,
+}
+
+impl Settings {
+    fn parse(options: &Options, schema: &Schema) -> Result<Settings> {
+        let url = options.string("url")?;
+        let rest = match url.split_once("://") {
+            Some(("jdbc:postgresql", rest)) => rest,
+            Some(("jdbc:mysql" | "jdbc:mariadb", _)) => {
+                return Err(Error::config(Some("url"), "MySQL/MariaDB is not supported yet; jdbc:postgresql is"));
+            }
+            _ => {
+                return Err(Error::config(
+                    Some("url"),
+                    format!("'{url}' is not a supported JDBC URL; write jdbc:postgresql://host:port/database"),
+                ));
+            }
+        };
+        let (authority, database) = rest.split_once('/').unwrap_or((rest, "postgres"));
+        let database = database.split('?').next().unwrap_or_default();
+        let address = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            authority.to_owned()
+        } else {
+            return Err(Error::config(Some("url"), "name the port: jdbc:postgresql://host:5432/database"));
+        };
+        let get = |k: &str| options.get(k).map(str::trim).filter(|v| !v.is_empty());
+        let partition = match get("scan.partition.column") {
+            Some(column) => {
+                if !schema.fields.iter().any(|f| f.name == column) {
+                    return Err(Error::config(
+                        Some("scan.partition.column"),
+                        format!("'{column}' is not a column of the table"),
+                    ));
+                }
+                let need = |k: &str| -> Result<i64> {
+                    get(k)
+                        .ok_or_else(|| Error::config(Some(k), "is required with 'scan.partition.column'"))?
+                        .parse()
+                        .map_err(|_| Error::config(Some(k), "must be a whole number"))
+                };
+                let (lower, upper, num) = (
+                    need("scan.partition.lower-bound")?,
+                    need("scan.partition.upper-bound")?,
+                    need("scan.partition.num")?,
+                );
+                if lower > upper || num < 1 {
+                    return Err(Error::config(
+                        Some("scan.partition.num"),
+                        "needs lower-bound <= upper-bound and at least one partition",
+                    ));
+                }
+                Some((column.to_owned(), lower, upper, num))
+            }
+            None => None,
+        };
+        Ok(Settings {
+            address,
+            database: if database.is_empty() { "postgres".to_owned() } else { database.to_owned() },
+            table: options.string("table-name")?.to_owned(),
+            user: get("username").unwrap_or("postgres").to_owned(),
+            password: get("password").map(str::to_owned),
+            partition,
+            fetch_size: match options.long("scan.fetch-size")? {
+                n if n > 0 => n.min(1_000_000) as u32,
+                _ => 10_000,
+            },
+        })
+    }
+
+    fn connect(&self) -> Result<pg::Connection> {
+        pg::Connection::open(&self.address, &self.database, &self.user, self.password.as_deref())
+    }
+}
+
+/// Flink's numeric split of `[lower, upper]` into `num` ranges
+/// (`JdbcNumericBetweenParametersProvider`).
+fn ranges(lower: i64, upper: i64, num: i64) -> Vec<(i64, i64)> {
+    let count = upper - lower + 1;
+    let batches = num.min(count);
+    let size = (count + batches - 1) / batches;
+    let big = count - (size - 1) * batches;
+    let mut start = lower;
+    (0..batches)
+        .map(|i| {
+            let end = start + size - 1 - i64::from(i >= big);
+            let range = (start, end);
+            start = end + 1;
+            range
+        })
+        .collect()
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A split's query: its columns, its range, a deterministic order.
+fn split_query(settings: &Settings, schema: &Schema, range: Option<(i64, i64)>) -> String {
+    let columns: Vec<String> = schema.fields.iter().map(|f| quote(&f.name)).collect();
+    let mut sql = format!("SELECT {} FROM {}", columns.join(", "), settings.table);
+    if let (Some((column, ..)), Some((lo, hi))) = (&settings.partition, range) {
+        sql.push_str(&format!(" WHERE {} BETWEEN {lo} AND {hi}", quote(column)));
+    }
+    let order: Vec<String> = if schema.primary_key.is_empty() {
+        (1..=schema.fields.len()).map(|i| i.to_string()).collect()
+    } else {
+        schema.primary_key.iter().map(|k| quote(k)).collect()
+    };
+    sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    sql
+}
+
+/// A SQL error in the table's terms.
+fn statement_error(settings: &Settings, e: pg::ServerError) -> Error {
+    match e.code.as_str() {
+        "42P01" => Error::config(
+            Some("table-name"),
+            format!("PostgreSQL has no table '{}': {} ({})", settings.table, e.message, e.code),
+        ),
+        "42703" => Error::config(
+            None,
+            format!("a column of the table is not in PostgreSQL's '{}': {} ({})", settings.table, e.message, e.code),
+        ),
+        _ => Error::connection(format!("PostgreSQL, table '{}': {} ({})", settings.table, e.message, e.code)),
+    }
+}
+
+/// Reads one split through a cursor.
+pub struct Reader {
+    settings: Settings,
+    schema: Schema,
+    connection: Option<pg::Connection>,
+    query: String,
+    /// Rows handed out (the checkpoint state).
+    emitted: u64,
+    done: bool,
+}
+
+impl Source for Reader {
+    fn plan(options: &Options, schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
+        let settings = Settings::parse(options, schema)?;
+        // Log in once at planning: a wrong password or a missing table is
+        // reported before any split starts.
+        let mut connection = settings.connect()?;
+        connection
+            .query(
+                &format!(
+                    "SELECT {} FROM {} LIMIT 0",
+                    schema.fields.iter().map(|f| quote(&f.name)).collect::<Vec<_>>().join(", "),
+                    settings.table
+                ),
+                |_| Ok(()),
+            )?
+            .map_err(|e| statement_error(&settings, e))?;
+        let splits = match &settings.partition {
+            Some((_, lower, upper, num)) => ranges(*lower, *upper, *num)
+                .into_iter()
+                .map(|(lo, hi)| Split {
+                    id: format!("{}[{lo}..{hi}]", settings.table),
+                    payload: format!("{lo} {hi}").into_bytes(),
+                })
+                .collect(),
+            None => vec![Split { id: settings.table.clone(), payload: Vec::new() }],
+        };
+        Ok(ScanPlan {
+            splits,
+            bounded: true,
+            accepted: Accepted { projection: false, filters: Vec::new(), limit: false, partitions: false },
+        })
+    }
+
+    fn open(
+        options: &Options,
+        schema: &Schema,
+        _request: &ScanRequest,
+        split: &Split,
+        state: Option<&[u8]>,
+    ) -> Result<Self> {
+        let settings = Settings::parse(options, schema)?;
+        let range = std::str::from_utf8(&split.payload)
+            .ok()
+            .and_then(|t| t.split_once(' '))
+            .and_then(|(lo, hi)| Some((lo.parse().ok()?, hi.parse().ok()?)));
+        let emitted = match state {
+            Some(s) => u64::from_le_bytes(s.try_into().map_err(|_| Error::unsupported("not a jdbc reader's state"))?),
+            None => 0,
+        };
+        let mut query = split_query(&settings, schema, range);
+        if emitted > 0 {
+            query.push_str(&format!(" OFFSET {emitted}"));
+        }
+        Ok(Reader { settings, schema: schema.clone(), connection: None, query, emitted, done: false })
+    }
+
+    fn next(&mut self, max_records: u32) -> Result<ReadResult> {
+        if self.done {
+            return Ok(ReadResult::EndOfSplit);
+        }
+        if self.connection.is_none() {
+            let mut c = self.settings.connect()?;
+            let begin = format!("BEGIN READ ONLY; DECLARE weir_scan NO SCROLL CURSOR FOR {}", self.query);
+            c.query(&begin, |_| Ok(()))?.map_err(|e| statement_error(&self.settings, e))?;
+            self.connection = Some(c);
+        }
+        let fetch = format!("FETCH {} FROM weir_scan", self.settings.fetch_size.min(max_records.max(1) * 4));
+        let mut batch = BatchBuilder::new(&self.schema);
+        let fields = self.schema.fields.clone();
+        let style = weir_sdk::text::TextStyle::default();
+        let mut rows = 0u64;
+        let connection = self.connection.as_mut().expect("connected above");
+        let result = connection.query(&fetch, |row| {
+            for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
+                let column = batch.column(i);
+                match value {
+                    None => column.push_null()?,
+                    Some(text) => push_pg_text(column, &field.data_type, text, &style)
+                        .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
+                }
+            }
+            batch.end_row(RowKind::Insert)?;
+            rows += 1;
+            Ok(())
+        })?;
+        result.map_err(|e| statement_error(&self.settings, e))?;
+        if rows == 0 {
+            let _ = connection.query("COMMIT", |_| Ok(()))?;
+            self.connection = None;
+            self.done = true;
+            return Ok(ReadResult::EndOfSplit);
+        }
+        self.emitted += rows;
+        Ok(ReadResult::Rows(batch.finish()?))
+    }
+
+    fn checkpoint(&mut self) -> Result<Vec<u8>> {
+        Ok(self.emitted.to_le_bytes().to_vec())
+    }
+}
+
+/// A value in PostgreSQL's text output as the column's type: booleans are
+/// `t`/`f`, bytea `\x` + hex, TIMESTAMPTZ ends in the session's zone
+/// (UTC, `+00`); the rest is as Flink's text formats read it.
+fn push_pg_text(
+    column: &mut weir_sdk::ColumnBuilder,
+    ty: &LogicalType,
+    text: &str,
+    style: &weir_sdk::text::TextStyle,
+) -> std::result::Result<(), String> {
+    use LogicalType as T;
+    let pushed = match ty {
+        T::Boolean => column.push_bool(match text {
+            "t" => true,
+            "f" => false,
+            other => return Err(format!("'{other}' is not a PostgreSQL boolean")),
+        }),
+        T::Binary(_) | T::Varbinary(_) | T::Bytes => {
+            let hex = text.strip_prefix("\\x").ok_or("bytea is not in hex output")?;
+            let bytes: std::result::Result<Vec<u8>, _> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16)).collect();
+            column.push_bytes(&bytes.map_err(|_| "bytea is not hex")?)
+        }
+        T::TimestampLtz(_) => {
+            // The session's zone is UTC: `…+00` is Flink's `…Z`.
+            let utc = text.strip_suffix("+00:00").or_else(|| text.strip_suffix("+00")).ok_or("not in UTC")?;
+            return push_text(column, ty, &format!("{utc}Z"), style);
+        }
+        _ => return push_text(column, ty, text, style),
+    };
+    pushed.map_err(|e| e.message())
+}
+
+export_source!(Reader);
+
+#[cfg(test)]
+mod tests {
+    use super::ranges;
+
+    #[test]
+    fn partitions_are_cut_as_flink_cuts_them() {
+        assert_eq!(ranges(1, 10, 3), [(1, 4), (5, 7), (8, 10)]);
+        assert_eq!(ranges(0, 1, 5), [(0, 0), (1, 1)]);
+        assert_eq!(ranges(-5, 5, 1), [(-5, 5)]);
+    }
+}
