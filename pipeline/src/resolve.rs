@@ -146,9 +146,13 @@ impl Resolved {
     pub fn changelog(&self) -> Vec<RowKind> {
         // An upsert connector (upsert-kafka) decides itself: writing, it
         // takes every kind by key; reading, it makes deletes of tombstones.
+        // An upsert sink applies every kind by its PRIMARY KEY (without
+        // one it appends: inserts only).
         if self.connector.spec.sink_abilities.contains(&"upsert") {
             return match self.role {
+                Role::Sink if self.table.schema.primary_key.is_empty() => vec![RowKind::Insert],
                 Role::Sink => vec![RowKind::Insert, RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete],
+                _ if self.connector.spec.changelog_mode.is_empty() => vec![RowKind::Insert],
                 _ => self.connector.spec.changelog_mode.clone(),
             };
         }

@@ -16,8 +16,8 @@ mod pg;
 use weir_sdk::text::push_text;
 use weir_sdk::{
     Accepted, BatchBuilder, CapabilityKind, ComponentSpec, Connector, Error, LogicalType, OptionSpec, OptionType,
-    Options, OptionsExt, Payload, ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Source, Split,
-    export_source,
+    Options, OptionsExt, Payload, ReadResult, Result, RowKind, ScanPlan, ScanRequest, Schema, Sink, SinkInput, Source,
+    Split, WriterContext,
 };
 
 impl Connector for Reader {
@@ -43,6 +43,12 @@ impl Connector for Reader {
             .option(OptionSpec::int("scan.fetch-size", "Rows per round trip (0: 10000)").default_value("0"))
             .option(OptionSpec::boolean("scan.auto-commit", "Accepted; reads run in one read-only transaction"))
             .option(OptionSpec::int("scan.parallelism", "Readers in parallel"))
+            .option(
+                OptionSpec::int("sink.buffer-flush.max-rows", "Rows buffered before a flush (0: only at checkpoints)")
+                    .default_value("100"),
+            )
+            .option(OptionSpec::int("sink.parallelism", "Writers in parallel"))
+            .sink_abilities(weir_sdk::SinkAbilities::UPSERT)
             .capability(CapabilityKind::TcpConnect, "{url}")
     }
 
@@ -331,7 +337,180 @@ fn push_pg_text(
     pushed.map_err(|e| e.message())
 }
 
-export_source!(Reader);
+/// Writes rows: appended without a PRIMARY KEY; with one, upserted
+/// (`INSERT … ON CONFLICT (key) DO UPDATE`), -D deleted by key, -U
+/// dropped (its +U follows). Statements are buffered and run at
+/// `sink.buffer-flush.max-rows` and at every checkpoint, each flush in one
+/// transaction — at-least-once, as Flink's JDBC sink; replaying an upsert
+/// is harmless, replaying an append is not (so give tables a key).
+pub struct Writer {
+    settings: Settings,
+    schema: Schema,
+    connection: Option<pg::Connection>,
+    /// SQL statements not run yet, and the rows they hold.
+    pending: Vec<String>,
+    rows: usize,
+    max_rows: usize,
+}
+
+impl Writer {
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.connection.is_none() {
+            self.connection = Some(self.settings.connect()?);
+        }
+        let sql = format!("BEGIN; {}; COMMIT", self.pending.join("; "));
+        let connection = self.connection.as_mut().expect("connected above");
+        let result = connection.query(&sql, |_| Ok(()));
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = connection.query("ROLLBACK", |_| Ok(()));
+                return Err(statement_error(&self.settings, e));
+            }
+            Err(e) => {
+                self.connection = None;
+                return Err(e);
+            }
+        }
+        self.pending.clear();
+        self.rows = 0;
+        Ok(())
+    }
+}
+
+/// A value as a SQL literal for PostgreSQL (standard-conforming strings).
+fn literal(out: &mut String, ty: &LogicalType, value: weir_sdk::ValueRef<'_>) -> std::result::Result<(), String> {
+    use LogicalType as T;
+    use weir_sdk::ValueRef as V;
+    let style = weir_sdk::text::TextStyle::default();
+    match (ty, value) {
+        (_, V::Null) => out.push_str("NULL"),
+        (_, V::Bool(b)) => out.push_str(if b { "TRUE" } else { "FALSE" }),
+        (_, V::Bytes(b)) => {
+            out.push_str("'\\x");
+            for byte in b {
+                out.push_str(&format!("{byte:02x}"));
+            }
+            out.push_str("'::bytea");
+        }
+        (T::Char(_) | T::Varchar(_) | T::String, V::Str(text)) => {
+            if text.contains('\0') {
+                return Err("PostgreSQL text cannot hold a NUL character".into());
+            }
+            out.push('\'');
+            out.push_str(&text.replace('\'', "''"));
+            out.push('\'');
+        }
+        (T::Date | T::Time(_) | T::Timestamp(_) | T::TimestampLtz(_), value) => {
+            out.push('\'');
+            weir_sdk::text::write_text(out, ty, value, &style)?;
+            out.push('\'');
+        }
+        (_, value) => weir_sdk::text::write_text(out, ty, value, &style)?,
+    }
+    Ok(())
+}
+
+impl Sink for Writer {
+    fn open(options: &Options, schema: &Schema, _context: &WriterContext) -> Result<Self> {
+        let settings = Settings::parse(options, schema)?;
+        let max_rows = match options.get("sink.buffer-flush.max-rows").map(str::trim) {
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| Error::config(Some("sink.buffer-flush.max-rows"), "must be a whole number"))?,
+            None => 100,
+        };
+        let connection = Some(settings.connect()?);
+        Ok(Writer { settings, schema: schema.clone(), connection, pending: Vec::new(), rows: 0, max_rows })
+    }
+
+    fn write(&mut self, input: SinkInput) -> Result<()> {
+        let SinkInput::Rows(batch) = input else {
+            return Err(Error::unsupported("the jdbc sink takes rows"));
+        };
+        let reader = weir_sdk::BatchReader::new(&batch);
+        let columns: Vec<String> = self.schema.fields.iter().map(|f| quote(&f.name)).collect();
+        let key: Vec<usize> = self
+            .schema
+            .primary_key
+            .iter()
+            .filter_map(|k| self.schema.fields.iter().position(|f| &f.name == k))
+            .collect();
+        for r in 0..reader.rows() {
+            let kind = reader.row_kind(r);
+            let value = |c: usize| -> Result<String> {
+                let mut out = String::new();
+                let field = &self.schema.fields[c];
+                literal(&mut out, &field.data_type, reader.value(c, r)?)
+                    .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
+                Ok(out)
+            };
+            let sql = match kind {
+                RowKind::UpdateBefore if !key.is_empty() => continue,
+                RowKind::Delete if !key.is_empty() => {
+                    let conditions = key
+                        .iter()
+                        .map(|&c| Ok(format!("{} = {}", columns[c], value(c)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    format!("DELETE FROM {} WHERE {}", self.settings.table, conditions.join(" AND "))
+                }
+                RowKind::Insert | RowKind::UpdateAfter => {
+                    let values = (0..columns.len()).map(value).collect::<Result<Vec<_>>>()?;
+                    let mut sql = format!(
+                        "INSERT INTO {} ({}) VALUES ({})",
+                        self.settings.table,
+                        columns.join(", "),
+                        values.join(", ")
+                    );
+                    if !key.is_empty() {
+                        let keys: Vec<&str> = key.iter().map(|&c| columns[c].as_str()).collect();
+                        let updates: Vec<String> = (0..columns.len())
+                            .filter(|c| !key.contains(c))
+                            .map(|c| format!("{0} = EXCLUDED.{0}", columns[c]))
+                            .collect();
+                        if updates.is_empty() {
+                            sql.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", ")));
+                        } else {
+                            sql.push_str(&format!(
+                                " ON CONFLICT ({}) DO UPDATE SET {}",
+                                keys.join(", "),
+                                updates.join(", ")
+                            ));
+                        }
+                    }
+                    sql
+                }
+                _ => {
+                    return Err(Error::data(
+                        r as u64,
+                        b"",
+                        "a table without a PRIMARY KEY takes inserts only; declare the key to apply updates and deletes",
+                    ));
+                }
+            };
+            self.pending.push(sql);
+            self.rows += 1;
+            if self.max_rows > 0 && self.rows >= self.max_rows {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<weir_sdk::Committable>> {
+        self.flush()?;
+        Ok(Vec::new())
+    }
+
+    fn commit(_options: &Options, _committables: Vec<weir_sdk::Committable>) -> Result<()> {
+        Ok(())
+    }
+}
+
+weir_sdk::export_connector!(Reader, Reader, Writer);
 
 #[cfg(test)]
 mod tests {
