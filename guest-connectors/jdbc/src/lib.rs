@@ -33,8 +33,12 @@ impl Connector for Reader {
                 "Accepted for Flink compatibility and ignored: no JVM driver exists here, the dialect comes from 'url'",
             ))
             .option(
-                OptionSpec::new("connection.max-retry-timeout", OptionType::Duration, "Longest wait for the server")
-                    .default_value("60 s"),
+                OptionSpec::new(
+                    "connection.max-retry-timeout",
+                    OptionType::Duration,
+                    "Accepted for Flink compatibility; connections are not retried yet (a failure fails the call)",
+                )
+                .default_value("60 s"),
             )
             .option(OptionSpec::string("scan.partition.column", "Numeric column the scan is split on"))
             .option(OptionSpec::int("scan.partition.num", "Number of splits"))
