@@ -11,10 +11,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, RequestHeader, TopicName};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use weir_sdk::{Error, Result};
 
@@ -99,16 +99,14 @@ impl Connection {
         let mut buffer = vec![0u8; length as usize];
         self.stream.read_exact(&mut buffer).map_err(|e| self.io_error("read from", &e))?;
         let mut buffer = Bytes::from(buffer);
-        let correlation = buffer.get_i32();
-        if correlation != self.correlation {
+        // The header (correlation id, and tagged fields when flexible).
+        let header = ResponseHeader::decode(&mut buffer, R::Response::header_version(version))
+            .map_err(|e| self.garbled(R::KEY, version, &format!("header: {e}")))?;
+        if header.correlation_id != self.correlation {
             return Err(Error::connection(format!(
-                "Kafka broker {} answered request {} with correlation id {correlation}",
-                self.address, self.correlation
+                "Kafka broker {} answered request {} with correlation id {}",
+                self.address, self.correlation, header.correlation_id
             )));
-        }
-        // Flexible response headers carry tagged fields after the id.
-        if R::Response::header_version(version) >= 1 {
-            skip_tagged_fields(&mut buffer).ok_or_else(|| self.garbled(R::KEY, version, "truncated header"))?;
         }
         R::Response::decode(&mut buffer, version).map_err(|e| self.garbled(R::KEY, version, &e.to_string()))
     }
@@ -127,35 +125,6 @@ impl Connection {
             self.address
         ))
     }
-}
-
-/// Skips a tagged-field section (unsigned varint count, then key, size, bytes).
-fn skip_tagged_fields(buf: &mut Bytes) -> Option<()> {
-    let count = varint(buf)?;
-    for _ in 0..count {
-        varint(buf)?;
-        let size = varint(buf)? as usize;
-        if buf.remaining() < size {
-            return None;
-        }
-        buf.advance(size);
-    }
-    Some(())
-}
-
-fn varint(buf: &mut Bytes) -> Option<u32> {
-    let mut value = 0u32;
-    for shift in (0..35).step_by(7) {
-        if !buf.has_remaining() {
-            return None;
-        }
-        let b = buf.get_u8();
-        value |= u32::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
 }
 
 /// A topic name as the protocol types want it.

@@ -146,17 +146,14 @@ impl KafkaWriter {
         let slice = |v: &weir_sdk::VarData, i: usize| -> Bytes {
             Bytes::copy_from_slice(&v.data[v.offsets[i] as usize..v.offsets[i + 1] as usize])
         };
-        // upsert-kafka: -U is dropped, -D becomes a tombstone (null value).
-        let kinds: Option<&[i8]> =
-            records.metadata.iter().find(|(k, _)| k == ROW_KIND).and_then(|(_, c)| match &c.data {
-                ColumnData::Int8(kinds) if self.settings.upsert => Some(kinds.as_slice()),
-                _ => None,
-            });
-        // Written metadata: `timestamp` (epoch milliseconds; null: now).
+        // Written metadata: `timestamp` (epoch milliseconds; null: now);
+        // upsert-kafka's row kinds: -U is dropped, -D becomes a tombstone.
         let mut timestamps: Option<(&[i64], Option<&[u8]>)> = None;
+        let mut kinds: Option<&[i8]> = None;
         for (key, column) in &records.metadata {
             match (key.as_str(), &column.data) {
                 ("timestamp", ColumnData::Int64(t)) => timestamps = Some((t.as_slice(), column.validity.as_deref())),
+                (ROW_KIND, ColumnData::Int8(k)) if self.settings.upsert => kinds = Some(k.as_slice()),
                 (ROW_KIND, _) => {}
                 (other, _) => {
                     return Err(Error::config(
@@ -173,9 +170,7 @@ impl KafkaWriter {
             if kind == 1 {
                 continue;
             }
-            let key = keys.and_then(|(v, valid)| {
-                valid.is_none_or(|bits| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)).then(|| slice(v, i))
-            });
+            let key = keys.and_then(|(v, bits)| valid(bits, i).then(|| slice(v, i)));
             let value = (kind != 3).then(|| slice(&records.values, i));
             if value.is_none() && key.is_none() {
                 return Err(Error::data(
@@ -184,14 +179,11 @@ impl KafkaWriter {
                     "a delete without a key cannot become a tombstone; the table needs a PRIMARY KEY",
                 ));
             }
-            let valid =
-                |bits: Option<&[u8]>| bits.is_none_or(|b| b.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0));
             let timestamp = timestamps
-                .and_then(|(t, bits)| valid(bits).then(|| t.get(i).copied()).flatten())
+                .and_then(|(t, bits)| valid(bits, i).then(|| t.get(i).copied()).flatten())
                 .or_else(|| records.timestamps.as_ref().and_then(|t| t.get(i).copied()))
                 .unwrap_or(now);
             let partition = self.partition_for(key.as_deref());
-            let size = value.as_ref().map_or(0, Bytes::len) + key.as_ref().map_or(0, Bytes::len) + 16;
             let record = Record {
                 transactional: false,
                 control: false,
@@ -219,7 +211,7 @@ impl KafkaWriter {
                     }
                     reducer.since.get_or_insert_with(std::time::Instant::now);
                 }
-                None => self.stage(partition, record, size)?,
+                None => self.stage(partition, record)?,
             }
         }
         let due = self
@@ -233,7 +225,9 @@ impl KafkaWriter {
     }
 
     /// Adds a record to its partition's buffer, producing a full one.
-    fn stage(&mut self, partition: i32, record: Record, size: usize) -> Result<()> {
+    fn stage(&mut self, partition: i32, record: Record) -> Result<()> {
+        // About the record's bytes in a batch.
+        let size = record.value.as_ref().map_or(0, Bytes::len) + record.key.as_ref().map_or(0, Bytes::len) + 16;
         let full = {
             let (buffer, bytes) = self.buffers.entry(partition).or_default();
             buffer.push(record);
@@ -253,8 +247,7 @@ impl KafkaWriter {
         reducer.index.clear();
         reducer.since = None;
         for (partition, record) in records {
-            let size = record.value.as_ref().map_or(0, Bytes::len) + record.key.as_ref().map_or(0, Bytes::len) + 16;
-            self.stage(partition, record, size)?;
+            self.stage(partition, record)?;
         }
         Ok(())
     }
@@ -383,6 +376,11 @@ impl KafkaWriter {
             None => Vec::new(),
         })
     }
+}
+
+/// Whether value `i` is set in a validity bitmap (`None`: all are).
+fn valid(bits: Option<&[u8]>, i: usize) -> bool {
+    bits.is_none_or(|b| b.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0))
 }
 
 /// Ends each committed (or aborted) transaction; repeating it is harmless.

@@ -25,7 +25,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
-use weir_sdk::{Column, ColumnData, Error, RawRecords, ReadResult, Result, VarData};
+use weir_sdk::{Column, ColumnData, Error, RawRecords, ReadResult, Result, VarData, VarDataBuilder};
 
 use crate::client::{Cluster, topic_name};
 use crate::settings::{Bound, Settings, Start};
@@ -185,12 +185,7 @@ impl KafkaReader {
     fn fetch_batch_end(&mut self) -> Result<Option<i64>> {
         let data = self.fetch_partition(false)?;
         let bytes = data.and_then(|d| d.records).unwrap_or_default();
-        if bytes.len() < LAST_OFFSET_DELTA_AT + 4 {
-            return Ok(None);
-        }
-        let base = i64::from_be_bytes(bytes[0..8].try_into().expect("8 bytes"));
-        let delta = i32::from_be_bytes(bytes[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].try_into().expect("4"));
-        Ok(Some(base.saturating_add(i64::from(delta)).saturating_add(1)))
+        Ok(batch_header(&bytes).map(|h| h.end))
     }
 
     /// The first offset whose timestamp is at or after `t`, or the end.
@@ -299,7 +294,7 @@ impl KafkaReader {
         }
         let n = self.ready.len().min(max);
         let records: Vec<Held> = self.ready.drain(..n).collect();
-        Ok(ReadResult::Records(self.raw_records(&records)))
+        Ok(ReadResult::Records(self.raw_records(&records)?))
     }
 
     /// One Fetch from the leader; decoded records go to `ready` or `pending`.
@@ -353,22 +348,17 @@ impl KafkaReader {
     /// none is left (a fetch may end in a partial batch, which the next
     /// fetch returns whole).
     fn take_batches(&mut self, want: usize) -> Result<()> {
-        while self.ready.len() < want && self.unparsed.remaining() >= LAST_OFFSET_DELTA_AT + 4 {
-            let bytes = &mut self.unparsed;
-            let base = i64::from_be_bytes(bytes[0..8].try_into().expect("8 bytes"));
-            let length = i32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        while self.ready.len() < want {
+            let Some(BatchHeader { base, length, end: batch_end }) = batch_header(&self.unparsed) else { break };
             if length < (LAST_OFFSET_DELTA_AT + 4 - 12) as i32 {
                 return Err(self.broker_error(&format!("a record batch at offset {base} claims {length} bytes")));
             }
             let size = 12 + length as usize;
-            if bytes.remaining() < size {
+            if self.unparsed.remaining() < size {
                 self.unparsed = Bytes::new();
                 break;
             }
-            let delta =
-                i32::from_be_bytes(bytes[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].try_into().expect("4"));
-            let mut batch = bytes.split_to(size);
-            let batch_end = base.saturating_add(i64::from(delta)).saturating_add(1);
+            let mut batch = self.unparsed.split_to(size);
             if batch_end <= self.next {
                 continue;
             }
@@ -413,53 +403,51 @@ impl KafkaReader {
         Ok(())
     }
 
-    fn raw_records(&self, records: &[Held]) -> RawRecords {
-        let mut values = VarDataOut::default();
-        let mut keys = VarDataOut::default();
+    fn raw_records(&self, records: &[Held]) -> Result<RawRecords> {
+        let mut values = VarDataBuilder::new();
+        let mut keys = VarDataBuilder::new();
         let mut key_valid = vec![0u8; records.len().div_ceil(8)];
         for (i, r) in records.iter().enumerate() {
-            values.push(r.value.as_deref().unwrap_or_default());
-            if let Some(k) = &r.key {
+            values.push(r.value.as_deref().unwrap_or_default())?;
+            if r.key.is_some() {
                 key_valid[i / 8] |= 1 << (i % 8);
-                keys.push(k);
-            } else {
-                keys.push(b"");
             }
+            keys.push(r.key.as_deref().unwrap_or_default())?;
         }
-        let metadata = self
-            .metadata_keys
-            .iter()
-            .map(|key| {
-                let data = match key.as_str() {
-                    "topic" => ColumnData::Utf8(repeat(self.topic.as_bytes(), records.len())),
-                    "partition" => ColumnData::Int32(vec![self.partition; records.len()]),
-                    "offset" => ColumnData::Int64(records.iter().map(|r| r.offset).collect()),
-                    "timestamp" => ColumnData::Int64(records.iter().map(|r| r.timestamp).collect()),
-                    "timestamp-type" => {
-                        let mut out = VarDataOut::default();
-                        for r in records {
-                            out.push(if r.log_append_time { b"LogAppendTime" } else { b"CreateTime" });
-                        }
-                        ColumnData::Utf8(out.finish())
+        let mut metadata = Vec::with_capacity(self.metadata_keys.len() + 1);
+        for key in &self.metadata_keys {
+            let data = match key.as_str() {
+                "topic" => {
+                    let weir_framing::VarData { offsets, data } =
+                        weir_framing::VarData::repeated(self.topic.as_bytes(), records.len());
+                    ColumnData::Utf8(VarData { offsets, data })
+                }
+                "partition" => ColumnData::Int32(vec![self.partition; records.len()]),
+                "offset" => ColumnData::Int64(records.iter().map(|r| r.offset).collect()),
+                "timestamp" => ColumnData::Int64(records.iter().map(|r| r.timestamp).collect()),
+                "timestamp-type" => {
+                    let mut out = VarDataBuilder::new();
+                    for r in records {
+                        out.push(if r.log_append_time { b"LogAppendTime" } else { b"CreateTime" })?;
                     }
-                    // "leader-epoch"; plan refuses any other key.
-                    _ => ColumnData::Int32(records.iter().map(|r| r.leader_epoch).collect()),
-                };
-                (key.clone(), Column { validity: None, data })
-            })
-            .collect::<Vec<_>>();
-        let mut metadata = metadata;
+                    ColumnData::Utf8(out.finish())
+                }
+                // "leader-epoch"; plan refuses any other key.
+                _ => ColumnData::Int32(records.iter().map(|r| r.leader_epoch).collect()),
+            };
+            metadata.push((key.clone(), Column { validity: None, data }));
+        }
         if self.settings.upsert {
             // Row kinds for the host: 3 (delete) for a tombstone, else 0.
             let kinds = records.iter().map(|r| if r.value.is_none() { 3 } else { 0 }).collect();
             metadata.push((ROW_KIND.to_owned(), Column { validity: None, data: ColumnData::Int8(kinds) }));
         }
-        RawRecords {
+        Ok(RawRecords {
             values: values.finish(),
             keys: Some(Column { validity: Some(key_valid), data: ColumnData::Binary(keys.finish()) }),
             timestamps: Some(records.iter().map(|r| r.timestamp).collect()),
             metadata,
-        }
+        })
     }
 
     /// State: next offset, end, then the records not handed out yet. With
@@ -555,34 +543,21 @@ impl KafkaReader {
     }
 }
 
-/// Builds a var-data column.
-#[derive(Default)]
-struct VarDataOut {
-    offsets: Vec<i32>,
-    data: Vec<u8>,
+/// The start of a record batch: enough to frame it and know its offsets.
+struct BatchHeader {
+    /// baseOffset.
+    base: i64,
+    /// batchLength: the bytes after this field.
+    length: i32,
+    /// The offset after its last record (baseOffset + lastOffsetDelta + 1).
+    end: i64,
 }
 
-impl VarDataOut {
-    fn push(&mut self, value: &[u8]) {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
-        self.data.extend_from_slice(value);
-        self.offsets.push(self.data.len() as i32);
-    }
-
-    fn finish(mut self) -> VarData {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
-        VarData { offsets: self.offsets, data: self.data }
-    }
-}
-
-fn repeat(value: &[u8], n: usize) -> VarData {
-    let mut out = VarDataOut::default();
-    for _ in 0..n {
-        out.push(value);
-    }
-    out.finish()
+/// The header of the record batch `bytes` starts with, if that much is there.
+fn batch_header(bytes: &[u8]) -> Option<BatchHeader> {
+    let field = |at: usize, n: usize| bytes.get(at..at + n);
+    let base = i64::from_be_bytes(field(0, 8)?.try_into().ok()?);
+    let length = i32::from_be_bytes(field(8, 4)?.try_into().ok()?);
+    let delta = i32::from_be_bytes(field(LAST_OFFSET_DELTA_AT, 4)?.try_into().ok()?);
+    Some(BatchHeader { base, length, end: base.saturating_add(i64::from(delta)).saturating_add(1) })
 }
