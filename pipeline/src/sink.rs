@@ -20,6 +20,68 @@ pub(super) struct Writer {
     pub(super) encoder: Option<Encoder>,
     /// The key format's encoder (keyed connectors with `key.format`).
     pub(super) key_encoder: Option<Encoder>,
+    /// Where each part of a written row goes, worked out once.
+    layout: Layout,
+}
+
+/// The columns of a row the sink is given (the table's written columns:
+/// no partition or VIRTUAL metadata column) by destination.
+struct Layout {
+    /// The physical columns' schema (what rows are widened to).
+    physical: weir::model::Schema,
+    /// Positions of the physical columns among the written ones, and
+    /// their Arrow schema; `None` when they are all the written columns.
+    physical_positions: Option<(Vec<usize>, Arc<arrow_schema::Schema>)>,
+    /// Written metadata columns: key and position among the written ones.
+    metadata: Vec<(String, usize)>,
+    /// Positions of the value format's columns among the physical ones and
+    /// their schema; `None` when the value holds them all.
+    value: Option<(Vec<usize>, Arc<arrow_schema::Schema>)>,
+    /// Positions of the key columns among the physical ones, key schema.
+    key: Option<(Vec<usize>, Arc<arrow_schema::Schema>)>,
+    /// The connector applies rows by key: it gets each record's row kind.
+    upsert: bool,
+}
+
+impl Layout {
+    fn of(sink: &Resolved) -> Result<Layout> {
+        let table = &sink.table;
+        let arrow = |schema: &weir::model::Schema| -> Result<Arc<arrow_schema::Schema>> {
+            Ok(Arc::new(schema.to_arrow().map_err(|m| Error::Host(anyhow::anyhow!("{m}")))?))
+        };
+        let physical_columns = physical_columns(table);
+        let mut physical = table.schema.project(&physical_columns);
+        physical.primary_key.clear();
+        let written: Vec<usize> = (0..table.schema.fields.len())
+            .filter(|i| {
+                !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i && m.is_virtual)
+            })
+            .collect();
+        let among = |all: &[usize], c: usize| all.iter().position(|&w| w == c).expect("a column of the set");
+        let physical_positions = if written.len() == physical_columns.len() {
+            None
+        } else {
+            Some((physical_columns.iter().map(|&c| among(&written, c)).collect(), arrow(&physical)?))
+        };
+        let metadata = table
+            .metadata
+            .iter()
+            .filter(|m| !m.is_virtual)
+            .map(|m| (m.key.clone(), among(&written, m.column)))
+            .collect();
+        let value_columns = sink.value_columns();
+        let value = if value_columns.len() == physical_columns.len() {
+            None
+        } else {
+            Some((value_columns.iter().map(|&c| among(&physical_columns, c)).collect(), arrow(&sink.value_schema())?))
+        };
+        let key = match &sink.key {
+            Some(key) => Some((key.fields.iter().map(|&c| among(&physical_columns, c)).collect(), arrow(&key.schema)?)),
+            None => None,
+        };
+        let upsert = sink.connector.spec.sink_abilities.contains(&"upsert");
+        Ok(Layout { physical, physical_positions, metadata, value, key, upsert })
+    }
 }
 
 impl Writer {
@@ -58,7 +120,8 @@ impl Writer {
             }
             None => None,
         };
-        Ok(Writer { sink: sink.clone(), writer, encoder, key_encoder })
+        let layout = Layout::of(&sink)?;
+        Ok(Writer { sink: sink.clone(), writer, encoder, key_encoder, layout })
     }
 
     pub(super) async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
@@ -99,47 +162,30 @@ impl Writer {
     }
 
     pub(super) async fn write_part(&mut self, rows: &ChangelogBatch, mut metadata: Metadata) -> Result<()> {
-        let table = &self.sink.table;
-        let physical = physical_columns(table);
+        let layout = &self.layout;
         // Written metadata columns (not VIRTUAL) travel as record metadata.
-        let written: Vec<usize> = (0..table.schema.fields.len())
-            .filter(|i| {
-                !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i && m.is_virtual)
-            })
-            .collect();
+        for (key, at) in &layout.metadata {
+            metadata.push((key.clone(), metadata_for_sink(rows.rows.column(*at))?));
+        }
         let projected;
-        let rows = if written.len() == physical.len() {
-            rows
-        } else {
-            for m in table.metadata.iter().filter(|m| !m.is_virtual) {
-                let at = written.iter().position(|&c| c == m.column).expect("a written column");
-                metadata.push((m.key.clone(), metadata_for_sink(rows.rows.column(at))?));
+        let rows = match &layout.physical_positions {
+            Some((positions, schema)) => {
+                projected = project(rows, positions, schema)?;
+                &projected
             }
-            let positions: Vec<usize> =
-                physical.iter().map(|c| written.iter().position(|w| w == c).expect("written")).collect();
-            let mut schema = table.schema.project(&physical);
-            schema.primary_key.clear();
-            projected = project(rows, &positions, &schema)?;
-            &projected
+            None => rows,
         };
-        let mut physical_schema = table.schema.project(&physical);
-        physical_schema.primary_key.clear();
-        let widened = widen(rows, &physical_schema)?;
+        let widened = widen(rows, &layout.physical)?;
         let rows = widened.as_ref().unwrap_or(rows);
         let Some(encoder) = &mut self.encoder else { return self.writer.write_rows(rows).await };
         // The value holds the value columns; the key (if any) its own.
-        let position = |c: &usize| physical.iter().position(|p| p == c).expect("a physical column");
-        let value_positions: Vec<usize> = self.sink.value_columns().iter().map(position).collect();
-        let values = if value_positions.len() == physical.len() {
-            encoder.encode(rows).await?
-        } else {
-            encoder.encode(&project(rows, &value_positions, &self.sink.value_schema())?).await?
+        let values = match &layout.value {
+            Some((positions, schema)) => encoder.encode(&project(rows, positions, schema)?).await?,
+            None => encoder.encode(rows).await?,
         };
-        let keys = match (&mut self.key_encoder, &self.sink.key) {
-            (Some(key_encoder), Some(key)) => {
-                let positions: Vec<usize> = key.fields.iter().map(position).collect();
-                let frames =
-                    key_encoder.encode(&project(rows, &positions, &key.schema)?).await.map_err(|e| key.error(e))?;
+        let keys = match (&mut self.key_encoder, &self.sink.key, &layout.key) {
+            (Some(key_encoder), Some(key), Some((positions, schema))) => {
+                let frames = key_encoder.encode(&project(rows, positions, schema)?).await.map_err(|e| key.error(e))?;
                 let keys: arrow_array::BinaryArray = frames.iter().map(Some).collect();
                 Some(Arc::new(keys) as arrow_array::ArrayRef)
             }
@@ -147,7 +193,7 @@ impl Writer {
         };
         // An upsert sink learns each record's row kind (a delete becomes a
         // tombstone).
-        if self.sink.connector.spec.sink_abilities.contains(&"upsert") {
+        if layout.upsert {
             let n = rows.rows.num_rows();
             let kinds: arrow_array::Int8Array = if rows.row_kinds.is_empty() {
                 std::iter::repeat_n(0i8, n).map(Some).collect()
@@ -205,11 +251,10 @@ fn metadata_for_sink(column: &arrow_array::ArrayRef) -> Result<arrow_array::Arra
 
 /// Columns `positions` of `rows` as a batch of `schema` (names as the
 /// format knows them).
-fn project(rows: &ChangelogBatch, positions: &[usize], schema: &weir::model::Schema) -> Result<ChangelogBatch> {
-    let fail = |m: String| Error::Host(anyhow::anyhow!("{m}"));
-    let arrow = Arc::new(schema.to_arrow().map_err(fail)?);
+fn project(rows: &ChangelogBatch, positions: &[usize], schema: &Arc<arrow_schema::Schema>) -> Result<ChangelogBatch> {
     let columns = positions.iter().map(|&p| rows.rows.column(p).clone()).collect();
-    let batch = arrow_array::RecordBatch::try_new(arrow, columns).map_err(|e| fail(e.to_string()))?;
+    let batch =
+        arrow_array::RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Host(anyhow::anyhow!("{e}")))?;
     Ok(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds.clone() })
 }
 
