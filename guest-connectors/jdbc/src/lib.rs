@@ -166,10 +166,14 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The table's columns as quoted SQL names.
+fn quoted_columns(schema: &Schema) -> Vec<String> {
+    schema.fields.iter().map(|f| quote(&f.name)).collect()
+}
+
 /// A split's query: its columns, its range, a deterministic order.
 fn split_query(settings: &Settings, schema: &Schema, range: Option<(i64, i64)>) -> String {
-    let columns: Vec<String> = schema.fields.iter().map(|f| quote(&f.name)).collect();
-    let mut sql = format!("SELECT {} FROM {}", columns.join(", "), settings.table);
+    let mut sql = format!("SELECT {} FROM {}", quoted_columns(schema).join(", "), settings.table);
     if let (Some((column, ..)), Some((lo, hi))) = (&settings.partition, range) {
         sql.push_str(&format!(" WHERE {} BETWEEN {lo} AND {hi}", quote(column)));
     }
@@ -216,11 +220,7 @@ impl Source for Reader {
         let mut connection = settings.connect()?;
         connection
             .query(
-                &format!(
-                    "SELECT {} FROM {} LIMIT 0",
-                    schema.fields.iter().map(|f| quote(&f.name)).collect::<Vec<_>>().join(", "),
-                    settings.table
-                ),
+                &format!("SELECT {} FROM {} LIMIT 0", quoted_columns(schema).join(", "), settings.table),
                 |_| Ok(()),
             )?
             .map_err(|e| statement_error(&settings, e))?;
@@ -351,13 +351,55 @@ pub struct Writer {
     settings: Settings,
     schema: Schema,
     connection: Option<pg::Connection>,
-    /// SQL statements not run yet, and the rows they hold.
+    /// The columns, quoted; the PRIMARY KEY's positions among them.
+    columns: Vec<String>,
+    key: Vec<usize>,
+    /// What an INSERT ends in: the upsert (`ON CONFLICT (key) DO …`) with a
+    /// key, nothing without.
+    on_conflict: String,
+    /// SQL statements not run yet, one per row.
     pending: Vec<String>,
-    rows: usize,
     max_rows: usize,
 }
 
 impl Writer {
+    /// The statement for row `r` (`None`: a -U, which its +U replaces).
+    fn statement(&self, reader: &weir_sdk::BatchReader<'_>, r: usize) -> Result<Option<String>> {
+        let (columns, key) = (&self.columns, &self.key);
+        let value = |c: usize| -> Result<String> {
+            let mut out = String::new();
+            let field = &self.schema.fields[c];
+            literal(&mut out, &field.data_type, reader.value(c, r)?)
+                .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
+            Ok(out)
+        };
+        Ok(Some(match reader.row_kind(r) {
+            RowKind::UpdateBefore if !key.is_empty() => return Ok(None),
+            RowKind::Delete if !key.is_empty() => {
+                let conditions =
+                    key.iter().map(|&c| Ok(format!("{} = {}", columns[c], value(c)?))).collect::<Result<Vec<_>>>()?;
+                format!("DELETE FROM {} WHERE {}", self.settings.table, conditions.join(" AND "))
+            }
+            RowKind::Insert | RowKind::UpdateAfter => {
+                let values = (0..columns.len()).map(value).collect::<Result<Vec<_>>>()?;
+                format!(
+                    "INSERT INTO {} ({}) VALUES ({}){}",
+                    self.settings.table,
+                    columns.join(", "),
+                    values.join(", "),
+                    self.on_conflict
+                )
+            }
+            _ => {
+                return Err(Error::data(
+                    r as u64,
+                    b"",
+                    "a table without a PRIMARY KEY takes inserts only; declare the key to apply updates and deletes",
+                ));
+            }
+        }))
+    }
+
     fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -380,8 +422,23 @@ impl Writer {
             }
         }
         self.pending.clear();
-        self.rows = 0;
         Ok(())
+    }
+}
+
+/// The upsert clause of an INSERT into a table keyed by `key` (positions
+/// in `columns`); empty without a key.
+fn on_conflict(columns: &[String], key: &[usize]) -> String {
+    if key.is_empty() {
+        return String::new();
+    }
+    let keys: Vec<&str> = key.iter().map(|&c| columns[c].as_str()).collect();
+    let updates: Vec<String> =
+        (0..columns.len()).filter(|c| !key.contains(c)).map(|c| format!("{0} = EXCLUDED.{0}", columns[c])).collect();
+    if updates.is_empty() {
+        format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "))
+    } else {
+        format!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), updates.join(", "))
     }
 }
 
@@ -428,7 +485,20 @@ impl Sink for Writer {
             None => 100,
         };
         let connection = Some(settings.connect()?);
-        Ok(Writer { settings, schema: schema.clone(), connection, pending: Vec::new(), rows: 0, max_rows })
+        let key: Vec<usize> =
+            schema.primary_key.iter().filter_map(|k| schema.fields.iter().position(|f| &f.name == k)).collect();
+        let columns = quoted_columns(schema);
+        let on_conflict = on_conflict(&columns, &key);
+        Ok(Writer {
+            settings,
+            schema: schema.clone(),
+            connection,
+            columns,
+            key,
+            on_conflict,
+            pending: Vec::new(),
+            max_rows,
+        })
     }
 
     fn write(&mut self, input: SinkInput) -> Result<()> {
@@ -436,69 +506,12 @@ impl Sink for Writer {
             return Err(Error::unsupported("the jdbc sink takes rows"));
         };
         let reader = weir_sdk::BatchReader::new(&batch);
-        let columns: Vec<String> = self.schema.fields.iter().map(|f| quote(&f.name)).collect();
-        let key: Vec<usize> = self
-            .schema
-            .primary_key
-            .iter()
-            .filter_map(|k| self.schema.fields.iter().position(|f| &f.name == k))
-            .collect();
         for r in 0..reader.rows() {
-            let kind = reader.row_kind(r);
-            let value = |c: usize| -> Result<String> {
-                let mut out = String::new();
-                let field = &self.schema.fields[c];
-                literal(&mut out, &field.data_type, reader.value(c, r)?)
-                    .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
-                Ok(out)
-            };
-            let sql = match kind {
-                RowKind::UpdateBefore if !key.is_empty() => continue,
-                RowKind::Delete if !key.is_empty() => {
-                    let conditions = key
-                        .iter()
-                        .map(|&c| Ok(format!("{} = {}", columns[c], value(c)?)))
-                        .collect::<Result<Vec<_>>>()?;
-                    format!("DELETE FROM {} WHERE {}", self.settings.table, conditions.join(" AND "))
+            if let Some(sql) = self.statement(&reader, r)? {
+                self.pending.push(sql);
+                if self.max_rows > 0 && self.pending.len() >= self.max_rows {
+                    self.flush()?;
                 }
-                RowKind::Insert | RowKind::UpdateAfter => {
-                    let values = (0..columns.len()).map(value).collect::<Result<Vec<_>>>()?;
-                    let mut sql = format!(
-                        "INSERT INTO {} ({}) VALUES ({})",
-                        self.settings.table,
-                        columns.join(", "),
-                        values.join(", ")
-                    );
-                    if !key.is_empty() {
-                        let keys: Vec<&str> = key.iter().map(|&c| columns[c].as_str()).collect();
-                        let updates: Vec<String> = (0..columns.len())
-                            .filter(|c| !key.contains(c))
-                            .map(|c| format!("{0} = EXCLUDED.{0}", columns[c]))
-                            .collect();
-                        if updates.is_empty() {
-                            sql.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", ")));
-                        } else {
-                            sql.push_str(&format!(
-                                " ON CONFLICT ({}) DO UPDATE SET {}",
-                                keys.join(", "),
-                                updates.join(", ")
-                            ));
-                        }
-                    }
-                    sql
-                }
-                _ => {
-                    return Err(Error::data(
-                        r as u64,
-                        b"",
-                        "a table without a PRIMARY KEY takes inserts only; declare the key to apply updates and deletes",
-                    ));
-                }
-            };
-            self.pending.push(sql);
-            self.rows += 1;
-            if self.max_rows > 0 && self.rows >= self.max_rows {
-                self.flush()?;
             }
         }
         Ok(())
