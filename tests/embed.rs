@@ -110,6 +110,7 @@ fn table(name: &str, options: &[(&str, &str)]) -> Table {
         schema: schema(),
         metadata: Vec::new(),
         partition_keys: Vec::new(),
+        computed: Vec::new(),
         options: options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         at: Position::default(),
     }

@@ -21,7 +21,7 @@ pub(super) fn with_partitions(
     metadata: &Metadata,
 ) -> Result<ChangelogBatch> {
     if table.partition_keys.is_empty() && table.metadata.is_empty() {
-        return Ok(decoded);
+        return with_computed(table, decoded);
     }
     let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", table.name));
     let n = decoded.rows.num_rows();
@@ -29,6 +29,10 @@ pub(super) fn with_partitions(
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.schema.fields.len());
     let schema = Arc::new(table.schema.to_arrow().map_err(fail)?);
     for (i, field) in table.schema.fields.iter().enumerate() {
+        if let Some(c) = table.computed.iter().find(|c| c.column == i) {
+            columns.push(computed_array(c.expression, n));
+            continue;
+        }
         // A partition column comes from the metadata under its name, a
         // METADATA column from the metadata under its key.
         let key = match table.metadata.iter().find(|m| m.column == i) {
@@ -63,6 +67,40 @@ pub(super) fn with_partitions(
     }
     let rows = arrow_array::RecordBatch::try_new(schema, columns).map_err(|e| fail(e.to_string()))?;
     Ok(ChangelogBatch { rows, row_kinds: decoded.row_kinds })
+}
+
+/// Adds the table's computed columns to `rows`, which has the others.
+pub(super) fn with_computed(table: &model::Table, rows: ChangelogBatch) -> Result<ChangelogBatch> {
+    if table.computed.is_empty() {
+        return Ok(rows);
+    }
+    let fail = |m: String| Error::Host(anyhow::anyhow!("table '{}': {m}", table.name));
+    let n = rows.rows.num_rows();
+    let mut stored = rows.rows.columns().iter();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(table.schema.fields.len());
+    for i in 0..table.schema.fields.len() {
+        match table.computed.iter().find(|c| c.column == i) {
+            Some(c) => columns.push(computed_array(c.expression, n)),
+            None => {
+                columns.push(stored.next().cloned().ok_or_else(|| fail("the source returned too few columns".into()))?)
+            }
+        }
+    }
+    let schema = Arc::new(table.schema.to_arrow().map_err(fail)?);
+    let batch = arrow_array::RecordBatch::try_new(schema, columns).map_err(|e| fail(e.to_string()))?;
+    Ok(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds })
+}
+
+/// `n` values of a computed column.
+fn computed_array(expression: model::Computed, n: usize) -> ArrayRef {
+    match expression {
+        model::Computed::ProcTime => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            Arc::new(arrow_array::TimestampMillisecondArray::from(vec![now; n]).with_timezone("UTC"))
+        }
+    }
 }
 
 /// A typed metadata column (Kafka's `offset` BIGINT, `partition` INT,
@@ -176,7 +214,11 @@ pub(super) fn arrow_cast_int(ty: &DataType, values: arrow_array::Int64Array) -> 
 /// The table's physical columns: neither partition nor metadata columns.
 pub(super) fn physical_columns(table: &model::Table) -> Vec<usize> {
     (0..table.schema.fields.len())
-        .filter(|i| !table.partition_keys.contains(i) && !table.metadata.iter().any(|m| m.column == *i))
+        .filter(|i| {
+            !table.partition_keys.contains(i)
+                && !table.metadata.iter().any(|m| m.column == *i)
+                && !table.is_computed(*i)
+        })
         .collect()
 }
 

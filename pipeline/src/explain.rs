@@ -20,10 +20,20 @@ pub(super) async fn explain(
     out: &mut dyn Output,
 ) -> Result<()> {
     let io = Error::output;
-    for (name, role) in tables_of(statement) {
+    let query = match statement {
+        Statement::Insert { query, .. } | Statement::Select(query) => Some(query),
+        Statement::Explain(_) => None,
+    };
+    let join = query.and_then(|q| q.lookup.as_ref());
+    for (i, (name, role)) in tables_of(statement).into_iter().enumerate() {
         let table = job.table(name).expect("resolved");
         let r = resolve(runtime, table, role)?;
-        let role_name = if role == Role::Source { "source" } else { "sink" };
+        let is_dim = i > 0 && role == Role::Source;
+        let role_name = match role {
+            Role::Source if is_dim => "lookup",
+            Role::Source => "source",
+            _ => "sink",
+        };
         writeln!(out, "{role_name} {}: connector '{}'", table.name, r.connector.spec.identifier).map_err(io)?;
         if let Some((format, _)) = &r.format {
             writeln!(out, "  format: {}", format.spec.identifier).map_err(io)?;
@@ -38,12 +48,38 @@ pub(super) async fn explain(
             if capabilities.is_empty() { "none".into() } else { capabilities.join(", ") }
         )
         .map_err(io)?;
-        if role == Role::Source {
-            let query = match statement {
-                Statement::Insert { query, .. } | Statement::Select(query) => query,
-                Statement::Explain(_) => continue,
+        if let (true, Some(join), Some(query)) = (is_dim, join, query) {
+            let source = job.table(&query.source).expect("resolved");
+            let keys: Vec<String> = join
+                .keys
+                .iter()
+                .map(|&(s, d)| {
+                    format!(
+                        "{}.{} = {}.{}",
+                        source.name, source.schema.fields[s].name, table.name, table.schema.fields[d].name
+                    )
+                })
+                .collect();
+            let kind = if join.left { "LEFT" } else { "INNER" };
+            writeln!(out, "  lookup join: {kind} ON {} (keys looked up once per source batch)", keys.join(" AND "))
+                .map_err(io)?;
+            let cache = match table.option("lookup.cache") {
+                Some(mode) if mode.eq_ignore_ascii_case("PARTIAL") => format!(
+                    "PARTIAL in the host (max-rows {}, expire-after-write {}, expire-after-access {})",
+                    table.option("lookup.partial-cache.max-rows").unwrap_or("?"),
+                    table.option("lookup.partial-cache.expire-after-write").unwrap_or("never"),
+                    table.option("lookup.partial-cache.expire-after-access").unwrap_or("never"),
+                ),
+                _ => "NONE (every key asked of the component)".to_owned(),
             };
-            let scan = Scan::open(Arc::new(r), query.clone(), operator, None, None).await?;
+            writeln!(out, "  lookup cache: {cache}").map_err(io)?;
+            continue;
+        }
+        if role == Role::Source {
+            let Some(query) = query else { continue };
+            // The scan alone (the join is explained with its table).
+            let scan_query = model::Query { lookup: None, ..query.clone() };
+            let scan = Scan::open(Arc::new(r), scan_query, operator, None, None, None).await?;
             let a = &scan.plan.accepted;
             let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };
             writeln!(

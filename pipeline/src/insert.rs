@@ -43,6 +43,7 @@ pub(super) const IN_FLIGHT: usize = 4;
 /// the last completed checkpoint.
 pub(super) async fn insert(
     source: Arc<Resolved>,
+    dim: Option<Arc<Resolved>>,
     sink: Arc<Resolved>,
     query: &model::Query,
     operator: &Grants,
@@ -54,7 +55,7 @@ pub(super) async fn insert(
     let identity = checkpoint::fingerprint(&[
         &source.identity(),
         &sink.identity(),
-        &format!("{:?}|{:?}|{:?}", query.columns, query.filters, query.limit),
+        &format!("{:?}|{:?}|{:?}|{:?}", query.columns, query.filters, query.limit, query.lookup),
     ]);
     let store = store.map(|s| s.for_job(identity.clone()));
     let restored = match &store {
@@ -105,7 +106,7 @@ pub(super) async fn insert(
     // `scan.parallelism` readers, each its own source and decoder instance,
     // each reading every n-th split of one plan (one reader with a LIMIT,
     // which spans all splits).
-    let first = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), None)
+    let first = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), None, dim.as_ref())
         .await
         .map_err(|e| e.in_table(&source.table.name))?;
     let readers = if query.limit.is_some() { 1 } else { source.scan_parallelism().min(first.plan.splits.len().max(1)) };
@@ -116,9 +117,10 @@ pub(super) async fn insert(
     let mut tasks = Vec::new();
     let mut scans = vec![first];
     for part in 1..readers {
-        let scan = Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), Some(plan.clone()))
-            .await
-            .map_err(|e| e.in_table(&source.table.name))?;
+        let scan =
+            Scan::open(source.clone(), query.clone(), operator, restored.as_ref(), Some(plan.clone()), dim.as_ref())
+                .await
+                .map_err(|e| e.in_table(&source.table.name))?;
         scans.push(scan);
         let _ = part;
     }

@@ -26,6 +26,7 @@ mod explain;
 mod filter;
 mod insert;
 mod keys;
+mod lookup;
 pub mod model;
 mod output;
 pub mod progress;
@@ -37,9 +38,13 @@ mod table;
 
 pub use config::{Restart, RunConfig};
 pub use filter::check_filter;
-pub use model::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
+pub use lookup::LookupStats;
+pub use model::{
+    CompareOp, Computed, ComputedColumn, Filter, Job, Literal, LookupJoin, MetadataColumn, Position, Query, Statement,
+    Table,
+};
 pub use output::Output;
 pub use progress::{ProgressEvent, ProgressSink};
-pub use resolve::{Resolved, check_changelog, resolve, tables_of};
+pub use resolve::{Resolved, check_changelog, check_statement, resolve, tables_of};
 pub use run::run;
 pub use table::{ScanStep, TableSink, TableSource};

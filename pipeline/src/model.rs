@@ -26,6 +26,9 @@ pub struct Table {
     pub metadata: Vec<MetadataColumn>,
     /// `PARTITIONED BY (…)`: schema indices of the partition columns.
     pub partition_keys: Vec<usize>,
+    /// Computed columns (`proc_time AS PROCTIME()`): filled in by the
+    /// runner, never seen by the connector.
+    pub computed: Vec<ComputedColumn>,
     /// The `WITH (…)` options in order.
     pub options: Vec<(String, String)>,
     /// Where the statement starts.
@@ -42,6 +45,41 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<usize> {
         self.schema.fields.iter().position(|f| f.name.eq_ignore_ascii_case(name))
     }
+
+    /// Whether column `i` is computed by the runner.
+    pub fn is_computed(&self, i: usize) -> bool {
+        self.computed.iter().any(|c| c.column == i)
+    }
+
+    /// The columns the connector sees: all but the computed ones.
+    pub fn stored_columns(&self) -> Vec<usize> {
+        (0..self.schema.fields.len()).filter(|&i| !self.is_computed(i)).collect()
+    }
+
+    /// The schema the connector sees (no computed columns).
+    pub fn stored_schema(&self) -> Schema {
+        if self.computed.is_empty() {
+            return self.schema.clone();
+        }
+        self.schema.project(&self.stored_columns())
+    }
+}
+
+/// `name AS expression`: a column the runner computes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputedColumn {
+    /// Index in the table's schema.
+    pub column: usize,
+    /// What it computes.
+    pub expression: Computed,
+}
+
+/// The expressions a computed column may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Computed {
+    /// `PROCTIME()`: the time the row is processed, TIMESTAMP_LTZ(3) (Flink's
+    /// processing-time attribute, used by lookup joins).
+    ProcTime,
 }
 
 /// `col TYPE METADATA [FROM 'key'] [VIRTUAL]`.
@@ -55,18 +93,42 @@ pub struct MetadataColumn {
     pub is_virtual: bool,
 }
 
-/// `SELECT cols FROM source [WHERE …] [LIMIT n]`.
+/// `SELECT cols FROM source [[LEFT] JOIN dim FOR SYSTEM_TIME AS OF …] [WHERE …] [LIMIT n]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     /// The source table.
     pub source: String,
-    /// Selected columns, as indices into the source's schema.
+    /// Selected columns, as indices into the source's schema followed
+    /// (with a lookup join) by the dimension table's: column `i` of the
+    /// dimension table is `source columns + i`.
     pub columns: Vec<usize>,
+    /// A lookup join of each source row with a dimension table.
+    pub lookup: Option<LookupJoin>,
     /// Conjunction of filters.
     pub filters: Vec<Filter>,
     /// Row limit.
     pub limit: Option<u64>,
     /// Where the query starts.
+    pub at: Position,
+}
+
+/// `[LEFT] JOIN dim FOR SYSTEM_TIME AS OF s.proc_time [AS d] ON s.a = d.b
+/// [AND …]`: Flink's lookup join. Each source row is enriched with the
+/// dimension table's rows whose key columns equal its values, looked up
+/// when the row is processed (a batch of keys per round trip).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupJoin {
+    /// The dimension table (a source with the lookup ability).
+    pub table: String,
+    /// `LEFT JOIN`: a source row without a match is kept, the dimension
+    /// columns null. An inner join drops it.
+    pub left: bool,
+    /// The equalities of `ON`: (source column, dimension column).
+    pub keys: Vec<(usize, usize)>,
+    /// `WHERE` conditions on the dimension table's columns (indices into
+    /// its schema), applied to the joined rows.
+    pub filters: Vec<Filter>,
+    /// Where the join is written.
     pub at: Position,
 }
 

@@ -95,7 +95,7 @@ impl Resolved {
     pub async fn validate(&self) -> Result<()> {
         let table = &self.table;
         let name = &table.name;
-        weir::handles::validate(&self.connector, &self.options, &table.schema)
+        weir::handles::validate(&self.connector, &self.options, &table.stored_schema())
             .await
             .map_err(|e| e.in_table(name).at(table.at.line, table.at.column))?;
         if let Some((entry, options)) = &self.format {
@@ -200,6 +200,13 @@ fn resolve_table(runtime: &Runtime, table: &model::Table, role: Role) -> Result<
         Error::Config(format!("table '{}' has no 'connector' option; add 'connector' = '…' to its WITH", table.name))
     })?;
     let connector = runtime.catalog().find(identifier, role)?;
+    if let (Role::Sink, Some(c)) = (role, table.computed.first()) {
+        return Err(Error::Config(format!(
+            "table '{}' is written by INSERT but has the computed column '{}'; computed columns (PROCTIME()) belong \
+             to source tables: remove it from this table",
+            table.name, table.schema.fields[c.column].name
+        )));
+    }
     // A sink writes the METADATA columns that are not VIRTUAL (Flink).
     let written_metadata = table.metadata.iter().find(|m| role == Role::Source || !m.is_virtual);
     if let Some(m) = written_metadata {
@@ -366,11 +373,50 @@ pub fn check_changelog(source: &Resolved, sink: &Resolved) -> Result<()> {
     .at(sink.table.at.line, sink.table.at.column))
 }
 
-/// Every table a statement touches, with the role it plays.
+/// Every table a statement touches, with the role it plays: the source,
+/// a lookup join's dimension table (a source too), the sink.
 pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
+    fn read(query: &model::Query) -> Vec<(&str, Role)> {
+        let mut tables = vec![(query.source.as_str(), Role::Source)];
+        tables.extend(query.lookup.iter().map(|l| (l.table.as_str(), Role::Source)));
+        tables
+    }
     match statement {
-        Statement::Insert { sink, query } => vec![(query.source.as_str(), Role::Source), (sink.as_str(), Role::Sink)],
-        Statement::Select(query) => vec![(query.source.as_str(), Role::Source)],
+        Statement::Insert { sink, query } => {
+            let mut tables = read(query);
+            tables.push((sink.as_str(), Role::Sink));
+            tables
+        }
+        Statement::Select(query) => read(query),
         Statement::Explain(inner) => tables_of(inner),
     }
+}
+
+/// The planner's checks of a statement over its resolved tables (`table`
+/// finds one by name and role), before anything starts — the same for
+/// `weir check` and a run: an `INSERT`'s sink takes every row kind its
+/// source produces; a lookup join's dimension table can be looked up.
+pub fn check_statement<'a>(statement: &Statement, table: impl Fn(&str, Role) -> Option<&'a Resolved>) -> Result<()> {
+    let query = match statement {
+        Statement::Insert { sink, query } => {
+            if let (Some(source), Some(sink)) = (table(&query.source, Role::Source), table(sink, Role::Sink)) {
+                check_changelog(source, sink)?;
+            }
+            query
+        }
+        Statement::Select(query) => query,
+        Statement::Explain(inner) => return check_statement(inner, table),
+    };
+    if let Some(join) = &query.lookup
+        && let Some(dim) = table(&join.table, Role::Source)
+        && !dim.connector.spec.source_abilities.contains(&"lookup")
+    {
+        return Err(Error::Config(format!(
+            "table '{}' (connector '{}') is lookup-joined, but the connector does not declare the lookup ability; \
+             join a table whose connector answers lookups by key (such as 'jdbc')",
+            dim.table.name, dim.connector.spec.identifier
+        ))
+        .at(join.at.line, join.at.column));
+    }
+    Ok(())
 }

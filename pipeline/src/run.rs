@@ -8,7 +8,7 @@ use super::explain::explain;
 use super::insert::insert;
 use super::model::{self, Statement};
 use super::output::Output;
-use super::resolve::{check_changelog, resolve, tables_of};
+use super::resolve::{Resolved, check_statement, resolve, tables_of};
 use super::scan::{Scan, Step};
 use weir::Runtime;
 use weir::catalog::Role;
@@ -47,10 +47,9 @@ pub async fn run(
             r.grants(operator)?;
             resolved.push(r);
         }
-        // An INSERT's tables come source first, then sink.
-        if let (Statement::Insert { .. }, [source, sink]) = (statement, resolved.as_slice()) {
-            check_changelog(source, sink)?;
-        }
+        check_statement(statement, |name, role| {
+            resolved.iter().find(|r| r.role == role && r.table.name.eq_ignore_ascii_case(name))
+        })?;
     }
     for (i, statement) in job.statements.iter().enumerate() {
         let store =
@@ -91,9 +90,11 @@ pub(super) async fn run_statement(
         Statement::Explain(inner) => explain(runtime, job, inner, operator, out).await,
         Statement::Select(query) => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
+            let dim = lookup_table(runtime, job, query)?;
             let table_name = source.table.name.clone();
-            let mut scan =
-                Scan::open(source, query.clone(), operator, None, None).await.map_err(|e| e.in_table(&table_name))?;
+            let mut scan = Scan::open(source, query.clone(), operator, None, None, dim.as_ref())
+                .await
+                .map_err(|e| e.in_table(&table_name))?;
             loop {
                 match scan.next().await.map_err(|e| e.in_table(&table_name))? {
                     Step::Rows(rows) => {
@@ -111,8 +112,21 @@ pub(super) async fn run_statement(
         }
         Statement::Insert { sink, query } => {
             let source = Arc::new(resolve(runtime, table(&query.source), Role::Source)?);
+            let dim = lookup_table(runtime, job, query)?;
             let sink = Arc::new(resolve(runtime, table(sink), Role::Sink)?);
-            insert(source, sink, query, operator, config, store).await
+            insert(source, dim, sink, query, operator, config, store).await
         }
     }
+}
+
+/// A query's lookup-joined dimension table, resolved.
+pub(super) fn lookup_table(runtime: &Runtime, job: &model::Job, query: &model::Query) -> Result<Option<Arc<Resolved>>> {
+    query
+        .lookup
+        .as_ref()
+        .map(|join| {
+            let table = job.table(&join.table).expect("the SQL front end resolved every table");
+            resolve(runtime, table, Role::Source).map(Arc::new)
+        })
+        .transpose()
 }

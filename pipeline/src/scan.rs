@@ -13,9 +13,10 @@ use weir::error::{Error, Result};
 use weir::handles::{Decoder, Plan, Read, Records, ScanRequest, ScanSource, SplitReader};
 use weir::policy::Grants;
 
-use super::columns::with_partitions;
+use super::columns::{with_computed, with_partitions};
 use super::filter::{check_filter, evaluate};
 use super::keys::decode_records;
+use super::lookup::Lookup;
 use super::model;
 use super::resolve::Resolved;
 
@@ -66,6 +67,8 @@ pub(super) struct Scan {
     pub(super) remaining: Option<u64>,
     /// Raw bytes read since [`Scan::take_bytes`] was last called.
     pub(super) bytes: u64,
+    /// The query's lookup join, if it has one.
+    pub(super) lookup: Option<Lookup>,
 }
 
 impl Scan {
@@ -75,20 +78,31 @@ impl Scan {
         operator: &Grants,
         restore: Option<&checkpoint::Checkpoint>,
         plan: Option<Plan>,
+        dim: Option<&Arc<Resolved>>,
     ) -> Result<Scan> {
         let table = &source.table;
+        let lookup = match (&query.lookup, dim) {
+            (Some(join), Some(dim)) => {
+                Some(Lookup::open(dim.clone(), join, operator).await.map_err(|e| e.in_table(&dim.table.name))?)
+            }
+            (None, _) => None,
+            (Some(join), None) => {
+                return Err(Error::Host(anyhow::anyhow!("the lookup join with '{}' was not resolved", join.table)));
+            }
+        };
         let request = ScanRequest {
             projection: None,
             // Offered to the source; it says which it applies (the rest the
-            // runner applies to the rows).
+            // runner applies to the rows). A join's limit counts joined
+            // rows, so the source is not told.
             filters: query.filters.clone(),
-            limit: query.limit,
+            limit: if query.lookup.is_some() { None } else { query.limit },
             partitions: None,
             metadata_keys: table.metadata.iter().map(|m| m.key.clone()).collect(),
         };
         let grants = source.grants(operator)?;
         let mut component =
-            ScanSource::open(&source.connector, &source.options, &table.schema, &request, &grants).await?;
+            ScanSource::open(&source.connector, &source.options, &table.stored_schema(), &request, &grants).await?;
         let plan = match plan {
             Some(plan) => plan,
             None => component.plan().await?,
@@ -127,7 +141,7 @@ impl Scan {
             None => None,
         };
         let remaining = query.limit;
-        Ok(Scan { source, query, component, decoder, key_decoder, plan, slots, turn: 0, remaining, bytes: 0 })
+        Ok(Scan { source, query, component, decoder, key_decoder, plan, slots, turn: 0, remaining, bytes: 0, lookup })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -211,7 +225,7 @@ impl Scan {
                         Err(e) => return Err(placed(e, &self.plan.splits[i].id, before, resumed)),
                     };
                     let rows = with_partitions(&source.table, decoded, &metadata)?;
-                    let rows = self.apply(rows)?;
+                    let rows = self.apply(rows).await?;
                     if rows.rows.num_rows() > 0 {
                         return Ok(Step::Rows(rows));
                     }
@@ -232,15 +246,17 @@ impl Scan {
                 }
             };
             idle_turns = 0;
-            let rows = self.apply(rows)?;
+            let rows = with_computed(&source.table, rows)?;
+            let rows = self.apply(rows).await?;
             if rows.rows.num_rows() > 0 {
                 return Ok(Step::Rows(rows));
             }
         }
     }
 
-    /// Filters, projection and limit the source did not take.
-    pub(super) fn apply(&mut self, rows: ChangelogBatch) -> Result<ChangelogBatch> {
+    /// Filters, projection and limit the source did not take, and the
+    /// lookup join (after the filters, before the projection and limit).
+    pub(super) async fn apply(&mut self, rows: ChangelogBatch) -> Result<ChangelogBatch> {
         let ChangelogBatch { rows, row_kinds } = rows;
         let accepted = &self.plan.accepted;
         let mut keep: Option<Vec<bool>> = None;
@@ -275,8 +291,16 @@ impl Scan {
             }
             None => (rows, row_kinds),
         };
-        if !accepted.projection {
-            rows = rows.project(&self.query.columns).map_err(|e| Error::Host(anyhow::anyhow!("projection: {e}")))?;
+        let project = |rows: &arrow_array::RecordBatch, columns: &[usize]| {
+            rows.project(columns).map_err(|e| Error::Host(anyhow::anyhow!("projection: {e}")))
+        };
+        if let Some(lookup) = self.lookup.as_mut() {
+            let name = lookup.table_name().to_owned();
+            let joined = lookup.join(ChangelogBatch { rows, row_kinds }).await.map_err(|e| e.in_table(&name))?;
+            rows = project(&joined.rows, &self.query.columns)?;
+            row_kinds = joined.row_kinds;
+        } else if !accepted.projection {
+            rows = project(&rows, &self.query.columns)?;
         }
         if let Some(remaining) = self.remaining.as_mut() {
             let n = (*remaining).min(rows.num_rows() as u64) as usize;

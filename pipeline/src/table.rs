@@ -59,11 +59,12 @@ impl TableSource {
         let query = Query {
             source: table.name.clone(),
             columns: (0..table.schema.fields.len()).collect(),
+            lookup: None,
             filters: Vec::new(),
             limit: None,
             at: Position::default(),
         };
-        let scan = Scan::open(source, query, operator, None, None).await.map_err(|e| e.in_table(&table.name))?;
+        let scan = Scan::open(source, query, operator, None, None, None).await.map_err(|e| e.in_table(&table.name))?;
         Ok(TableSource { scan })
     }
 

@@ -41,6 +41,11 @@ impl Dialect for FlinkDialect {
         ch == '`' || ch == '"'
     }
 
+    /// `FOR SYSTEM_TIME AS OF` (lookup joins).
+    fn supports_timestamp_versioning(&self) -> bool {
+        true
+    }
+
     fn parse_column_option(
         &self,
         parser: &mut Parser<'_>,
@@ -123,7 +128,92 @@ pub fn flink_tokens(sql: &str) -> Result<Vec<TokenWithSpan>, sqlparser::tokenize
             _ => out.push(t),
         }
     }
-    Ok(out)
+    Ok(computed_columns(out))
+}
+
+/// The placeholder type a computed column gets for `sqlparser`, which
+/// wants a type before `AS (…)`; the SQL front end recognises it.
+pub const COMPUTED: &str = "WEIR_COMPUTED";
+
+/// Flink's computed columns, `name AS expression` in a CREATE TABLE's
+/// column list, become `name WEIR_COMPUTED AS (expression)`, the
+/// generated-column form `sqlparser` reads.
+fn computed_columns(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let word = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut depth = 0usize;
+    // The depth just inside a CREATE TABLE's column list, while in it.
+    let mut list: Option<usize> = None;
+    let mut after_create_table = false;
+    let mut column_start = false;
+    // Inside a computed column's expression (its `(` was added).
+    let mut computing = false;
+    let mut last_word: Option<Keyword> = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let span = t.span;
+        match &t.token {
+            Token::Word(w)
+                if w.keyword == Keyword::TABLE && matches!(last_word, Some(Keyword::CREATE | Keyword::TEMPORARY)) =>
+            {
+                after_create_table = true;
+            }
+            Token::LParen => {
+                depth += 1;
+                if after_create_table && list.is_none() {
+                    list = Some(depth);
+                    after_create_table = false;
+                    column_start = true;
+                    out.push(t.clone());
+                    i += 1;
+                    continue;
+                }
+            }
+            Token::RParen | Token::Comma if list == Some(depth) => {
+                if computing {
+                    out.push(TokenWithSpan { token: Token::RParen, span });
+                    computing = false;
+                }
+                if matches!(t.token, Token::RParen) {
+                    list = None;
+                    depth -= 1;
+                } else {
+                    column_start = true;
+                    out.push(t.clone());
+                    i += 1;
+                    continue;
+                }
+            }
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(_) if column_start && list == Some(depth) => {
+                column_start = false;
+                let next = tokens[i + 1..].iter().position(significant).map(|p| i + 1 + p);
+                if let Some(n) = next.filter(|&n| word(&tokens[n], Keyword::AS)) {
+                    out.push(t.clone());
+                    out.push(TokenWithSpan { token: Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), span });
+                    out.push(TokenWithSpan { token: Token::make_word(COMPUTED, None), span });
+                    out.push(TokenWithSpan { token: Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), span });
+                    out.push(tokens[n].clone());
+                    out.push(TokenWithSpan { token: Token::LParen, span: tokens[n].span });
+                    computing = true;
+                    i = n + 1;
+                    continue;
+                }
+            }
+            Token::Whitespace(_) => {}
+            _ => column_start = false,
+        }
+        if let Token::Word(w) = &t.token {
+            last_word = Some(w.keyword);
+        } else if significant(t) {
+            last_word = None;
+        }
+        out.push(t.clone());
+        i += 1;
+    }
+    out
 }
 
 /// Whether the words before the last are `PARTITIONED BY`.

@@ -21,7 +21,10 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Span, Token};
 
 use weir::model::{Field, Schema};
-use weir_pipeline::{CompareOp, Filter, Job, Literal, MetadataColumn, Position, Query, Statement, Table};
+use weir_pipeline::{
+    CompareOp, Computed, ComputedColumn, Filter, Job, Literal, LookupJoin, MetadataColumn, Position, Query, Statement,
+    Table,
+};
 
 /// Where a statement starts.
 fn position(span: Span) -> Position {
@@ -115,8 +118,44 @@ fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
     let name = name_of(&create.name);
     let mut fields = Vec::new();
     let mut metadata = Vec::new();
+    let mut computed = Vec::new();
     for column in &create.columns {
         let col_at = position(column.name.span);
+        if let sqlparser::ast::DataType::Custom(type_name, _) = &column.data_type
+            && type_name.to_string() == dialect::COMPUTED
+        {
+            let expression = column.options.iter().find_map(|o| match &o.option {
+                ColumnOption::Generated { generation_expr: Some(e), .. } => Some(e),
+                _ => None,
+            });
+            let Some(expression) = expression else {
+                return Err((
+                    col_at,
+                    format!("table '{name}', column '{}': AS needs an expression", column.name.value),
+                ));
+            };
+            let is_proctime = matches!(expression, Expr::Function(f)
+                if name_of(&f.name).eq_ignore_ascii_case("PROCTIME")
+                    && matches!(&f.args, sqlparser::ast::FunctionArguments::List(l) if l.args.is_empty()));
+            if !is_proctime {
+                return Err((
+                    col_at,
+                    format!(
+                        "table '{name}', column '{}' AS {expression}: the only computed column supported yet is \
+                         PROCTIME() (for lookup joins)",
+                        column.name.value
+                    ),
+                ));
+            }
+            computed.push(ComputedColumn { column: fields.len(), expression: Computed::ProcTime });
+            // Flink: PROCTIME() is TIMESTAMP_LTZ(3) NOT NULL.
+            fields.push(Field {
+                name: column.name.value.clone(),
+                data_type: weir::model::DataType::TimestampLtz(3),
+                nullable: false,
+            });
+            continue;
+        }
         let data_type = types::logical_type(&column.data_type)
             .map_err(|m| (col_at, format!("table '{name}', column '{}': {m}", column.name.value)))?;
         let mut nullable = true;
@@ -201,7 +240,7 @@ fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
             partition_keys.push(index);
         }
     }
-    Ok(Table { name, schema: Schema { fields, primary_key }, metadata, partition_keys, options, at })
+    Ok(Table { name, schema: Schema { fields, primary_key }, metadata, partition_keys, computed, options, at })
 }
 
 fn set(statement: &Ast) -> Option<(String, String)> {
@@ -222,13 +261,12 @@ fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Stateme
                 .ok_or_else(|| (at, format!("INSERT INTO '{sink_name}': no such table; create it first")))?;
             let source = insert.source.as_ref().ok_or_else(|| (at, "INSERT needs a SELECT".to_owned()))?;
             let query = query(job, source, at)?;
-            let source_table = job.table(&query.source).expect("query() resolved the source");
             let written: Vec<&Field> = sink
                 .schema
                 .fields
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| !sink.metadata.iter().any(|m| m.column == *i && m.is_virtual))
+                .filter(|(i, _)| !sink.metadata.iter().any(|m| m.column == *i && m.is_virtual) && !sink.is_computed(*i))
                 .map(|(_, f)| f)
                 .collect();
             if written.len() != query.columns.len() {
@@ -243,7 +281,7 @@ fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Stateme
                 ));
             }
             for (target, &from) in written.iter().zip(&query.columns) {
-                let from = &source_table.schema.fields[from];
+                let (source_table, from) = selected(job, &query, from);
                 let (have, want) = (from.data_type.to_string(), target.data_type.to_string());
                 if have != want && !types::widens(&from.data_type, &target.data_type) {
                     return Err((
@@ -272,32 +310,141 @@ fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Stateme
     }
 }
 
+/// The table and field behind selected column `index` of `query`.
+fn selected<'a>(job: &'a Job, query: &Query, index: usize) -> (&'a Table, &'a Field) {
+    let source = job.table(&query.source).expect("query() resolved the source");
+    let n = source.schema.fields.len();
+    match &query.lookup {
+        Some(l) if index >= n => {
+            let dim = job.table(&l.table).expect("query() resolved the dimension table");
+            (dim, &dim.schema.fields[index - n])
+        }
+        _ => (source, &source.schema.fields[index]),
+    }
+}
+
+/// The tables a query's column names resolve in: the source and, with a
+/// lookup join, the dimension table, whose columns come after the
+/// source's.
+struct Scope<'a> {
+    source: &'a Table,
+    source_alias: Option<String>,
+    dim: Option<(&'a Table, Option<String>)>,
+}
+
+impl Scope<'_> {
+    /// Whether `qualifier` names `table` (by alias if it has one).
+    fn names(table: &Table, alias: &Option<String>, qualifier: &str) -> bool {
+        match alias {
+            Some(a) => a.eq_ignore_ascii_case(qualifier),
+            None => table.name.eq_ignore_ascii_case(qualifier),
+        }
+    }
+
+    /// The column `e` refers to, as an index into the source's columns
+    /// followed by the dimension table's; `None` if `e` is not a column name.
+    fn column(&self, e: &Expr) -> Option<Located<usize>> {
+        let at = position(e.span());
+        let offset = self.source.schema.fields.len();
+        let (qualifier, ident) = match e {
+            Expr::Identifier(i) => (None, i),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => (Some(&parts[0].value), &parts[1]),
+            _ => return None,
+        };
+        let missing = |t: &Table| (at, format!("table '{}' has no column '{}'", t.name, ident.value));
+        Some(match qualifier {
+            Some(q) if Self::names(self.source, &self.source_alias, q) => {
+                self.source.column(&ident.value).ok_or_else(|| missing(self.source))
+            }
+            Some(q) => match &self.dim {
+                Some((dim, alias)) if Self::names(dim, alias, q) => {
+                    dim.column(&ident.value).map(|c| offset + c).ok_or_else(|| missing(dim))
+                }
+                _ => Err((at, format!("'{e}': no table or alias '{q}' in this query"))),
+            },
+            None => {
+                let in_dim = self.dim.as_ref().and_then(|(dim, _)| dim.column(&ident.value));
+                match (self.source.column(&ident.value), in_dim) {
+                    (Some(_), Some(_)) => Err((
+                        at,
+                        format!("column '{}' is in both joined tables; qualify it (o.{0} or c.{0})", ident.value),
+                    )),
+                    (Some(c), None) => Ok(c),
+                    (None, Some(c)) => Ok(offset + c),
+                    (None, None) => Err(missing(self.source)),
+                }
+            }
+        })
+    }
+
+    /// The table and column behind a combined index.
+    fn field(&self, index: usize) -> (&Table, usize) {
+        let offset = self.source.schema.fields.len();
+        match &self.dim {
+            Some((dim, _)) if index >= offset => (dim, index - offset),
+            _ => (self.source, index),
+        }
+    }
+}
+
+fn alias_of(alias: &Option<sqlparser::ast::TableAlias>) -> Option<String> {
+    alias.as_ref().map(|a| a.name.value.clone())
+}
+
 fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
     let SetExpr::Select(select) = q.body.as_ref() else {
         return Err((at, "only SELECT … FROM one table is supported".to_owned()));
     };
     let [from] = select.from.as_slice() else {
-        return Err((at, "SELECT reads from exactly one table (no joins yet)".to_owned()));
+        return Err((
+            at,
+            "SELECT reads from one table, optionally lookup-joined with one more (JOIN … FOR SYSTEM_TIME AS OF …)"
+                .to_owned(),
+        ));
     };
-    if !from.joins.is_empty() {
-        return Err((at, "joins are not supported yet".to_owned()));
-    }
-    let TableFactor::Table { name, .. } = &from.relation else {
-        return Err((at, "SELECT … FROM takes a table name".to_owned()));
+    let TableFactor::Table { name, alias, version: None, .. } = &from.relation else {
+        return Err((
+            at,
+            "SELECT … FROM takes a table name (FOR SYSTEM_TIME AS OF belongs to the joined table)".to_owned(),
+        ));
     };
     let source_name = name_of(name);
     let source = job
         .table(&source_name)
         .ok_or_else(|| (position(name.span()), format!("no table '{source_name}'; create it first")))?;
+    let mut scope = Scope { source, source_alias: alias_of(alias), dim: None };
+    let lookup = match from.joins.as_slice() {
+        [] => None,
+        [join] => Some(lookup_join(job, &mut scope, join)?),
+        [_, second, ..] => {
+            return Err((position(second.relation.span()), "one lookup join per query is supported yet".to_owned()));
+        }
+    };
+    let offset = source.schema.fields.len();
     let mut columns = Vec::new();
+    let all_of = |t: &Table, base: usize| -> Vec<usize> {
+        (0..t.schema.fields.len()).filter(|i| !t.metadata.iter().any(|m| m.column == *i)).map(|i| base + i).collect()
+    };
     for item in &select.projection {
         match item {
-            SelectItem::Wildcard(_) => columns
-                .extend((0..source.schema.fields.len()).filter(|i| !source.metadata.iter().any(|m| m.column == *i))),
-            SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
-                columns.push(source.column(&ident.value).ok_or_else(|| {
-                    (position(ident.span), format!("table '{}' has no column '{}'", source.name, ident.value))
-                })?);
+            SelectItem::Wildcard(_) => {
+                columns.extend(all_of(source, 0));
+                if let Some((dim, _)) = &scope.dim {
+                    columns.extend(all_of(dim, offset));
+                }
+            }
+            SelectItem::QualifiedWildcard(sqlparser::ast::SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
+                let q = name_of(q);
+                match &scope.dim {
+                    _ if Scope::names(source, &scope.source_alias, &q) => columns.extend(all_of(source, 0)),
+                    Some((dim, alias)) if Scope::names(dim, alias, &q) => columns.extend(all_of(dim, offset)),
+                    _ => {
+                        return Err((position(item.span()), format!("'{q}.*': no table or alias '{q}' in this query")));
+                    }
+                }
+            }
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } if scope.column(e).is_some() => {
+                columns.push(scope.column(e).expect("checked")?);
             }
             other => {
                 return Err((
@@ -309,8 +456,14 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
     }
     let mut filters = Vec::new();
     if let Some(selection) = &select.selection {
-        conjunction(source, selection, &mut filters)?;
+        conjunction(&scope, selection, &mut filters)?;
     }
+    // Conditions on the dimension table's columns apply to the joined rows.
+    let (filters, after): (Vec<Filter>, Vec<Filter>) = filters.into_iter().partition(|f| f.column < offset);
+    let lookup = lookup.map(|mut l| {
+        l.filters = after.into_iter().map(|f| Filter { column: f.column - offset, ..f }).collect();
+        l
+    });
     let limit = match &q.limit_clause {
         None => None,
         Some(LimitClause::LimitOffset { limit: Some(Expr::Value(v)), offset: None, .. }) => match &v.value {
@@ -319,31 +472,133 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
         },
         Some(other) => return Err((at, format!("'{other}': only LIMIT n is supported"))),
     };
-    Ok(Query { source: source.name.clone(), columns, filters, limit, at: position(q.span()) })
+    Ok(Query { source: source.name.clone(), columns, lookup, filters, limit, at: position(q.span()) })
 }
 
-fn conjunction(source: &Table, e: &Expr, out: &mut Vec<Filter>) -> Located<()> {
+/// `[LEFT] JOIN dim FOR SYSTEM_TIME AS OF s.proc [AS d] ON s.a = d.b [AND …]`.
+fn lookup_join<'a>(job: &'a Job, scope: &mut Scope<'a>, join: &sqlparser::ast::Join) -> Located<LookupJoin> {
+    use sqlparser::ast::{JoinConstraint, JoinOperator, TableVersion};
+    let at = position(join.relation.span());
+    let (left, constraint) = match &join.join_operator {
+        JoinOperator::Join(c) | JoinOperator::Inner(c) => (false, c),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
+        other => {
+            let word = format!("{other:?}");
+            let word = word.split('(').next().unwrap_or_default().to_uppercase();
+            return Err((
+                at,
+                format!("{word} joins are not supported; a lookup join is [LEFT] JOIN … FOR SYSTEM_TIME AS OF …"),
+            ));
+        }
+    };
+    let TableFactor::Table { name, alias, version, .. } = &join.relation else {
+        return Err((at, "JOIN takes a table name".to_owned()));
+    };
+    let dim_name = name_of(name);
+    let dim = job.table(&dim_name).ok_or_else(|| (at, format!("no table '{dim_name}'; create it first")))?;
+    let Some(TableVersion::ForSystemTimeAsOf(time)) = version else {
+        return Err((
+            at,
+            format!(
+                "JOIN {dim_name}: only lookup joins are supported: JOIN {dim_name} FOR SYSTEM_TIME AS OF \
+                 <source>.<proc_time column> AS … ON …, with proc_time AS PROCTIME() declared in the source table"
+            ),
+        ));
+    };
+    // The time must be the source's processing-time attribute.
+    let time_column = scope.column(time).transpose()?;
+    match time_column {
+        Some(c) if c < scope.source.schema.fields.len() && scope.source.computed.iter().any(|p| p.column == c) => {}
+        _ => {
+            return Err((
+                position(time.span()),
+                format!(
+                    "FOR SYSTEM_TIME AS OF {time}: a lookup join is as of the source's processing time; declare \
+                     `proc_time AS PROCTIME()` in table '{}' and write FOR SYSTEM_TIME AS OF {}.proc_time",
+                    scope.source.name,
+                    scope.source_alias.as_deref().unwrap_or(&scope.source.name)
+                ),
+            ));
+        }
+    }
+    scope.dim = Some((dim, alias_of(alias)));
+    let JoinConstraint::On(on) = constraint else {
+        return Err((at, format!("JOIN {dim_name}: write the join condition with ON s.key = d.key")));
+    };
+    let mut keys = Vec::new();
+    equalities(scope, on, &mut keys)?;
+    Ok(LookupJoin { table: dim.name.clone(), left, keys, filters: Vec::new(), at })
+}
+
+/// The `ON` condition: equalities of a source column and a dimension
+/// column, joined by AND.
+fn equalities(scope: &Scope<'_>, e: &Expr, out: &mut Vec<(usize, usize)>) -> Located<()> {
+    let offset = scope.source.schema.fields.len();
+    let unsupported = || {
+        (
+            position(e.span()),
+            format!(
+                "ON {e}: a lookup join's condition equates a column of the source with one of the dimension table \
+                 (s.k = d.k), joined by AND; filter other columns in WHERE"
+            ),
+        )
+    };
+    match e {
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            equalities(scope, left, out)?;
+            equalities(scope, right, out)
+        }
+        Expr::Nested(inner) => equalities(scope, inner, out),
+        Expr::BinaryOp { left, op: BinaryOperator::Eq, right } => {
+            let (Some(a), Some(b)) = (scope.column(left), scope.column(right)) else { return Err(unsupported()) };
+            let (a, b) = (a?, b?);
+            let (s, d) = match (a < offset, b < offset) {
+                (true, false) => (a, b - offset),
+                (false, true) => (b, a - offset),
+                _ => return Err(unsupported()),
+            };
+            let (source, dim) = (scope.source, scope.field(offset + d).0);
+            let (sf, df) = (&source.schema.fields[s], &dim.schema.fields[d]);
+            if sf.data_type.to_string() != df.data_type.to_string() && !types::widens(&sf.data_type, &df.data_type) {
+                return Err((
+                    position(e.span()),
+                    format!(
+                        "ON {e}: column '{}' of '{}' is {} but column '{}' of '{}' is {}; join keys need the same type",
+                        sf.name, source.name, sf.data_type, df.name, dim.name, df.data_type
+                    ),
+                ));
+            }
+            if dim.is_computed(d) {
+                return Err((
+                    position(e.span()),
+                    format!("ON {e}: '{}' is computed, not a column to look up", df.name),
+                ));
+            }
+            out.push((s, d));
+            Ok(())
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+fn conjunction(scope: &Scope<'_>, e: &Expr, out: &mut Vec<Filter>) -> Located<()> {
     let unsupported = |e: &Expr| {
         (
             position(e.span()),
             format!("WHERE '{e}': only comparisons of a column with a literal, joined by AND, are supported"),
         )
     };
-    let column = |ident: &sqlparser::ast::Ident| {
-        source
-            .column(&ident.value)
-            .ok_or_else(|| (position(ident.span), format!("table '{}' has no column '{}'", source.name, ident.value)))
-    };
+    let column = |e: &Expr| scope.column(e);
     match e {
         Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
-            conjunction(source, left, out)?;
-            conjunction(source, right, out)
+            conjunction(scope, left, out)?;
+            conjunction(scope, right, out)
         }
-        Expr::Nested(inner) => conjunction(source, inner, out),
+        Expr::Nested(inner) => conjunction(scope, inner, out),
         Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
-            let Expr::Identifier(ident) = inner.as_ref() else { return Err(unsupported(e)) };
+            let Some(index) = column(inner) else { return Err(unsupported(e)) };
             let op = if matches!(e, Expr::IsNull(_)) { CompareOp::IsNull } else { CompareOp::IsNotNull };
-            out.push(Filter { column: column(ident)?, op, value: Literal::Null });
+            out.push(Filter { column: index?, op, value: Literal::Null });
             Ok(())
         }
         Expr::BinaryOp { left, op, right } => {
@@ -363,14 +618,14 @@ fn conjunction(source: &Table, e: &Expr, out: &mut Vec<Filter>) -> Located<()> {
                 CompareOp::GtEq => CompareOp::LtEq,
                 other => other,
             };
-            let (ident, value, op) = match (left.as_ref(), right.as_ref()) {
-                (Expr::Identifier(i), v) => (i, literal(v).ok_or_else(|| unsupported(e))?, op),
-                (v, Expr::Identifier(i)) => (i, literal(v).ok_or_else(|| unsupported(e))?, flip(op)),
+            let (index, value, op) = match (column(left), column(right)) {
+                (Some(i), None) => (i?, literal(right).ok_or_else(|| unsupported(e))?, op),
+                (None, Some(i)) => (i?, literal(left).ok_or_else(|| unsupported(e))?, flip(op)),
                 _ => return Err(unsupported(e)),
             };
-            let index = column(ident)?;
+            let (table, c) = scope.field(index);
             // The literal must fit the column, as the run will require.
-            weir_pipeline::check_filter(&source.schema.fields[index], &value)
+            weir_pipeline::check_filter(&table.schema.fields[c], &value)
                 .map_err(|why| (position(e.span()), format!("WHERE {e}: {why}")))?;
             out.push(Filter { column: index, op, value });
             Ok(())
@@ -529,5 +784,64 @@ mod tests {
         assert!(e.contains("table 't', column 'a'") && e.contains("not supported"), "{e}");
         let e = error("DROP TABLE t;");
         assert!(e.contains("DROP statements are not supported"), "{e}");
+    }
+
+    /// Flink's lookup join example (docs: "Lookup Join"), as written there.
+    const LOOKUP: &str = "CREATE TEMPORARY TABLE Customers (
+  id INT, name STRING, country STRING, zip STRING
+) WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://127.0.0.1:5432/customerdb', 'table-name' = 'customers');
+CREATE TABLE Orders (order_id INT, total INT, customer_id INT, proc_time AS PROCTIME())
+  WITH ('connector' = 'datagen');
+CREATE TABLE Out (order_id INT, total INT, country STRING, zip STRING) WITH ('connector' = 'blackhole');
+";
+
+    #[test]
+    fn flinks_lookup_join_reads_as_written() {
+        let inserted = job(&format!(
+            "{LOOKUP}INSERT INTO Out SELECT o.order_id, o.total, c.country, c.zip FROM Orders AS o
+  JOIN Customers FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer_id = c.id;"
+        ));
+        let orders = inserted.table("orders").expect("table");
+        assert_eq!(orders.computed, [ComputedColumn { column: 3, expression: Computed::ProcTime }]);
+        assert_eq!(orders.schema.fields[3].data_type.to_string(), "TIMESTAMP_LTZ(3)");
+        assert_eq!(orders.stored_schema().fields.len(), 3, "the connector never sees proc_time");
+        let Statement::Insert { query, .. } = &inserted.statements[0] else { panic!("an insert") };
+        let join = query.lookup.as_ref().expect("a lookup join");
+        assert_eq!((join.table.as_str(), join.left, join.keys.as_slice()), ("Customers", false, &[(2, 0)][..]));
+        // Dimension columns come after the source's four.
+        assert_eq!(query.columns, [0, 1, 6, 7]);
+        let left = job(&format!(
+            "{LOOKUP}SELECT * FROM Orders o LEFT JOIN Customers FOR SYSTEM_TIME AS OF o.proc_time c
+  ON o.customer_id = c.id WHERE c.country = 'NL' AND total > 10;"
+        ));
+        let Statement::Select(query) = &left.statements[0] else { panic!("a select") };
+        let join = query.lookup.as_ref().expect("a lookup join");
+        assert!(join.left);
+        assert_eq!(query.columns, (0..8).collect::<Vec<_>>());
+        assert_eq!(query.filters.len(), 1, "total > 10 is the source's");
+        assert_eq!(join.filters.len(), 1, "c.country = 'NL' applies to joined rows");
+        assert_eq!(join.filters[0].column, 2);
+    }
+
+    #[test]
+    fn lookup_join_mistakes_are_named() {
+        let select = |rest: &str| error(&format!("{LOOKUP}SELECT o.order_id FROM Orders o {rest};"));
+        let e = select("JOIN Customers c ON o.customer_id = c.id");
+        assert!(e.contains("only lookup joins are supported") && e.contains("FOR SYSTEM_TIME AS OF"), "{e}");
+        let e = select("JOIN Customers FOR SYSTEM_TIME AS OF o.total c ON o.customer_id = c.id");
+        assert!(e.contains("declare `proc_time AS PROCTIME()`"), "{e}");
+        let e = select("JOIN Customers FOR SYSTEM_TIME AS OF o.proc_time c ON o.customer_id > c.id");
+        assert!(e.contains("equates a column of the source with one of the dimension table"), "{e}");
+        let e = select("JOIN Customers FOR SYSTEM_TIME AS OF o.proc_time c ON o.customer_id = c.name");
+        assert!(
+            e.contains("column 'customer_id' of 'Orders' is INT but column 'name' of 'Customers' is STRING"),
+            "{e}"
+        );
+        let e = select("RIGHT JOIN Customers FOR SYSTEM_TIME AS OF o.proc_time c ON o.customer_id = c.id");
+        assert!(e.contains("RIGHT joins are not supported"), "{e}");
+        let e = select("JOIN Customers FOR SYSTEM_TIME AS OF o.proc_time c ON o.customer_id = x.id");
+        assert!(e.contains("no table or alias 'x'"), "{e}");
+        let e = error("CREATE TABLE t (a INT, b AS a + 1) WITH ('connector' = 'datagen');");
+        assert!(e.contains("the only computed column supported yet is PROCTIME()"), "{e}");
     }
 }

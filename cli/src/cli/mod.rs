@@ -723,15 +723,11 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
         let what = if missing == 1 { "capability is" } else { "capabilities are" };
         anyhow::bail!("{missing} {what} not granted; add the flags shown above");
     }
-    // Every sink takes every row kind its source produces.
-    let resolved = |name: &str, role| seen.iter().find(|(n, r, _)| *n == name && *r == role).map(|(.., t)| t);
+    // The planner's checks, as a run makes them.
+    let resolved =
+        |name: &str, role| seen.iter().find(|(n, r, _)| n.eq_ignore_ascii_case(name) && *r == role).map(|(.., t)| t);
     for statement in &job.statements {
-        if let weir_pipeline::Statement::Insert { sink, query } = statement
-            && let (Some(source), Some(sink)) =
-                (resolved(&query.source, weir::catalog::Role::Source), resolved(sink, weir::catalog::Role::Sink))
-        {
-            weir_pipeline::check_changelog(source, sink).map_err(|e| in_job(file, e))?;
-        }
+        weir_pipeline::check_statement(statement, resolved).map_err(|e| in_job(file, e))?;
     }
     outln!("ok: {} tables, {} statements", job.tables.len(), job.statements.len());
     Ok(())
