@@ -160,3 +160,115 @@ async fn an_upsert_sink_fed_a_changelog_ends_with_the_final_state() {
     assert_eq!(got, want);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Orders in a csv file (exported by psql), lookup-joined with customers
+/// in PostgreSQL, as Flink's lookup-join example writes it; each result is
+/// checked against PostgreSQL's own join of the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_join_enriches_a_stream_with_and_without_cache() {
+    let pg = postgres();
+    pg.psql(
+        "CREATE TABLE customers (id INT PRIMARY KEY, name TEXT, country TEXT, since DATE);
+         INSERT INTO customers SELECT i, 'name ' || i, CASE WHEN i % 10 = 0 THEN NULL ELSE 'c' || (i % 7) END,
+           DATE '2020-01-01' + i FROM generate_series(1, 500) AS i;
+         CREATE TABLE lookup_orders (order_id INT PRIMARY KEY, customer_id INT, total INT);
+         INSERT INTO lookup_orders SELECT i, (i * 37) % 640, i % 1000 FROM generate_series(1, 20000) AS i;",
+    );
+    let dir = std::env::temp_dir().join(format!("weir-jdbc-lookup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let csv = pg.psql("COPY (SELECT order_id, customer_id, total FROM lookup_orders ORDER BY order_id) TO STDOUT CSV");
+    std::fs::write(dir.join("orders.csv"), csv).expect("write");
+    let grants = Grants { read: vec![dir.clone()], ..grants() };
+    let orders = format!(
+        "CREATE TABLE Orders (order_id INT, customer_id INT, total INT, proc_time AS PROCTIME())
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+        dir.join("orders.csv").display()
+    );
+    let run_with = |cache: &str, query: &str| {
+        let sql = format!(
+            "{orders}\n{}\n{query}",
+            table("customers", "id INT, name STRING, country STRING, since DATE", cache, pg.password)
+        );
+        let grants = grants.clone();
+        async move {
+            let runtime = runtime().await;
+            let job = weir_sql::parse("lookup.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+            let mut out = Vec::new();
+            pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut rows: Vec<String> = String::from_utf8(out)
+                .expect("UTF-8")
+                .lines()
+                .filter(|l| l.starts_with("+I"))
+                .map(str::to_owned)
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    let psql_rows = |sql: &str| {
+        let mut rows: Vec<String> = pg
+            .psql(sql)
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').map(|v| if v.is_empty() { "null" } else { v }).collect();
+                format!("+I[{}]", f.join(", "))
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let inner = "SELECT o.order_id, o.total, c.name, c.country, c.since FROM Orders AS o
+       JOIN customers FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer_id = c.id;";
+    let want = psql_rows(
+        "SELECT o.order_id, o.total, c.name, c.country, c.since FROM lookup_orders o JOIN customers c
+           ON o.customer_id = c.id",
+    );
+    assert!(want.len() > 10_000 && want.len() < 20_000, "some orders have no customer: {}", want.len());
+    assert_eq!(run_with("", inner).await, want, "without a cache");
+    let cached = ", 'lookup.cache' = 'PARTIAL', 'lookup.partial-cache.max-rows' = '100',
+        'lookup.partial-cache.expire-after-write' = '1 h'";
+    assert_eq!(run_with(cached, inner).await, want, "with a cache smaller than the keys");
+    // LEFT JOIN: orders of missing customers (ids 0 and 501..639) keep
+    // their row, the customer's columns null.
+    let left = "SELECT o.order_id, o.customer_id, c.name FROM Orders AS o
+       LEFT JOIN customers FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer_id = c.id WHERE o.total < 100;";
+    let want = psql_rows(
+        "SELECT o.order_id, o.customer_id, c.name FROM lookup_orders o LEFT JOIN customers c
+           ON o.customer_id = c.id WHERE o.total < 100",
+    );
+    assert!(want.iter().any(|r| r.ends_with(", null]")), "missing customers give nulls");
+    assert_eq!(run_with(cached, left).await, want, "LEFT JOIN");
+    // A condition on the dimension table's columns filters joined rows.
+    let filtered = "SELECT o.order_id, c.country FROM Orders AS o
+       JOIN customers FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer_id = c.id WHERE c.country = 'c3';";
+    let want = psql_rows(
+        "SELECT o.order_id, c.country FROM lookup_orders o JOIN customers c ON o.customer_id = c.id
+           WHERE c.country = 'c3'",
+    );
+    assert_eq!(run_with("", filtered).await, want, "WHERE on the dimension table");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ddl_type_that_does_not_match_the_database_is_named_at_open() {
+    let pg = postgres();
+    pg.psql("CREATE TABLE typed (id BIGINT PRIMARY KEY, label VARCHAR(20), at TIMESTAMPTZ)");
+    let e = run(&format!(
+        "{}\n SELECT * FROM typed;",
+        table("typed", "id INT, label STRING, at TIMESTAMP_LTZ(3)", "", pg.password)
+    ))
+    .await
+    .expect_err("refused");
+    let message = e.to_string();
+    assert!(
+        message.contains("column 'id' is INT in the table's DDL but bigint in PostgreSQL's 'typed'; declare it BIGINT"),
+        "{message}"
+    );
+    assert!(message.contains("table 'typed'"), "{message}");
+    let e = run(&format!("{}\n SELECT * FROM typed;", table("typed", "id BIGINT, nope STRING", "", pg.password)))
+        .await
+        .expect_err("refused");
+    assert!(e.to_string().contains("column 'nope' is not a column of PostgreSQL's 'typed'"), "{e}");
+}

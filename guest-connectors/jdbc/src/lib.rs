@@ -48,10 +48,37 @@ impl Connector for Reader {
             .option(OptionSpec::boolean("scan.auto-commit", "Accepted; reads run in one read-only transaction"))
             .option(OptionSpec::int("scan.parallelism", "Readers in parallel"))
             .option(
+                OptionSpec::one_of(
+                    "lookup.cache",
+                    &["NONE", "PARTIAL"],
+                    "Cache of lookup answers (kept by the Weir runner, the same for every connector)",
+                )
+                .default_value("NONE"),
+            )
+            .option(OptionSpec::long("lookup.partial-cache.max-rows", "Keys the PARTIAL cache holds at most"))
+            .option(OptionSpec::new(
+                "lookup.partial-cache.expire-after-write",
+                OptionType::Duration,
+                "A cached answer expires this long after it was written",
+            ))
+            .option(OptionSpec::new(
+                "lookup.partial-cache.expire-after-access",
+                OptionType::Duration,
+                "A cached answer expires this long after it was last used",
+            ))
+            .option(
+                OptionSpec::boolean("lookup.partial-cache.cache-missing-key", "Cache keys that matched no row")
+                    .default_value("true"),
+            )
+            .option(
+                OptionSpec::int("lookup.max-retries", "Retries of a lookup whose connection failed").default_value("3"),
+            )
+            .option(
                 OptionSpec::int("sink.buffer-flush.max-rows", "Rows buffered before a flush (0: only at checkpoints)")
                     .default_value("100"),
             )
             .option(OptionSpec::int("sink.parallelism", "Writers in parallel"))
+            .source_abilities(weir_sdk::SourceAbilities::LOOKUP)
             .sink_abilities(weir_sdk::SinkAbilities::UPSERT)
             .capability(CapabilityKind::TcpConnect, "{url}")
     }
@@ -201,6 +228,132 @@ fn statement_error(settings: &Settings, e: pg::ServerError) -> Error {
     }
 }
 
+/// Compares the DDL's columns with the table's in PostgreSQL (Flink's
+/// JDBC type mapping) and names both types on a mismatch — at open, not
+/// at the first row that fails to convert.
+fn check_columns(connection: &mut pg::Connection, settings: &Settings, schema: &Schema) -> Result<()> {
+    let table_literal = settings.table.replace('\'', "''");
+    let sql = format!(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+         WHERE a.attrelid = '{table_literal}'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+    );
+    let mut columns: Vec<(String, String)> = Vec::new();
+    connection
+        .query(&sql, |row| {
+            let mut values = row.into_iter();
+            if let (Some(Some(name)), Some(Some(ty))) = (values.next(), values.next()) {
+                columns.push((name, ty));
+            }
+            Ok(())
+        })?
+        .map_err(|e| statement_error(settings, e))?;
+    for field in &schema.fields {
+        let Some((_, pg_type)) = columns.iter().find(|(name, _)| *name == field.name) else {
+            let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::config(
+                None,
+                format!(
+                    "column '{}' is not a column of PostgreSQL's '{}' (its columns: {})",
+                    field.name,
+                    settings.table,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if let Err(want) = compatible(&field.data_type, pg_type) {
+            return Err(Error::config(
+                None,
+                format!(
+                    "column '{}' is {} in the table's DDL but {pg_type} in PostgreSQL's '{}'; declare it {want}",
+                    field.name,
+                    type_name(&field.data_type),
+                    settings.table
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a DDL type reads and writes a PostgreSQL column type (Flink's
+/// JDBC mapping, plus lossless widenings such as BIGINT for `integer`);
+/// otherwise the Flink type to declare.
+fn compatible(ty: &LogicalType, pg_type: &str) -> std::result::Result<(), String> {
+    use LogicalType as T;
+    // `timestamp(3) with time zone` → `timestamp with time zone`.
+    let base = match (pg_type.find('('), pg_type.find(')')) {
+        (Some(open), Some(close)) if open < close => format!("{}{}", &pg_type[..open], &pg_type[close + 1..]),
+        _ => pg_type.to_owned(),
+    };
+    let base = base.trim();
+    let want = match base {
+        "smallint" => "SMALLINT",
+        "integer" => "INT",
+        "bigint" => "BIGINT",
+        "real" => "FLOAT",
+        "double precision" => "DOUBLE",
+        "numeric" => "DECIMAL(p, s)",
+        "boolean" => "BOOLEAN",
+        "date" => "DATE",
+        "bytea" => "BYTES",
+        "text" | "character varying" | "character" | "uuid" | "json" | "jsonb" | "name" => "STRING",
+        "timestamp with time zone" => "TIMESTAMP_LTZ(p)",
+        b if b.starts_with("timestamp") => "TIMESTAMP(p)",
+        b if b.starts_with("time") => "TIME(p)",
+        _ if base.ends_with("[]") => return Err("a supported type (PostgreSQL arrays are not read by Weir yet)".into()),
+        _ => return Err(format!("a supported type (PostgreSQL's {pg_type} has no Flink mapping in Weir yet)")),
+    };
+    let ok = match (want, ty) {
+        ("SMALLINT", T::Smallint | T::Int | T::Bigint) => true,
+        ("INT", T::Int | T::Bigint) => true,
+        ("BIGINT", T::Bigint) => true,
+        ("FLOAT", T::Float | T::Double) => true,
+        ("DOUBLE", T::Double) => true,
+        ("DECIMAL(p, s)", T::Decimal(d)) => {
+            // numeric(p,s) must match; an unconstrained numeric takes any.
+            let declared = pg_type.strip_prefix("numeric(").and_then(|r| r.strip_suffix(')')).and_then(|r| {
+                let (p, s) = r.split_once(',')?;
+                Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<u8>().ok()?))
+            });
+            declared.is_none_or(|(p, s)| p == d.precision && s == d.scale)
+        }
+        ("BOOLEAN", T::Boolean) | ("DATE", T::Date) => true,
+        ("BYTES", T::Binary(_) | T::Varbinary(_) | T::Bytes) => true,
+        ("STRING", T::Char(_) | T::Varchar(_) | T::String) => true,
+        ("TIMESTAMP_LTZ(p)", T::TimestampLtz(_)) | ("TIMESTAMP(p)", T::Timestamp(_)) | ("TIME(p)", T::Time(_)) => true,
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(want.replace("DECIMAL(p, s)", &pg_type.replace("numeric", "DECIMAL"))) }
+}
+
+/// A Flink type as written in DDL.
+fn type_name(ty: &LogicalType) -> String {
+    use LogicalType as T;
+    match ty {
+        T::Boolean => "BOOLEAN".into(),
+        T::Tinyint => "TINYINT".into(),
+        T::Smallint => "SMALLINT".into(),
+        T::Int => "INT".into(),
+        T::Bigint => "BIGINT".into(),
+        T::Float => "FLOAT".into(),
+        T::Double => "DOUBLE".into(),
+        T::Decimal(d) => format!("DECIMAL({}, {})", d.precision, d.scale),
+        T::Char(n) => format!("CHAR({n})"),
+        T::Varchar(n) => format!("VARCHAR({n})"),
+        T::String => "STRING".into(),
+        T::Binary(n) => format!("BINARY({n})"),
+        T::Varbinary(n) => format!("VARBINARY({n})"),
+        T::Bytes => "BYTES".into(),
+        T::Date => "DATE".into(),
+        T::Time(p) => format!("TIME({p})"),
+        T::Timestamp(p) => format!("TIMESTAMP({p})"),
+        T::TimestampLtz(p) => format!("TIMESTAMP_LTZ({p})"),
+        T::Array(_) => "ARRAY".into(),
+        T::Map(_) => "MAP".into(),
+        T::Row(_) => "ROW".into(),
+    }
+}
+
 /// Reads one split through a cursor.
 pub struct Reader {
     settings: Settings,
@@ -218,12 +371,7 @@ impl Source for Reader {
         // Log in once at planning: a wrong password or a missing table is
         // reported before any split starts.
         let mut connection = settings.connect()?;
-        connection
-            .query(
-                &format!("SELECT {} FROM {} LIMIT 0", quoted_columns(schema).join(", "), settings.table),
-                |_| Ok(()),
-            )?
-            .map_err(|e| statement_error(&settings, e))?;
+        check_columns(&mut connection, &settings, schema)?;
         let splits = match &settings.partition {
             Some((_, lower, upper, num)) => ranges(*lower, *upper, *num)
                 .into_iter()
@@ -306,6 +454,161 @@ impl Source for Reader {
 
     fn checkpoint(&mut self) -> Result<Vec<u8>> {
         Ok(self.emitted.to_le_bytes().to_vec())
+    }
+
+    fn open_lookup(options: &Options, schema: &Schema, key_columns: &[u32]) -> Result<Box<dyn weir_sdk::LookupTable>> {
+        Ok(Box::new(Lookup::open(options, schema, key_columns)?))
+    }
+}
+
+/// Answers lookups: one query per batch of keys, the keys as a VALUES
+/// list joined to the table, each tagged with its position so that every
+/// answered row names the key it answers.
+struct Lookup {
+    settings: Settings,
+    schema: Schema,
+    key_columns: Vec<usize>,
+    connection: Option<pg::Connection>,
+    /// `SELECT k.weir_key, t.… FROM table AS t JOIN (VALUES `.
+    head: String,
+    /// `) AS k(weir_key, k0, …) ON t.c = k.k0 AND …`.
+    tail: String,
+    max_retries: u32,
+}
+
+impl Lookup {
+    fn open(options: &Options, schema: &Schema, key_columns: &[u32]) -> Result<Lookup> {
+        let settings = Settings::parse(options, schema)?;
+        let key_columns: Vec<usize> = key_columns.iter().map(|&k| k as usize).collect();
+        if key_columns.is_empty() || key_columns.iter().any(|&k| k >= schema.fields.len()) {
+            return Err(Error::unsupported("lookup keys must be columns of the table"));
+        }
+        let mut connection = settings.connect()?;
+        check_columns(&mut connection, &settings, schema)?;
+        let columns: Vec<String> = quoted_columns(schema).iter().map(|c| format!("t.{c}")).collect();
+        let head = format!("SELECT k.weir_key, {} FROM {} AS t JOIN (VALUES ", columns.join(", "), settings.table);
+        let names: Vec<String> = (0..key_columns.len()).map(|i| format!("k{i}")).collect();
+        let on: Vec<String> = key_columns
+            .iter()
+            .zip(&names)
+            .map(|(&c, k)| format!("t.{} = k.{k}", quote(&schema.fields[c].name)))
+            .collect();
+        let tail = format!(") AS k(weir_key, {}) ON {}", names.join(", "), on.join(" AND "));
+        let max_retries = options.long("lookup.max-retries")?.clamp(0, 100) as u32;
+        Ok(Lookup {
+            settings,
+            schema: schema.clone(),
+            key_columns,
+            connection: Some(connection),
+            head,
+            tail,
+            max_retries,
+        })
+    }
+
+    /// The statement for `keys`; `None` when every key has a null (which
+    /// equals nothing).
+    fn statement(&self, keys: &weir_sdk::BatchReader<'_>) -> Result<Option<String>> {
+        let mut sql = self.head.clone();
+        let mut any = false;
+        'rows: for r in 0..keys.rows() {
+            let mut row = format!("({r}");
+            for (i, &c) in self.key_columns.iter().enumerate() {
+                let value = keys.value(i, r)?;
+                if matches!(value, weir_sdk::ValueRef::Null) {
+                    continue 'rows;
+                }
+                row.push_str(", ");
+                let field = &self.schema.fields[c];
+                literal(&mut row, &field.data_type, value)
+                    .map_err(|m| Error::data(r as u64, b"", format!("lookup key '{}': {m}", field.name)))?;
+                row.push_str(pg_cast(&field.data_type));
+            }
+            row.push(')');
+            if any {
+                sql.push_str(", ");
+            }
+            sql.push_str(&row);
+            any = true;
+        }
+        sql.push_str(&self.tail);
+        Ok(any.then_some(sql))
+    }
+}
+
+impl weir_sdk::LookupTable for Lookup {
+    fn lookup(&mut self, keys: &weir_sdk::Batch) -> Result<weir_sdk::LookupResult> {
+        let reader = weir_sdk::BatchReader::new(keys);
+        let mut batch = BatchBuilder::new(&self.schema);
+        let mut matches = Vec::new();
+        let Some(sql) = self.statement(&reader)? else {
+            return Ok(weir_sdk::LookupResult { rows: batch.finish()?, matches });
+        };
+        let fields = self.schema.fields.clone();
+        let style = weir_sdk::text::TextStyle::default();
+        // Flink's JDBC lookup: a failed connection is opened again and the
+        // lookup retried, `lookup.max-retries` times, waiting a second more
+        // each time.
+        let mut attempt = 0;
+        loop {
+            if self.connection.is_none() {
+                match self.settings.connect() {
+                    Ok(c) => self.connection = Some(c),
+                    Err(e) if attempt < self.max_retries && matches!(e, Error::Connection(_)) => {
+                        attempt += 1;
+                        std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let connection = self.connection.as_mut().expect("connected above");
+            batch = BatchBuilder::new(&self.schema);
+            matches.clear();
+            let mut rows = 0u64;
+            let result = connection.query(&sql, |row| {
+                let mut values = row.into_iter();
+                let key = values.next().flatten().and_then(|k| k.parse::<u32>().ok());
+                matches.push(key.ok_or_else(|| Error::connection("PostgreSQL answered a lookup without its key"))?);
+                for (i, (value, field)) in values.zip(&fields).enumerate() {
+                    let column = batch.column(i);
+                    match value {
+                        None => column.push_null()?,
+                        Some(text) => push_pg_text(column, &field.data_type, &text, &style)
+                            .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
+                    }
+                }
+                batch.end_row(RowKind::Insert)?;
+                rows += 1;
+                Ok(())
+            });
+            match result {
+                Ok(Ok(())) => return Ok(weir_sdk::LookupResult { rows: batch.finish()?, matches }),
+                Ok(Err(e)) => return Err(statement_error(&self.settings, e)),
+                Err(e) if attempt < self.max_retries && matches!(e, Error::Connection(_)) => {
+                    self.connection = None;
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
+                }
+                Err(e) => {
+                    self.connection = None;
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// The cast a lookup key's literal needs in a VALUES list, where
+/// PostgreSQL would otherwise take a quoted literal as text.
+fn pg_cast(ty: &LogicalType) -> &'static str {
+    match ty {
+        LogicalType::Date => "::date",
+        LogicalType::Time(_) => "::time",
+        LogicalType::Timestamp(_) => "::timestamp",
+        LogicalType::TimestampLtz(_) => "::timestamptz",
+        LogicalType::Decimal(_) => "::numeric",
+        _ => "",
     }
 }
 
@@ -484,7 +787,9 @@ impl Sink for Writer {
                 .map_err(|_| Error::config(Some("sink.buffer-flush.max-rows"), "must be a whole number"))?,
             None => 100,
         };
-        let connection = Some(settings.connect()?);
+        let mut connection = settings.connect()?;
+        check_columns(&mut connection, &settings, schema)?;
+        let connection = Some(connection);
         let key: Vec<usize> =
             schema.primary_key.iter().filter_map(|k| schema.fields.iter().position(|f| &f.name == k)).collect();
         let columns = quoted_columns(schema);
@@ -531,7 +836,23 @@ weir_sdk::export_connector!(Reader, Reader, Writer);
 
 #[cfg(test)]
 mod tests {
-    use super::ranges;
+    use super::{LogicalType as T, compatible, ranges};
+
+    #[test]
+    fn ddl_types_are_checked_against_postgresql_types() {
+        assert!(compatible(&T::Int, "integer").is_ok());
+        assert!(compatible(&T::Bigint, "integer").is_ok(), "a wider DDL type reads losslessly");
+        assert_eq!(compatible(&T::Int, "bigint"), Err("BIGINT".to_owned()));
+        assert!(compatible(&T::String, "character varying(20)").is_ok());
+        assert!(compatible(&T::TimestampLtz(3), "timestamp(3) with time zone").is_ok());
+        assert_eq!(compatible(&T::Timestamp(3), "timestamp(3) with time zone"), Err("TIMESTAMP_LTZ(p)".to_owned()));
+        assert!(compatible(&T::Timestamp(6), "timestamp without time zone").is_ok());
+        let decimal = |precision, scale| T::Decimal(weir_sdk::DecimalType { precision, scale });
+        assert!(compatible(&decimal(10, 2), "numeric(10,2)").is_ok());
+        assert!(compatible(&decimal(10, 2), "numeric").is_ok());
+        assert_eq!(compatible(&decimal(10, 3), "numeric(10,2)"), Err("DECIMAL(10,2)".to_owned()));
+        assert!(compatible(&T::Int, "integer[]").unwrap_err().contains("arrays"));
+    }
 
     #[test]
     fn partitions_are_cut_as_flink_cuts_them() {
