@@ -215,7 +215,7 @@ fn start_postgres() -> Postgres {
     assert!(ok, "initdb failed; see {w}/initdb.log");
     let started = start_watched(&work, Duration::from_secs(30), |port| {
         let start = as_peer(format!(
-            "{b}/pg_ctl -D {w}/data -o \"-p {port} -c listen_addresses=127.0.0.1 -k {w}\" -l {w}/log -w start >/dev/null"
+            "{b}/pg_ctl -D {w}/data -o \"-p {port} -c listen_addresses=127.0.0.1 -c max_prepared_transactions=64 -k {w}\" -l {w}/log -w start >/dev/null"
         ));
         let stop = as_peer(format!("{b}/pg_ctl -D {w}/data -m immediate stop >/dev/null 2>&1"));
         // PostgreSQL lives as long as this test process.

@@ -272,3 +272,34 @@ async fn a_ddl_type_that_does_not_match_the_database_is_named_at_open() {
         .expect_err("refused");
     assert!(e.to_string().contains("column 'nope' is not a column of PostgreSQL's 'typed'"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_shows_the_lookup_join_and_a_table_without_lookups_is_refused() {
+    let pg = postgres();
+    pg.psql("CREATE TABLE IF NOT EXISTS explained (id INT PRIMARY KEY, name TEXT)");
+    let orders = "CREATE TABLE Orders (id INT, customer INT, proc_time AS PROCTIME())
+        WITH ('connector' = 'datagen', 'number-of-rows' = '10');";
+    let customers = table(
+        "explained",
+        "id INT, name STRING",
+        ", 'lookup.cache' = 'PARTIAL', 'lookup.partial-cache.max-rows' = '1000',
+           'lookup.partial-cache.expire-after-write' = '10 min'",
+        pg.password,
+    );
+    let out = run(&format!(
+        "{orders}\n{customers}\nEXPLAIN SELECT o.id, c.name FROM Orders o
+           LEFT JOIN explained FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer = c.id;"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("lookup explained: connector 'jdbc'"), "{out}");
+    assert!(out.contains("lookup join: LEFT ON Orders.customer = explained.id"), "{out}");
+    assert!(out.contains("lookup cache: PARTIAL in the host (max-rows 1000, expire-after-write 10 min"), "{out}");
+    let e = run(&format!(
+        "{orders}\nCREATE TABLE Other (id INT, name STRING) WITH ('connector' = 'datagen');
+         SELECT o.id, c.name FROM Orders o JOIN Other FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer = c.id;"
+    ))
+    .await
+    .expect_err("refused");
+    assert!(e.to_string().contains("does not declare the lookup ability"), "{e}");
+}

@@ -388,3 +388,116 @@ fn kafka_exactly_once_survives_kills_both_ways() {
     assert!(output == input, "the files differ from the topic's committed records (seed {seed})");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The jdbc sink's exactly-once (a PostgreSQL prepared transaction per
+/// checkpoint with a progress row) under SIGKILL: a changelog file applied
+/// to an upsert table ends with the changelog's final state, and an
+/// insert-only file appended to a table without a key holds every row
+/// exactly once — a checkpoint applied twice would show there. Checked
+/// with psql; 10 kills each (`WEIR_CRASH_KILLS`).
+#[test]
+fn jdbc_exactly_once_survives_kills() {
+    let kills = env_number("WEIR_CRASH_KILLS", 10);
+    let seed = env_number(
+        "WEIR_CRASH_SEED",
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1,
+    );
+    let pg = weir_tests::peers::postgres();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("jdbc-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("changes")).expect("dir");
+    let address = format!("127.0.0.1:{}", pg.port);
+    let jdbc = |name: &str, columns: &str| {
+        format!(
+            "CREATE TABLE {name} ({columns}) WITH ('connector' = 'jdbc', 'url' = '{}', 'table-name' = '{name}',
+               'username' = '{}', 'password' = '{}', 'sink.delivery-guarantee' = 'exactly-once',
+               'sink.buffer-flush.max-rows' = '500');",
+            pg.url(),
+            pg.user,
+            pg.password
+        )
+    };
+
+    // A changelog over 5,000 keys, applied by key.
+    let changes = env_number("WEIR_JDBC_CRASH_CHANGES", 150_000);
+    eprintln!(
+        "jdbc crash test: {changes} changes, {kills} kills each phase, seed {seed} (set WEIR_CRASH_SEED to repeat)"
+    );
+    let mut lines = String::new();
+    let mut state = std::collections::BTreeMap::new();
+    for step in 0..changes {
+        let key = (step * 7919) % 5000;
+        let amount = step;
+        match (state.get(&key).copied(), step % 5) {
+            (None, _) => {
+                lines.push_str(&format!("INSERT,{key},{amount}\n"));
+                state.insert(key, amount);
+            }
+            (Some(old), 4) => {
+                lines.push_str(&format!("DELETE,{key},{old}\n"));
+                state.remove(&key);
+            }
+            (Some(old), _) => {
+                lines.push_str(&format!("UPDATE_BEFORE,{key},{old}\nUPDATE_AFTER,{key},{amount}\n"));
+                state.insert(key, amount);
+            }
+        }
+    }
+    std::fs::write(dir.join("changes/changes.txt"), lines).expect("write");
+    let rows_in = std::fs::read_to_string(dir.join("changes/changes.txt")).expect("read").lines().count() as u64;
+    pg.psql("DROP TABLE IF EXISTS crash_balances; CREATE TABLE crash_balances (id BIGINT PRIMARY KEY, amount BIGINT)");
+    std::fs::write(
+        dir.join("upsert.sql"),
+        format!(
+            "SET 'execution.checkpointing.interval' = '50 ms';
+             CREATE TABLE Changes (id BIGINT NOT NULL, amount BIGINT) WITH ('connector' = 'filesystem',
+               'path' = 'changes', 'format' = 'changelog-csv', 'changelog-csv.column-delimiter' = ',');
+             {}
+             INSERT INTO crash_balances SELECT * FROM Changes;",
+            jdbc("crash_balances", "id BIGINT NOT NULL, amount BIGINT, PRIMARY KEY (id) NOT ENFORCED")
+        ),
+    )
+    .expect("write job");
+    let args = ["run", "upsert.sql", "--allow-read", "changes", "--allow-net", &address];
+    let (killed, runs, progress) = kill_and_restart(&dir, "upsert", &args, rows_in, kills, seed);
+    eprintln!("changelog → PostgreSQL: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
+    assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
+    let got: Vec<String> =
+        pg.psql("SELECT id, amount FROM crash_balances ORDER BY id").lines().map(str::to_owned).collect();
+    let want: Vec<String> = state.iter().map(|(k, a)| format!("{k}|{a}")).collect();
+    assert!(got == want, "the table is not the changelog's final state after {killed} kills (seed {seed})");
+    let checkpoint = std::fs::read_to_string(checkpoint_file(&dir, "upsert").expect("a checkpoint")).expect("read");
+    assert!(!checkpoint.contains(pg.password), "the password is in the checkpoint");
+    assert_eq!(pg.psql("SELECT count(*) FROM pg_prepared_xacts").trim(), "0", "a prepared transaction was left");
+
+    // Appends without a key: any replayed checkpoint would duplicate rows.
+    let rows = env_number("WEIR_JDBC_CRASH_ROWS", 400_000);
+    let input = generate_input(&dir, rows);
+    pg.psql("DROP TABLE IF EXISTS crash_appended; CREATE TABLE crash_appended (id BIGINT, name TEXT)");
+    std::fs::write(
+        dir.join("append.sql"),
+        format!(
+            "SET 'execution.checkpointing.interval' = '50 ms';
+             CREATE TABLE Input (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'filesystem', 'path' = 'in',
+               'format' = 'csv', 'scan.parallelism' = '2');
+             {}
+             INSERT INTO crash_appended SELECT * FROM Input;",
+            jdbc("crash_appended", "id BIGINT, name STRING")
+                .replace("'sink.buffer-flush", "'sink.parallelism' = '2', 'sink.buffer-flush")
+        ),
+    )
+    .expect("write job");
+    let args = ["run", "append.sql", "--allow-read", "in", "--allow-net", &address];
+    let (killed, runs, progress) = kill_and_restart(&dir, "append", &args, rows, kills, seed.rotate_left(17) | 1);
+    eprintln!(
+        "file → PostgreSQL appends: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}"
+    );
+    assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
+    let mut appended: Vec<String> =
+        pg.psql("SELECT id || ',' || name FROM crash_appended").lines().map(str::to_owned).collect();
+    appended.sort_unstable();
+    assert_eq!(appended.len(), input.len(), "rows lost or duplicated after {killed} kills (seed {seed})");
+    assert!(appended == input, "the table differs from the input (seed {seed})");
+    assert_eq!(pg.psql("SELECT count(*) FROM pg_prepared_xacts").trim(), "0", "a prepared transaction was left");
+    let _ = std::fs::remove_dir_all(&dir);
+}

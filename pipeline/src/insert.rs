@@ -124,6 +124,7 @@ pub(super) async fn insert(
         scans.push(scan);
         let _ = part;
     }
+    let lookups = scans.iter().filter_map(|s| s.lookup.as_ref().map(|l| l.counters.clone())).collect();
     for (part, mut scan) in scans.into_iter().enumerate() {
         scan.keep_part(part, readers);
         let (ask, asked) = tokio::sync::mpsc::unbounded_channel();
@@ -131,8 +132,19 @@ pub(super) async fn insert(
         tasks.push(tokio::spawn(read_into(scan, tx.clone(), asked, done.subscribe())));
     }
     drop(tx);
-    let result =
-        write_from(&mut rx, &mut writer, &asks, &done, source.table.name.clone(), &sink, config, store, restored).await;
+    let result = write_from(
+        &mut rx,
+        &mut writer,
+        &asks,
+        &done,
+        source.table.name.clone(),
+        &sink,
+        config,
+        store,
+        restored,
+        lookups,
+    )
+    .await;
     // Reading failures arrive named already; the rest is the sink's.
     let result = result.map_err(|e| e.in_table(&sink.table.name));
     for task in &tasks {
@@ -196,6 +208,7 @@ pub(super) async fn write_from(
     config: &RunConfig,
     store: Option<checkpoint::Store>,
     restored: Option<checkpoint::Checkpoint>,
+    lookups: Vec<Arc<super::lookup::LookupCounters>>,
 ) -> Result<()> {
     let mut next_id = restored.as_ref().map_or(1, |c| c.id + 1);
     let mut rows_written = restored.as_ref().map_or(0, |c| c.rows);
@@ -206,7 +219,8 @@ pub(super) async fn write_from(
     let mut live = asks.len();
     let mut stop_at: Option<u64> = None;
     let label = format!("{source_name} → {}", sink.table.name);
-    let mut progress = Progress::new(&label, config.progress.clone(), restored.as_ref().map(|c| (c.id, c.rows)));
+    let mut progress =
+        Progress::new(&label, config.progress.clone(), restored.as_ref().map(|c| (c.id, c.rows))).with_lookups(lookups);
     loop {
         // Wake up now and then even when no rows come (a quiet stream), so
         // checkpoints and a stop still happen.

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
@@ -27,17 +28,45 @@ use super::filter::evaluate;
 use super::model;
 use super::resolve::Resolved;
 
-/// Counters of a lookup join, for the run summary and the benchmark.
+/// Counters of a lookup join (every reader's together), in progress
+/// events and the run summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LookupStats {
     /// Source rows joined.
     pub rows: u64,
-    /// Distinct keys answered from the cache.
+    /// Distinct keys (per source batch) answered from the cache.
     pub hits: u64,
-    /// Distinct keys asked of the component.
+    /// Distinct keys (per source batch) asked of the component.
     pub misses: u64,
     /// Calls of the component's `lookup`.
     pub calls: u64,
+}
+
+impl LookupStats {
+    /// The share of keys the cache answered, 0 to 1.
+    pub fn hit_rate(&self) -> f64 {
+        self.hits as f64 / (self.hits + self.misses).max(1) as f64
+    }
+}
+
+/// [`LookupStats`] shared by the readers of one statement.
+#[derive(Debug, Default)]
+pub(super) struct LookupCounters {
+    rows: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl LookupCounters {
+    pub(super) fn snapshot(&self) -> LookupStats {
+        LookupStats {
+            rows: self.rows.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// A lookup join's operator: the dimension table's component and the cache.
@@ -51,7 +80,7 @@ pub(super) struct Lookup {
     cache: Option<Cache>,
     /// One row of nulls in the dimension table's schema (LEFT joins).
     nulls: RecordBatch,
-    pub(super) stats: LookupStats,
+    pub(super) counters: Arc<LookupCounters>,
 }
 
 impl Lookup {
@@ -81,7 +110,7 @@ impl Lookup {
             key_schema,
             converter,
             nulls,
-            stats: LookupStats::default(),
+            counters: Arc::default(),
         })
     }
 
@@ -97,7 +126,7 @@ impl Lookup {
         let name = self.dim.table.name.clone();
         let fail = |m: String| Error::Host(anyhow::anyhow!("lookup join with '{name}': {m}"));
         let n = rows.rows.num_rows();
-        self.stats.rows += n as u64;
+        self.counters.rows.fetch_add(n as u64, Ordering::Relaxed);
         // The source's key values, as the dimension table's key types.
         let key_columns: Vec<ArrayRef> = self.join.keys.iter().map(|&(s, _)| rows.rows.column(s).clone()).collect();
         let keys =
@@ -140,7 +169,7 @@ impl Lookup {
         for (k, &r) in order.iter().enumerate() {
             match self.cache.as_mut().and_then(|c| c.get(encoded.row(r).data())) {
                 Some(batch) => {
-                    self.stats.hits += 1;
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
                     found[k] = Some((slots.len(), (0..batch.num_rows() as u32).collect()));
                     slots.push(batch);
                 }
@@ -148,8 +177,8 @@ impl Lookup {
             }
         }
         if !ask.is_empty() {
-            self.stats.misses += ask.len() as u64;
-            self.stats.calls += 1;
+            self.counters.misses.fetch_add(ask.len() as u64, Ordering::Relaxed);
+            self.counters.calls.fetch_add(1, Ordering::Relaxed);
             let indices = UInt32Array::from(ask.iter().map(|&k| order[k] as u32).collect::<Vec<_>>());
             let asked = arrow_select::take::take_record_batch(&keys, &indices).map_err(|e| fail(e.to_string()))?;
             let asked =

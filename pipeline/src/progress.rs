@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::lookup::{LookupCounters, LookupStats};
+
 /// Where an `INSERT` stands. The first event comes when the statement
 /// starts (saying whether it resumed), the last when it finished or stopped.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,8 @@ pub struct ProgressEvent {
     pub started: bool,
     /// The statement finished (or stopped): the last event.
     pub done: bool,
+    /// The lookup join's counters, when the statement has one.
+    pub lookup: Option<LookupStats>,
 }
 
 impl ProgressEvent {
@@ -57,6 +61,7 @@ pub(super) struct Progress {
     resumed_from: Option<u64>,
     checkpoints: u64,
     bytes: u64,
+    lookups: Vec<Arc<LookupCounters>>,
 }
 
 impl Progress {
@@ -75,9 +80,16 @@ impl Progress {
             resumed_from: restored.map(|(id, _)| id),
             checkpoints: 0,
             bytes: 0,
+            lookups: Vec::new(),
         };
         progress.tell(true, false);
         progress
+    }
+
+    /// Counts the lookups of these readers' joins in the events.
+    pub(super) fn with_lookups(mut self, lookups: Vec<Arc<LookupCounters>>) -> Progress {
+        self.lookups = lookups;
+        self
     }
 
     /// A checkpoint completed.
@@ -106,6 +118,14 @@ impl Progress {
                 elapsed: self.started.elapsed(),
                 started,
                 done,
+                lookup: (!self.lookups.is_empty()).then(|| {
+                    self.lookups.iter().map(|c| c.snapshot()).fold(LookupStats::default(), |a, b| LookupStats {
+                        rows: a.rows + b.rows,
+                        hits: a.hits + b.hits,
+                        misses: a.misses + b.misses,
+                        calls: a.calls + b.calls,
+                    })
+                }),
             });
         }
     }

@@ -601,7 +601,17 @@ fn progress_line(live: bool) -> weir_pipeline::ProgressSink {
             } else {
                 String::new()
             };
-            eprintln!("{end}{}: {} rows written{resumed}, {checkpoints}, {secs:.1} s", e.label, e.rows);
+            let lookups = match e.lookup {
+                Some(l) => format!(
+                    "; lookups: {} rows joined, {} keys asked in {} calls, {:.0} % of keys from the cache",
+                    l.rows,
+                    l.misses,
+                    l.calls,
+                    l.hit_rate() * 100.0
+                ),
+                None => String::new(),
+            };
+            eprintln!("{end}{}: {} rows written{resumed}, {checkpoints}, {secs:.1} s{lookups}", e.label, e.rows);
         } else if e.started {
             if let Some(id) = e.resumed_from {
                 eprintln!("{}: resuming from checkpoint {id} ({} rows so far)", e.label, e.rows);

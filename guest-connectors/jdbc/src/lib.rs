@@ -2,14 +2,20 @@
 //! its wire protocol is spoken here, inside the component (`pg`, on
 //! `postgres-protocol` over wasi:sockets); the host has no database client.
 //!
-//! This is the **scan** side: the table (or `scan.partition.*` ranges of
-//! it, one split each, as Flink cuts them) read through a cursor,
-//! `scan.fetch-size` rows per round trip. A split's checkpoint is the
-//! number of rows it handed out; the query orders its rows (by the PRIMARY
-//! KEY, else by every column — identical rows are interchangeable), so a
-//! restore skips exactly those. Lookups, the sink and MySQL are not built
-//! yet (issue 17); their options are not declared, so a table using them
-//! is refused by name.
+//! - **Scan**: the table (or `scan.partition.*` ranges of it, one split
+//!   each, as Flink cuts them) read through a cursor, `scan.fetch-size`
+//!   rows per round trip. A split's checkpoint is the number of rows it
+//!   handed out; the query orders its rows (by the PRIMARY KEY, else by
+//!   every column — identical rows are interchangeable), so a restore
+//!   skips exactly those.
+//! - **Lookup** ([`Lookup`]): a batch of keys per query; the cache is the
+//!   runner's.
+//! - **Sink** ([`Writer`]): append or upsert, at-least-once or exactly-once
+//!   (a prepared transaction per checkpoint with a progress row).
+//!
+//! Every open compares the DDL's columns with PostgreSQL's
+//! ([`check_columns`]). MySQL/MariaDB are not built yet (issue 17); their
+//! URLs are refused by name.
 
 mod pg;
 
@@ -77,6 +83,33 @@ impl Connector for Reader {
                 OptionSpec::int("sink.buffer-flush.max-rows", "Rows buffered before a flush (0: only at checkpoints)")
                     .default_value("100"),
             )
+            .option(
+                OptionSpec::new(
+                    "sink.buffer-flush.interval",
+                    OptionType::Duration,
+                    "Flush when this long has passed since the last flush, checked as rows arrive (0: only by \
+                     size and at checkpoints)",
+                )
+                .default_value("1 s"),
+            )
+            .option(
+                OptionSpec::int("sink.max-retries", "Retries of a failed flush on a new connection (at-least-once)")
+                    .default_value("3"),
+            )
+            .option(
+                OptionSpec::one_of(
+                    "sink.delivery-guarantee",
+                    &["none", "at-least-once", "exactly-once"],
+                    "at-least-once (Flink's JDBC sink; 'none' is the same here) or exactly-once: a PostgreSQL \
+                     prepared transaction per checkpoint with a progress row (needs max_prepared_transactions > 0)",
+                )
+                .default_value("at-least-once"),
+            )
+            .option(OptionSpec::string(
+                "sink.transactional-id-prefix",
+                "Exactly-once: prefix of the prepared transactions' names and progress rows (default weir-<table-name>); \
+                 give each job writing the same table its own",
+            ))
             .option(OptionSpec::int("sink.parallelism", "Writers in parallel"))
             .source_abilities(weir_sdk::SourceAbilities::LOOKUP)
             .sink_abilities(weir_sdk::SinkAbilities::UPSERT)
@@ -647,9 +680,22 @@ fn push_pg_text(
 /// Writes rows: appended without a PRIMARY KEY; with one, upserted
 /// (`INSERT … ON CONFLICT (key) DO UPDATE`), -D deleted by key, -U
 /// dropped (its +U follows). Statements are buffered and run at
-/// `sink.buffer-flush.max-rows` and at every checkpoint, each flush in one
-/// transaction — at-least-once, as Flink's JDBC sink; replaying an upsert
-/// is harmless, replaying an append is not (so give tables a key).
+/// `sink.buffer-flush.max-rows`, after `sink.buffer-flush.interval` (checked
+/// as rows arrive) and at every checkpoint.
+///
+/// `sink.delivery-guarantee`:
+/// - `at-least-once` (Flink's JDBC sink, the default): each flush is a
+///   transaction of its own, retried `sink.max-retries` times on a new
+///   connection. A restart replays rows since the last checkpoint:
+///   harmless for upserts, duplicates for appends.
+/// - `exactly-once`: one transaction per checkpoint, PostgreSQL's two-phase
+///   commit: flushes run inside it, the checkpoint's `prepare-commit` adds
+///   a progress row (prefix, subtask, checkpoint) and `PREPARE TRANSACTION`s
+///   it, and `commit` runs `COMMIT PREPARED` once the checkpoint is saved.
+///   A replayed commit finds the progress row and does nothing; a
+///   transaction prepared for a checkpoint that was never saved is rolled
+///   back when the writer opens again. Needs `max_prepared_transactions`
+///   above 0 on the server.
 pub struct Writer {
     settings: Settings,
     schema: Schema,
@@ -663,6 +709,46 @@ pub struct Writer {
     /// SQL statements not run yet, one per row.
     pending: Vec<String>,
     max_rows: usize,
+    interval: Option<std::time::Duration>,
+    last_flush: std::time::Instant,
+    max_retries: u32,
+    /// Exactly-once: this writer's transaction names, and whether its
+    /// checkpoint's transaction is open.
+    exactly_once: Option<Transactions>,
+    in_transaction: bool,
+}
+
+/// The names of one writer's prepared transactions,
+/// `<prefix>-<subtask>-<checkpoint>`.
+struct Transactions {
+    prefix: String,
+    subtask: u32,
+}
+
+/// The table recording which checkpoints' transactions committed.
+const PROGRESS: &str = "weir_sink_progress";
+
+impl Transactions {
+    fn gid(&self, checkpoint: u64) -> String {
+        format!("{}-{}-{checkpoint}", self.prefix, self.subtask)
+    }
+
+    /// `(prefix, subtask, checkpoint)` of a transaction name.
+    fn parse(gid: &str) -> Option<(&str, u32, u64)> {
+        let (rest, checkpoint) = gid.rsplit_once('-')?;
+        let (prefix, subtask) = rest.rsplit_once('-')?;
+        Some((prefix, subtask.parse().ok()?, checkpoint.parse().ok()?))
+    }
+}
+
+/// `'text'` as a SQL string literal.
+fn text_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Runs `sql` on `connection`; a refused statement in the table's terms.
+fn execute(connection: &mut pg::Connection, settings: &Settings, sql: &str) -> Result<()> {
+    connection.query(sql, |_| Ok(()))?.map_err(|e| statement_error(settings, e))
 }
 
 impl Writer {
@@ -703,29 +789,112 @@ impl Writer {
         }))
     }
 
+    /// Runs the pending statements: at-least-once in a transaction of
+    /// their own (retried on a new connection), exactly-once inside the
+    /// checkpoint's transaction.
     fn flush(&mut self) -> Result<()> {
+        self.last_flush = std::time::Instant::now();
         if self.pending.is_empty() {
             return Ok(());
         }
-        if self.connection.is_none() {
-            self.connection = Some(self.settings.connect()?);
+        if self.exactly_once.is_some() {
+            let connection = self.connection.as_mut().ok_or_else(|| {
+                Error::connection(format!(
+                    "PostgreSQL, table '{}': the connection of the checkpoint's transaction is gone",
+                    self.settings.table
+                ))
+            })?;
+            let begin = if self.in_transaction { "" } else { "BEGIN; " };
+            let sql = format!("{begin}{}", self.pending.join("; "));
+            if let Err(e) = execute(connection, &self.settings, &sql) {
+                // The transaction is lost with the connection or aborted by
+                // the error: the job restarts from its last checkpoint.
+                self.connection = None;
+                self.in_transaction = false;
+                return Err(e);
+            }
+            self.in_transaction = true;
+            self.pending.clear();
+            return Ok(());
         }
         let sql = format!("BEGIN; {}; COMMIT", self.pending.join("; "));
-        let connection = self.connection.as_mut().expect("connected above");
-        let result = connection.query(&sql, |_| Ok(()));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                let _ = connection.query("ROLLBACK", |_| Ok(()));
-                return Err(statement_error(&self.settings, e));
+        let mut attempt = 0;
+        loop {
+            if self.connection.is_none() {
+                match self.settings.connect() {
+                    Ok(c) => self.connection = Some(c),
+                    Err(e) if attempt < self.max_retries && matches!(e, Error::Connection(_)) => {
+                        attempt += 1;
+                        std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Err(e) => {
-                self.connection = None;
-                return Err(e);
+            let connection = self.connection.as_mut().expect("connected above");
+            match connection.query(&sql, |_| Ok(())) {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => {
+                    let _ = connection.query("ROLLBACK", |_| Ok(()));
+                    return Err(statement_error(&self.settings, e));
+                }
+                Err(e) => {
+                    self.connection = None;
+                    if attempt >= self.max_retries {
+                        return Err(e);
+                    }
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
+                }
             }
         }
         self.pending.clear();
         Ok(())
+    }
+
+    /// Exactly-once, at open: the progress table exists; transactions this
+    /// writer prepared for checkpoints after `restored` (never saved) are
+    /// rolled back, earlier ones committed; a fresh start forgets the
+    /// progress of an earlier run.
+    fn recover(&mut self, restored: u64) -> Result<()> {
+        let (Some(t), Some(connection)) = (&self.exactly_once, self.connection.as_mut()) else { return Ok(()) };
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {PROGRESS} (prefix TEXT NOT NULL, subtask INT NOT NULL, checkpoint BIGINT NOT NULL, \
+             committed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (prefix, subtask, checkpoint))"
+        );
+        if execute(connection, &self.settings, &create).is_err() {
+            // Writers opening together race to create it; the loser's
+            // second try finds it.
+            execute(connection, &self.settings, &create)?;
+        }
+        let mut prepared = Vec::new();
+        let pattern = text_literal(&format!("{}-{}-%", t.prefix.replace('%', "\\%").replace('_', "\\_"), t.subtask));
+        connection
+            .query(&format!("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE {pattern}"), |row| {
+                if let Some(Some(gid)) = row.into_iter().next() {
+                    prepared.push(gid);
+                }
+                Ok(())
+            })?
+            .map_err(|e| statement_error(&self.settings, e))?;
+        for gid in prepared {
+            let Some((prefix, subtask, checkpoint)) = Transactions::parse(&gid) else { continue };
+            if prefix != t.prefix || subtask != t.subtask {
+                continue;
+            }
+            let verb = if checkpoint <= restored && restored > 0 { "COMMIT" } else { "ROLLBACK" };
+            execute(connection, &self.settings, &format!("{verb} PREPARED {}", text_literal(&gid)))?;
+        }
+        let forget = if restored == 0 { String::new() } else { format!(" AND checkpoint > {restored}") };
+        execute(
+            connection,
+            &self.settings,
+            &format!(
+                "DELETE FROM {PROGRESS} WHERE prefix = {} AND subtask = {}{forget}",
+                text_literal(&t.prefix),
+                t.subtask
+            ),
+        )
     }
 }
 
@@ -779,31 +948,45 @@ fn literal(out: &mut String, ty: &LogicalType, value: weir_sdk::ValueRef<'_>) ->
 }
 
 impl Sink for Writer {
-    fn open(options: &Options, schema: &Schema, _context: &WriterContext) -> Result<Self> {
+    fn open(options: &Options, schema: &Schema, context: &WriterContext) -> Result<Self> {
         let settings = Settings::parse(options, schema)?;
-        let max_rows = match options.get("sink.buffer-flush.max-rows").map(str::trim) {
-            Some(v) => v
-                .parse::<usize>()
-                .map_err(|_| Error::config(Some("sink.buffer-flush.max-rows"), "must be a whole number"))?,
-            None => 100,
+        let max_rows = options.long("sink.buffer-flush.max-rows")?.max(0) as usize;
+        let interval = Some(options.duration("sink.buffer-flush.interval")?).filter(|d| !d.is_zero());
+        let max_retries = options.long("sink.max-retries")?.clamp(0, 100) as u32;
+        let exactly_once = match options.get("sink.delivery-guarantee").map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "exactly-once" => Some(Transactions {
+                prefix: options
+                    .get("sink.transactional-id-prefix")
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map_or_else(|| format!("weir-{}", settings.table), str::to_owned),
+                subtask: context.subtask,
+            }),
+            _ => None,
         };
         let mut connection = settings.connect()?;
         check_columns(&mut connection, &settings, schema)?;
-        let connection = Some(connection);
         let key: Vec<usize> =
             schema.primary_key.iter().filter_map(|k| schema.fields.iter().position(|f| &f.name == k)).collect();
         let columns = quoted_columns(schema);
         let on_conflict = on_conflict(&columns, &key);
-        Ok(Writer {
+        let mut writer = Writer {
             settings,
             schema: schema.clone(),
-            connection,
+            connection: Some(connection),
             columns,
             key,
             on_conflict,
             pending: Vec::new(),
             max_rows,
-        })
+            interval,
+            last_flush: std::time::Instant::now(),
+            max_retries,
+            exactly_once,
+            in_transaction: false,
+        };
+        writer.recover(context.restored_checkpoint)?;
+        Ok(writer)
     }
 
     fn write(&mut self, input: SinkInput) -> Result<()> {
@@ -819,17 +1002,104 @@ impl Sink for Writer {
                 }
             }
         }
+        if self.interval.is_some_and(|i| self.last_flush.elapsed() >= i) {
+            self.flush()?;
+        }
         Ok(())
     }
 
-    fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<weir_sdk::Committable>> {
+    fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<weir_sdk::Committable>> {
         self.flush()?;
-        Ok(Vec::new())
+        let Some(t) = &self.exactly_once else { return Ok(Vec::new()) };
+        if !self.in_transaction {
+            return Ok(Vec::new());
+        }
+        let gid = t.gid(checkpoint_id);
+        let sql = format!(
+            "INSERT INTO {PROGRESS} (prefix, subtask, checkpoint) VALUES ({}, {}, {checkpoint_id}); PREPARE TRANSACTION {}",
+            text_literal(&t.prefix),
+            t.subtask,
+            text_literal(&gid)
+        );
+        self.in_transaction = false;
+        let connection = self.connection.as_mut().expect("a transaction is open on it");
+        match connection.query(&sql, |_| Ok(())) {
+            Ok(Ok(())) => Ok(vec![gid.into_bytes()]),
+            Ok(Err(e)) if e.code == "55000" => {
+                let _ = connection.query("ROLLBACK", |_| Ok(()));
+                Err(Error::config(
+                    Some("sink.delivery-guarantee"),
+                    format!(
+                        "exactly-once needs PostgreSQL's prepared transactions, which this server disables ({}); set \
+                         max_prepared_transactions above 0 in postgresql.conf, or use 'at-least-once'",
+                        e.message
+                    ),
+                ))
+            }
+            Ok(Err(e)) => {
+                let _ = connection.query("ROLLBACK", |_| Ok(()));
+                Err(statement_error(&self.settings, e))
+            }
+            Err(e) => {
+                self.connection = None;
+                Err(e)
+            }
+        }
     }
 
-    fn commit(_options: &Options, _committables: Vec<weir_sdk::Committable>) -> Result<()> {
-        Ok(())
+    fn commit(options: &Options, committables: Vec<weir_sdk::Committable>) -> Result<()> {
+        finish_prepared(options, committables, "COMMIT")
     }
+
+    fn abort(options: &Options, committables: Vec<weir_sdk::Committable>) -> Result<()> {
+        finish_prepared(options, committables, "ROLLBACK")
+    }
+}
+
+/// `COMMIT PREPARED` (or `ROLLBACK PREPARED`) each named transaction. One
+/// that is gone already is fine if its progress row says it committed (a
+/// replayed commit); otherwise its writes are lost, which is said loudly.
+fn finish_prepared(options: &Options, committables: Vec<weir_sdk::Committable>, verb: &str) -> Result<()> {
+    if committables.is_empty() {
+        return Ok(());
+    }
+    let settings =
+        Settings::parse(options, &Schema { fields: Vec::new(), primary_key: Vec::new(), nested: Vec::new() })?;
+    let mut connection = settings.connect()?;
+    for committable in committables {
+        let gid = String::from_utf8(committable).map_err(|_| Error::unsupported("not a jdbc sink's committable"))?;
+        let (prefix, subtask, checkpoint) =
+            Transactions::parse(&gid).ok_or_else(|| Error::unsupported("not a jdbc sink's committable"))?;
+        match connection.query(&format!("{verb} PREPARED {}", text_literal(&gid)), |_| Ok(()))? {
+            Ok(()) => {}
+            Err(e) if e.code == "42704" => {
+                let mut committed = false;
+                execute(&mut connection, &settings, "SELECT 1")?;
+                connection
+                    .query(
+                        &format!(
+                            "SELECT 1 FROM {PROGRESS} WHERE prefix = {} AND subtask = {subtask} AND checkpoint = {checkpoint}",
+                            text_literal(prefix)
+                        ),
+                        |_| {
+                            committed = true;
+                            Ok(())
+                        },
+                    )?
+                    .map_err(|e| statement_error(&settings, e))?;
+                if verb == "COMMIT" && !committed {
+                    return Err(Error::connection(format!(
+                        "PostgreSQL, table '{}': the transaction of checkpoint {checkpoint} ('{gid}') is neither \
+                         prepared nor committed; its rows were lost (rolled back by hand, or the server's data was \
+                         restored)",
+                        settings.table
+                    )));
+                }
+            }
+            Err(e) => return Err(statement_error(&settings, e)),
+        }
+    }
+    Ok(())
 }
 
 weir_sdk::export_connector!(Reader, Reader, Writer);
