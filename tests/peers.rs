@@ -180,23 +180,31 @@ pub struct Postgres {
     /// Its password.
     pub password: &'static str,
     bin: PathBuf,
+    work: PathBuf,
+    root: bool,
     _watchdog: Child,
 }
 
 /// The test binary's PostgreSQL, started on first use.
 pub fn postgres() -> &'static Postgres {
     static POSTGRES: OnceLock<Postgres> = OnceLock::new();
-    POSTGRES.get_or_init(start_postgres)
+    POSTGRES.get_or_init(|| start_postgres("shared"))
 }
 
-fn start_postgres() -> Postgres {
+/// A PostgreSQL of the caller's own (for a test that restarts it), stopped
+/// when the test process ends.
+pub fn postgres_of_its_own(name: &str) -> Postgres {
+    start_postgres(name)
+}
+
+fn start_postgres(name: &str) -> Postgres {
     let bin = installed("pgserver/pginstall/bin");
     // As root the server runs as `weir-peer`, which cannot enter root's
     // home: scripts/install-peers keeps a readable copy of the binaries.
     let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
     let bin = if root { PathBuf::from("/usr/local/lib/weir-peers/pgserver/pginstall/bin") } else { bin };
     assert!(bin.join("postgres").exists(), "{} is missing: run scripts/install-peers", bin.display());
-    let work = std::env::temp_dir().join(format!("weir-postgres-{}", std::process::id()));
+    let work = std::env::temp_dir().join(format!("weir-postgres-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("temp dir");
     let (user, password) = ("postgres", "weir-test-secret");
@@ -225,7 +233,7 @@ fn start_postgres() -> Postgres {
         )
     });
     if let Some((port, _watchdog)) = started {
-        return Postgres { port, user, password, bin, _watchdog };
+        return Postgres { port, user, password, bin, work, root, _watchdog };
     }
     panic!("PostgreSQL did not start; see {}/log", work.display())
 }
@@ -234,14 +242,30 @@ impl Postgres {
     /// Runs SQL with psql (the independent client); returns its unaligned,
     /// tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", self.user, "-d", "postgres"])
-            .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-            .env("PGPASSWORD", self.password)
-            .output()
-            .expect("run psql");
+        let out = self.psql_command().args(["-c", sql]).output().expect("run psql");
         assert!(out.status.success(), "psql failed on {sql}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    /// Stops the server at once (`-m immediate`: connections drop, as in a
+    /// crash) and starts it again on the same port.
+    pub fn restart(&self) {
+        let (b, w) = (self.bin.display(), self.work.display());
+        let command = format!("{b}/pg_ctl -D {w}/data -m immediate -l {w}/log -w restart >/dev/null");
+        let command = if self.root { format!("su weir-peer -c '{command}'") } else { command };
+        let ok = Command::new("bash").arg("-c").arg(&command).status().is_ok_and(|s| s.success());
+        assert!(ok, "PostgreSQL did not restart; see {w}/log");
+    }
+
+    /// psql logged in to this server (`-At`, stopping at the first error),
+    /// for arguments of the caller's (`-c`, `-f`).
+    pub fn psql_command(&self) -> Command {
+        let mut command = Command::new(self.bin.join("psql"));
+        command
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", self.user, "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-At"])
+            .env("PGPASSWORD", self.password);
+        command
     }
 
     /// `jdbc:postgresql://127.0.0.1:PORT/postgres`.

@@ -303,3 +303,65 @@ async fn explain_shows_the_lookup_join_and_a_table_without_lookups_is_refused() 
     .expect_err("refused");
     assert!(e.to_string().contains("does not declare the lookup ability"), "{e}");
 }
+
+/// The server restarts (immediate stop: connections drop as in a crash)
+/// while a scan reads it: the reader reconnects within
+/// `connection.max-retry-timeout` and declares its cursor again after the
+/// rows it handed out — the written files hold the table exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scan_survives_the_server_restarting_mid_way() {
+    let pg = weir_tests::peers::postgres_of_its_own("restart");
+    pg.psql(
+        "CREATE TABLE restarted (id BIGINT PRIMARY KEY, name TEXT);
+         INSERT INTO restarted SELECT i, md5(i::text) FROM generate_series(1, 300000) AS i;",
+    );
+    let dir = std::env::temp_dir().join(format!("weir-jdbc-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("out")).expect("dir");
+    let sql = format!(
+        "SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE restarted (id BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '{}',
+           'table-name' = 'restarted', 'username' = '{}', 'password' = '{}', 'scan.fetch-size' = '500',
+           'connection.max-retry-timeout' = '30 s');
+         CREATE TABLE Out (id BIGINT, name STRING) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         INSERT INTO Out SELECT * FROM restarted;",
+        pg.url(),
+        pg.user,
+        pg.password,
+        dir.join("out").display()
+    );
+    let grants = Grants {
+        connect: vec![Endpoint { host: "127.0.0.1".into(), port: pg.port }],
+        write: vec![dir.join("out")],
+        ..Grants::none()
+    };
+    let job = tokio::spawn(async move {
+        let runtime = runtime().await;
+        let job = weir_sql::parse("restart.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+        pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut Vec::new()).await
+    });
+    // Restart once the reader's cursor is open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let reading = pg.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM weir_scan'");
+        if reading.trim() != "0" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the scan never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    pg.restart();
+    job.await.expect("the job task").unwrap_or_else(|e| panic!("the scan did not survive the restart: {e}"));
+    let mut got = Vec::new();
+    for entry in std::fs::read_dir(dir.join("out")).expect("list").flatten() {
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            got.extend(std::fs::read_to_string(entry.path()).expect("read").lines().map(str::to_owned));
+        }
+    }
+    got.sort();
+    let mut want: Vec<String> = pg.psql("COPY restarted TO STDOUT CSV").lines().map(str::to_owned).collect();
+    want.sort();
+    assert_eq!(got.len(), want.len(), "rows lost or written twice across the restart");
+    assert!(got == want, "the files differ from the table");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,7 +42,7 @@ impl Connector for Reader {
                 OptionSpec::new(
                     "connection.max-retry-timeout",
                     OptionType::Duration,
-                    "Accepted for Flink compatibility; connections are not retried yet (a failure fails the call)",
+                    "How long a scan keeps reconnecting after its connection failed (it then resumes where it was)",
                 )
                 .default_value("60 s"),
             )
@@ -131,6 +131,8 @@ struct Settings {
     /// `(column, lower, upper, splits)`.
     partition: Option<(String, i64, i64, i64)>,
     fetch_size: u32,
+    /// `connection.max-retry-timeout`.
+    retry_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -196,6 +198,9 @@ impl Settings {
                 n if n > 0 => n.min(1_000_000) as u32,
                 _ => 10_000,
             },
+            retry_timeout: options
+                .get("connection.max-retry-timeout")
+                .map_or(Ok(std::time::Duration::from_secs(60)), |_| options.duration("connection.max-retry-timeout"))?,
         })
     }
 
@@ -398,6 +403,48 @@ pub struct Reader {
     done: bool,
 }
 
+impl Reader {
+    /// One round trip: the next rows of the cursor (declared after the
+    /// rows already handed out when the connection is new).
+    fn fetch(&mut self, max_records: u32) -> Result<ReadResult> {
+        if self.connection.is_none() {
+            let mut c = self.settings.connect()?;
+            let offset = if self.emitted > 0 { format!(" OFFSET {}", self.emitted) } else { String::new() };
+            let begin = format!("BEGIN READ ONLY; DECLARE weir_scan NO SCROLL CURSOR FOR {}{offset}", self.query);
+            c.query(&begin, |_| Ok(()))?.map_err(|e| statement_error(&self.settings, e))?;
+            self.connection = Some(c);
+        }
+        let fetch = format!("FETCH {} FROM weir_scan", self.settings.fetch_size.min(max_records.max(1) * 4));
+        let mut batch = BatchBuilder::new(&self.schema);
+        let fields = self.schema.fields.clone();
+        let style = weir_sdk::text::TextStyle::default();
+        let mut rows = 0u64;
+        let connection = self.connection.as_mut().expect("connected above");
+        let result = connection.query(&fetch, |row| {
+            for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
+                let column = batch.column(i);
+                match value {
+                    None => column.push_null()?,
+                    Some(text) => push_pg_text(column, &field.data_type, text, &style)
+                        .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
+                }
+            }
+            batch.end_row(RowKind::Insert)?;
+            rows += 1;
+            Ok(())
+        })?;
+        result.map_err(|e| statement_error(&self.settings, e))?;
+        if rows == 0 {
+            let _ = connection.query("COMMIT", |_| Ok(()))?;
+            self.connection = None;
+            self.done = true;
+            return Ok(ReadResult::EndOfSplit);
+        }
+        self.emitted += rows;
+        Ok(ReadResult::Rows(batch.finish()?))
+    }
+}
+
 impl Source for Reader {
     fn plan(options: &Options, schema: &Schema, _request: &ScanRequest) -> Result<ScanPlan> {
         let settings = Settings::parse(options, schema)?;
@@ -438,10 +485,7 @@ impl Source for Reader {
             Some(s) => u64::from_le_bytes(s.try_into().map_err(|_| Error::unsupported("not a jdbc reader's state"))?),
             None => 0,
         };
-        let mut query = split_query(&settings, schema, range);
-        if emitted > 0 {
-            query.push_str(&format!(" OFFSET {emitted}"));
-        }
+        let query = split_query(&settings, schema, range);
         Ok(Reader { settings, schema: schema.clone(), connection: None, query, emitted, done: false })
     }
 
@@ -449,40 +493,27 @@ impl Source for Reader {
         if self.done {
             return Ok(ReadResult::EndOfSplit);
         }
-        if self.connection.is_none() {
-            let mut c = self.settings.connect()?;
-            let begin = format!("BEGIN READ ONLY; DECLARE weir_scan NO SCROLL CURSOR FOR {}", self.query);
-            c.query(&begin, |_| Ok(()))?.map_err(|e| statement_error(&self.settings, e))?;
-            self.connection = Some(c);
-        }
-        let fetch = format!("FETCH {} FROM weir_scan", self.settings.fetch_size.min(max_records.max(1) * 4));
-        let mut batch = BatchBuilder::new(&self.schema);
-        let fields = self.schema.fields.clone();
-        let style = weir_sdk::text::TextStyle::default();
-        let mut rows = 0u64;
-        let connection = self.connection.as_mut().expect("connected above");
-        let result = connection.query(&fetch, |row| {
-            for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
-                let column = batch.column(i);
-                match value {
-                    None => column.push_null()?,
-                    Some(text) => push_pg_text(column, &field.data_type, text, &style)
-                        .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
+        // A failed connection (the server restarted, the network dropped)
+        // is opened again for up to `connection.max-retry-timeout`, and the
+        // cursor declared again after the rows handed out so far.
+        let mut retrying_since: Option<std::time::Instant> = None;
+        loop {
+            match self.fetch(max_records) {
+                Err(e @ Error::Connection(_)) => {
+                    self.connection = None;
+                    let since = *retrying_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= self.settings.retry_timeout {
+                        return Err(Error::connection(format!(
+                            "{} (gave up reconnecting after connection.max-retry-timeout = {:?})",
+                            e.message(),
+                            self.settings.retry_timeout
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(500));
                 }
+                other => return other,
             }
-            batch.end_row(RowKind::Insert)?;
-            rows += 1;
-            Ok(())
-        })?;
-        result.map_err(|e| statement_error(&self.settings, e))?;
-        if rows == 0 {
-            let _ = connection.query("COMMIT", |_| Ok(()))?;
-            self.connection = None;
-            self.done = true;
-            return Ok(ReadResult::EndOfSplit);
         }
-        self.emitted += rows;
-        Ok(ReadResult::Rows(batch.finish()?))
     }
 
     fn checkpoint(&mut self) -> Result<Vec<u8>> {
@@ -706,8 +737,8 @@ pub struct Writer {
     /// What an INSERT ends in: the upsert (`ON CONFLICT (key) DO …`) with a
     /// key, nothing without.
     on_conflict: String,
-    /// SQL statements not run yet, one per row.
-    pending: Vec<String>,
+    /// Changes not sent yet.
+    pending: Pending,
     max_rows: usize,
     interval: Option<std::time::Duration>,
     last_flush: std::time::Instant,
@@ -723,6 +754,33 @@ pub struct Writer {
 struct Transactions {
     prefix: String,
     subtask: u32,
+}
+
+/// Rows in one INSERT or DELETE statement at most.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// A writer's buffered changes.
+#[derive(Default)]
+struct Pending {
+    /// Rows appended to a table without a key, as `(v, …)` tuples.
+    appends: Vec<String>,
+    /// With a key: the last change per key tuple (`None`: delete).
+    by_key: std::collections::HashMap<String, Option<String>>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.appends.len() + self.by_key.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn clear(&mut self) {
+        self.appends.clear();
+        self.by_key.clear();
+    }
 }
 
 /// The table recording which checkpoints' transactions committed.
@@ -752,41 +810,70 @@ fn execute(connection: &mut pg::Connection, settings: &Settings, sql: &str) -> R
 }
 
 impl Writer {
-    /// The statement for row `r` (`None`: a -U, which its +U replaces).
-    fn statement(&self, reader: &weir_sdk::BatchReader<'_>, r: usize) -> Result<Option<String>> {
-        let (columns, key) = (&self.columns, &self.key);
-        let value = |c: usize| -> Result<String> {
-            let mut out = String::new();
-            let field = &self.schema.fields[c];
-            literal(&mut out, &field.data_type, reader.value(c, r)?)
-                .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
+    /// Buffers row `r`: appended as is without a key; with one, it
+    /// replaces what the buffer holds for its key (Flink's reduced buffer:
+    /// the last change per key is the one that counts), a -U dropped.
+    fn buffer(&mut self, reader: &weir_sdk::BatchReader<'_>, r: usize) -> Result<()> {
+        let tuple = |columns: &mut dyn Iterator<Item = usize>| -> Result<String> {
+            let mut out = String::from("(");
+            for (i, c) in columns.enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let field = &self.schema.fields[c];
+                literal(&mut out, &field.data_type, reader.value(c, r)?)
+                    .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
+            }
+            out.push(')');
             Ok(out)
         };
-        Ok(Some(match reader.row_kind(r) {
-            RowKind::UpdateBefore if !key.is_empty() => return Ok(None),
-            RowKind::Delete if !key.is_empty() => {
-                let conditions =
-                    key.iter().map(|&c| Ok(format!("{} = {}", columns[c], value(c)?))).collect::<Result<Vec<_>>>()?;
-                format!("DELETE FROM {} WHERE {}", self.settings.table, conditions.join(" AND "))
-            }
-            RowKind::Insert | RowKind::UpdateAfter => {
-                let values = (0..columns.len()).map(value).collect::<Result<Vec<_>>>()?;
-                format!(
-                    "INSERT INTO {} ({}) VALUES ({}){}",
-                    self.settings.table,
-                    columns.join(", "),
-                    values.join(", "),
-                    self.on_conflict
-                )
-            }
-            _ => {
+        let kind = reader.row_kind(r);
+        if self.key.is_empty() {
+            if !matches!(kind, RowKind::Insert | RowKind::UpdateAfter) {
                 return Err(Error::data(
                     r as u64,
                     b"",
                     "a table without a PRIMARY KEY takes inserts only; declare the key to apply updates and deletes",
                 ));
             }
-        }))
+            let row = tuple(&mut (0..self.columns.len()))?;
+            self.pending.appends.push(row);
+            return Ok(());
+        }
+        let change = match kind {
+            RowKind::UpdateBefore => return Ok(()),
+            RowKind::Delete => None,
+            RowKind::Insert | RowKind::UpdateAfter => Some(tuple(&mut (0..self.columns.len()))?),
+        };
+        let key = tuple(&mut self.key.iter().copied())?;
+        self.pending.by_key.insert(key, change);
+        Ok(())
+    }
+
+    /// The pending changes as SQL statements: multi-row INSERTs (upserts
+    /// with a key) and DELETEs by key, at most [`ROWS_PER_STATEMENT`] rows
+    /// each.
+    fn statements(&self) -> Vec<String> {
+        let insert = format!("INSERT INTO {} ({}) VALUES ", self.settings.table, self.columns.join(", "));
+        let mut sql = Vec::new();
+        let upserts: Vec<&String> = self.pending.by_key.values().flatten().collect();
+        let rows: Vec<&String> = self.pending.appends.iter().chain(upserts).collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
+            sql.push(format!("{insert}{}{}", values.join(", "), self.on_conflict));
+        }
+        let deletes: Vec<&str> =
+            self.pending.by_key.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect();
+        let key: Vec<&str> = self.key.iter().map(|&c| self.columns[c].as_str()).collect();
+        for chunk in deletes.chunks(ROWS_PER_STATEMENT) {
+            sql.push(format!(
+                "DELETE FROM {} WHERE ({}) IN ({})",
+                self.settings.table,
+                key.join(", "),
+                chunk.join(", ")
+            ));
+        }
+        sql
     }
 
     /// Runs the pending statements: at-least-once in a transaction of
@@ -798,6 +885,7 @@ impl Writer {
             return Ok(());
         }
         if self.exactly_once.is_some() {
+            let statements = self.statements().join("; ");
             let connection = self.connection.as_mut().ok_or_else(|| {
                 Error::connection(format!(
                     "PostgreSQL, table '{}': the connection of the checkpoint's transaction is gone",
@@ -805,7 +893,7 @@ impl Writer {
                 ))
             })?;
             let begin = if self.in_transaction { "" } else { "BEGIN; " };
-            let sql = format!("{begin}{}", self.pending.join("; "));
+            let sql = format!("{begin}{statements}");
             if let Err(e) = execute(connection, &self.settings, &sql) {
                 // The transaction is lost with the connection or aborted by
                 // the error: the job restarts from its last checkpoint.
@@ -817,7 +905,7 @@ impl Writer {
             self.pending.clear();
             return Ok(());
         }
-        let sql = format!("BEGIN; {}; COMMIT", self.pending.join("; "));
+        let sql = format!("BEGIN; {}; COMMIT", self.statements().join("; "));
         let mut attempt = 0;
         loop {
             if self.connection.is_none() {
@@ -977,7 +1065,7 @@ impl Sink for Writer {
             columns,
             key,
             on_conflict,
-            pending: Vec::new(),
+            pending: Pending::default(),
             max_rows,
             interval,
             last_flush: std::time::Instant::now(),
@@ -995,11 +1083,9 @@ impl Sink for Writer {
         };
         let reader = weir_sdk::BatchReader::new(&batch);
         for r in 0..reader.rows() {
-            if let Some(sql) = self.statement(&reader, r)? {
-                self.pending.push(sql);
-                if self.max_rows > 0 && self.pending.len() >= self.max_rows {
-                    self.flush()?;
-                }
+            self.buffer(&reader, r)?;
+            if self.max_rows > 0 && self.pending.len() >= self.max_rows {
+                self.flush()?;
             }
         }
         if self.interval.is_some_and(|i| self.last_flush.elapsed() >= i) {
