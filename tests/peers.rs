@@ -250,11 +250,22 @@ impl Postgres {
     /// Stops the server at once (`-m immediate`: connections drop, as in a
     /// crash) and starts it again on the same port.
     pub fn restart(&self) {
-        let (b, w) = (self.bin.display(), self.work.display());
-        let command = format!("{b}/pg_ctl -D {w}/data -m immediate -l {w}/log -w restart >/dev/null");
-        let command = if self.root { format!("su weir-peer -c '{command}'") } else { command };
-        let ok = Command::new("bash").arg("-c").arg(&command).status().is_ok_and(|s| s.success());
-        assert!(ok, "PostgreSQL did not restart; see {w}/log");
+        let (b, w, port) = (self.bin.display(), self.work.display(), self.port);
+        let as_peer = |command: String| if self.root { format!("su weir-peer -c '{command}'") } else { command };
+        let stop = as_peer(format!("{b}/pg_ctl -D {w}/data -m immediate -w stop >>{w}/ctl.log 2>&1"));
+        let _ = Command::new("bash").arg("-c").arg(&stop).status();
+        let start = as_peer(format!(
+            "{b}/pg_ctl -D {w}/data -o \"-p {port} -c listen_addresses=127.0.0.1 -c max_prepared_transactions=64 -k {w}\" \
+             -l {w}/log -w start >>{w}/ctl.log 2>&1"
+        ));
+        // The port may linger a moment after the immediate stop.
+        let started = (0..5).any(|_| {
+            Command::new("bash").arg("-c").arg(&start).status().is_ok_and(|s| s.success()) || {
+                std::thread::sleep(Duration::from_millis(500));
+                false
+            }
+        });
+        assert!(started, "PostgreSQL did not start again; see {w}/log and {w}/ctl.log");
     }
 
     /// psql logged in to this server (`-At`, stopping at the first error),
@@ -271,5 +282,93 @@ impl Postgres {
     /// `jdbc:postgresql://127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
         format!("jdbc:postgresql://127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+/// A MariaDB server (Debian's `mariadb-server`), a user with a password
+/// (mysql_native_password) and a database of its own.
+pub struct MariaDb {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    /// The user's name.
+    pub user: &'static str,
+    /// Its password.
+    pub password: &'static str,
+    /// The database.
+    pub database: &'static str,
+    _watchdog: Child,
+}
+
+/// The test binary's MariaDB, started on first use.
+pub fn mariadb() -> &'static MariaDb {
+    static MARIADB: OnceLock<MariaDb> = OnceLock::new();
+    MARIADB.get_or_init(start_mariadb)
+}
+
+fn start_mariadb() -> MariaDb {
+    let server = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].into_iter().map(PathBuf::from).find(|p| p.exists());
+    let server = server.unwrap_or_else(|| panic!("mariadbd is missing: run scripts/install-peers (as root: apt)"));
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let work = std::env::temp_dir().join(format!("weir-mariadb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("temp dir");
+    // MariaDB runs as `weir-peer` when this is root, as PostgreSQL does.
+    let as_peer = |command: String| -> String { if root { format!("su weir-peer -c '{command}'") } else { command } };
+    if root {
+        let ok = Command::new("chown").args(["-R", "weir-peer:"]).arg(&work).status().is_ok_and(|s| s.success());
+        assert!(ok, "chown the MariaDB directory to weir-peer (run scripts/install-peers as root first)");
+    }
+    let w = work.display();
+    let install = as_peer(format!(
+        "mariadb-install-db --no-defaults --datadir={w}/data --auth-root-authentication-method=normal \
+         --skip-test-db >{w}/install.log 2>&1"
+    ));
+    let ok = Command::new("bash").arg("-c").arg(&install).status().is_ok_and(|s| s.success());
+    assert!(ok, "mariadb-install-db failed; see {w}/install.log");
+    let (user, password, database) = ("weir", "weir-test-secret", "weir");
+    let started = start_watched(&work, Duration::from_secs(60), |port| {
+        let start = as_peer(format!(
+            "{} --no-defaults --datadir={w}/data --port={port} --bind-address=127.0.0.1 --socket={w}/sock \
+             --pid-file={w}/pid --log-error={w}/error.log --skip-name-resolve --innodb-buffer-pool-size=64M \
+             >/dev/null 2>&1",
+            server.display()
+        ));
+        // MariaDB lives as long as this test process.
+        format!(
+            "{start} & while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $(cat {w}/pid) 2>/dev/null",
+            parent = std::process::id()
+        )
+    });
+    let Some((port, _watchdog)) = started else { panic!("MariaDB did not start; see {w}/error.log") };
+    // The user and database, through the socket as the password-less root.
+    let setup = format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; GRANT ALL ON *.* TO '{user}'@'%'; \
+         CREATE DATABASE {database};"
+    );
+    let out = Command::new("mariadb")
+        .args(["--no-defaults", &format!("--socket={w}/sock"), "-u", "root", "-e", &setup])
+        .output()
+        .expect("run mariadb");
+    assert!(out.status.success(), "setting up MariaDB failed: {}", String::from_utf8_lossy(&out.stderr));
+    MariaDb { port, user, password, database, _watchdog }
+}
+
+impl MariaDb {
+    /// Runs SQL with the `mariadb` client (the independent client); returns
+    /// its output, tab-separated, without column names.
+    pub fn sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .args(["--no-defaults", "-h", "127.0.0.1", "-P", &self.port.to_string(), "-u", self.user])
+            .arg(format!("-p{}", self.password))
+            .args(["-D", self.database, "-N", "-B", "-e", sql])
+            .output()
+            .expect("run mariadb");
+        assert!(out.status.success(), "mariadb failed on {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    /// `jdbc:mysql://127.0.0.1:PORT/weir`.
+    pub fn url(&self) -> String {
+        format!("jdbc:mysql://127.0.0.1:{}/{}", self.port, self.database)
     }
 }

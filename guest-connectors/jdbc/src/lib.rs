@@ -17,7 +17,11 @@
 //! ([`check_columns`]). MySQL/MariaDB are not built yet (issue 17); their
 //! URLs are refused by name.
 
+mod db;
+mod my;
 mod pg;
+
+use db::Dialect;
 
 use weir_sdk::text::push_text;
 use weir_sdk::{
@@ -124,6 +128,7 @@ impl Connector for Reader {
 /// The options, parsed.
 struct Settings {
     address: String,
+    dialect: Dialect,
     database: String,
     table: String,
     user: String,
@@ -138,25 +143,30 @@ struct Settings {
 impl Settings {
     fn parse(options: &Options, schema: &Schema) -> Result<Settings> {
         let url = options.string("url")?;
-        let rest = match url.split_once("://") {
-            Some(("jdbc:postgresql", rest)) => rest,
-            Some(("jdbc:mysql" | "jdbc:mariadb", _)) => {
-                return Err(Error::config(Some("url"), "MySQL/MariaDB is not supported yet; jdbc:postgresql is"));
-            }
+        let (dialect, scheme, rest) = match url.split_once("://") {
+            Some(("jdbc:postgresql", rest)) => (Dialect::Postgres, "postgresql", rest),
+            Some((scheme @ ("jdbc:mysql" | "jdbc:mariadb"), rest)) => (Dialect::MySql, &scheme[5..], rest),
             _ => {
                 return Err(Error::config(
                     Some("url"),
-                    format!("'{url}' is not a supported JDBC URL; write jdbc:postgresql://host:port/database"),
+                    format!(
+                        "'{url}' is not a supported JDBC URL; write jdbc:postgresql://host:port/database, \
+                         jdbc:mysql://host:port/database or jdbc:mariadb://host:port/database"
+                    ),
                 ));
             }
         };
-        let (authority, database) = rest.split_once('/').unwrap_or((rest, "postgres"));
+        let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
         let database = database.split('?').next().unwrap_or_default();
         let address = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
             authority.to_owned()
         } else {
-            return Err(Error::config(Some("url"), "name the port: jdbc:postgresql://host:5432/database"));
+            let port = if dialect == Dialect::Postgres { 5432 } else { 3306 };
+            return Err(Error::config(Some("url"), format!("name the port: jdbc:{scheme}://host:{port}/database")));
         };
+        if dialect == Dialect::MySql && database.is_empty() {
+            return Err(Error::config(Some("url"), format!("name the database: jdbc:{scheme}://{address}/database")));
+        }
         let get = |k: &str| options.get(k).map(str::trim).filter(|v| !v.is_empty());
         let partition = match get("scan.partition.column") {
             Some(column) => {
@@ -189,9 +199,10 @@ impl Settings {
         };
         Ok(Settings {
             address,
+            dialect,
             database: if database.is_empty() { "postgres".to_owned() } else { database.to_owned() },
             table: options.string("table-name")?.to_owned(),
-            user: get("username").unwrap_or("postgres").to_owned(),
+            user: get("username").unwrap_or(if dialect == Dialect::Postgres { "postgres" } else { "root" }).to_owned(),
             password: get("password").map(str::to_owned),
             partition,
             fetch_size: match options.long("scan.fetch-size")? {
@@ -204,8 +215,8 @@ impl Settings {
         })
     }
 
-    fn connect(&self) -> Result<pg::Connection> {
-        pg::Connection::open(&self.address, &self.database, &self.user, self.password.as_deref())
+    fn connect(&self) -> Result<db::Connection> {
+        db::Connection::open(self.dialect, &self.address, &self.database, &self.user, self.password.as_deref())
     }
 }
 
@@ -227,54 +238,63 @@ fn ranges(lower: i64, upper: i64, num: i64) -> Vec<(i64, i64)> {
         .collect()
 }
 
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// The table's columns as quoted SQL names.
+fn quoted_columns(dialect: Dialect, schema: &Schema) -> Vec<String> {
+    schema.fields.iter().map(|f| dialect.quote(&f.name)).collect()
 }
 
-/// The table's columns as quoted SQL names.
-fn quoted_columns(schema: &Schema) -> Vec<String> {
-    schema.fields.iter().map(|f| quote(&f.name)).collect()
+/// The columns to SELECT, qualified by `table` if given: MySQL's binary
+/// columns as hex (its text protocol sends them raw, not as text).
+fn select_list(dialect: Dialect, schema: &Schema, table: &str) -> String {
+    let columns: Vec<String> = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let name = format!("{table}{}", dialect.quote(&f.name));
+            let binary = matches!(f.data_type, LogicalType::Binary(_) | LogicalType::Varbinary(_) | LogicalType::Bytes);
+            if dialect == Dialect::MySql && binary { format!("HEX({name})") } else { name }
+        })
+        .collect();
+    columns.join(", ")
 }
 
 /// A split's query: its columns, its range, a deterministic order.
 fn split_query(settings: &Settings, schema: &Schema, range: Option<(i64, i64)>) -> String {
-    let mut sql = format!("SELECT {} FROM {}", quoted_columns(schema).join(", "), settings.table);
+    let dialect = settings.dialect;
+    let mut sql = format!("SELECT {} FROM {}", select_list(dialect, schema, ""), settings.table);
     if let (Some((column, ..)), Some((lo, hi))) = (&settings.partition, range) {
-        sql.push_str(&format!(" WHERE {} BETWEEN {lo} AND {hi}", quote(column)));
+        sql.push_str(&format!(" WHERE {} BETWEEN {lo} AND {hi}", dialect.quote(column)));
     }
     let order: Vec<String> = if schema.primary_key.is_empty() {
         (1..=schema.fields.len()).map(|i| i.to_string()).collect()
     } else {
-        schema.primary_key.iter().map(|k| quote(k)).collect()
+        schema.primary_key.iter().map(|k| dialect.quote(k)).collect()
     };
     sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
     sql
 }
 
 /// A SQL error in the table's terms.
-fn statement_error(settings: &Settings, e: pg::ServerError) -> Error {
-    match e.code.as_str() {
-        "42P01" => Error::config(
-            Some("table-name"),
-            format!("PostgreSQL has no table '{}': {} ({})", settings.table, e.message, e.code),
-        ),
-        "42703" => Error::config(
+fn statement_error(settings: &Settings, e: db::ServerError) -> Error {
+    let (dialect, db) = (settings.dialect, settings.dialect.name());
+    if dialect.no_table(&e) {
+        Error::config(Some("table-name"), format!("{db} has no table '{}': {} ({})", settings.table, e.message, e.code))
+    } else if dialect.no_column(&e) {
+        Error::config(
             None,
-            format!("a column of the table is not in PostgreSQL's '{}': {} ({})", settings.table, e.message, e.code),
-        ),
-        _ => Error::connection(format!("PostgreSQL, table '{}': {} ({})", settings.table, e.message, e.code)),
+            format!("a column of the table is not in {db}'s '{}': {} ({})", settings.table, e.message, e.code),
+        )
+    } else {
+        Error::connection(format!("{db}, table '{}': {} ({})", settings.table, e.message, e.code))
     }
 }
 
-/// Compares the DDL's columns with the table's in PostgreSQL (Flink's
-/// JDBC type mapping) and names both types on a mismatch — at open, not
+/// Compares the DDL's columns with the table's in the database (Flink's
+/// JDBC type mappings) and names both types on a mismatch — at open, not
 /// at the first row that fails to convert.
-fn check_columns(connection: &mut pg::Connection, settings: &Settings, schema: &Schema) -> Result<()> {
-    let table_literal = settings.table.replace('\'', "''");
-    let sql = format!(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
-         WHERE a.attrelid = '{table_literal}'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-    );
+fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &Schema) -> Result<()> {
+    let (dialect, db) = (settings.dialect, settings.dialect.name());
+    let sql = dialect.columns_query(&settings.table);
     let mut columns: Vec<(String, String)> = Vec::new();
     connection
         .query(&sql, |row| {
@@ -285,24 +305,31 @@ fn check_columns(connection: &mut pg::Connection, settings: &Settings, schema: &
             Ok(())
         })?
         .map_err(|e| statement_error(settings, e))?;
+    if columns.is_empty() {
+        return Err(Error::config(Some("table-name"), format!("{db} has no table '{}'", settings.table)));
+    }
     for field in &schema.fields {
-        let Some((_, pg_type)) = columns.iter().find(|(name, _)| *name == field.name) else {
+        let Some((_, db_type)) = columns.iter().find(|(name, _)| name.eq_ignore_ascii_case(&field.name)) else {
             let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
             return Err(Error::config(
                 None,
                 format!(
-                    "column '{}' is not a column of PostgreSQL's '{}' (its columns: {})",
+                    "column '{}' is not a column of {db}'s '{}' (its columns: {})",
                     field.name,
                     settings.table,
                     names.join(", ")
                 ),
             ));
         };
-        if let Err(want) = compatible(&field.data_type, pg_type) {
+        let checked = match dialect {
+            Dialect::Postgres => compatible(&field.data_type, db_type),
+            Dialect::MySql => compatible_mysql(&field.data_type, db_type),
+        };
+        if let Err(want) = checked {
             return Err(Error::config(
                 None,
                 format!(
-                    "column '{}' is {} in the table's DDL but {pg_type} in PostgreSQL's '{}'; declare it {want}",
+                    "column '{}' is {} in the table's DDL but {db_type} in {db}'s '{}'; declare it {want}",
                     field.name,
                     type_name(&field.data_type),
                     settings.table
@@ -364,6 +391,55 @@ fn compatible(ty: &LogicalType, pg_type: &str) -> std::result::Result<(), String
     if ok { Ok(()) } else { Err(want.replace("DECIMAL(p, s)", &pg_type.replace("numeric", "DECIMAL"))) }
 }
 
+/// Whether a DDL type reads and writes a MySQL/MariaDB column type
+/// (Flink's JDBC mapping for MySQL, plus lossless widenings); otherwise the
+/// Flink type to declare.
+fn compatible_mysql(ty: &LogicalType, column_type: &str) -> std::result::Result<(), String> {
+    use LogicalType as T;
+    let lower = column_type.to_ascii_lowercase();
+    let unsigned = lower.contains("unsigned");
+    let base = lower.split(['(', ' ']).next().unwrap_or_default();
+    let args = lower.split_once('(').and_then(|(_, r)| r.split_once(')')).map(|(a, _)| a.to_owned());
+    let (want, ok) = match (base, unsigned) {
+        ("tinyint", false) if args.as_deref() == Some("1") => ("BOOLEAN", matches!(ty, T::Boolean | T::Tinyint)),
+        ("tinyint", false) => ("TINYINT", matches!(ty, T::Tinyint | T::Smallint | T::Int | T::Bigint)),
+        ("tinyint", true) | ("smallint", false) => ("SMALLINT", matches!(ty, T::Smallint | T::Int | T::Bigint)),
+        ("smallint", true) | ("mediumint", _) | ("int" | "integer", false) => ("INT", matches!(ty, T::Int | T::Bigint)),
+        ("int" | "integer", true) | ("bigint", false) => ("BIGINT", matches!(ty, T::Bigint)),
+        ("bigint", true) => ("DECIMAL(20, 0)", matches!(ty, T::Decimal(d) if d.precision >= 20 && d.scale == 0)),
+        ("float", _) => ("FLOAT", matches!(ty, T::Float | T::Double)),
+        ("double" | "real", _) => ("DOUBLE", matches!(ty, T::Double)),
+        ("decimal" | "numeric", _) => {
+            let declared = args.as_deref().and_then(|a| {
+                let (p, s) = a.split_once(',').unwrap_or((a, "0"));
+                Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<u8>().ok()?))
+            });
+            match declared {
+                Some((p, s)) => {
+                    return if matches!(ty, T::Decimal(d) if d.precision == p && d.scale == s) {
+                        Ok(())
+                    } else {
+                        Err(format!("DECIMAL({p}, {s})"))
+                    };
+                }
+                None => ("DECIMAL(p, s)", matches!(ty, T::Decimal(_))),
+            }
+        }
+        ("bit", _) if args.as_deref() == Some("1") => ("BOOLEAN", matches!(ty, T::Boolean)),
+        ("date", _) => ("DATE", matches!(ty, T::Date)),
+        ("time", _) => ("TIME(p)", matches!(ty, T::Time(_))),
+        ("datetime" | "timestamp", _) => ("TIMESTAMP(p)", matches!(ty, T::Timestamp(_))),
+        ("char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" | "json", _) => {
+            ("STRING", matches!(ty, T::Char(_) | T::Varchar(_) | T::String))
+        }
+        ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => {
+            ("BYTES", matches!(ty, T::Binary(_) | T::Varbinary(_) | T::Bytes))
+        }
+        _ => return Err(format!("a supported type (MySQL's {column_type} has no Flink mapping in Weir yet)")),
+    };
+    if ok { Ok(()) } else { Err(want.to_owned()) }
+}
+
 /// A Flink type as written in DDL.
 fn type_name(ty: &LogicalType) -> String {
     use LogicalType as T;
@@ -396,7 +472,7 @@ fn type_name(ty: &LogicalType) -> String {
 pub struct Reader {
     settings: Settings,
     schema: Schema,
-    connection: Option<pg::Connection>,
+    connection: Option<db::Connection>,
     query: String,
     /// Rows handed out (the checkpoint state).
     emitted: u64,
@@ -404,43 +480,71 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// One round trip: the next rows of the cursor (declared after the
-    /// rows already handed out when the connection is new).
+    /// The next rows: PostgreSQL's through a cursor (one round trip per
+    /// call), MySQL's from one streamed result (read as asked for). A new
+    /// connection starts after the rows already handed out.
     fn fetch(&mut self, max_records: u32) -> Result<ReadResult> {
+        let dialect = self.settings.dialect;
         if self.connection.is_none() {
             let mut c = self.settings.connect()?;
-            let offset = if self.emitted > 0 { format!(" OFFSET {}", self.emitted) } else { String::new() };
-            let begin = format!("BEGIN READ ONLY; DECLARE weir_scan NO SCROLL CURSOR FOR {}{offset}", self.query);
-            c.query(&begin, |_| Ok(()))?.map_err(|e| statement_error(&self.settings, e))?;
+            match &mut c {
+                db::Connection::Pg(pg) => {
+                    let offset = if self.emitted > 0 { format!(" OFFSET {}", self.emitted) } else { String::new() };
+                    let begin =
+                        format!("BEGIN READ ONLY; DECLARE weir_scan NO SCROLL CURSOR FOR {}{offset}", self.query);
+                    pg.query(&begin, |_| Ok(()))?.map_err(|e| statement_error(&self.settings, e))?;
+                }
+                db::Connection::My(my) => {
+                    let offset = if self.emitted > 0 {
+                        format!(" LIMIT 18446744073709551615 OFFSET {}", self.emitted)
+                    } else {
+                        String::new()
+                    };
+                    my.start(&format!("{}{offset}", self.query))?.map_err(|e| statement_error(&self.settings, e))?;
+                }
+            }
             self.connection = Some(c);
         }
-        let fetch = format!("FETCH {} FROM weir_scan", self.settings.fetch_size.min(max_records.max(1) * 4));
+        let max = self.settings.fetch_size.min(max_records.max(1) * 4);
         let mut batch = BatchBuilder::new(&self.schema);
         let fields = self.schema.fields.clone();
         let style = weir_sdk::text::TextStyle::default();
         let mut rows = 0u64;
-        let connection = self.connection.as_mut().expect("connected above");
-        let result = connection.query(&fetch, |row| {
+        let mut push = |row: db::TextRow| -> Result<()> {
             for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
                 let column = batch.column(i);
                 match value {
                     None => column.push_null()?,
-                    Some(text) => push_pg_text(column, &field.data_type, text, &style)
+                    Some(text) => push_db_text(dialect, column, &field.data_type, text, &style)
                         .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
                 }
             }
             batch.end_row(RowKind::Insert)?;
             rows += 1;
             Ok(())
-        })?;
-        result.map_err(|e| statement_error(&self.settings, e))?;
-        if rows == 0 {
-            let _ = connection.query("COMMIT", |_| Ok(()))?;
+        };
+        let ended = match self.connection.as_mut().expect("connected above") {
+            db::Connection::Pg(pg) => {
+                pg.query(&format!("FETCH {max} FROM weir_scan"), &mut push)?
+                    .map_err(|e| statement_error(&self.settings, e))?;
+                if rows == 0 {
+                    let _ = pg.query("COMMIT", |_| Ok(()))?;
+                }
+                rows == 0
+            }
+            db::Connection::My(my) => {
+                let fetched = my.fetch(max as usize, &mut push)?.map_err(|e| statement_error(&self.settings, e))?;
+                matches!(fetched, my::Fetched::Done)
+            }
+        };
+        self.emitted += rows;
+        if ended {
             self.connection = None;
             self.done = true;
-            return Ok(ReadResult::EndOfSplit);
+            if rows == 0 {
+                return Ok(ReadResult::EndOfSplit);
+            }
         }
-        self.emitted += rows;
         Ok(ReadResult::Rows(batch.finish()?))
     }
 }
@@ -532,10 +636,12 @@ struct Lookup {
     settings: Settings,
     schema: Schema,
     key_columns: Vec<usize>,
-    connection: Option<pg::Connection>,
-    /// `SELECT k.weir_key, t.… FROM table AS t JOIN (VALUES `.
+    connection: Option<db::Connection>,
+    /// `SELECT k.weir_key, t.… FROM table AS t JOIN `.
     head: String,
-    /// `) AS k(weir_key, k0, …) ON t.c = k.k0 AND …`.
+    /// The key table's column names, `k0, …`.
+    names: Vec<String>,
+    /// ` ON t.c = k.k0 AND …`.
     tail: String,
     max_retries: u32,
 }
@@ -549,15 +655,16 @@ impl Lookup {
         }
         let mut connection = settings.connect()?;
         check_columns(&mut connection, &settings, schema)?;
-        let columns: Vec<String> = quoted_columns(schema).iter().map(|c| format!("t.{c}")).collect();
-        let head = format!("SELECT k.weir_key, {} FROM {} AS t JOIN (VALUES ", columns.join(", "), settings.table);
+        let dialect = settings.dialect;
+        let head =
+            format!("SELECT k.weir_key, {} FROM {} AS t JOIN ", select_list(dialect, schema, "t."), settings.table);
         let names: Vec<String> = (0..key_columns.len()).map(|i| format!("k{i}")).collect();
         let on: Vec<String> = key_columns
             .iter()
             .zip(&names)
-            .map(|(&c, k)| format!("t.{} = k.{k}", quote(&schema.fields[c].name)))
+            .map(|(&c, k)| format!("t.{} = k.{k}", dialect.quote(&schema.fields[c].name)))
             .collect();
-        let tail = format!(") AS k(weir_key, {}) ON {}", names.join(", "), on.join(" AND "));
+        let tail = format!(" ON {}", on.join(" AND "));
         let max_retries = options.long("lookup.max-retries")?.clamp(0, 100) as u32;
         Ok(Lookup {
             settings,
@@ -565,6 +672,7 @@ impl Lookup {
             key_columns,
             connection: Some(connection),
             head,
+            names,
             tail,
             max_retries,
         })
@@ -573,30 +681,28 @@ impl Lookup {
     /// The statement for `keys`; `None` when every key has a null (which
     /// equals nothing).
     fn statement(&self, keys: &weir_sdk::BatchReader<'_>) -> Result<Option<String>> {
-        let mut sql = self.head.clone();
-        let mut any = false;
+        let dialect = self.settings.dialect;
+        let mut rows = Vec::with_capacity(keys.rows());
         'rows: for r in 0..keys.rows() {
-            let mut row = format!("({r}");
+            let mut values = Vec::with_capacity(self.key_columns.len());
             for (i, &c) in self.key_columns.iter().enumerate() {
                 let value = keys.value(i, r)?;
                 if matches!(value, weir_sdk::ValueRef::Null) {
                     continue 'rows;
                 }
-                row.push_str(", ");
                 let field = &self.schema.fields[c];
-                literal(&mut row, &field.data_type, value)
+                let mut text = String::new();
+                literal(&mut text, dialect, &field.data_type, value)
                     .map_err(|m| Error::data(r as u64, b"", format!("lookup key '{}': {m}", field.name)))?;
-                row.push_str(pg_cast(&field.data_type));
+                text.push_str(dialect.key_cast(&field.data_type));
+                values.push(text);
             }
-            row.push(')');
-            if any {
-                sql.push_str(", ");
-            }
-            sql.push_str(&row);
-            any = true;
+            rows.push((r, values));
         }
-        sql.push_str(&self.tail);
-        Ok(any.then_some(sql))
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(format!("{}{}{}", self.head, dialect.key_table(&rows, &self.names), self.tail)))
     }
 }
 
@@ -610,6 +716,7 @@ impl weir_sdk::LookupTable for Lookup {
         };
         let fields = self.schema.fields.clone();
         let style = weir_sdk::text::TextStyle::default();
+        let dialect = self.settings.dialect;
         // Flink's JDBC lookup: a failed connection is opened again and the
         // lookup retried, `lookup.max-retries` times, waiting a second more
         // each time.
@@ -638,7 +745,7 @@ impl weir_sdk::LookupTable for Lookup {
                     let column = batch.column(i);
                     match value {
                         None => column.push_null()?,
-                        Some(text) => push_pg_text(column, &field.data_type, &text, &style)
+                        Some(text) => push_db_text(dialect, column, &field.data_type, &text, &style)
                             .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
                     }
                 }
@@ -663,23 +770,13 @@ impl weir_sdk::LookupTable for Lookup {
     }
 }
 
-/// The cast a lookup key's literal needs in a VALUES list, where
-/// PostgreSQL would otherwise take a quoted literal as text.
-fn pg_cast(ty: &LogicalType) -> &'static str {
-    match ty {
-        LogicalType::Date => "::date",
-        LogicalType::Time(_) => "::time",
-        LogicalType::Timestamp(_) => "::timestamp",
-        LogicalType::TimestampLtz(_) => "::timestamptz",
-        LogicalType::Decimal(_) => "::numeric",
-        _ => "",
-    }
-}
-
-/// A value in PostgreSQL's text output as the column's type: booleans are
-/// `t`/`f`, bytea `\x` + hex, TIMESTAMPTZ ends in the session's zone
-/// (UTC, `+00`); the rest is as Flink's text formats read it.
-fn push_pg_text(
+/// A value in the database's text output as the column's type.
+/// PostgreSQL: booleans are `t`/`f`, bytea `\x` + hex, TIMESTAMPTZ ends in
+/// the session's zone (UTC, `+00`). MySQL: booleans are `0`/`1`, binary
+/// columns come as hex (selected with HEX()). The rest is as Flink's text
+/// formats read it.
+fn push_db_text(
+    dialect: Dialect,
     column: &mut weir_sdk::ColumnBuilder,
     ty: &LogicalType,
     text: &str,
@@ -688,12 +785,15 @@ fn push_pg_text(
     use LogicalType as T;
     let pushed = match ty {
         T::Boolean => column.push_bool(match text {
-            "t" => true,
-            "f" => false,
-            other => return Err(format!("'{other}' is not a PostgreSQL boolean")),
+            "t" | "1" => true,
+            "f" | "0" => false,
+            other => return Err(format!("'{other}' is not a {} boolean", dialect.name())),
         }),
         T::Binary(_) | T::Varbinary(_) | T::Bytes => {
-            let hex = text.strip_prefix("\\x").ok_or("bytea is not in hex output")?;
+            let hex = match dialect {
+                Dialect::Postgres => text.strip_prefix("\\x").ok_or("bytea is not in hex output")?,
+                Dialect::MySql => text,
+            };
             let bytes: std::result::Result<Vec<u8>, _> =
                 (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16)).collect();
             column.push_bytes(&bytes.map_err(|_| "bytea is not hex")?)
@@ -730,7 +830,7 @@ fn push_pg_text(
 pub struct Writer {
     settings: Settings,
     schema: Schema,
-    connection: Option<pg::Connection>,
+    connection: Option<db::Connection>,
     /// The columns, quoted; the PRIMARY KEY's positions among them.
     columns: Vec<String>,
     key: Vec<usize>,
@@ -747,6 +847,9 @@ pub struct Writer {
     /// checkpoint's transaction is open.
     exactly_once: Option<Transactions>,
     in_transaction: bool,
+    /// The checkpoint the open (or next) transaction belongs to: MySQL's XA
+    /// names a transaction when it starts.
+    next_checkpoint: u64,
 }
 
 /// The names of one writer's prepared transactions,
@@ -786,6 +889,13 @@ impl Pending {
 /// The table recording which checkpoints' transactions committed.
 const PROGRESS: &str = "weir_sink_progress";
 
+/// MySQL's prepared XA transactions and the sessions that prepared them:
+/// a session holding a prepared transaction can neither start another nor
+/// let a second session commit it, so the writer hands it here at
+/// `prepare-commit` and `commit` (called on the same instance) finishes it
+/// there. After a crash the sessions are gone and any session may.
+static PREPARED_SESSIONS: std::sync::Mutex<Vec<(String, db::Connection)>> = std::sync::Mutex::new(Vec::new());
+
 impl Transactions {
     fn gid(&self, checkpoint: u64) -> String {
         format!("{}-{}-{checkpoint}", self.prefix, self.subtask)
@@ -799,13 +909,8 @@ impl Transactions {
     }
 }
 
-/// `'text'` as a SQL string literal.
-fn text_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// Runs `sql` on `connection`; a refused statement in the table's terms.
-fn execute(connection: &mut pg::Connection, settings: &Settings, sql: &str) -> Result<()> {
+fn execute(connection: &mut db::Connection, settings: &Settings, sql: &str) -> Result<()> {
     connection.query(sql, |_| Ok(()))?.map_err(|e| statement_error(settings, e))
 }
 
@@ -821,7 +926,7 @@ impl Writer {
                     out.push_str(", ");
                 }
                 let field = &self.schema.fields[c];
-                literal(&mut out, &field.data_type, reader.value(c, r)?)
+                literal(&mut out, self.settings.dialect, &field.data_type, reader.value(c, r)?)
                     .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
             }
             out.push(')');
@@ -884,15 +989,23 @@ impl Writer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        if self.exactly_once.is_some() {
+        if let Some(t) = &self.exactly_once {
             let statements = self.statements().join("; ");
+            let begin = if self.in_transaction {
+                String::new()
+            } else {
+                format!("{}; ", self.settings.dialect.begin(&t.gid(self.next_checkpoint)))
+            };
+            if self.connection.is_none() && !self.in_transaction {
+                self.connection = Some(self.settings.connect()?);
+            }
             let connection = self.connection.as_mut().ok_or_else(|| {
                 Error::connection(format!(
-                    "PostgreSQL, table '{}': the connection of the checkpoint's transaction is gone",
+                    "{}, table '{}': the connection of the checkpoint's transaction is gone",
+                    self.settings.dialect.name(),
                     self.settings.table
                 ))
             })?;
-            let begin = if self.in_transaction { "" } else { "BEGIN; " };
             let sql = format!("{begin}{statements}");
             if let Err(e) = execute(connection, &self.settings, &sql) {
                 // The transaction is lost with the connection or aborted by
@@ -946,20 +1059,17 @@ impl Writer {
     /// progress of an earlier run.
     fn recover(&mut self, restored: u64) -> Result<()> {
         let (Some(t), Some(connection)) = (&self.exactly_once, self.connection.as_mut()) else { return Ok(()) };
-        let create = format!(
-            "CREATE TABLE IF NOT EXISTS {PROGRESS} (prefix TEXT NOT NULL, subtask INT NOT NULL, checkpoint BIGINT NOT NULL, \
-             committed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (prefix, subtask, checkpoint))"
-        );
+        let dialect = self.settings.dialect;
+        let create = dialect.progress_table(PROGRESS);
         if execute(connection, &self.settings, &create).is_err() {
             // Writers opening together race to create it; the loser's
             // second try finds it.
             execute(connection, &self.settings, &create)?;
         }
         let mut prepared = Vec::new();
-        let pattern = text_literal(&format!("{}-{}-%", t.prefix.replace('%', "\\%").replace('_', "\\_"), t.subtask));
         connection
-            .query(&format!("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE {pattern}"), |row| {
-                if let Some(Some(gid)) = row.into_iter().next() {
+            .query(dialect.prepared(), |row| {
+                if let Some(Some(gid)) = row.into_iter().next_back() {
                     prepared.push(gid);
                 }
                 Ok(())
@@ -970,8 +1080,8 @@ impl Writer {
             if prefix != t.prefix || subtask != t.subtask {
                 continue;
             }
-            let verb = if checkpoint <= restored && restored > 0 { "COMMIT" } else { "ROLLBACK" };
-            execute(connection, &self.settings, &format!("{verb} PREPARED {}", text_literal(&gid)))?;
+            let commit = checkpoint <= restored && restored > 0;
+            execute(connection, &self.settings, &dialect.finish(commit, &gid))?;
         }
         let forget = if restored == 0 { String::new() } else { format!(" AND checkpoint > {restored}") };
         execute(
@@ -979,51 +1089,32 @@ impl Writer {
             &self.settings,
             &format!(
                 "DELETE FROM {PROGRESS} WHERE prefix = {} AND subtask = {}{forget}",
-                text_literal(&t.prefix),
+                dialect.string(&t.prefix),
                 t.subtask
             ),
         )
     }
 }
 
-/// The upsert clause of an INSERT into a table keyed by `key` (positions
-/// in `columns`); empty without a key.
-fn on_conflict(columns: &[String], key: &[usize]) -> String {
-    if key.is_empty() {
-        return String::new();
-    }
-    let keys: Vec<&str> = key.iter().map(|&c| columns[c].as_str()).collect();
-    let updates: Vec<String> =
-        (0..columns.len()).filter(|c| !key.contains(c)).map(|c| format!("{0} = EXCLUDED.{0}", columns[c])).collect();
-    if updates.is_empty() {
-        format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "))
-    } else {
-        format!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), updates.join(", "))
-    }
-}
-
-/// A value as a SQL literal for PostgreSQL (standard-conforming strings).
-fn literal(out: &mut String, ty: &LogicalType, value: weir_sdk::ValueRef<'_>) -> std::result::Result<(), String> {
+/// A value as a SQL literal of the dialect.
+fn literal(
+    out: &mut String,
+    dialect: Dialect,
+    ty: &LogicalType,
+    value: weir_sdk::ValueRef<'_>,
+) -> std::result::Result<(), String> {
     use LogicalType as T;
     use weir_sdk::ValueRef as V;
     let style = weir_sdk::text::TextStyle::default();
     match (ty, value) {
         (_, V::Null) => out.push_str("NULL"),
         (_, V::Bool(b)) => out.push_str(if b { "TRUE" } else { "FALSE" }),
-        (_, V::Bytes(b)) => {
-            out.push_str("'\\x");
-            for byte in b {
-                out.push_str(&format!("{byte:02x}"));
-            }
-            out.push_str("'::bytea");
-        }
+        (_, V::Bytes(b)) => out.push_str(&dialect.bytes(b)),
         (T::Char(_) | T::Varchar(_) | T::String, V::Str(text)) => {
-            if text.contains('\0') {
+            if dialect == Dialect::Postgres && text.contains('\0') {
                 return Err("PostgreSQL text cannot hold a NUL character".into());
             }
-            out.push('\'');
-            out.push_str(&text.replace('\'', "''"));
-            out.push('\'');
+            out.push_str(&dialect.string(text));
         }
         (T::Date | T::Time(_) | T::Timestamp(_) | T::TimestampLtz(_), value) => {
             out.push('\'');
@@ -1056,8 +1147,8 @@ impl Sink for Writer {
         check_columns(&mut connection, &settings, schema)?;
         let key: Vec<usize> =
             schema.primary_key.iter().filter_map(|k| schema.fields.iter().position(|f| &f.name == k)).collect();
-        let columns = quoted_columns(schema);
-        let on_conflict = on_conflict(&columns, &key);
+        let columns = quoted_columns(settings.dialect, schema);
+        let on_conflict = settings.dialect.upsert(&columns, &key);
         let mut writer = Writer {
             settings,
             schema: schema.clone(),
@@ -1072,6 +1163,7 @@ impl Sink for Writer {
             max_retries,
             exactly_once,
             in_transaction: false,
+            next_checkpoint: context.restored_checkpoint + 1,
         };
         writer.recover(context.restored_checkpoint)?;
         Ok(writer)
@@ -1096,22 +1188,39 @@ impl Sink for Writer {
 
     fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<weir_sdk::Committable>> {
         self.flush()?;
+        let dialect = self.settings.dialect;
+        let expected = std::mem::replace(&mut self.next_checkpoint, checkpoint_id + 1);
         let Some(t) = &self.exactly_once else { return Ok(Vec::new()) };
         if !self.in_transaction {
             return Ok(Vec::new());
         }
-        let gid = t.gid(checkpoint_id);
-        let sql = format!(
-            "INSERT INTO {PROGRESS} (prefix, subtask, checkpoint) VALUES ({}, {}, {checkpoint_id}); PREPARE TRANSACTION {}",
-            text_literal(&t.prefix),
-            t.subtask,
-            text_literal(&gid)
-        );
+        // The transaction was named for the checkpoint after the last one.
+        let gid = t.gid(expected);
         self.in_transaction = false;
         let connection = self.connection.as_mut().expect("a transaction is open on it");
+        if checkpoint_id != expected {
+            let _ = connection.query(&dialect.rollback(Some(&gid)), |_| Ok(()));
+            return Err(Error::unsupported(format!(
+                "checkpoint {checkpoint_id} came after checkpoint {}; the transaction was rolled back",
+                expected.saturating_sub(1)
+            )));
+        }
+        let sql = format!(
+            "INSERT INTO {PROGRESS} (prefix, subtask, checkpoint) VALUES ({}, {}, {checkpoint_id}); {}",
+            dialect.string(&t.prefix),
+            t.subtask,
+            dialect.prepare(&gid)
+        );
         match connection.query(&sql, |_| Ok(())) {
-            Ok(Ok(())) => Ok(vec![gid.into_bytes()]),
-            Ok(Err(e)) if e.code == "55000" => {
+            Ok(Ok(())) => {
+                if dialect == Dialect::MySql
+                    && let Some(session) = self.connection.take()
+                {
+                    PREPARED_SESSIONS.lock().map_err(|_| Error::unsupported("poisoned"))?.push((gid.clone(), session));
+                }
+                Ok(vec![gid.into_bytes()])
+            }
+            Ok(Err(e)) if dialect.two_phase_disabled(&e) => {
                 let _ = connection.query("ROLLBACK", |_| Ok(()));
                 Err(Error::config(
                     Some("sink.delivery-guarantee"),
@@ -1123,7 +1232,7 @@ impl Sink for Writer {
                 ))
             }
             Ok(Err(e)) => {
-                let _ = connection.query("ROLLBACK", |_| Ok(()));
+                let _ = connection.query(&dialect.rollback(Some(&gid)), |_| Ok(()));
                 Err(statement_error(&self.settings, e))
             }
             Err(e) => {
@@ -1134,38 +1243,53 @@ impl Sink for Writer {
     }
 
     fn commit(options: &Options, committables: Vec<weir_sdk::Committable>) -> Result<()> {
-        finish_prepared(options, committables, "COMMIT")
+        finish_prepared(options, committables, true)
     }
 
     fn abort(options: &Options, committables: Vec<weir_sdk::Committable>) -> Result<()> {
-        finish_prepared(options, committables, "ROLLBACK")
+        finish_prepared(options, committables, false)
     }
 }
 
 /// `COMMIT PREPARED` (or `ROLLBACK PREPARED`) each named transaction. One
 /// that is gone already is fine if its progress row says it committed (a
 /// replayed commit); otherwise its writes are lost, which is said loudly.
-fn finish_prepared(options: &Options, committables: Vec<weir_sdk::Committable>, verb: &str) -> Result<()> {
+fn finish_prepared(options: &Options, committables: Vec<weir_sdk::Committable>, commit: bool) -> Result<()> {
     if committables.is_empty() {
         return Ok(());
     }
     let settings =
         Settings::parse(options, &Schema { fields: Vec::new(), primary_key: Vec::new(), nested: Vec::new() })?;
-    let mut connection = settings.connect()?;
+    let mut fresh: Option<db::Connection> = None;
+    let dialect = settings.dialect;
     for committable in committables {
         let gid = String::from_utf8(committable).map_err(|_| Error::unsupported("not a jdbc sink's committable"))?;
         let (prefix, subtask, checkpoint) =
             Transactions::parse(&gid).ok_or_else(|| Error::unsupported("not a jdbc sink's committable"))?;
-        match connection.query(&format!("{verb} PREPARED {}", text_literal(&gid)), |_| Ok(()))? {
+        // The session that prepared it, if this instance still holds it.
+        let held = {
+            let mut sessions = PREPARED_SESSIONS.lock().map_err(|_| Error::unsupported("poisoned"))?;
+            sessions.iter().position(|(g, _)| *g == gid).map(|i| sessions.remove(i).1)
+        };
+        let mut held = held;
+        let connection = match held.as_mut() {
+            Some(session) => session,
+            None => {
+                if fresh.is_none() {
+                    fresh = Some(settings.connect()?);
+                }
+                fresh.as_mut().expect("connected above")
+            }
+        };
+        match connection.query(&dialect.finish(commit, &gid), |_| Ok(()))? {
             Ok(()) => {}
-            Err(e) if e.code == "42704" => {
+            Err(e) if dialect.unknown_transaction(&e) => {
                 let mut committed = false;
-                execute(&mut connection, &settings, "SELECT 1")?;
                 connection
                     .query(
                         &format!(
                             "SELECT 1 FROM {PROGRESS} WHERE prefix = {} AND subtask = {subtask} AND checkpoint = {checkpoint}",
-                            text_literal(prefix)
+                            dialect.string(prefix)
                         ),
                         |_| {
                             committed = true;
@@ -1173,11 +1297,12 @@ fn finish_prepared(options: &Options, committables: Vec<weir_sdk::Committable>, 
                         },
                     )?
                     .map_err(|e| statement_error(&settings, e))?;
-                if verb == "COMMIT" && !committed {
+                if commit && !committed {
                     return Err(Error::connection(format!(
-                        "PostgreSQL, table '{}': the transaction of checkpoint {checkpoint} ('{gid}') is neither \
+                        "{}, table '{}': the transaction of checkpoint {checkpoint} ('{gid}') is neither \
                          prepared nor committed; its rows were lost (rolled back by hand, or the server's data was \
                          restored)",
+                        dialect.name(),
                         settings.table
                     )));
                 }
