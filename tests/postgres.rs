@@ -37,7 +37,7 @@ fn the_peer_starts_and_answers_psql_with_a_password() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_partitioned_scan_returns_exactly_the_table() {
+async fn a_partitioned_scan_of_a_million_rows_returns_exactly_the_table() {
     let pg = postgres();
     pg.psql(
         "CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT, amount NUMERIC(10,2), paid BOOLEAN,
@@ -45,7 +45,7 @@ async fn a_partitioned_scan_returns_exactly_the_table() {
          INSERT INTO orders SELECT i, 'c' || (i % 97), (i * 1.25)::numeric(10,2), i % 3 = 0,
            TIMESTAMP '2024-01-01 00:00:00' + i * INTERVAL '1 second', DATE '2024-01-01' + (i % 30),
            decode(lpad(to_hex(i), 8, '0'), 'hex'), TIMESTAMPTZ '2024-01-01 00:00:00+00' + i * INTERVAL '1 minute'
-         FROM generate_series(1, 100000) AS i;
+         FROM generate_series(1, 1000000) AS i;
          UPDATE orders SET customer = NULL WHERE id % 1000 = 0;",
     );
     let columns = "id BIGINT, customer STRING, amount DECIMAL(10, 2), paid BOOLEAN, placed TIMESTAMP(3), day DATE, \
@@ -57,7 +57,7 @@ async fn a_partitioned_scan_returns_exactly_the_table() {
             "orders",
             columns,
             ", 'scan.partition.column' = 'id', 'scan.partition.num' = '4', 'scan.partition.lower-bound' = '1',
-               'scan.partition.upper-bound' = '100000', 'scan.fetch-size' = '5000', 'scan.parallelism' = '2'",
+               'scan.partition.upper-bound' = '1000000', 'scan.fetch-size' = '10000', 'scan.parallelism' = '2'",
             pg.password
         )
     );
@@ -74,7 +74,7 @@ async fn a_partitioned_scan_returns_exactly_the_table() {
         })
         .collect();
     want.sort();
-    assert_eq!(got.len(), 100_000);
+    assert_eq!(got.len(), 1_000_000);
     assert_eq!(got, want);
     // The other types, on a few rows.
     let out = run(&format!(
@@ -364,4 +364,41 @@ async fn a_scan_survives_the_server_restarting_mid_way() {
     assert_eq!(got.len(), want.len(), "rows lost or written twice across the restart");
     assert!(got == want, "the files differ from the table");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// PostgreSQL arrays as Flink's ARRAY: read (NULL elements, quoted text,
+/// empty arrays) and written back by a jdbc → jdbc job; psql compares the
+/// two tables.
+#[tokio::test(flavor = "multi_thread")]
+async fn arrays_are_read_and_written() {
+    let pg = postgres();
+    pg.psql(
+        r#"CREATE TABLE tagged (id INT PRIMARY KEY, tags TEXT[], scores BIGINT[]);
+           INSERT INTO tagged VALUES (1, ARRAY['a', 'b c', 'd"e', NULL], ARRAY[1, NULL, 3]),
+             (2, '{}', '{}'), (3, NULL, ARRAY[-5]);
+           CREATE TABLE tagged_copy (LIKE tagged INCLUDING ALL);"#,
+    );
+    let columns = "id INT, tags ARRAY<STRING>, scores ARRAY<BIGINT>";
+    let out = run(&format!("{}\n SELECT * FROM tagged;", table("tagged", columns, "", pg.password)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut rows: Vec<&str> = out.lines().collect();
+    rows.sort();
+    assert_eq!(rows, ["+I[1, [a, b c, d\"e, null], [1, null, 3]]", "+I[2, [], []]", "+I[3, null, [-5]]"], "{out}");
+    let copy = format!(
+        "{}\n{}\nINSERT INTO tagged_copy SELECT * FROM tagged;",
+        table("tagged", columns, "", pg.password),
+        table("tagged_copy", &format!("{columns}, PRIMARY KEY (id) NOT ENFORCED"), "", pg.password)
+    );
+    run(&copy).await.unwrap_or_else(|e| panic!("{e}"));
+    let same = pg.psql("SELECT count(*) FROM (SELECT * FROM tagged EXCEPT SELECT * FROM tagged_copy) AS d");
+    assert_eq!(same.trim(), "0");
+    assert_eq!(pg.psql("SELECT count(*) FROM tagged_copy").trim(), "3");
+    let e = run(&format!(
+        "{}\n SELECT * FROM tagged;",
+        table("tagged", "id INT, tags STRING, scores ARRAY<BIGINT>", "", pg.password)
+    ))
+    .await
+    .expect_err("refused");
+    assert!(e.to_string().contains("column 'tags' is STRING in the table's DDL but text[]"), "{e}");
 }

@@ -289,11 +289,16 @@ pub(super) async fn run_writer(mut writer: Writer, mut commands: tokio::sync::mp
 
 /// `sink.parallelism` writers, each its own sink and encoder instances on
 /// its own task; batches go round-robin. A checkpoint prepares every
-/// writer (each has written all it was sent before) and commits their
-/// committables together.
+/// writer (each has written all it was sent before) and commits each
+/// writer's committables on that writer (as Flink's committer subtasks do:
+/// a database may let only the session that prepared a transaction commit
+/// it while that session lives); committables restored from a checkpoint
+/// go to the first writer.
 pub(super) struct Writers {
     pub(super) tasks: Vec<(tokio::sync::mpsc::Sender<Cmd>, Option<WriterTask>)>,
     pub(super) turn: usize,
+    /// Which writer prepared each committable of the last checkpoint.
+    pub(super) prepared_by: std::collections::HashMap<Vec<u8>, usize>,
 }
 
 /// A writer task's handle; it returns the writer's first error.
@@ -316,7 +321,7 @@ impl Writers {
             let (tx, rx) = tokio::sync::mpsc::channel(2);
             tasks.push((tx, Some(tokio::spawn(run_writer(writer, rx)))));
         }
-        Ok(Writers { tasks, turn: 0 })
+        Ok(Writers { tasks, turn: 0, prepared_by: std::collections::HashMap::new() })
     }
 
     /// The error of writer `i`, which has stopped.
@@ -351,9 +356,14 @@ impl Writers {
             replies.push((i, answer));
         }
         let mut committables = Vec::new();
+        self.prepared_by.clear();
         for (i, answer) in replies {
             match answer.await {
-                Ok(result) => committables.extend(result?),
+                Ok(result) => {
+                    let mine = result?;
+                    self.prepared_by.extend(mine.iter().map(|c| (c.clone(), i)));
+                    committables.extend(mine);
+                }
                 Err(_) => return Err(self.failure(i).await),
             }
         }
@@ -361,12 +371,26 @@ impl Writers {
     }
 
     pub(super) async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(0, Cmd::Commit(committables.to_vec(), reply)).await?;
-        match answer.await {
-            Ok(result) => result,
-            Err(_) => Err(self.failure(0).await),
+        let mut by_writer: Vec<Vec<Vec<u8>>> = vec![Vec::new(); self.tasks.len()];
+        for c in committables {
+            by_writer[self.prepared_by.get(c).copied().unwrap_or(0)].push(c.clone());
         }
+        let mut answers = Vec::new();
+        for (i, mine) in by_writer.into_iter().enumerate() {
+            if mine.is_empty() && !(i == 0 && committables.is_empty()) {
+                continue;
+            }
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.send(i, Cmd::Commit(mine, reply)).await?;
+            answers.push((i, answer));
+        }
+        for (i, answer) in answers {
+            match answer.await {
+                Ok(result) => result?,
+                Err(_) => return Err(self.failure(i).await),
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn close(mut self) -> Result<()> {

@@ -322,7 +322,7 @@ fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &
             ));
         };
         let checked = match dialect {
-            Dialect::Postgres => compatible(&field.data_type, db_type),
+            Dialect::Postgres => compatible(&field.data_type, db_type, &schema.nested),
             Dialect::MySql => compatible_mysql(&field.data_type, db_type),
         };
         if let Err(want) = checked {
@@ -343,8 +343,21 @@ fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &
 /// Whether a DDL type reads and writes a PostgreSQL column type (Flink's
 /// JDBC mapping, plus lossless widenings such as BIGINT for `integer`);
 /// otherwise the Flink type to declare.
-fn compatible(ty: &LogicalType, pg_type: &str) -> std::result::Result<(), String> {
+fn compatible(ty: &LogicalType, pg_type: &str, nested: &[weir_sdk::NestedType]) -> std::result::Result<(), String> {
     use LogicalType as T;
+    // `integer[]`: an ARRAY of the element's type (one dimension).
+    if let Some(element) = pg_type.strip_suffix("[]") {
+        return match ty {
+            T::Array(e) => match nested.get(e.element as usize) {
+                Some(weir_sdk::NestedType::Type(t)) => {
+                    compatible(t, element, nested).map_err(|want| format!("ARRAY<{want}>"))
+                }
+                _ => Err("ARRAY<…>".to_owned()),
+            },
+            _ => compatible(&T::String, element, nested)
+                .map_or_else(|_| Err("ARRAY<…>".to_owned()), |()| Err("ARRAY<STRING>".to_owned())),
+        };
+    }
     // `timestamp(3) with time zone` → `timestamp with time zone`.
     let base = match (pg_type.find('('), pg_type.find(')')) {
         (Some(open), Some(close)) if open < close => format!("{}{}", &pg_type[..open], &pg_type[close + 1..]),
@@ -365,7 +378,6 @@ fn compatible(ty: &LogicalType, pg_type: &str) -> std::result::Result<(), String
         "timestamp with time zone" => "TIMESTAMP_LTZ(p)",
         b if b.starts_with("timestamp") => "TIMESTAMP(p)",
         b if b.starts_with("time") => "TIME(p)",
-        _ if base.ends_with("[]") => return Err("a supported type (PostgreSQL arrays are not read by Weir yet)".into()),
         _ => return Err(format!("a supported type (PostgreSQL's {pg_type} has no Flink mapping in Weir yet)")),
     };
     let ok = match (want, ty) {
@@ -509,13 +521,14 @@ impl Reader {
         let mut batch = BatchBuilder::new(&self.schema);
         let fields = self.schema.fields.clone();
         let style = weir_sdk::text::TextStyle::default();
+        let nested = self.schema.nested.clone();
         let mut rows = 0u64;
         let mut push = |row: db::TextRow| -> Result<()> {
             for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
                 let column = batch.column(i);
                 match value {
                     None => column.push_null()?,
-                    Some(text) => push_db_text(dialect, column, &field.data_type, text, &style)
+                    Some(text) => push_db_text(dialect, column, &field.data_type, text, &style, &nested)
                         .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
                 }
             }
@@ -716,6 +729,7 @@ impl weir_sdk::LookupTable for Lookup {
         };
         let fields = self.schema.fields.clone();
         let style = weir_sdk::text::TextStyle::default();
+        let nested = self.schema.nested.clone();
         let dialect = self.settings.dialect;
         // Flink's JDBC lookup: a failed connection is opened again and the
         // lookup retried, `lookup.max-retries` times, waiting a second more
@@ -745,7 +759,7 @@ impl weir_sdk::LookupTable for Lookup {
                     let column = batch.column(i);
                     match value {
                         None => column.push_null()?,
-                        Some(text) => push_db_text(dialect, column, &field.data_type, &text, &style)
+                        Some(text) => push_db_text(dialect, column, &field.data_type, &text, &style, &nested)
                             .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
                     }
                 }
@@ -781,9 +795,24 @@ fn push_db_text(
     ty: &LogicalType,
     text: &str,
     style: &weir_sdk::text::TextStyle,
+    nested: &[weir_sdk::NestedType],
 ) -> std::result::Result<(), String> {
     use LogicalType as T;
     let pushed = match ty {
+        T::Array(e) => {
+            let Some(weir_sdk::NestedType::Type(element_type)) = nested.get(e.element as usize) else {
+                return Err("the array's element type is not in the schema".into());
+            };
+            let elements = pg_array_elements(text)?;
+            let builder = column.array_elements().map_err(|e| e.message())?;
+            for element in elements {
+                match element {
+                    None => builder.push_null().map_err(|e| e.message())?,
+                    Some(value) => push_db_text(dialect, builder, element_type, &value, style, nested)?,
+                }
+            }
+            column.end_array()
+        }
         T::Boolean => column.push_bool(match text {
             "t" | "1" => true,
             "f" | "0" => false,
@@ -806,6 +835,85 @@ fn push_db_text(
         _ => return push_text(column, ty, text, style),
     };
     pushed.map_err(|e| e.message())
+}
+
+/// The elements of a one-dimensional array in PostgreSQL's text output
+/// (`{1,NULL,"a b","x\\"y"}`): `None` for NULL.
+fn pg_array_elements(text: &str) -> std::result::Result<Vec<Option<String>>, String> {
+    let inner = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(|| format!("'{text}' is not a PostgreSQL array"))?;
+    let mut elements = Vec::new();
+    if inner.is_empty() {
+        return Ok(elements);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        let mut value = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('\\') => value.push(chars.next().ok_or("an array ends inside an escape")?),
+                    Some('"') => break,
+                    Some(c) => value.push(c),
+                    None => return Err("an array ends inside a quoted element".into()),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' {
+                    return Err("multi-dimensional arrays are not supported".into());
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        elements.push(if !quoted && value == "NULL" { None } else { Some(value) });
+        match chars.next() {
+            Some(',') => {}
+            None => return Ok(elements),
+            Some(c) => return Err(format!("unexpected '{c}' in an array")),
+        }
+    }
+}
+
+/// An ARRAY value as a PostgreSQL literal: `ARRAY[…]`, or `'{}'` when empty
+/// (PostgreSQL gives it the column's type).
+fn array_literal(
+    out: &mut String,
+    dialect: Dialect,
+    column: weir_sdk::ColumnRef<'_>,
+    row: usize,
+    element_type: &LogicalType,
+) -> std::result::Result<(), String> {
+    if column.is_null(row) {
+        out.push_str("NULL");
+        return Ok(());
+    }
+    if dialect != Dialect::Postgres {
+        return Err("arrays are PostgreSQL's; MySQL has no array columns".into());
+    }
+    let range = column.range(row).map_err(|e| e.message())?;
+    if range.is_empty() {
+        out.push_str("'{}'");
+        return Ok(());
+    }
+    let elements = column.elements().map_err(|e| e.message())?;
+    out.push_str("ARRAY[");
+    for (n, i) in range.enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        literal(out, dialect, element_type, elements.value(i).map_err(|e| e.message())?)?;
+    }
+    out.push(']');
+    Ok(())
 }
 
 /// Writes rows: appended without a PRIMARY KEY; with one, upserted
@@ -926,8 +1034,16 @@ impl Writer {
                     out.push_str(", ");
                 }
                 let field = &self.schema.fields[c];
-                literal(&mut out, self.settings.dialect, &field.data_type, reader.value(c, r)?)
-                    .map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
+                let written = match &field.data_type {
+                    LogicalType::Array(e) => match self.schema.nested.get(e.element as usize) {
+                        Some(weir_sdk::NestedType::Type(t)) => {
+                            array_literal(&mut out, self.settings.dialect, reader.column(c)?, r, t)
+                        }
+                        _ => Err("the array's element type is not in the schema".into()),
+                    },
+                    ty => literal(&mut out, self.settings.dialect, ty, reader.value(c, r)?),
+                };
+                written.map_err(|m| Error::data(r as u64, b"", format!("column '{}': {m}", field.name)))?;
             }
             out.push(')');
             Ok(out)
@@ -1194,19 +1310,17 @@ impl Sink for Writer {
         if !self.in_transaction {
             return Ok(Vec::new());
         }
-        // The transaction was named for the checkpoint after the last one.
-        let gid = t.gid(expected);
+        // The transaction's number: PostgreSQL names it now, by this
+        // checkpoint; MySQL named it at XA START, by the checkpoint after
+        // the last prepared one (checkpoint ids may skip one, never a saved
+        // one, so at open "number after the restored checkpoint" still
+        // means "not saved"). The progress row records the same number.
+        let number = if dialect == Dialect::MySql { expected } else { checkpoint_id };
+        let gid = t.gid(number);
         self.in_transaction = false;
         let connection = self.connection.as_mut().expect("a transaction is open on it");
-        if checkpoint_id != expected {
-            let _ = connection.query(&dialect.rollback(Some(&gid)), |_| Ok(()));
-            return Err(Error::unsupported(format!(
-                "checkpoint {checkpoint_id} came after checkpoint {}; the transaction was rolled back",
-                expected.saturating_sub(1)
-            )));
-        }
         let sql = format!(
-            "INSERT INTO {PROGRESS} (prefix, subtask, checkpoint) VALUES ({}, {}, {checkpoint_id}); {}",
+            "INSERT INTO {PROGRESS} (prefix, subtask, checkpoint) VALUES ({}, {}, {number}); {}",
             dialect.string(&t.prefix),
             t.subtask,
             dialect.prepare(&gid)
@@ -1317,22 +1431,36 @@ weir_sdk::export_connector!(Reader, Reader, Writer);
 
 #[cfg(test)]
 mod tests {
-    use super::{LogicalType as T, compatible, ranges};
+    use super::{LogicalType as T, compatible, pg_array_elements, ranges};
+
+    fn compatible_t(ty: &T, pg: &str) -> Result<(), String> {
+        compatible(ty, pg, &[])
+    }
+
+    #[test]
+    fn postgresql_arrays_are_read_element_by_element() {
+        assert_eq!(
+            pg_array_elements(r#"{1,NULL,"a b","x\"y",""}"#),
+            Ok(vec![Some("1".into()), None, Some("a b".into()), Some("x\"y".into()), Some(String::new())])
+        );
+        assert_eq!(pg_array_elements("{}"), Ok(vec![]));
+        assert!(pg_array_elements("{{1,2},{3,4}}").is_err());
+    }
 
     #[test]
     fn ddl_types_are_checked_against_postgresql_types() {
-        assert!(compatible(&T::Int, "integer").is_ok());
-        assert!(compatible(&T::Bigint, "integer").is_ok(), "a wider DDL type reads losslessly");
-        assert_eq!(compatible(&T::Int, "bigint"), Err("BIGINT".to_owned()));
-        assert!(compatible(&T::String, "character varying(20)").is_ok());
-        assert!(compatible(&T::TimestampLtz(3), "timestamp(3) with time zone").is_ok());
-        assert_eq!(compatible(&T::Timestamp(3), "timestamp(3) with time zone"), Err("TIMESTAMP_LTZ(p)".to_owned()));
-        assert!(compatible(&T::Timestamp(6), "timestamp without time zone").is_ok());
+        assert!(compatible_t(&T::Int, "integer").is_ok());
+        assert!(compatible_t(&T::Bigint, "integer").is_ok(), "a wider DDL type reads losslessly");
+        assert_eq!(compatible_t(&T::Int, "bigint"), Err("BIGINT".to_owned()));
+        assert!(compatible_t(&T::String, "character varying(20)").is_ok());
+        assert!(compatible_t(&T::TimestampLtz(3), "timestamp(3) with time zone").is_ok());
+        assert_eq!(compatible_t(&T::Timestamp(3), "timestamp(3) with time zone"), Err("TIMESTAMP_LTZ(p)".to_owned()));
+        assert!(compatible_t(&T::Timestamp(6), "timestamp without time zone").is_ok());
         let decimal = |precision, scale| T::Decimal(weir_sdk::DecimalType { precision, scale });
-        assert!(compatible(&decimal(10, 2), "numeric(10,2)").is_ok());
-        assert!(compatible(&decimal(10, 2), "numeric").is_ok());
-        assert_eq!(compatible(&decimal(10, 3), "numeric(10,2)"), Err("DECIMAL(10,2)".to_owned()));
-        assert!(compatible(&T::Int, "integer[]").unwrap_err().contains("arrays"));
+        assert!(compatible_t(&decimal(10, 2), "numeric(10,2)").is_ok());
+        assert!(compatible_t(&decimal(10, 2), "numeric").is_ok());
+        assert_eq!(compatible_t(&decimal(10, 3), "numeric(10,2)"), Err("DECIMAL(10,2)".to_owned()));
+        assert_eq!(compatible_t(&T::Int, "integer[]"), Err("ARRAY<…>".to_owned()));
     }
 
     #[test]
