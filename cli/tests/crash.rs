@@ -379,6 +379,9 @@ fn kafka_exactly_once_survives_kills_both_ways() {
         ),
     )
     .expect("write job");
+    // Where a read_committed reader's end is (the last stable offset, behind
+    // any transaction left open) against the log's end.
+    eprintln!("partition, low, high, last stable:\n{}", kafka.client(&["watermarks", &topic], ""));
     let args = ["run", "from_kafka.sql", "--allow-net", &kafka.bootstrap, "--allow-write", "out"];
     let (killed, runs, progress) = kill_and_restart(&dir, "from_kafka", &args, rows, kills, seed.rotate_left(17) | 1);
     eprintln!("kafka → file: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");

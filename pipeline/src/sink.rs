@@ -375,16 +375,15 @@ impl Writers {
         for c in committables {
             by_writer[self.prepared_by.get(c).copied().unwrap_or(0)].push(c.clone());
         }
-        let mut answers = Vec::new();
+        // One writer after the other, as a single committer would: Tansu's
+        // transaction coordinator lost track of transactions ended at the
+        // same moment (their partitions' last stable offset stayed behind).
         for (i, mine) in by_writer.into_iter().enumerate() {
             if mine.is_empty() && !(i == 0 && committables.is_empty()) {
                 continue;
             }
             let (reply, answer) = tokio::sync::oneshot::channel();
             self.send(i, Cmd::Commit(mine, reply)).await?;
-            answers.push((i, answer));
-        }
-        for (i, answer) in answers {
             match answer.await {
                 Ok(result) => result?,
                 Err(_) => return Err(self.failure(i).await),

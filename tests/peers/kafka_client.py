@@ -115,6 +115,21 @@ def committed(bootstrap, topic, group):
         print(f"{tp.partition}\t{tp.offset}")
 
 
+def watermarks(bootstrap, topic):
+    """Prints `partition<TAB>low<TAB>high<TAB>last stable` per partition (the
+    last stable offset as a read_committed consumer sees the end)."""
+    out = {}
+    for level in ("read_uncommitted", "read_committed"):
+        consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks", "isolation.level": level})
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        for p in sorted(meta.partitions):
+            low, high = consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10, cached=False)
+            out.setdefault(p, [low]).append(high)
+        consumer.close()
+    for p, (low, high, stable) in sorted(out.items()):
+        print(f"{p}\t{low}\t{high}\t{stable}")
+
+
 if __name__ == "__main__":
     command, bootstrap, topic, *rest = sys.argv[1:]
     if command == "create":
@@ -125,6 +140,8 @@ if __name__ == "__main__":
         produce_transactions(bootstrap, topic)
     elif command == "consume":
         consume(bootstrap, topic)
+    elif command == "watermarks":
+        watermarks(bootstrap, topic)
     elif command == "committed":
         committed(bootstrap, topic, rest[0])
     elif command == "bench-produce":

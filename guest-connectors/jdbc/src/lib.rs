@@ -292,7 +292,8 @@ fn statement_error(settings: &Settings, e: db::ServerError) -> Error {
 /// Compares the DDL's columns with the table's in the database (Flink's
 /// JDBC type mappings) and names both types on a mismatch — at open, not
 /// at the first row that fails to convert.
-fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &Schema) -> Result<()> {
+/// Returns each DDL column's type in the database.
+fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &Schema) -> Result<Vec<String>> {
     let (dialect, db) = (settings.dialect, settings.dialect.name());
     let sql = dialect.columns_query(&settings.table);
     let mut columns: Vec<(String, String)> = Vec::new();
@@ -308,6 +309,7 @@ fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &
     if columns.is_empty() {
         return Err(Error::config(Some("table-name"), format!("{db} has no table '{}'", settings.table)));
     }
+    let mut types = Vec::with_capacity(schema.fields.len());
     for field in &schema.fields {
         let Some((_, db_type)) = columns.iter().find(|(name, _)| name.eq_ignore_ascii_case(&field.name)) else {
             let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
@@ -336,8 +338,9 @@ fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &
                 ),
             ));
         }
+        types.push(db_type.clone());
     }
-    Ok(())
+    Ok(types)
 }
 
 /// Whether a DDL type reads and writes a PostgreSQL column type (Flink's
@@ -345,6 +348,14 @@ fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &
 /// otherwise the Flink type to declare.
 fn compatible(ty: &LogicalType, pg_type: &str, nested: &[weir_sdk::NestedType]) -> std::result::Result<(), String> {
     use LogicalType as T;
+    // pgvector's `vector(n)`: ARRAY<FLOAT> (or DOUBLE) of n values.
+    if pg_type == "vector" || pg_type.starts_with("vector(") {
+        let float_array = matches!(ty, T::Array(e) if matches!(
+            nested.get(e.element as usize),
+            Some(weir_sdk::NestedType::Type(T::Float | T::Double))
+        ));
+        return if float_array { Ok(()) } else { Err("ARRAY<FLOAT>".to_owned()) };
+    }
     // `integer[]`: an ARRAY of the element's type (one dimension).
     if let Some(element) = pg_type.strip_suffix("[]") {
         return match ty {
@@ -803,7 +814,12 @@ fn push_db_text(
             let Some(weir_sdk::NestedType::Type(element_type)) = nested.get(e.element as usize) else {
                 return Err("the array's element type is not in the schema".into());
             };
-            let elements = pg_array_elements(text)?;
+            // pgvector's `[1,2.5,3]`, or an array's `{…}`.
+            let elements = match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                Some("") => Vec::new(),
+                Some(values) => values.split(',').map(|v| Some(v.trim().to_owned())).collect(),
+                None => pg_array_elements(text)?,
+            };
             let builder = column.array_elements().map_err(|e| e.message())?;
             for element in elements {
                 match element {
@@ -891,6 +907,7 @@ fn array_literal(
     column: weir_sdk::ColumnRef<'_>,
     row: usize,
     element_type: &LogicalType,
+    vector: bool,
 ) -> std::result::Result<(), String> {
     if column.is_null(row) {
         out.push_str("NULL");
@@ -900,6 +917,23 @@ fn array_literal(
         return Err("arrays are PostgreSQL's; MySQL has no array columns".into());
     }
     let range = column.range(row).map_err(|e| e.message())?;
+    // A pgvector column: the text `'[1,2,3]'`.
+    if vector {
+        let elements = column.elements().map_err(|e| e.message())?;
+        out.push_str("'[");
+        for (n, i) in range.enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            match elements.value(i).map_err(|e| e.message())? {
+                weir_sdk::ValueRef::F32(v) if v.is_finite() => out.push_str(&v.to_string()),
+                weir_sdk::ValueRef::F64(v) if v.is_finite() => out.push_str(&v.to_string()),
+                other => return Err(format!("a vector holds finite numbers, not {other:?}")),
+            }
+        }
+        out.push_str("]'");
+        return Ok(());
+    }
     if range.is_empty() {
         out.push_str("'{}'");
         return Ok(());
@@ -958,6 +992,8 @@ pub struct Writer {
     /// The checkpoint the open (or next) transaction belongs to: MySQL's XA
     /// names a transaction when it starts.
     next_checkpoint: u64,
+    /// Which columns are pgvector `vector`s (written as `'[…]'`).
+    vector_columns: Vec<bool>,
 }
 
 /// The names of one writer's prepared transactions,
@@ -1036,9 +1072,14 @@ impl Writer {
                 let field = &self.schema.fields[c];
                 let written = match &field.data_type {
                     LogicalType::Array(e) => match self.schema.nested.get(e.element as usize) {
-                        Some(weir_sdk::NestedType::Type(t)) => {
-                            array_literal(&mut out, self.settings.dialect, reader.column(c)?, r, t)
-                        }
+                        Some(weir_sdk::NestedType::Type(t)) => array_literal(
+                            &mut out,
+                            self.settings.dialect,
+                            reader.column(c)?,
+                            r,
+                            t,
+                            self.vector_columns[c],
+                        ),
                         _ => Err("the array's element type is not in the schema".into()),
                     },
                     ty => literal(&mut out, self.settings.dialect, ty, reader.value(c, r)?),
@@ -1260,7 +1301,8 @@ impl Sink for Writer {
             _ => None,
         };
         let mut connection = settings.connect()?;
-        check_columns(&mut connection, &settings, schema)?;
+        let db_types = check_columns(&mut connection, &settings, schema)?;
+        let vector_columns = db_types.iter().map(|t| t == "vector" || t.starts_with("vector(")).collect();
         let key: Vec<usize> =
             schema.primary_key.iter().filter_map(|k| schema.fields.iter().position(|f| &f.name == k)).collect();
         let columns = quoted_columns(settings.dialect, schema);
@@ -1280,6 +1322,7 @@ impl Sink for Writer {
             exactly_once,
             in_transaction: false,
             next_checkpoint: context.restored_checkpoint + 1,
+            vector_columns,
         };
         writer.recover(context.restored_checkpoint)?;
         Ok(writer)
