@@ -363,7 +363,10 @@ fn kafka_exactly_once_survives_kills_both_ways() {
     assert_eq!(committed.len(), input.len(), "records lost or duplicated in Kafka after {killed} kills (seed {seed})");
     assert!(committed == input, "Kafka's committed records differ from the input (seed {seed})");
 
-    // Kafka → file, the source offsets in the checkpoints.
+    // Kafka → file, the source offsets in the checkpoints. From offset 0
+    // (not 'earliest-offset'): after aborted transactions Tansu sometimes
+    // answers ListOffsets(earliest) with an offset past committed records
+    // (librdkafka's low watermark shows the same), see docs/jobs.md.
     std::fs::write(
         dir.join("from_kafka.sql"),
         format!(
@@ -374,7 +377,9 @@ fn kafka_exactly_once_survives_kills_both_ways() {
              INSERT INTO Output SELECT * FROM Back;",
             kafka_table(
                 "Back",
-                ", 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'scan.parallelism' = '3'"
+                ", 'scan.startup.mode' = 'specific-offsets',
+                   'scan.startup.specific-offsets' = 'partition:0,offset:0;partition:1,offset:0;partition:2,offset:0',
+                   'scan.bounded.mode' = 'latest-offset', 'scan.parallelism' = '3'"
             )
         ),
     )

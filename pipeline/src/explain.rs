@@ -30,6 +30,7 @@ pub(super) async fn explain(
         let r = resolve(runtime, table, role)?;
         let is_dim = i > 0 && role == Role::Source;
         let role_name = match role {
+            Role::Source if is_dim && query.is_some_and(|q| q.search.is_some()) => "vector table",
             Role::Source if is_dim => "lookup",
             Role::Source => "source",
             _ => "sink",
@@ -75,10 +76,24 @@ pub(super) async fn explain(
             writeln!(out, "  lookup cache: {cache}").map_err(io)?;
             continue;
         }
+        if let (true, Some(search), Some(query)) = (is_dim, query.and_then(|q| q.search.as_ref()), query) {
+            let source = job.table(&query.source).expect("resolved");
+            let metric = r.options.iter().find(|(k, _)| k == "vector-search.metric").map_or("-", |(_, v)| v.as_str());
+            writeln!(
+                out,
+                "  vector search: top {} of column '{}' nearest to {}.{} (metric {metric}), one call per source row",
+                search.top_k,
+                table.schema.fields[search.column].name,
+                source.name,
+                source.schema.fields[search.query].name
+            )
+            .map_err(io)?;
+            continue;
+        }
         if role == Role::Source {
             let Some(query) = query else { continue };
             // The scan alone (the join is explained with its table).
-            let scan_query = model::Query { lookup: None, ..query.clone() };
+            let scan_query = model::Query { lookup: None, search: None, ..query.clone() };
             let scan = Scan::open(Arc::new(r), scan_query, operator, None, None, None).await?;
             let a = &scan.plan.accepted;
             let yes = |b: bool| if b { "accepted" } else { "applied by Weir" };

@@ -55,7 +55,7 @@ pub(super) async fn insert(
     let identity = checkpoint::fingerprint(&[
         &source.identity(),
         &sink.identity(),
-        &format!("{:?}|{:?}|{:?}|{:?}", query.columns, query.filters, query.limit, query.lookup),
+        &format!("{:?}|{:?}|{:?}|{:?}|{:?}", query.columns, query.filters, query.limit, query.lookup, query.search),
     ]);
     let store = store.map(|s| s.for_job(identity.clone()));
     let restored = match &store {

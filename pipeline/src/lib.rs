@@ -33,6 +33,7 @@ pub mod progress;
 mod resolve;
 mod run;
 mod scan;
+mod search;
 mod sink;
 mod table;
 
@@ -41,7 +42,7 @@ pub use filter::check_filter;
 pub use lookup::LookupStats;
 pub use model::{
     CompareOp, Computed, ComputedColumn, Filter, Job, Literal, LookupJoin, MetadataColumn, Position, Query, Statement,
-    Table,
+    Table, VectorSearch,
 };
 pub use output::Output;
 pub use progress::{ProgressEvent, ProgressSink};

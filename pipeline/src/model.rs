@@ -104,6 +104,10 @@ pub struct Query {
     pub columns: Vec<usize>,
     /// A lookup join of each source row with a dimension table.
     pub lookup: Option<LookupJoin>,
+    /// `LATERAL TABLE(VECTOR_SEARCH(…))`: each source row with the top-k
+    /// rows of a vector table; its columns come after the source's,
+    /// followed by `score`.
+    pub search: Option<VectorSearch>,
     /// Conjunction of filters.
     pub filters: Vec<Filter>,
     /// Row limit.
@@ -129,6 +133,27 @@ pub struct LookupJoin {
     /// its schema), applied to the joined rows.
     pub filters: Vec<Filter>,
     /// Where the join is written.
+    pub at: Position,
+}
+
+/// `FROM input, LATERAL TABLE(VECTOR_SEARCH(TABLE docs, DESCRIPTOR(v),
+/// input.q, k [, MAP[…]]))`: Flink's vector search (the planner's argument
+/// order; named arguments too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSearch {
+    /// The vector table (a source with the vector-search ability).
+    pub table: String,
+    /// The searched column of the vector table (ARRAY<FLOAT>).
+    pub column: usize,
+    /// The source column holding each row's query vector (ARRAY<FLOAT> or
+    /// ARRAY<DOUBLE>).
+    pub query: usize,
+    /// Rows per query, at least 1.
+    pub top_k: u32,
+    /// Flink's runtime config (`async`, `max-concurrent-operations`,
+    /// `output-mode`, `timeout`), validated.
+    pub config: Vec<(String, String)>,
+    /// Where the call is written.
     pub at: Position,
 }
 

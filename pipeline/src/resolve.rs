@@ -379,6 +379,7 @@ pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
     fn read(query: &model::Query) -> Vec<(&str, Role)> {
         let mut tables = vec![(query.source.as_str(), Role::Source)];
         tables.extend(query.lookup.iter().map(|l| (l.table.as_str(), Role::Source)));
+        tables.extend(query.search.iter().map(|s| (s.table.as_str(), Role::Source)));
         tables
     }
     match statement {
@@ -407,6 +408,18 @@ pub fn check_statement<'a>(statement: &Statement, table: impl Fn(&str, Role) -> 
         Statement::Select(query) => query,
         Statement::Explain(inner) => return check_statement(inner, table),
     };
+    if let Some(search) = &query.search
+        && let Some(t) = table(&search.table, Role::Source)
+        && !t.connector.spec.source_abilities.contains(&"vector-search")
+    {
+        return Err(Error::Config(format!(
+            "table '{}' (connector '{}') is searched by VECTOR_SEARCH, but the connector does not declare the \
+             vector-search ability; search a table whose connector answers top-k queries (such as 'jdbc' on \
+             PostgreSQL with pgvector)",
+            t.table.name, t.connector.spec.identifier
+        ))
+        .at(search.at.line, search.at.column));
+    }
     if let Some(join) = &query.lookup
         && let Some(dim) = table(&join.table, Role::Source)
         && !dim.connector.spec.source_abilities.contains(&"lookup")

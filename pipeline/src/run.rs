@@ -119,14 +119,13 @@ pub(super) async fn run_statement(
     }
 }
 
-/// A query's lookup-joined dimension table, resolved.
+/// A query's lookup-joined dimension table or vector-searched table,
+/// resolved.
 pub(super) fn lookup_table(runtime: &Runtime, job: &model::Job, query: &model::Query) -> Result<Option<Arc<Resolved>>> {
-    query
-        .lookup
-        .as_ref()
-        .map(|join| {
-            let table = job.table(&join.table).expect("the SQL front end resolved every table");
-            resolve(runtime, table, Role::Source).map(Arc::new)
-        })
-        .transpose()
+    let name = query.lookup.as_ref().map(|j| &j.table).or(query.search.as_ref().map(|s| &s.table));
+    name.map(|name| {
+        let table = job.table(name).expect("the SQL front end resolved every table");
+        resolve(runtime, table, Role::Source).map(Arc::new)
+    })
+    .transpose()
 }

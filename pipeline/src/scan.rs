@@ -19,6 +19,7 @@ use super::keys::decode_records;
 use super::lookup::Lookup;
 use super::model;
 use super::resolve::Resolved;
+use super::search::Search;
 
 /// Rows asked of a reader per call.
 pub(super) const READ_BATCH: u32 = 4096;
@@ -69,6 +70,8 @@ pub(super) struct Scan {
     pub(super) bytes: u64,
     /// The query's lookup join, if it has one.
     pub(super) lookup: Option<Lookup>,
+    /// The query's vector search, if it has one.
+    pub(super) search: Option<Search>,
 }
 
 impl Scan {
@@ -90,13 +93,22 @@ impl Scan {
                 return Err(Error::Host(anyhow::anyhow!("the lookup join with '{}' was not resolved", join.table)));
             }
         };
+        let search = match (&query.search, dim) {
+            (Some(search), Some(table)) => {
+                Some(Search::open(table.clone(), search, operator).await.map_err(|e| e.in_table(&table.table.name))?)
+            }
+            (None, _) => None,
+            (Some(search), None) => {
+                return Err(Error::Host(anyhow::anyhow!("the vector search of '{}' was not resolved", search.table)));
+            }
+        };
         let request = ScanRequest {
             projection: None,
             // Offered to the source; it says which it applies (the rest the
             // runner applies to the rows). A join's limit counts joined
             // rows, so the source is not told.
             filters: query.filters.clone(),
-            limit: if query.lookup.is_some() { None } else { query.limit },
+            limit: if query.lookup.is_some() || query.search.is_some() { None } else { query.limit },
             partitions: None,
             metadata_keys: table.metadata.iter().map(|m| m.key.clone()).collect(),
         };
@@ -141,7 +153,20 @@ impl Scan {
             None => None,
         };
         let remaining = query.limit;
-        Ok(Scan { source, query, component, decoder, key_decoder, plan, slots, turn: 0, remaining, bytes: 0, lookup })
+        Ok(Scan {
+            source,
+            query,
+            component,
+            decoder,
+            key_decoder,
+            plan,
+            slots,
+            turn: 0,
+            remaining,
+            bytes: 0,
+            lookup,
+            search,
+        })
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -297,6 +322,11 @@ impl Scan {
         if let Some(lookup) = self.lookup.as_mut() {
             let name = lookup.table_name().to_owned();
             let joined = lookup.join(ChangelogBatch { rows, row_kinds }).await.map_err(|e| e.in_table(&name))?;
+            rows = project(&joined.rows, &self.query.columns)?;
+            row_kinds = joined.row_kinds;
+        } else if let Some(search) = self.search.as_mut() {
+            let name = search.table_name().to_owned();
+            let joined = search.join(ChangelogBatch { rows, row_kinds }).await.map_err(|e| e.in_table(&name))?;
             rows = project(&joined.rows, &self.query.columns)?;
             row_kinds = joined.row_kinds;
         } else if !accepted.projection {

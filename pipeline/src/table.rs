@@ -60,6 +60,7 @@ impl TableSource {
             source: table.name.clone(),
             columns: (0..table.schema.fields.len()).collect(),
             lookup: None,
+            search: None,
             filters: Vec::new(),
             limit: None,
             at: Position::default(),

@@ -128,7 +128,59 @@ pub fn flink_tokens(sql: &str) -> Result<Vec<TokenWithSpan>, sqlparser::tokenize
             _ => out.push(t),
         }
     }
-    Ok(computed_columns(out))
+    Ok(vector_search_arguments(computed_columns(out)))
+}
+
+/// Inside `VECTOR_SEARCH(…)`, Flink's table argument `TABLE name` becomes
+/// the plain `name` and `MAP['k', 'v']` becomes `ARRAY['k', 'v']`, which
+/// `sqlparser` reads as function arguments; the SQL front end knows which
+/// argument is the table and which the config.
+fn vector_search_arguments(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    // The depth of VECTOR_SEARCH's own parentheses, while inside them.
+    let mut depth = 0usize;
+    let mut inside: Option<usize> = None;
+    let mut pending_call = false;
+    for (i, t) in tokens.iter().enumerate() {
+        let previous = out.iter().rev().find(|t| significant(t)).map(|t| t.token.clone());
+        match &t.token {
+            Token::Word(w) if inside.is_none() && w.value.eq_ignore_ascii_case("VECTOR_SEARCH") => pending_call = true,
+            Token::LParen => {
+                depth += 1;
+                if pending_call {
+                    inside = Some(depth);
+                    pending_call = false;
+                }
+            }
+            Token::RParen => {
+                if inside == Some(depth) {
+                    inside = None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Token::Word(w)
+                if inside == Some(depth)
+                    && w.keyword == Keyword::TABLE
+                    && matches!(previous, Some(Token::LParen | Token::Comma | Token::RArrow)) =>
+            {
+                // Drop `TABLE` (the whitespace after it stays).
+                continue;
+            }
+            Token::Word(w)
+                if inside.is_some()
+                    && w.value.eq_ignore_ascii_case("MAP")
+                    && tokens[i + 1..].iter().find(|t| significant(t)).is_some_and(|t| t.token == Token::LBracket) =>
+            {
+                out.push(TokenWithSpan { token: Token::make_keyword("ARRAY"), span: t.span });
+                continue;
+            }
+            Token::Whitespace(_) => {}
+            _ => pending_call = false,
+        }
+        out.push(t.clone());
+    }
+    out
 }
 
 /// The placeholder type a computed column gets for `sqlparser`, which

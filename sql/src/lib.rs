@@ -23,7 +23,7 @@ use sqlparser::tokenizer::{Span, Token};
 use weir::model::{Field, Schema};
 use weir_pipeline::{
     CompareOp, Computed, ComputedColumn, Filter, Job, Literal, LookupJoin, MetadataColumn, Position, Query, Statement,
-    Table,
+    Table, VectorSearch,
 };
 
 /// Where a statement starts.
@@ -310,14 +310,25 @@ fn statement_to_run(job: &Job, statement: &Ast, at: Position) -> Located<Stateme
     }
 }
 
+/// VECTOR_SEARCH's `score` column.
+static SCORE: std::sync::LazyLock<Field> = std::sync::LazyLock::new(|| Field {
+    name: "score".to_owned(),
+    data_type: weir::model::DataType::Double,
+    nullable: false,
+});
+
 /// The table and field behind selected column `index` of `query`.
 fn selected<'a>(job: &'a Job, query: &Query, index: usize) -> (&'a Table, &'a Field) {
     let source = job.table(&query.source).expect("query() resolved the source");
     let n = source.schema.fields.len();
-    match &query.lookup {
-        Some(l) if index >= n => {
-            let dim = job.table(&l.table).expect("query() resolved the dimension table");
-            (dim, &dim.schema.fields[index - n])
+    let other = query.lookup.as_ref().map(|l| &l.table).or(query.search.as_ref().map(|s| &s.table));
+    match other {
+        Some(name) if index >= n => {
+            let dim = job.table(name).expect("query() resolved the joined table");
+            match dim.schema.fields.get(index - n) {
+                Some(field) => (dim, field),
+                None => (dim, &SCORE),
+            }
         }
         _ => (source, &source.schema.fields[index]),
     }
@@ -330,6 +341,9 @@ struct Scope<'a> {
     source: &'a Table,
     source_alias: Option<String>,
     dim: Option<(&'a Table, Option<String>)>,
+    /// A vector search: its output has the vector table's columns and then
+    /// `score`.
+    scored: bool,
 }
 
 impl Scope<'_> {
@@ -352,6 +366,16 @@ impl Scope<'_> {
             _ => return None,
         };
         let missing = |t: &Table| (at, format!("table '{}' has no column '{}'", t.name, ident.value));
+        // VECTOR_SEARCH's `score`, after the vector table's columns.
+        if self.scored && ident.value.eq_ignore_ascii_case("score") {
+            let dim_named = |q: &str| self.dim.as_ref().is_some_and(|(d, alias)| Self::names(d, alias, q));
+            let own_score = |t: &Table| t.column("score").is_some();
+            let unqualified_free = !own_score(self.source) && self.dim.as_ref().is_none_or(|(d, _)| !own_score(d));
+            if qualifier.is_some_and(|q| dim_named(q)) || (qualifier.is_none() && unqualified_free) {
+                let dim_width = self.dim.as_ref().map_or(0, |(d, _)| d.schema.fields.len());
+                return Some(Ok(offset + dim_width));
+            }
+        }
         Some(match qualifier {
             Some(q) if Self::names(self.source, &self.source_alias, q) => {
                 self.source.column(&ident.value).ok_or_else(|| missing(self.source))
@@ -395,13 +419,14 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
     let SetExpr::Select(select) = q.body.as_ref() else {
         return Err((at, "only SELECT … FROM one table is supported".to_owned()));
     };
-    let [from] = select.from.as_slice() else {
+    let Some((from, rest)) = select.from.split_first() else {
         return Err((
             at,
             "SELECT reads from one table, optionally lookup-joined with one more (JOIN … FOR SYSTEM_TIME AS OF …)"
                 .to_owned(),
         ));
     };
+    let rest = rest.to_vec();
     let TableFactor::Table { name, alias, version: None, .. } = &from.relation else {
         return Err((
             at,
@@ -412,12 +437,25 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
     let source = job
         .table(&source_name)
         .ok_or_else(|| (position(name.span()), format!("no table '{source_name}'; create it first")))?;
-    let mut scope = Scope { source, source_alias: alias_of(alias), dim: None };
+    let mut scope = Scope { source, source_alias: alias_of(alias), dim: None, scored: false };
     let lookup = match from.joins.as_slice() {
         [] => None,
         [join] => Some(lookup_join(job, &mut scope, join)?),
         [_, second, ..] => {
             return Err((position(second.relation.span()), "one lookup join per query is supported yet".to_owned()));
+        }
+    };
+    let search = match rest.as_slice() {
+        [] => None,
+        [lateral] if lookup.is_none() && lateral.joins.is_empty() => {
+            Some(vector_search(job, &mut scope, &lateral.relation)?)
+        }
+        [other, ..] => {
+            return Err((
+                position(other.relation.span()),
+                "a second FROM item is supported only as LATERAL TABLE(VECTOR_SEARCH(…)), without a lookup join"
+                    .to_owned(),
+            ));
         }
     };
     let offset = source.schema.fields.len();
@@ -431,13 +469,21 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
                 columns.extend(all_of(source, 0));
                 if let Some((dim, _)) = &scope.dim {
                     columns.extend(all_of(dim, offset));
+                    if scope.scored {
+                        columns.push(offset + dim.schema.fields.len());
+                    }
                 }
             }
             SelectItem::QualifiedWildcard(sqlparser::ast::SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
                 let q = name_of(q);
                 match &scope.dim {
                     _ if Scope::names(source, &scope.source_alias, &q) => columns.extend(all_of(source, 0)),
-                    Some((dim, alias)) if Scope::names(dim, alias, &q) => columns.extend(all_of(dim, offset)),
+                    Some((dim, alias)) if Scope::names(dim, alias, &q) => {
+                        columns.extend(all_of(dim, offset));
+                        if scope.scored {
+                            columns.push(offset + dim.schema.fields.len());
+                        }
+                    }
                     _ => {
                         return Err((position(item.span()), format!("'{q}.*': no table or alias '{q}' in this query")));
                     }
@@ -461,7 +507,7 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
     // Conditions on the dimension table's columns apply to the joined rows.
     let (filters, after): (Vec<Filter>, Vec<Filter>) = filters.into_iter().partition(|f| f.column < offset);
     let lookup = lookup.map(|mut l| {
-        l.filters = after.into_iter().map(|f| Filter { column: f.column - offset, ..f }).collect();
+        l.filters = after.iter().cloned().map(|f| Filter { column: f.column - offset, ..f }).collect();
         l
     });
     let limit = match &q.limit_clause {
@@ -472,7 +518,13 @@ fn query(job: &Job, q: &sqlparser::ast::Query, at: Position) -> Located<Query> {
         },
         Some(other) => return Err((at, format!("'{other}': only LIMIT n is supported"))),
     };
-    Ok(Query { source: source.name.clone(), columns, lookup, filters, limit, at: position(q.span()) })
+    if search.is_some() && !after.is_empty() {
+        return Err((
+            at,
+            "WHERE on VECTOR_SEARCH's columns is not supported yet; filter the source's columns".to_owned(),
+        ));
+    }
+    Ok(Query { source: source.name.clone(), columns, lookup, search, filters, limit, at: position(q.span()) })
 }
 
 /// `[LEFT] JOIN dim FOR SYSTEM_TIME AS OF s.proc [AS d] ON s.a = d.b [AND …]`.
@@ -528,6 +580,182 @@ fn lookup_join<'a>(job: &'a Job, scope: &mut Scope<'a>, join: &sqlparser::ast::J
     let mut keys = Vec::new();
     equalities(scope, on, &mut keys)?;
     Ok(LookupJoin { table: dim.name.clone(), left, keys, filters: Vec::new(), at })
+}
+
+/// Flink's runtime config keys of VECTOR_SEARCH.
+const SEARCH_CONFIG: [&str; 4] = ["async", "max-concurrent-operations", "output-mode", "timeout"];
+
+/// `LATERAL TABLE(VECTOR_SEARCH(TABLE t, DESCRIPTOR(col), s.query, k [, MAP[…]]))`
+/// (the planner's order: table, column to search, column to query, top-k,
+/// config), or with named arguments `SEARCH_TABLE =>`, `COLUMN_TO_SEARCH =>`,
+/// `COLUMN_TO_QUERY =>`, `TOP_K =>`, `CONFIG =>`.
+fn vector_search<'a>(job: &'a Job, scope: &mut Scope<'a>, relation: &TableFactor) -> Located<VectorSearch> {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    const NAMES: [&str; 5] = ["SEARCH_TABLE", "COLUMN_TO_SEARCH", "COLUMN_TO_QUERY", "TOP_K", "CONFIG"];
+    let at = position(relation.span());
+    let usage = "write LATERAL TABLE(VECTOR_SEARCH(TABLE <vector table>, DESCRIPTOR(<vector column>), \
+                 <source>.<query column>, <top-k>[, MAP['key', 'value', …]]))";
+    let TableFactor::Function { lateral: true, name, args, alias } = relation else {
+        return Err((at, format!("a second FROM item must be a vector search: {usage}")));
+    };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(call)))] = args.as_slice() else {
+        return Err((at, format!("LATERAL {name}(…): {usage}")));
+    };
+    if !name_of(name).eq_ignore_ascii_case("TABLE") || !name_of(&call.name).eq_ignore_ascii_case("VECTOR_SEARCH") {
+        return Err((at, format!("LATERAL {name}(…): only VECTOR_SEARCH is supported; {usage}")));
+    }
+    let FunctionArguments::List(list) = &call.args else { return Err((at, usage.to_owned())) };
+    // The arguments by name, positional ones in the planner's order.
+    let mut given: [Option<&Expr>; 5] = [None; 5];
+    for (i, arg) in list.args.iter().enumerate() {
+        let (slot, expr) = match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if i < NAMES.len() => (i, e),
+            FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), .. } => {
+                let slot = NAMES.iter().position(|n| n.eq_ignore_ascii_case(&name.value)).ok_or_else(|| {
+                    (
+                        position(name.span),
+                        format!("VECTOR_SEARCH has no argument '{}'; it takes {}", name.value, NAMES.join(", ")),
+                    )
+                })?;
+                (slot, e)
+            }
+            other => {
+                return Err((position(other.span()), format!("VECTOR_SEARCH: '{other}' is not an argument; {usage}")));
+            }
+        };
+        if given[slot].replace(expr).is_some() {
+            return Err((at, format!("VECTOR_SEARCH: {} is given twice", NAMES[slot])));
+        }
+    }
+    let need = |slot: usize| given[slot].ok_or_else(|| (at, format!("VECTOR_SEARCH needs {}; {usage}", NAMES[slot])));
+    // The vector table.
+    let table_name = match need(0)? {
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts.iter().map(|p| p.value.clone()).collect::<Vec<_>>().join("."),
+        other => {
+            return Err((
+                position(other.span()),
+                format!("VECTOR_SEARCH: SEARCH_TABLE is TABLE <name>, not '{other}'"),
+            ));
+        }
+    };
+    let table = job.table(&table_name).ok_or_else(|| (at, format!("no table '{table_name}'; create it first")))?;
+    // The searched column.
+    let descriptor = |f: &sqlparser::ast::Function| match &f.args {
+        FunctionArguments::List(l) => match l.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(c)))] => Some(c.value.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let column = match need(1)? {
+        Expr::Function(f) if name_of(&f.name).eq_ignore_ascii_case("DESCRIPTOR") => descriptor(f)
+            .ok_or_else(|| (at, "VECTOR_SEARCH: DESCRIPTOR names one column of the vector table".to_owned()))?,
+        other => {
+            return Err((
+                position(other.span()),
+                format!("VECTOR_SEARCH: COLUMN_TO_SEARCH is DESCRIPTOR(<column>), not '{other}'"),
+            ));
+        }
+    };
+    let column_index = table
+        .column(&column)
+        .ok_or_else(|| (at, format!("VECTOR_SEARCH: table '{}' has no column '{column}'", table.name)))?;
+    let float_array = |t: &weir::model::DataType, doubles: bool| {
+        matches!(t, weir::model::DataType::Array { element, .. }
+            if **element == weir::model::DataType::Float || (doubles && **element == weir::model::DataType::Double))
+    };
+    let searched = &table.schema.fields[column_index];
+    if !float_array(&searched.data_type, false) {
+        return Err((
+            at,
+            format!(
+                "VECTOR_SEARCH: column '{}' of '{}' is {}; the searched column must be ARRAY<FLOAT>",
+                searched.name, table.name, searched.data_type
+            ),
+        ));
+    }
+    // The query column: the source's.
+    let query_expr = need(2)?;
+    let query =
+        scope.column(query_expr).transpose()?.filter(|&c| c < scope.source.schema.fields.len()).ok_or_else(|| {
+            (
+                position(query_expr.span()),
+                format!(
+                    "VECTOR_SEARCH: COLUMN_TO_QUERY must be a column of '{}', not '{query_expr}'",
+                    scope.source.name
+                ),
+            )
+        })?;
+    let query_field = &scope.source.schema.fields[query];
+    if !float_array(&query_field.data_type, true) {
+        return Err((
+            position(query_expr.span()),
+            format!(
+                "VECTOR_SEARCH: column '{}' of '{}' is {}; a query vector is ARRAY<FLOAT> or ARRAY<DOUBLE>",
+                query_field.name, scope.source.name, query_field.data_type
+            ),
+        ));
+    }
+    // Top-k: a positive whole number.
+    let top_k = match need(3)? {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse::<i64>().ok(),
+            _ => None,
+        },
+        Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Minus, .. } => Some(-1),
+        _ => None,
+    };
+    let top_k = match top_k {
+        Some(k) if (1..=i64::from(u32::MAX)).contains(&k) => k as u32,
+        _ => return Err((at, format!("VECTOR_SEARCH: TOP_K is a whole number of at least 1, not '{}'", need(3)?))),
+    };
+    // The config: MAP['key', 'value', …] (read as an ARRAY of strings).
+    let mut config = Vec::new();
+    if let Some(e) = given[4] {
+        let Expr::Array(array) = e else {
+            return Err((position(e.span()), format!("VECTOR_SEARCH: CONFIG is MAP['key', 'value', …], not '{e}'")));
+        };
+        let texts: Vec<String> = array
+            .elem
+            .iter()
+            .map(|v| match v {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(s) => Some(s.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                (position(e.span()), "VECTOR_SEARCH: CONFIG's keys and values are quoted strings".to_owned())
+            })?;
+        if texts.len() % 2 != 0 {
+            return Err((position(e.span()), "VECTOR_SEARCH: CONFIG is MAP['key', 'value', …] (pairs)".to_owned()));
+        }
+        for pair in texts.chunks(2) {
+            let (key, value) = (pair[0].clone(), pair[1].clone());
+            if !SEARCH_CONFIG.contains(&key.as_str()) {
+                return Err((
+                    position(e.span()),
+                    format!("VECTOR_SEARCH: unknown config key '{key}'; Flink's keys are {}", SEARCH_CONFIG.join(", ")),
+                ));
+            }
+            let ok = match key.as_str() {
+                "async" => matches!(value.as_str(), "true" | "false"),
+                "max-concurrent-operations" => value.parse::<u32>().is_ok_and(|n| n > 0),
+                "output-mode" => matches!(value.to_ascii_uppercase().as_str(), "ORDERED" | "ALLOW_UNORDERED"),
+                _ => weir::options::parse_duration(&value).is_some(),
+            };
+            if !ok {
+                return Err((position(e.span()), format!("VECTOR_SEARCH: config '{key}' = '{value}' is not valid")));
+            }
+            config.push((key, value));
+        }
+    }
+    scope.dim = Some((table, alias_of(alias)));
+    scope.scored = true;
+    Ok(VectorSearch { table: table.name.clone(), column: column_index, query, top_k, config, at })
 }
 
 /// The `ON` condition: equalities of a source column and a dimension

@@ -84,6 +84,15 @@ impl Connector for Reader {
                 OptionSpec::int("lookup.max-retries", "Retries of a lookup whose connection failed").default_value("3"),
             )
             .option(
+                OptionSpec::one_of(
+                    "vector-search.metric",
+                    &["l2", "cosine", "inner-product"],
+                    "VECTOR_SEARCH on a pgvector column: l2 (score: distance, smaller is nearer), cosine (score: \
+                     cosine similarity) or inner-product (score: inner product)",
+                )
+                .default_value("l2"),
+            )
+            .option(
                 OptionSpec::int("sink.buffer-flush.max-rows", "Rows buffered before a flush (0: only at checkpoints)")
                     .default_value("100"),
             )
@@ -115,7 +124,7 @@ impl Connector for Reader {
                  give each job writing the same table its own",
             ))
             .option(OptionSpec::int("sink.parallelism", "Writers in parallel"))
-            .source_abilities(weir_sdk::SourceAbilities::LOOKUP)
+            .source_abilities(weir_sdk::SourceAbilities::LOOKUP | weir_sdk::SourceAbilities::VECTOR_SEARCH)
             .sink_abilities(weir_sdk::SinkAbilities::UPSERT)
             .capability(CapabilityKind::TcpConnect, "{url}")
     }
@@ -651,6 +660,10 @@ impl Source for Reader {
     fn open_lookup(options: &Options, schema: &Schema, key_columns: &[u32]) -> Result<Box<dyn weir_sdk::LookupTable>> {
         Ok(Box::new(Lookup::open(options, schema, key_columns)?))
     }
+
+    fn open_vector_index(options: &Options, schema: &Schema, column: u32) -> Result<Box<dyn weir_sdk::VectorIndex>> {
+        Ok(Box::new(VectorSearch::open(options, schema, column as usize)?))
+    }
 }
 
 /// Answers lookups: one query per batch of keys, the keys as a VALUES
@@ -790,6 +803,167 @@ impl weir_sdk::LookupTable for Lookup {
                     self.connection = None;
                     return Err(e);
                 }
+            }
+        }
+    }
+}
+
+/// The nearest rows by a pgvector column: `ORDER BY column <op> query
+/// LIMIT k`, the operator chosen by `vector-search.metric` (PostgreSQL uses
+/// an index on the column with that operator class if there is one).
+/// Scores, best first: l2 → the Euclidean distance (smaller is nearer),
+/// cosine → the cosine similarity (1 − pgvector's cosine distance),
+/// inner-product → the inner product.
+struct VectorSearch {
+    settings: Settings,
+    schema: Schema,
+    connection: Option<db::Connection>,
+    /// `SELECT t.…, (t.v <op> `.
+    head: String,
+    metric: Metric,
+    /// The searched column, qualified and quoted.
+    column: String,
+    /// `vector(n)`'s n, when the column declares it.
+    dimensions: Option<usize>,
+}
+
+/// pgvector's distance operators.
+#[derive(Clone, Copy)]
+enum Metric {
+    L2,
+    Cosine,
+    InnerProduct,
+}
+
+impl Metric {
+    fn operator(self) -> &'static str {
+        match self {
+            Metric::L2 => "<->",
+            Metric::Cosine => "<=>",
+            Metric::InnerProduct => "<#>",
+        }
+    }
+
+    /// The score of pgvector's distance for this metric.
+    fn score(self, distance: f64) -> f64 {
+        match self {
+            Metric::L2 => distance,
+            Metric::Cosine => 1.0 - distance,
+            Metric::InnerProduct => -distance,
+        }
+    }
+}
+
+impl VectorSearch {
+    fn open(options: &Options, schema: &Schema, column: usize) -> Result<VectorSearch> {
+        let settings = Settings::parse(options, schema)?;
+        if settings.dialect != Dialect::Postgres {
+            return Err(Error::config(Some("url"), "vector search needs PostgreSQL with pgvector"));
+        }
+        let field =
+            schema.fields.get(column).ok_or_else(|| Error::unsupported("the vector column is not in the table"))?;
+        let mut connection = settings.connect()?;
+        let types = check_columns(&mut connection, &settings, schema)?;
+        let db_type = &types[column];
+        let dimensions = match db_type.strip_prefix("vector") {
+            Some(rest) => rest.trim_start_matches('(').trim_end_matches(')').parse::<usize>().ok(),
+            None => {
+                return Err(Error::config(
+                    None,
+                    format!(
+                        "column '{}' is {db_type} in PostgreSQL's '{}'; vector search needs a pgvector vector(n) column",
+                        field.name, settings.table
+                    ),
+                ));
+            }
+        };
+        let metric = match options.get("vector-search.metric").map(|m| m.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("l2") => Metric::L2,
+            Some("cosine") => Metric::Cosine,
+            Some("inner-product") => Metric::InnerProduct,
+            Some(other) => {
+                return Err(Error::config(
+                    Some("vector-search.metric"),
+                    format!("'{other}' is not a metric; use l2, cosine or inner-product"),
+                ));
+            }
+        };
+        let column = format!("t.{}", Dialect::Postgres.quote(&field.name));
+        let head = format!("SELECT {}, ({column} {} ", select_list(Dialect::Postgres, schema, "t."), metric.operator());
+        Ok(VectorSearch {
+            settings,
+            schema: schema.clone(),
+            connection: Some(connection),
+            head,
+            metric,
+            column,
+            dimensions,
+        })
+    }
+}
+
+impl weir_sdk::VectorIndex for VectorSearch {
+    fn search(&mut self, query: &[f32], top_k: u32) -> Result<weir_sdk::SearchResult> {
+        if top_k == 0 {
+            return Err(Error::unsupported("a vector search needs top-k of at least 1"));
+        }
+        if let Some(n) = self.dimensions
+            && n != query.len()
+        {
+            return Err(Error::data(
+                0,
+                b"",
+                format!(
+                    "the query vector has {} dimensions but column {} of '{}' has {n}",
+                    query.len(),
+                    self.column,
+                    self.settings.table
+                ),
+            ));
+        }
+        if let Some(bad) = query.iter().find(|v| !v.is_finite()) {
+            return Err(Error::data(0, b"", format!("the query vector holds {bad}, not a finite number")));
+        }
+        let vector: Vec<String> = query.iter().map(|v| v.to_string()).collect();
+        let vector = format!("'[{}]'::vector", vector.join(","));
+        let op = self.metric.operator();
+        let sql = format!(
+            "{}{vector}) AS weir_distance FROM {} AS t WHERE {} IS NOT NULL ORDER BY {} {op} {vector} LIMIT {top_k}",
+            self.head, self.settings.table, self.column, self.column
+        );
+        if self.connection.is_none() {
+            self.connection = Some(self.settings.connect()?);
+        }
+        let mut batch = BatchBuilder::new(&self.schema);
+        let mut scores = Vec::new();
+        let fields = self.schema.fields.clone();
+        let nested = self.schema.nested.clone();
+        let style = weir_sdk::text::TextStyle::default();
+        let metric = self.metric;
+        let mut rows = 0u64;
+        let connection = self.connection.as_mut().expect("connected above");
+        let result = connection.query(&sql, |row| {
+            let distance = row.last().cloned().flatten().and_then(|d| d.parse::<f64>().ok());
+            let distance = distance.ok_or_else(|| Error::connection("PostgreSQL answered without the distance"))?;
+            scores.push(metric.score(distance) as f32);
+            for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
+                let column = batch.column(i);
+                match value {
+                    None => column.push_null()?,
+                    Some(text) => push_db_text(Dialect::Postgres, column, &field.data_type, text, &style, &nested)
+                        .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
+                }
+            }
+            batch.end_row(RowKind::Insert)?;
+            rows += 1;
+            Ok(())
+        });
+        match result {
+            Ok(Ok(())) => Ok(weir_sdk::SearchResult { rows: batch.finish()?, scores }),
+            Ok(Err(e)) => Err(statement_error(&self.settings, e)),
+            Err(e) => {
+                self.connection = None;
+                Err(e)
             }
         }
     }
