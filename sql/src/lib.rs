@@ -730,7 +730,7 @@ fn vector_search<'a>(job: &'a Job, scope: &mut Scope<'a>, relation: &TableFactor
             .ok_or_else(|| {
                 (position(e.span()), "VECTOR_SEARCH: CONFIG's keys and values are quoted strings".to_owned())
             })?;
-        if texts.len() % 2 != 0 {
+        if !texts.len().is_multiple_of(2) {
             return Err((position(e.span()), "VECTOR_SEARCH: CONFIG is MAP['key', 'value', …] (pairs)".to_owned()));
         }
         for pair in texts.chunks(2) {
