@@ -926,10 +926,11 @@ impl weir_sdk::VectorIndex for VectorSearch {
         }
         let vector: Vec<String> = query.iter().map(|v| v.to_string()).collect();
         let vector = format!("'[{}]'::vector", vector.join(","));
-        let op = self.metric.operator();
+        // Ordered by the distance's alias: the vector is sent and parsed
+        // once, and PostgreSQL still uses an index on the column.
         let sql = format!(
-            "{}{vector}) AS weir_distance FROM {} AS t WHERE {} IS NOT NULL ORDER BY {} {op} {vector} LIMIT {top_k}",
-            self.head, self.settings.table, self.column, self.column
+            "{}{vector}) AS weir_distance FROM {} AS t WHERE {} IS NOT NULL ORDER BY weir_distance LIMIT {top_k}",
+            self.head, self.settings.table, self.column
         );
         if self.connection.is_none() {
             self.connection = Some(self.settings.connect()?);
