@@ -447,8 +447,13 @@ async fn flinks_documented_table_is_written_and_read_with_its_timestamp_metadata
     }
 }
 
-/// `2026-11-27T21:05:00.070Z` as milliseconds since the epoch.
+/// `2026-11-27T21:05:00.070Z` (or `…:00Z`, a whole second, as Weir prints
+/// it) as milliseconds since the epoch.
 fn epoch_millis(text: &str) -> i64 {
+    let millis = text
+        .get(20..23)
+        .filter(|_| text.as_bytes().get(19) == Some(&b'.'))
+        .map_or(0, |m| m.parse::<i64>().expect("milliseconds"));
     let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().expect("digits");
     let (y, m, d) = (n(0..4), n(5..7), n(8..10));
     // Days from civil (Howard Hinnant's algorithm).
@@ -458,7 +463,7 @@ fn epoch_millis(text: &str) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + millis
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -91,6 +91,33 @@ pub(super) fn with_computed(table: &model::Table, rows: ChangelogBatch) -> Resul
     Ok(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds })
 }
 
+/// What a join or a search yields: the rows of `source` picked by
+/// `picks` (with their row kinds), then the `extra` columns.
+pub(super) fn joined(
+    source: &ChangelogBatch,
+    picks: Vec<u32>,
+    extra: Vec<(arrow_schema::FieldRef, ArrayRef)>,
+) -> Result<ChangelogBatch> {
+    let fail = |e: arrow_schema::ArrowError| Error::Host(anyhow::anyhow!("joining rows: {e}"));
+    let picks = arrow_array::UInt32Array::from(picks);
+    let mut fields: Vec<arrow_schema::FieldRef> = source.rows.schema().fields().iter().cloned().collect();
+    let mut columns = Vec::with_capacity(fields.len() + extra.len());
+    for column in source.rows.columns() {
+        columns.push(arrow_select::take::take(column, &picks, None).map_err(fail)?);
+    }
+    for (field, column) in extra {
+        fields.push(field);
+        columns.push(column);
+    }
+    let rows = arrow_array::RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).map_err(fail)?;
+    let row_kinds = if source.row_kinds.is_empty() {
+        Vec::new()
+    } else {
+        picks.values().iter().map(|&r| source.row_kinds[r as usize]).collect()
+    };
+    Ok(ChangelogBatch { rows, row_kinds })
+}
+
 /// `n` values of a computed column.
 fn computed_array(expression: model::Computed, n: usize) -> ArrayRef {
     match expression {

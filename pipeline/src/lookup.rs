@@ -23,7 +23,7 @@ use weir::handles::LookupTable;
 use weir::options::parse_duration;
 use weir::policy::Grants;
 
-use super::columns::{widen, with_computed};
+use super::columns::{joined, widen, with_computed};
 use super::filter::evaluate;
 use super::model;
 use super::resolve::Resolved;
@@ -224,25 +224,13 @@ impl Lookup {
                 None => {}
             }
         }
-        let take = UInt32Array::from(source_rows);
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(rows.rows.num_columns() + self.nulls.num_columns());
-        for column in rows.rows.columns() {
-            columns.push(arrow_select::take::take(column, &take, None).map_err(|e| fail(e.to_string()))?);
-        }
-        for c in 0..self.nulls.num_columns() {
+        let mut dim_columns = Vec::with_capacity(self.nulls.num_columns());
+        for (c, field) in self.nulls.schema().fields().iter().enumerate() {
             let arrays: Vec<&dyn Array> = slots.iter().map(|s| s.column(c).as_ref()).collect();
-            columns.push(arrow_select::interleave::interleave(&arrays, &dim_rows).map_err(|e| fail(e.to_string()))?);
+            let column = arrow_select::interleave::interleave(&arrays, &dim_rows).map_err(|e| fail(e.to_string()))?;
+            dim_columns.push((field.clone(), column));
         }
-        let mut fields: Vec<arrow_schema::FieldRef> = rows.rows.schema().fields().iter().cloned().collect();
-        fields.extend(self.nulls.schema().fields().iter().cloned());
-        let joined = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
-            .map_err(|e| fail(e.to_string()))?;
-        let row_kinds = if rows.row_kinds.is_empty() {
-            Vec::new()
-        } else {
-            take.values().iter().map(|&r| rows.row_kinds[r as usize]).collect()
-        };
-        let joined = ChangelogBatch { rows: joined, row_kinds };
+        let joined = joined(&rows, source_rows, dim_columns)?;
         self.filter(joined, rows.rows.num_columns())
     }
 

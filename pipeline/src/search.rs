@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
 use arrow_schema::DataType;
 use weir::batch::ChangelogBatch;
 use weir::error::{Error, Result};
 use weir::handles::VectorIndex;
 use weir::policy::Grants;
 
-use super::columns::with_computed;
+use super::columns::{joined, with_computed};
 use super::model;
 use super::resolve::Resolved;
 
@@ -95,24 +95,13 @@ impl Search {
                     .map_err(|e| fail(e.to_string()))?,
             );
         }
-        let take = UInt32Array::from(source_rows);
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(rows.rows.num_columns() + self.schema.fields().len() + 1);
-        for column in rows.rows.columns() {
-            columns.push(arrow_select::take::take(column, &take, None).map_err(|e| fail(e.to_string()))?);
-        }
         let found = arrow_select::concat::concat_batches(&self.schema, &found).map_err(|e| fail(e.to_string()))?;
-        columns.extend(found.columns().iter().cloned());
-        columns.push(Arc::new(Float64Array::from(scores)));
-        let mut fields: Vec<arrow_schema::FieldRef> = rows.rows.schema().fields().iter().cloned().collect();
-        fields.extend(self.schema.fields().iter().cloned());
-        fields.push(Arc::new(arrow_schema::Field::new("score", DataType::Float64, false)));
-        let joined = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
-            .map_err(|e| fail(e.to_string()))?;
-        let row_kinds = if rows.row_kinds.is_empty() {
-            Vec::new()
-        } else {
-            take.values().iter().map(|&r| rows.row_kinds[r as usize]).collect()
-        };
-        Ok(ChangelogBatch { rows: joined, row_kinds })
+        let mut extra: Vec<(arrow_schema::FieldRef, ArrayRef)> =
+            self.schema.fields().iter().cloned().zip(found.columns().iter().cloned()).collect();
+        extra.push((
+            Arc::new(arrow_schema::Field::new("score", DataType::Float64, false)),
+            Arc::new(Float64Array::from(scores)),
+        ));
+        joined(&rows, source_rows, extra)
     }
 }

@@ -47,6 +47,22 @@ impl Connection {
     }
 }
 
+/// A TCP connection to `address` for `database` (its name, for messages):
+/// read timeout a minute, no Nagle delay; a refusal says what to check.
+pub fn connect_tcp(address: &str, database: &str) -> Result<std::net::TcpStream> {
+    let stream = std::net::TcpStream::connect(address).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            "; the operator has not granted it (--allow-net host:port)"
+        } else {
+            "; is the server running?"
+        };
+        weir_sdk::Error::connection(format!("cannot connect to {database} at {address}: {e}{hint}"))
+    })?;
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(60)));
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 impl Dialect {
     /// The database's name, for messages.
     pub fn name(self) -> &'static str {

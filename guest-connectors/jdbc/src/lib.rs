@@ -342,7 +342,7 @@ fn check_columns(connection: &mut db::Connection, settings: &Settings, schema: &
                 format!(
                     "column '{}' is {} in the table's DDL but {db_type} in {db}'s '{}'; declare it {want}",
                     field.name,
-                    type_name(&field.data_type),
+                    weir_sdk::text::type_name(&field.data_type),
                     settings.table
                 ),
             ));
@@ -470,34 +470,6 @@ fn compatible_mysql(ty: &LogicalType, column_type: &str) -> std::result::Result<
         _ => return Err(format!("a supported type (MySQL's {column_type} has no Flink mapping in Weir yet)")),
     };
     if ok { Ok(()) } else { Err(want.to_owned()) }
-}
-
-/// A Flink type as written in DDL.
-fn type_name(ty: &LogicalType) -> String {
-    use LogicalType as T;
-    match ty {
-        T::Boolean => "BOOLEAN".into(),
-        T::Tinyint => "TINYINT".into(),
-        T::Smallint => "SMALLINT".into(),
-        T::Int => "INT".into(),
-        T::Bigint => "BIGINT".into(),
-        T::Float => "FLOAT".into(),
-        T::Double => "DOUBLE".into(),
-        T::Decimal(d) => format!("DECIMAL({}, {})", d.precision, d.scale),
-        T::Char(n) => format!("CHAR({n})"),
-        T::Varchar(n) => format!("VARCHAR({n})"),
-        T::String => "STRING".into(),
-        T::Binary(n) => format!("BINARY({n})"),
-        T::Varbinary(n) => format!("VARBINARY({n})"),
-        T::Bytes => "BYTES".into(),
-        T::Date => "DATE".into(),
-        T::Time(p) => format!("TIME({p})"),
-        T::Timestamp(p) => format!("TIMESTAMP({p})"),
-        T::TimestampLtz(p) => format!("TIMESTAMP_LTZ({p})"),
-        T::Array(_) => "ARRAY".into(),
-        T::Map(_) => "MAP".into(),
-        T::Row(_) => "ROW".into(),
-    }
 }
 
 /// Reads one split through a cursor.
@@ -760,17 +732,7 @@ impl weir_sdk::LookupTable for Lookup {
         // each time.
         let mut attempt = 0;
         loop {
-            if self.connection.is_none() {
-                match self.settings.connect() {
-                    Ok(c) => self.connection = Some(c),
-                    Err(e) if attempt < self.max_retries && matches!(e, Error::Connection(_)) => {
-                        attempt += 1;
-                        std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            reconnect(&self.settings, &mut self.connection, &mut attempt, self.max_retries)?;
             let connection = self.connection.as_mut().expect("connected above");
             batch = BatchBuilder::new(&self.schema);
             matches.clear();
@@ -796,8 +758,7 @@ impl weir_sdk::LookupTable for Lookup {
                 Ok(Err(e)) => return Err(statement_error(&self.settings, e)),
                 Err(e) if attempt < self.max_retries && matches!(e, Error::Connection(_)) => {
                     self.connection = None;
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
+                    back_off(&mut attempt);
                 }
                 Err(e) => {
                     self.connection = None;
@@ -1228,6 +1189,31 @@ impl Transactions {
     }
 }
 
+/// Opens `connection` if it is closed: a connection that fails is tried
+/// again up to `max_retries` times in all (counted in `attempt`), waiting
+/// a second longer each time — Flink's JDBC retries.
+fn reconnect(
+    settings: &Settings,
+    connection: &mut Option<db::Connection>,
+    attempt: &mut u32,
+    max_retries: u32,
+) -> Result<()> {
+    while connection.is_none() {
+        match settings.connect() {
+            Ok(c) => *connection = Some(c),
+            Err(e) if *attempt < max_retries && matches!(e, Error::Connection(_)) => back_off(attempt),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Counts a retry and waits as many seconds as retries so far.
+fn back_off(attempt: &mut u32) {
+    *attempt += 1;
+    std::thread::sleep(std::time::Duration::from_secs(u64::from(*attempt)));
+}
+
 /// Runs `sql` on `connection`; a refused statement in the table's terms.
 fn execute(connection: &mut db::Connection, settings: &Settings, sql: &str) -> Result<()> {
     connection.query(sql, |_| Ok(()))?.map_err(|e| statement_error(settings, e))
@@ -1353,17 +1339,7 @@ impl Writer {
         let sql = format!("BEGIN; {}; COMMIT", self.statements().join("; "));
         let mut attempt = 0;
         loop {
-            if self.connection.is_none() {
-                match self.settings.connect() {
-                    Ok(c) => self.connection = Some(c),
-                    Err(e) if attempt < self.max_retries && matches!(e, Error::Connection(_)) => {
-                        attempt += 1;
-                        std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            reconnect(&self.settings, &mut self.connection, &mut attempt, self.max_retries)?;
             let connection = self.connection.as_mut().expect("connected above");
             match connection.query(&sql, |_| Ok(())) {
                 Ok(Ok(())) => break,
@@ -1376,8 +1352,7 @@ impl Writer {
                     if attempt >= self.max_retries {
                         return Err(e);
                     }
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_secs(u64::from(attempt)));
+                    back_off(&mut attempt);
                 }
             }
         }

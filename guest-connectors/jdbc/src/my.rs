@@ -6,7 +6,6 @@
 //! and SQLSTATE; the password never appears in one.
 
 use std::net::TcpStream;
-use std::time::Duration;
 
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
 use mysql_common::io::ParseBuf;
@@ -48,16 +47,7 @@ const CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_PROTOCOL_41
 impl Connection {
     /// Connects to `address` and logs in to `database` as `user`.
     pub fn open(address: &str, database: &str, user: &str, password: Option<&str>) -> Result<Connection> {
-        let stream = TcpStream::connect(address).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "; the operator has not granted it (--allow-net host:port)"
-            } else {
-                "; is the server running?"
-            };
-            Error::connection(format!("cannot connect to MySQL at {address}: {e}{hint}"))
-        })?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-        let _ = stream.set_nodelay(true);
+        let stream = crate::db::connect_tcp(address, "MySQL")?;
         let mut c =
             Connection { address: address.to_owned(), framed: MySyncFramed::new(stream), open: None, more: false };
         let packet = c.packet()?;

@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
@@ -36,16 +35,7 @@ pub struct ServerError {
 impl Connection {
     /// Connects to `address` and logs in to `database` as `user`.
     pub fn open(address: &str, database: &str, user: &str, password: Option<&str>) -> Result<Connection> {
-        let stream = TcpStream::connect(address).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "; the operator has not granted it (--allow-net host:port)"
-            } else {
-                "; is the server running?"
-            };
-            Error::connection(format!("cannot connect to PostgreSQL at {address}: {e}{hint}"))
-        })?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-        let _ = stream.set_nodelay(true);
+        let stream = crate::db::connect_tcp(address, "PostgreSQL")?;
         let mut c = Connection { address: address.to_owned(), stream, buffer: BytesMut::new() };
         let mut out = BytesMut::new();
         let params = [("user", user), ("database", database), ("client_encoding", "UTF8"), ("TimeZone", "UTC")];
