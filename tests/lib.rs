@@ -63,6 +63,37 @@ pub fn polyglot(name: &str) -> String {
 /// and the benchmarks.
 pub use weir::generate::Rng;
 
+/// A changelog-csv (`KIND,id,owner,amount` lines) of `steps` changes over
+/// 200 keys — inserts, update pairs and deletes — and the state it leaves:
+/// id → (owner, amount). `owner` names step n's owner (quotes and
+/// backslashes test a sink's literals).
+pub fn changelog(
+    steps: u64,
+    owner: impl Fn(u64) -> String,
+) -> (String, std::collections::BTreeMap<u64, (String, u64)>) {
+    let mut lines = String::new();
+    let mut state = std::collections::BTreeMap::new();
+    for step in 0..steps {
+        let key = (step * 13) % 200;
+        let (owner, amount) = (owner(step), step * 5);
+        match (state.get(&key).cloned(), step % 6) {
+            (None, _) => {
+                lines.push_str(&format!("INSERT,{key},{owner},{amount}\n"));
+                state.insert(key, (owner, amount));
+            }
+            (Some((o, a)), 5) => {
+                lines.push_str(&format!("DELETE,{key},{o},{a}\n"));
+                state.remove(&key);
+            }
+            (Some((o, a)), _) => {
+                lines.push_str(&format!("UPDATE_BEFORE,{key},{o},{a}\nUPDATE_AFTER,{key},{owner},{amount}\n"));
+                state.insert(key, (owner, amount));
+            }
+        }
+    }
+    (lines, state)
+}
+
 /// Owned option pairs from string slices.
 pub fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

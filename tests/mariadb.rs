@@ -181,27 +181,7 @@ async fn an_upsert_sink_fed_a_changelog_ends_with_the_final_state() {
     let db = mariadb();
     let dir = std::env::temp_dir().join(format!("weir-mariadb-upsert-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut lines = String::new();
-    let mut state = std::collections::BTreeMap::new();
-    for step in 0..3000u64 {
-        let key = (step * 13) % 200;
-        let owner = format!("o'\\{}", step % 7);
-        let amount = step * 5;
-        match (state.get(&key).cloned(), step % 6) {
-            (None, _) => {
-                lines.push_str(&format!("INSERT,{key},{owner},{amount}\n"));
-                state.insert(key, (owner, amount));
-            }
-            (Some((o, a)), 5) => {
-                lines.push_str(&format!("DELETE,{key},{o},{a}\n"));
-                state.remove(&key);
-            }
-            (Some((o, a)), _) => {
-                lines.push_str(&format!("UPDATE_BEFORE,{key},{o},{a}\nUPDATE_AFTER,{key},{owner},{amount}\n"));
-                state.insert(key, (owner, amount));
-            }
-        }
-    }
+    let (lines, state) = weir_tests::changelog(3000, |step| format!("o'\\{}", step % 7));
     std::fs::write(dir.join("changes.txt"), lines).expect("write");
     let grants = Grants { read: vec![dir.clone()], ..grants() };
     for (name, extra) in [

@@ -15,8 +15,10 @@
 //! One module per operator: `resolve` (tables against the catalog),
 //! `config` (`SET`), `run` (statements, restarts), `explain`,
 //! `insert` (readers, writer, barriers, commit), `scan` (splits),
-//! `filter` (host-side WHERE), `sink` (writer tasks), `columns`
-//! (partition values, casts), [`progress`]; [`TableSource`] and
+//! `filter` (host-side WHERE), `lookup` (lookup joins and their cache),
+//! `search` (VECTOR_SEARCH), `keys` (key and value formats), `sink`
+//! (writer tasks), `columns` (partition values, computed columns, casts,
+//! joined rows), [`progress`]; [`TableSource`] and
 //! [`TableSink`] are those operators as handles for embedders (the
 //! component-level handles they are built from are `weir::handles`).
 
