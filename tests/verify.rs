@@ -282,3 +282,44 @@ async fn a_lossy_restore_fails_source_checkpoint_restore() {
     let report = verify_file(BROKEN_RESTORE, &VerifyConfig::default()).await;
     assert_fails(&report, "source.checkpoint-restore", "50 duplicated");
 }
+
+/// The vector-search checks on jdbc over pgvector: a table with rows and
+/// an empty one; a wrong dimension is refused, top-k stays within bounds.
+#[tokio::test(flavor = "multi_thread")]
+async fn jdbc_vector_search_passes_the_vector_checks() {
+    let pg = weir_tests::peers::postgres();
+    pg.psql(
+        "CREATE EXTENSION IF NOT EXISTS vector;
+         CREATE TABLE IF NOT EXISTS verify_vectors (id BIGINT, embedding vector(3));
+         TRUNCATE verify_vectors; INSERT INTO verify_vectors SELECT i, ARRAY[i, i * 2, 1]::vector FROM generate_series(1, 20) i;
+         CREATE TABLE IF NOT EXISTS verify_no_vectors (id BIGINT, embedding vector(3));",
+    );
+    use weir::model::{DataType, Field, Schema};
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::BigInt),
+        Field::new("embedding", DataType::Array { element: Box::new(DataType::Float), nullable: true }),
+    ]);
+    let jdbc = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-jdbc").expect("jdbc").1;
+    for (table, rows) in [("verify_vectors", "5 rows"), ("verify_no_vectors", "0 rows")] {
+        let config = VerifyConfig {
+            options: options(&[
+                ("url", &pg.url()),
+                ("table-name", table),
+                ("username", pg.user),
+                ("password", pg.password),
+            ]),
+            schema: Some(schema.clone()),
+            grants: Grants { connect: vec![Endpoint { host: "127.0.0.1".into(), port: pg.port }], ..Grants::none() },
+            ..Default::default()
+        };
+        let report = verify_bytes("weir-connector-jdbc", jdbc, &config).await;
+        let rendered = weir_verify::render(&report);
+        for name in ["vector.top-k", "vector.dimension", "vector.top-k-bounds"] {
+            let check = report.check(name).unwrap_or_else(|| panic!("{name} ran:\n{rendered}"));
+            assert_eq!(check.outcome, Outcome::Pass, "{table}: {name}:\n{rendered}");
+        }
+        let top_k = &report.check("vector.top-k").expect("ran").detail;
+        assert!(top_k.contains("dimension 3") && top_k.contains(rows), "{table}: {top_k}");
+        assert!(report.check("vector.dimension").expect("ran").detail.contains("has 3"), "{rendered}");
+    }
+}

@@ -24,6 +24,7 @@ mod format;
 mod sink;
 mod source;
 mod spec;
+mod vector;
 
 use serde::Serialize;
 
@@ -170,11 +171,16 @@ pub async fn verify(engine: Arc<Engine>, file: &str, wasm: &[u8], config: &Verif
     let given = suite.option_checks().await;
     match entry.kind {
         Kind::Format => suite.format_checks(given.options).await,
-        Kind::Source => suite.source_checks(given.ready()).await,
+        Kind::Source => {
+            let options = given.ready();
+            suite.source_checks(options.clone()).await;
+            suite.vector_checks(options).await;
+        }
         Kind::Sink => suite.sink_checks(given.ready()).await,
         Kind::Connector => {
             let options = given.ready();
             suite.source_checks(options.clone()).await;
+            suite.vector_checks(options.clone()).await;
             suite.sink_checks(options).await;
         }
     }
