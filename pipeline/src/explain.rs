@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::model::{self, Statement};
 use super::output::Output;
-use super::resolve::{resolve, tables_of};
+use super::resolve::{resolve, table_role, tables_of};
 use super::scan::Scan;
 use weir::Runtime;
 use weir::catalog::Role;
@@ -29,12 +29,7 @@ pub(super) async fn explain(
         let table = job.table(name).expect("resolved");
         let r = resolve(runtime, table, role)?;
         let is_dim = i > 0 && role == Role::Source;
-        let role_name = match role {
-            Role::Source if is_dim && query.is_some_and(|q| q.search.is_some()) => "vector table",
-            Role::Source if is_dim => "lookup",
-            Role::Source => "source",
-            _ => "sink",
-        };
+        let role_name = table_role(statement, name, role);
         writeln!(out, "{role_name} {}: connector '{}'", table.name, r.connector.spec.identifier).map_err(io)?;
         if let Some((format, _)) = &r.format {
             writeln!(out, "  format: {}", format.spec.identifier).map_err(io)?;

@@ -48,6 +48,6 @@ pub use model::{
 };
 pub use output::Output;
 pub use progress::{ProgressEvent, ProgressSink};
-pub use resolve::{Resolved, check_changelog, check_statement, resolve, tables_of};
+pub use resolve::{Resolved, check_changelog, check_statement, resolve, table_role, tables_of};
 pub use run::run;
 pub use table::{ScanStep, TableSink, TableSource};

@@ -393,6 +393,21 @@ pub fn tables_of(statement: &Statement) -> Vec<(&str, Role)> {
     }
 }
 
+/// What table `name` is to `statement`, for messages: `source`, `lookup`
+/// (a lookup join's dimension table), `vector table` or `sink`.
+pub fn table_role(statement: &Statement, name: &str, role: Role) -> &'static str {
+    let query = match statement {
+        Statement::Insert { query, .. } | Statement::Select(query) => query,
+        Statement::Explain(inner) => return table_role(inner, name, role),
+    };
+    match role {
+        Role::Source if query.lookup.as_ref().is_some_and(|l| l.table.eq_ignore_ascii_case(name)) => "lookup",
+        Role::Source if query.search.as_ref().is_some_and(|s| s.table.eq_ignore_ascii_case(name)) => "vector table",
+        Role::Source => "source",
+        _ => "sink",
+    }
+}
+
 /// The planner's checks of a statement over its resolved tables (`table`
 /// finds one by name and role), before anything starts — the same for
 /// `weir check` and a run: an `INSERT`'s sink takes every row kind its

@@ -703,7 +703,7 @@ async fn check_job(cli: &Cli, file: &PathBuf, grants: &GrantArgs) -> anyhow::Res
             let resolved = weir_pipeline::resolve(&runtime, table, role).map_err(|e| in_job(file, e))?;
             // The components' own option rules, as a run applies them first.
             resolved.validate().await.map_err(|e| in_job(file, e))?;
-            let role_name = if role == weir::catalog::Role::Source { "source" } else { "sink" };
+            let role_name = weir_pipeline::table_role(statement, name, role);
             outln!("{role_name} {}: connector '{}'", table.name, resolved.connector.spec.identifier);
             if let Some((format, _)) = &resolved.format {
                 outln!("  format: '{}'", format.spec.identifier);
