@@ -479,33 +479,12 @@ fn jdbc_exactly_once_survives_kills() {
     assert_eq!(pg.psql("SELECT count(*) FROM pg_prepared_xacts").trim(), "0", "a prepared transaction was left");
 
     // Appends without a key: any replayed checkpoint would duplicate rows.
-    let rows = env_number("WEIR_JDBC_CRASH_ROWS", 400_000);
-    let input = generate_input(&dir, rows);
     pg.psql("DROP TABLE IF EXISTS crash_appended; CREATE TABLE crash_appended (id BIGINT, name TEXT)");
-    std::fs::write(
-        dir.join("append.sql"),
-        format!(
-            "SET 'execution.checkpointing.interval' = '50 ms';
-             CREATE TABLE Input (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'filesystem', 'path' = 'in',
-               'format' = 'csv', 'scan.parallelism' = '2');
-             {}
-             INSERT INTO crash_appended SELECT * FROM Input;",
-            jdbc("crash_appended", "id BIGINT, name STRING")
-                .replace("'sink.buffer-flush", "'sink.parallelism' = '2', 'sink.buffer-flush")
-        ),
-    )
-    .expect("write job");
-    let args = ["run", "append.sql", "--allow-read", "in", "--allow-net", &address];
-    let (killed, runs, progress) = kill_and_restart(&dir, "append", &args, rows, kills, seed.rotate_left(17) | 1);
-    eprintln!(
-        "file → PostgreSQL appends: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}"
-    );
-    assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
-    let mut appended: Vec<String> =
-        pg.psql("SELECT id || ',' || name FROM crash_appended").lines().map(str::to_owned).collect();
-    appended.sort_unstable();
-    assert_eq!(appended.len(), input.len(), "rows lost or duplicated after {killed} kills (seed {seed})");
-    assert!(appended == input, "the table differs from the input (seed {seed})");
+    let ddl = jdbc("crash_appended", "id BIGINT, name STRING")
+        .replace("'sink.buffer-flush", "'sink.parallelism' = '2', 'sink.buffer-flush");
+    append_exactly_once(&dir, "PostgreSQL", &ddl, &address, kills, seed.rotate_left(17) | 1, || {
+        pg.psql("SELECT id || ',' || name FROM crash_appended").lines().map(str::to_owned).collect()
+    });
     assert_eq!(pg.psql("SELECT count(*) FROM pg_prepared_xacts").trim(), "0", "a prepared transaction was left");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -525,37 +504,58 @@ fn jdbc_exactly_once_survives_kills_on_mariadb() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mariadb-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let rows = env_number("WEIR_JDBC_CRASH_ROWS", 400_000);
-    eprintln!("mariadb crash test: {rows} rows, {kills} kills, seed {seed} (set WEIR_CRASH_SEED to repeat)");
-    let input = generate_input(&dir, rows);
+    eprintln!("mariadb crash test: {kills} kills, seed {seed} (set WEIR_CRASH_SEED to repeat)");
     db.sql("DROP TABLE IF EXISTS crash_appended; CREATE TABLE crash_appended (id BIGINT, name VARCHAR(20))");
+    let ddl = format!(
+        "CREATE TABLE crash_appended (id BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '{}',
+           'table-name' = 'crash_appended', 'username' = '{}', 'password' = '{}',
+           'sink.delivery-guarantee' = 'exactly-once', 'sink.parallelism' = '2', 'sink.buffer-flush.max-rows' = '500');",
+        db.url(),
+        db.user,
+        db.password
+    );
+    let address = format!("127.0.0.1:{}", db.port);
+    append_exactly_once(&dir, "MariaDB", &ddl, &address, kills, seed, || {
+        db.sql("SELECT CONCAT(id, ',', name) FROM crash_appended").lines().map(str::to_owned).collect()
+    });
+    assert_eq!(db.sql("XA RECOVER").trim(), "", "an XA transaction was left prepared");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Appends `WEIR_JDBC_CRASH_ROWS` (400,000) generated rows to the jdbc
+/// table `crash_appended` (created in Weir by `ddl`, exactly-once, no key),
+/// killing the job `kills` times: `read` (the independent client) must find
+/// every row exactly once.
+fn append_exactly_once(
+    dir: &Path,
+    database: &str,
+    ddl: &str,
+    address: &str,
+    kills: u64,
+    seed: u64,
+    read: impl Fn() -> Vec<String>,
+) {
+    let rows = env_number("WEIR_JDBC_CRASH_ROWS", 400_000);
+    let input = generate_input(dir, rows);
     std::fs::write(
         dir.join("append.sql"),
         format!(
             "SET 'execution.checkpointing.interval' = '50 ms';
              CREATE TABLE Input (id BIGINT NOT NULL, name STRING) WITH ('connector' = 'filesystem', 'path' = 'in',
                'format' = 'csv', 'scan.parallelism' = '2');
-             CREATE TABLE crash_appended (id BIGINT, name STRING) WITH ('connector' = 'jdbc', 'url' = '{}',
-               'table-name' = 'crash_appended', 'username' = '{}', 'password' = '{}',
-               'sink.delivery-guarantee' = 'exactly-once', 'sink.parallelism' = '2',
-               'sink.buffer-flush.max-rows' = '500');
-             INSERT INTO crash_appended SELECT * FROM Input;",
-            db.url(),
-            db.user,
-            db.password
+             {ddl}
+             INSERT INTO crash_appended SELECT * FROM Input;"
         ),
     )
     .expect("write job");
-    let address = format!("127.0.0.1:{}", db.port);
-    let args = ["run", "append.sql", "--allow-read", "in", "--allow-net", &address];
-    let (killed, runs, progress) = kill_and_restart(&dir, "append", &args, rows, kills, seed);
-    eprintln!("file → MariaDB appends: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}");
+    let args = ["run", "append.sql", "--allow-read", "in", "--allow-net", address];
+    let (killed, runs, progress) = kill_and_restart(dir, "append", &args, rows, kills, seed);
+    eprintln!(
+        "file → {database} appends: {killed} kills over {runs} runs; rows checkpointed at each kill: {progress:?}"
+    );
     assert_eq!(killed, kills, "every planned kill must land while the job runs (seed {seed})");
-    let mut appended: Vec<String> =
-        db.sql("SELECT CONCAT(id, ',', name) FROM crash_appended").lines().map(str::to_owned).collect();
+    let mut appended = read();
     appended.sort_unstable();
-    assert_eq!(appended.len(), input.len(), "rows lost or duplicated after {killed} kills (seed {seed})");
-    assert!(appended == input, "the table differs from the input (seed {seed})");
-    assert_eq!(db.sql("XA RECOVER").trim(), "", "an XA transaction was left prepared");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(appended.len(), input.len(), "{database}: rows lost or duplicated after {killed} kills (seed {seed})");
+    assert!(appended == input, "{database}: the table differs from the input (seed {seed})");
 }
