@@ -233,7 +233,15 @@ fn start_postgres(name: &str) -> Postgres {
         )
     });
     if let Some((port, _watchdog)) = started {
-        return Postgres { port, user, password, bin, work, root, _watchdog };
+        let pg = Postgres { port, user, password, bin, work, root, _watchdog };
+        // The port answers before the server accepts logins ("the database
+        // system is starting up"): wait until psql gets in.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !pg.psql_command().args(["-c", "SELECT 1"]).output().is_ok_and(|o| o.status.success()) {
+            assert!(Instant::now() < deadline, "PostgreSQL does not accept logins; see {}/log", pg.work.display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        return pg;
     }
     panic!("PostgreSQL did not start; see {}/log", work.display())
 }
