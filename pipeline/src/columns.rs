@@ -91,6 +91,14 @@ pub(super) fn with_computed(table: &model::Table, rows: ChangelogBatch) -> Resul
     Ok(ChangelogBatch { rows: batch, row_kinds: rows.row_kinds })
 }
 
+/// `schema` with every field nullable (a tombstone's or a null key's
+/// columns, a LEFT join's missing row, a search's found rows).
+pub(super) fn nullable(schema: &arrow_schema::Schema) -> arrow_schema::Schema {
+    arrow_schema::Schema::new(
+        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
+    )
+}
+
 /// What a join or a search yields: the rows of `source` picked by
 /// `picks` (with their row kinds), then the `extra` columns.
 pub(super) fn joined(

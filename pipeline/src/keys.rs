@@ -31,7 +31,7 @@ use weir::model::Schema;
 use weir::options::{self, Target};
 use weir::spec::{RowKind, Spec};
 
-use super::columns::physical_columns;
+use super::columns::{nullable, physical_columns};
 use super::model;
 use super::resolve::Resolved;
 
@@ -323,11 +323,6 @@ fn concat(schema: &Arc<ArrowSchema>, parts: &[ChangelogBatch]) -> Result<Changel
     }
     let rows = arrow_select::concat::concat_batches(schema, &batches).map_err(|e| host(e.to_string()))?;
     Ok(ChangelogBatch { rows, row_kinds: kinds })
-}
-
-/// `schema` with every field nullable (tombstones and null keys).
-fn nullable(schema: &ArrowSchema) -> ArrowSchema {
-    ArrowSchema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>())
 }
 
 fn host(m: String) -> Error {

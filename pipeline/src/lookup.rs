@@ -23,7 +23,7 @@ use weir::handles::LookupTable;
 use weir::options::parse_duration;
 use weir::policy::Grants;
 
-use super::columns::{joined, widen, with_computed};
+use super::columns::{joined, nullable, widen, with_computed};
 use super::filter::evaluate;
 use super::model;
 use super::resolve::Resolved;
@@ -74,8 +74,12 @@ pub(super) struct Lookup {
     dim: Arc<Resolved>,
     join: model::LookupJoin,
     table: LookupTable,
-    /// The dimension table's key columns' schema (what key rows must be).
+    /// The dimension table's key columns' schema (what key rows must be),
+    /// and it in Arrow: as asked (keys without nulls) and nullable (the
+    /// source's key columns).
     key_schema: weir::model::Schema,
+    key_arrow: Arc<arrow_schema::Schema>,
+    key_arrow_nullable: Arc<arrow_schema::Schema>,
     converter: RowConverter,
     cache: Option<Cache>,
     /// One row of nulls in the dimension table's schema (LEFT joins).
@@ -95,9 +99,10 @@ impl Lookup {
         let handle =
             LookupTable::open(&dim.connector, &dim.options, &table.stored_schema(), &key_columns, &grants).await?;
         let key_schema = handle.key_schema().clone();
-        let arrow_keys = key_schema.to_arrow().map_err(fail)?;
+        let key_arrow = Arc::new(key_schema.to_arrow().map_err(fail)?);
+        let key_arrow_nullable = Arc::new(nullable(&key_arrow));
         let converter =
-            RowConverter::new(arrow_keys.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect())
+            RowConverter::new(key_arrow.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect())
                 .map_err(|e| fail(format!("lookup keys: {e}")))?;
         let schema = Arc::new(nullable(&table.schema.to_arrow().map_err(fail)?));
         let columns = schema.fields().iter().map(|f| arrow_array::new_null_array(f.data_type(), 1)).collect();
@@ -108,6 +113,8 @@ impl Lookup {
             join: join.clone(),
             table: handle,
             key_schema,
+            key_arrow,
+            key_arrow_nullable,
             converter,
             nulls,
             counters: Arc::default(),
@@ -129,20 +136,18 @@ impl Lookup {
         self.counters.rows.fetch_add(n as u64, Ordering::Relaxed);
         // The source's key values, as the dimension table's key types.
         let key_columns: Vec<ArrayRef> = self.join.keys.iter().map(|&(s, _)| rows.rows.column(s).clone()).collect();
-        let keys =
-            RecordBatch::try_new(Arc::new(nullable(&self.key_schema.to_arrow().map_err(fail)?)), key_columns.clone())
-                .or_else(|_| {
-                // Different (wider) types: cast as the INSERT would.
-                let fields = key_columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| arrow_schema::Field::new(format!("k{i}"), c.data_type().clone(), true))
-                    .collect::<Vec<_>>();
-                let batch = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), key_columns.clone())
-                    .map_err(|e| fail(e.to_string()))?;
-                let batch = ChangelogBatch { rows: batch, row_kinds: Vec::new() };
-                Ok::<_, Error>(widen(&batch, &self.key_schema)?.map_or(batch.rows, |b| b.rows))
-            })?;
+        let keys = RecordBatch::try_new(self.key_arrow_nullable.clone(), key_columns.clone()).or_else(|_| {
+            // Different (wider) types: cast as the INSERT would.
+            let fields = key_columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| arrow_schema::Field::new(format!("k{i}"), c.data_type().clone(), true))
+                .collect::<Vec<_>>();
+            let batch = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), key_columns.clone())
+                .map_err(|e| fail(e.to_string()))?;
+            let batch = ChangelogBatch { rows: batch, row_kinds: Vec::new() };
+            Ok::<_, Error>(widen(&batch, &self.key_schema)?.map_or(batch.rows, |b| b.rows))
+        })?;
         let encoded = self.converter.convert_columns(keys.columns()).map_err(|e| fail(e.to_string()))?;
         // Per source row, the distinct key it has (None: a null in the key,
         // which matches nothing).
@@ -181,9 +186,8 @@ impl Lookup {
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
             let indices = UInt32Array::from(ask.iter().map(|&k| order[k] as u32).collect::<Vec<_>>());
             let asked = arrow_select::take::take_record_batch(&keys, &indices).map_err(|e| fail(e.to_string()))?;
-            let asked =
-                RecordBatch::try_new(Arc::new(self.key_schema.to_arrow().map_err(fail)?), asked.columns().to_vec())
-                    .map_err(|e| fail(format!("a null key reached the lookup: {e}")))?;
+            let asked = RecordBatch::try_new(self.key_arrow.clone(), asked.columns().to_vec())
+                .map_err(|e| fail(format!("a null key reached the lookup: {e}")))?;
             let answer = self.table.lookup(&ChangelogBatch { rows: asked, row_kinds: Vec::new() }).await?;
             let answer_rows = with_computed(&self.dim.table, answer.rows)?.rows;
             let answer_rows = RecordBatch::try_new(self.nulls.schema(), answer_rows.columns().to_vec())
@@ -263,13 +267,6 @@ impl Lookup {
         };
         Ok(ChangelogBatch { rows, row_kinds })
     }
-}
-
-/// `schema` with every field nullable.
-fn nullable(schema: &arrow_schema::Schema) -> arrow_schema::Schema {
-    arrow_schema::Schema::new(
-        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
-    )
 }
 
 /// The partial cache: key (row-encoded) → the rows it matched.

@@ -15,7 +15,7 @@ use weir::error::{Error, Result};
 use weir::handles::VectorIndex;
 use weir::policy::Grants;
 
-use super::columns::{joined, with_computed};
+use super::columns::{joined, nullable, with_computed};
 use super::model;
 use super::resolve::Resolved;
 
@@ -38,10 +38,7 @@ impl Search {
         })?;
         let grants = table.grants(operator)?;
         let index = VectorIndex::open(&table.connector, &table.options, &t.stored_schema(), column, &grants).await?;
-        let arrow = t.schema.to_arrow().map_err(fail)?;
-        let schema = Arc::new(arrow_schema::Schema::new(
-            arrow.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
-        ));
+        let schema = Arc::new(nullable(&t.schema.to_arrow().map_err(fail)?));
         Ok(Search { table, search: search.clone(), index, schema })
     }
 

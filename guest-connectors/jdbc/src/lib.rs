@@ -511,20 +511,10 @@ impl Reader {
         }
         let max = self.settings.fetch_size.min(max_records.max(1) * 4);
         let mut batch = BatchBuilder::new(&self.schema);
-        let fields = self.schema.fields.clone();
-        let style = weir_sdk::text::TextStyle::default();
-        let nested = self.schema.nested.clone();
+        let (schema, style) = (&self.schema, weir_sdk::text::TextStyle::default());
         let mut rows = 0u64;
         let mut push = |row: db::TextRow| -> Result<()> {
-            for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
-                let column = batch.column(i);
-                match value {
-                    None => column.push_null()?,
-                    Some(text) => push_db_text(dialect, column, &field.data_type, text, &style, &nested)
-                        .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
-                }
-            }
-            batch.end_row(RowKind::Insert)?;
+            push_row(&mut batch, dialect, schema, &style, rows, row)?;
             rows += 1;
             Ok(())
         };
@@ -723,9 +713,7 @@ impl weir_sdk::LookupTable for Lookup {
         let Some(sql) = self.statement(&reader)? else {
             return Ok(weir_sdk::LookupResult { rows: batch.finish()?, matches });
         };
-        let fields = self.schema.fields.clone();
-        let style = weir_sdk::text::TextStyle::default();
-        let nested = self.schema.nested.clone();
+        let (schema, style) = (&self.schema, weir_sdk::text::TextStyle::default());
         let dialect = self.settings.dialect;
         // Flink's JDBC lookup: a failed connection is opened again and the
         // lookup retried, `lookup.max-retries` times, waiting a second more
@@ -734,22 +722,16 @@ impl weir_sdk::LookupTable for Lookup {
         loop {
             reconnect(&self.settings, &mut self.connection, &mut attempt, self.max_retries)?;
             let connection = self.connection.as_mut().expect("connected above");
-            batch = BatchBuilder::new(&self.schema);
+            batch = BatchBuilder::new(schema);
             matches.clear();
             let mut rows = 0u64;
             let result = connection.query(&sql, |row| {
                 let mut values = row.into_iter();
                 let key = values.next().flatten().and_then(|k| k.parse::<u32>().ok());
-                matches.push(key.ok_or_else(|| Error::connection("PostgreSQL answered a lookup without its key"))?);
-                for (i, (value, field)) in values.zip(&fields).enumerate() {
-                    let column = batch.column(i);
-                    match value {
-                        None => column.push_null()?,
-                        Some(text) => push_db_text(dialect, column, &field.data_type, &text, &style, &nested)
-                            .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
-                    }
-                }
-                batch.end_row(RowKind::Insert)?;
+                let key = key
+                    .ok_or_else(|| Error::connection(format!("{} answered a lookup without its key", dialect.name())));
+                matches.push(key?);
+                push_row(&mut batch, dialect, schema, &style, rows, values)?;
                 rows += 1;
                 Ok(())
             });
@@ -898,25 +880,16 @@ impl weir_sdk::VectorIndex for VectorSearch {
         }
         let mut batch = BatchBuilder::new(&self.schema);
         let mut scores = Vec::new();
-        let fields = self.schema.fields.clone();
-        let nested = self.schema.nested.clone();
-        let style = weir_sdk::text::TextStyle::default();
+        let (schema, style) = (&self.schema, weir_sdk::text::TextStyle::default());
         let metric = self.metric;
         let mut rows = 0u64;
         let connection = self.connection.as_mut().expect("connected above");
-        let result = connection.query(&sql, |row| {
-            let distance = row.last().cloned().flatten().and_then(|d| d.parse::<f64>().ok());
+        let result = connection.query(&sql, |mut row| {
+            // The distance is the last value, after the table's columns.
+            let distance = row.pop().flatten().and_then(|d| d.parse::<f64>().ok());
             let distance = distance.ok_or_else(|| Error::connection("PostgreSQL answered without the distance"))?;
             scores.push(metric.score(distance) as f32);
-            for (i, (value, field)) in row.iter().zip(&fields).enumerate() {
-                let column = batch.column(i);
-                match value {
-                    None => column.push_null()?,
-                    Some(text) => push_db_text(Dialect::Postgres, column, &field.data_type, text, &style, &nested)
-                        .map_err(|m| Error::data(rows, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
-                }
-            }
-            batch.end_row(RowKind::Insert)?;
+            push_row(&mut batch, Dialect::Postgres, schema, &style, rows, row)?;
             rows += 1;
             Ok(())
         });
@@ -929,6 +902,28 @@ impl weir_sdk::VectorIndex for VectorSearch {
             }
         }
     }
+}
+
+/// Appends one row of the database's text values (one per column of
+/// `schema`) to `batch`; a value that does not read as its column's type
+/// is a data error at row `index` of the answer.
+fn push_row(
+    batch: &mut BatchBuilder,
+    dialect: Dialect,
+    schema: &Schema,
+    style: &weir_sdk::text::TextStyle,
+    index: u64,
+    values: impl IntoIterator<Item = Option<String>>,
+) -> Result<()> {
+    for (i, (value, field)) in values.into_iter().zip(&schema.fields).enumerate() {
+        let column = batch.column(i);
+        match value {
+            None => column.push_null()?,
+            Some(text) => push_db_text(dialect, column, &field.data_type, &text, style, &schema.nested)
+                .map_err(|m| Error::data(index, text.as_bytes(), format!("column '{}': {m}", field.name)))?,
+        }
+    }
+    batch.end_row(RowKind::Insert)
 }
 
 /// A value in the database's text output as the column's type.
