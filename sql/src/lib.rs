@@ -852,8 +852,17 @@ fn conjunction(scope: &Scope<'_>, e: &Expr, out: &mut Vec<Filter>) -> Located<()
                 _ => return Err(unsupported(e)),
             };
             let (table, c) = scope.field(index);
+            // VECTOR_SEARCH's score comes after the vector table's columns.
+            let Some(field) = table.schema.fields.get(c) else {
+                return Err((
+                    position(e.span()),
+                    format!(
+                        "WHERE {e}: WHERE on VECTOR_SEARCH's columns is not supported yet; filter the source's columns"
+                    ),
+                ));
+            };
             // The literal must fit the column, as the run will require.
-            weir_pipeline::check_filter(&table.schema.fields[c], &value)
+            weir_pipeline::check_filter(field, &value)
                 .map_err(|why| (position(e.span()), format!("WHERE {e}: {why}")))?;
             out.push(Filter { column: index, op, value });
             Ok(())
@@ -1049,6 +1058,34 @@ CREATE TABLE Out (order_id INT, total INT, country STRING, zip STRING) WITH ('co
         assert_eq!(query.filters.len(), 1, "total > 10 is the source's");
         assert_eq!(join.filters.len(), 1, "c.country = 'NL' applies to joined rows");
         assert_eq!(join.filters[0].column, 2);
+    }
+
+    #[test]
+    fn vector_search_reads_as_the_planner_does_and_mistakes_are_named() {
+        let tables = "CREATE TABLE Q (id INT, v ARRAY<FLOAT>) WITH ('connector' = 'datagen');
+CREATE TABLE D (id INT, e ARRAY<FLOAT>) WITH ('connector' = 'jdbc');\n";
+        let select = |rest: &str| {
+            format!("{tables}SELECT Q.id, d.id, d.score FROM Q, LATERAL TABLE(VECTOR_SEARCH({rest})) AS d;")
+        };
+        let parsed = job(&select("TABLE D, DESCRIPTOR(e), Q.v, 5"));
+        let Statement::Select(query) = &parsed.statements[0] else { panic!("a select") };
+        let search = query.search.as_ref().expect("a vector search");
+        assert_eq!((search.table.as_str(), search.column, search.query, search.top_k), ("D", 1, 1, 5));
+        // Source columns, then the vector table's, then score.
+        assert_eq!(query.columns, [0, 2, 4]);
+        let named = job(&select(
+            "SEARCH_TABLE => TABLE D, COLUMN_TO_QUERY => Q.v, COLUMN_TO_SEARCH => DESCRIPTOR(e), TOP_K => 5",
+        ));
+        let Statement::Select(named) = &named.statements[0] else { panic!("a select") };
+        assert_eq!(named.search, query.search);
+        let e = error(&select("TABLE D, DESCRIPTOR(e), Q.v, 0"));
+        assert!(e.contains("TOP_K is a whole number of at least 1"), "{e}");
+        let e = error(&select("TABLE D, DESCRIPTOR(e), Q.v, 5, MAP['colour', 'red']"));
+        assert!(e.contains("unknown config key 'colour'"), "{e}");
+        let e = error(&format!(
+            "{tables}SELECT Q.id FROM Q, LATERAL TABLE(VECTOR_SEARCH(TABLE D, DESCRIPTOR(e), Q.v, 5)) AS d WHERE d.score > 0.5;"
+        ));
+        assert!(e.contains("WHERE on VECTOR_SEARCH's columns is not supported yet"), "{e}");
     }
 
     #[test]
