@@ -24,6 +24,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("weir-connector-kafka", "guest-connectors/kafka"),
     ("weir-connector-upsert-kafka", "guest-connectors/upsert-kafka"),
     ("weir-connector-jdbc", "guest-connectors/jdbc"),
+    ("weir-connector-chroma", "guest-connectors/chroma"),
 ];
 
 fn main() {

@@ -380,3 +380,67 @@ impl MariaDb {
         format!("jdbc:mysql://127.0.0.1:{}/{}", self.port, self.database)
     }
 }
+
+/// A Chroma server (`chroma run` from PyPI's chromadb, in the venv beside
+/// the peers venv), persisting to a temporary directory.
+pub struct Chroma {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    _watchdog: Child,
+}
+
+/// The test binary's Chroma, started on first use.
+pub fn chroma() -> &'static Chroma {
+    static CHROMA: OnceLock<Chroma> = OnceLock::new();
+    CHROMA.get_or_init(start_chroma)
+}
+
+/// The venv holding chromadb (`scripts/install-peers` fills it).
+fn chroma_venv() -> PathBuf {
+    let venv = PathBuf::from(format!("{}-chroma", peers_dir().display()));
+    assert!(venv.join("bin/chroma").exists(), "{} is missing: run scripts/install-peers", venv.display());
+    venv
+}
+
+fn start_chroma() -> Chroma {
+    let chroma = chroma_venv().join("bin/chroma");
+    let work = std::env::temp_dir().join(format!("weir-chroma-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("temp dir");
+    let started = start_watched(&work, Duration::from_secs(60), |port| {
+        // Chroma lives as long as this test process; its data with it.
+        format!(
+            "'{chroma}' run --path data --host 127.0.0.1 --port {port} >chroma.log 2>&1 & c=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 0.5; done; kill $c 2>/dev/null; \
+             sleep 1; rm -rf '{work}'",
+            chroma = chroma.display(),
+            parent = std::process::id(),
+            work = work.display()
+        )
+    });
+    let Some((port, _watchdog)) = started else { panic!("Chroma did not start; see {}/chroma.log", work.display()) };
+    Chroma { port, _watchdog }
+}
+
+impl Chroma {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs Chroma's own Python client (`tests/peers/chroma_client.py`,
+    /// the independent client) on `collection`; its standard output.
+    pub fn client(&self, command: &str, collection: &str) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/chroma_client.py");
+        let out = Command::new(chroma_venv().join("bin/python"))
+            .args([script, command, &self.port.to_string(), collection])
+            .output()
+            .expect("run chroma_client.py");
+        assert!(
+            out.status.success(),
+            "chroma_client.py {command} {collection} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+}
