@@ -305,3 +305,30 @@ async fn bad_input_and_an_unreachable_or_ungranted_store_are_named() {
     assert!(e.contains("declare a PRIMARY KEY of one column"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `examples/nearest-documents-chroma.sql` as written, pointed at the tests'
+/// Chroma: it loads the documents and prints each question's three nearest,
+/// which are the exact cosine top 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nearest_documents_example_runs_as_written() {
+    chroma().client("drop", "minilm-documents");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nearest-documents-chroma.sql"))
+            .expect("read the example");
+    let sql = example
+        .replace("http://127.0.0.1:8000", &chroma().url())
+        .replace("'tests/data/minilm/", &format!("'{}/", data().display()));
+    let out = run(&sql).await.unwrap_or_else(|e| panic!("{e}"));
+    let (docs, queries) = (load("documents.csv"), load("queries.csv"));
+    let text: BTreeMap<usize, &str> = docs.iter().map(|d| (d.id, d.text.as_str())).collect();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3 * queries.len(), "{out}");
+    for (query, got) in queries.iter().zip(lines.chunks(3)) {
+        for (line, (id, score)) in got.iter().zip(exact(&docs, &query.vector, true)) {
+            let want = format!("+I[{}, {}, ", query.text, text[&id]);
+            assert!(line.starts_with(&want), "{line} should start with {want}");
+            let got: f64 = line.rsplit(", ").next().expect("score").trim_end_matches(']').parse().expect("score");
+            assert!((got - score).abs() < 1e-5, "{line}: {score}");
+        }
+    }
+}

@@ -431,9 +431,15 @@ impl Chroma {
     /// Runs Chroma's own Python client (`tests/peers/chroma_client.py`,
     /// the independent client) on `collection`; its standard output.
     pub fn client(&self, command: &str, collection: &str) -> String {
+        self.client_with(command, collection, &[])
+    }
+
+    /// [`client`](Self::client) with more arguments (`seed`'s count).
+    pub fn client_with(&self, command: &str, collection: &str, more: &[&str]) -> String {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/chroma_client.py");
         let out = Command::new(chroma_venv().join("bin/python"))
             .args([script, command, &self.port.to_string(), collection])
+            .args(more)
             .output()
             .expect("run chroma_client.py");
         assert!(

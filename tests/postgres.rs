@@ -551,3 +551,56 @@ async fn vector_search_finds_the_exact_nearest_rows() {
     assert!(e.to_string().contains("TOP_K is a whole number of at least 1"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `examples/nearest-documents.sql` as written, pointed at the tests'
+/// PostgreSQL: the jdbc sink writes the 240 embedded documents into a
+/// `vector(384)` column and each question's three nearest documents are
+/// the exact cosine top 3 of the same vectors (computed here).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nearest_documents_example_runs_as_written() {
+    let pg = postgres();
+    pg.psql(
+        "CREATE EXTENSION IF NOT EXISTS vector;
+         CREATE TABLE documents (id INT PRIMARY KEY, topic TEXT, text TEXT, embedding vector(384));",
+    );
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/minilm");
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nearest-documents.sql"))
+        .expect("read the example");
+    let sql = example
+        .replace("jdbc:postgresql://127.0.0.1:5432/postgres", &pg.url())
+        .replace("'username' = 'postgres'", &format!("'username' = '{}'", pg.user))
+        .replace("change-me", pg.password)
+        .replace("'tests/data/minilm/", &format!("'{data}/"));
+    let runtime = runtime().await;
+    let job = weir_sql::parse("nearest-documents.sql", &sql).unwrap_or_else(|e| panic!("{e}"));
+    let grants = Grants { read: vec![data.into()], ..grants() };
+    let mut out = Vec::new();
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = String::from_utf8(out).expect("UTF-8");
+    // psql sees the documents the sink wrote.
+    assert_eq!(pg.psql("SELECT count(*), count(DISTINCT vector_dims(embedding)) FROM documents").trim(), "240|1");
+    let read = |name: &str| -> Vec<(String, Vec<f32>)> {
+        std::fs::read_to_string(format!("{data}/{name}"))
+            .expect("read")
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.splitn(4, ',').collect();
+                (f[2].to_owned(), f[3].split(';').map(|v| v.parse().expect("element")).collect())
+            })
+            .collect()
+    };
+    let (docs, questions) = (read("documents.csv"), read("queries.csv"));
+    let vectors: Vec<Vec<f32>> = docs.iter().map(|d| d.1.clone()).collect();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3 * questions.len(), "{out}");
+    for ((question, vector), got) in questions.iter().zip(lines.chunks(3)) {
+        for (line, (id, score)) in got.iter().zip(brute_force(&vectors, vector, 3, true)) {
+            let want = format!("+I[{question}, {}, ", docs[id - 1].0);
+            assert!(line.starts_with(&want), "{line} should start with {want}");
+            let got: f64 = line.rsplit(", ").next().expect("score").trim_end_matches(']').parse().expect("score");
+            assert!((got - score).abs() < 1e-5, "{line}: {score}");
+        }
+    }
+}

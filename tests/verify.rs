@@ -140,6 +140,16 @@ async fn every_built_in_component_conforms() {
                     ..Default::default()
                 }
             }
+            "weir-connector-chroma" => {
+                let chroma = weir_tests::peers::chroma();
+                chroma.client_with("seed", "verify-rows", &["300"]);
+                VerifyConfig {
+                    options: options(&[("url", &chroma.url()), ("collection", "verify-rows")]),
+                    schema: Some(vector_schema()),
+                    grants: Grants { http: vec![format!("{}/", chroma.url())], ..Grants::none() },
+                    ..Default::default()
+                }
+            }
             "weir-connector-print" => {
                 VerifyConfig { grants: Grants { stdout: true, ..Grants::none() }, ..Default::default() }
             }
@@ -321,5 +331,44 @@ async fn jdbc_vector_search_passes_the_vector_checks() {
         let top_k = &report.check("vector.top-k").expect("ran").detail;
         assert!(top_k.contains("dimension 3") && top_k.contains(rows), "{table}: {top_k}");
         assert!(report.check("vector.dimension").expect("ran").detail.contains("has 3"), "{rendered}");
+    }
+}
+
+/// `id BIGINT NOT NULL, embedding ARRAY<FLOAT>, name STRING, PRIMARY KEY (id)`.
+fn vector_schema() -> weir::model::Schema {
+    use weir::model::{DataType, Field, Schema};
+    let mut schema = Schema::new(vec![
+        Field { nullable: false, ..Field::new("id", DataType::BigInt) },
+        Field::new("embedding", DataType::Array { element: Box::new(DataType::Float), nullable: true }),
+        Field::new("name", DataType::String),
+    ]);
+    schema.primary_key = vec!["id".into()];
+    schema
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chroma_passes_the_vector_checks_on_a_full_and_an_empty_collection() {
+    let chroma = weir_tests::peers::chroma();
+    chroma.client_with("seed", "verify-vectors", &["20"]);
+    chroma.client_with("seed", "verify-empty", &["0"]);
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-chroma").expect("chroma").1;
+    for (collection, top_k, dimension) in [
+        ("verify-vectors", "dimension 3 answered 5 rows", "the query vector has 2 dimensions"),
+        ("verify-empty", "dimension 1 answered 0 rows", "the index is empty and declares no dimension"),
+    ] {
+        let config = VerifyConfig {
+            options: options(&[("url", &chroma.url()), ("collection", collection)]),
+            schema: Some(vector_schema()),
+            grants: Grants { http: vec![format!("{}/", chroma.url())], ..Grants::none() },
+            ..Default::default()
+        };
+        let report = verify_bytes("weir-connector-chroma", wasm, &config).await;
+        let rendered = weir_verify::render(&report);
+        for name in ["vector.top-k", "vector.dimension", "vector.top-k-bounds"] {
+            let check = report.check(name).unwrap_or_else(|| panic!("{name} ran:\n{rendered}"));
+            assert_eq!(check.outcome, Outcome::Pass, "{collection}: {name}:\n{rendered}");
+        }
+        assert!(report.check("vector.top-k").expect("ran").detail.contains(top_k), "{rendered}");
+        assert!(report.check("vector.dimension").expect("ran").detail.contains(dimension), "{rendered}");
     }
 }

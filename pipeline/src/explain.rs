@@ -73,7 +73,11 @@ pub(super) async fn explain(
         }
         if let (true, Some(search), Some(query)) = (is_dim, query.and_then(|q| q.search.as_ref()), query) {
             let source = job.table(&query.source).expect("resolved");
-            let metric = r.options.iter().find(|(k, _)| k == "vector-search.metric").map_or("-", |(_, v)| v.as_str());
+            let metric = r
+                .options
+                .iter()
+                .find(|(k, _)| k == "vector-search.metric")
+                .map_or("the connector's default", |(_, v)| v.as_str());
             writeln!(
                 out,
                 "  vector search: top {} of column '{}' nearest to {}.{} (metric {metric}), one call per source row",

@@ -189,7 +189,11 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| {
+            // wasmtime-wasi-http warns of every refused connection; the
+            // component's own error says it, with the table's name.
+            "warn,wasmtime_wasi_http=error".into()
+        }))
         .with_writer(std::io::stderr)
         // Colour codes only for a terminal, not for a log file or a pipe.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
