@@ -343,6 +343,7 @@ async fn plugin_directory_extends_the_catalog_and_reports_bad_files() {
             "kafka",
             "upsert-kafka",
             "jdbc",
+            "chroma",
             "roundtrip"
         ]
     );

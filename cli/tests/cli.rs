@@ -45,7 +45,8 @@ fn connectors_lists_the_builtins() {
             "filesystem",
             "kafka",
             "upsert-kafka",
-            "jdbc"
+            "jdbc",
+            "chroma"
         ]
     );
 }

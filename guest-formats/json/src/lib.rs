@@ -17,6 +17,8 @@
 //! or `BigDecimal.toString`), NaN and infinities as strings (Jackson's
 //! default), nulls as `null` unless `encode.ignore-null-fields`.
 
+mod scan;
+
 use core::fmt::Write as _;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -39,6 +41,8 @@ enum NullKeyMode {
 /// code natively.
 pub struct Json {
     schema: Schema,
+    /// The top-level column names, for the fast path's key matching.
+    names: Vec<String>,
     fail_on_missing_field: bool,
     ignore_parse_errors: bool,
     style: TextStyle,
@@ -126,6 +130,7 @@ impl Format for Json {
         };
         Ok(Json {
             schema: schema.clone(),
+            names: schema.fields.iter().map(|f| f.name.clone()).collect(),
             fail_on_missing_field,
             ignore_parse_errors,
             style: TextStyle { timestamp, decimal_scientific: !options.boolean("encode.decimal-as-plain-number")? },
@@ -201,20 +206,27 @@ impl Json {
             return Err(format!("expected a JSON object, found {}", kind_of(&value)));
         }
         // The top-level object is read without building a tree: each field
-        // stays a slice of the frame until its column parses it.
-        let Object(entries) = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
-        let mut found: Vec<Option<&RawValue>> = vec![None; self.schema.fields.len()];
-        let mut next = 0;
-        for (key, raw) in entries {
-            // Keys usually come in schema order: try the next column first.
-            let c = if self.schema.fields.get(next).is_some_and(|f| f.name == *key) {
-                Some(next)
-            } else {
-                self.schema.fields.iter().position(|f| f.name == *key)
-            };
-            if let Some(c) = c {
-                found[c] = Some(raw);
-                next = c + 1;
+        // stays a slice of the frame until its column parses it. The fast
+        // path (`scan`) handles the usual records in one pass; it declines
+        // the rest (escaped keys, anything malformed), which serde_json
+        // reads here, with its precise error.
+        let mut found: Vec<Option<&str>> = vec![None; self.schema.fields.len()];
+        let scanned = std::str::from_utf8(frame).ok().and_then(|text| scan::object(text, &self.names, &mut found));
+        if scanned.is_none() {
+            found.iter_mut().for_each(|f| *f = None);
+            let Object(entries) = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
+            let mut next = 0;
+            for (key, raw) in entries {
+                // Keys usually come in schema order: try the next column first.
+                let c = if self.schema.fields.get(next).is_some_and(|f| f.name == *key) {
+                    Some(next)
+                } else {
+                    self.schema.fields.iter().position(|f| f.name == *key)
+                };
+                if let Some(c) = c {
+                    found[c] = Some(raw.get());
+                    next = c + 1;
+                }
             }
         }
         for (c, (field, raw)) in self.schema.fields.iter().zip(found).enumerate() {
@@ -302,9 +314,8 @@ impl Json {
 
     /// One field from its JSON text: scalars straight from the text, the
     /// rest (objects, arrays, unusual combinations) through a parsed value.
-    fn read_raw(&self, column: &mut ColumnBuilder, ty: &LogicalType, raw: &RawValue) -> Result<(), String> {
+    fn read_raw(&self, column: &mut ColumnBuilder, ty: &LogicalType, text: &str) -> Result<(), String> {
         use LogicalType as T;
-        let text = raw.get();
         let is_string_type = matches!(ty, T::Char(_) | T::Varchar(_) | T::String);
         let is_number_type =
             matches!(ty, T::Tinyint | T::Smallint | T::Int | T::Bigint | T::Float | T::Double | T::Decimal(_));
@@ -312,8 +323,12 @@ impl Json {
         match text.as_bytes().first() {
             _ if text == "null" => column.push_null().map_err(|e| e.message()),
             Some(b'"') if !nested => {
-                let s: std::borrow::Cow<'_, str> =
-                    serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+                // A valid JSON string without escapes is its own value.
+                let s: std::borrow::Cow<'_, str> = if text.len() >= 2 && !text.contains('\\') {
+                    std::borrow::Cow::Borrowed(&text[1..text.len() - 1])
+                } else {
+                    serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
+                };
                 if is_string_type {
                     column.push_str(&s).map_err(|e| e.message())
                 } else {
