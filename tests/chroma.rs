@@ -155,7 +155,7 @@ async fn the_sink_writes_real_embeddings_that_chromas_own_client_reads_back() {
         dir.join("changes.json").display(),
         table("Store", "minilm-sink", "")
     );
-    run_with(&sql, &grants(&[dir.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    run_with(&sql, &grants(std::slice::from_ref(&dir))).await.unwrap_or_else(|e| panic!("{e}"));
     let stored = records("minilm-sink");
     assert_eq!(stored.len(), docs.len(), "one updated, one deleted, one inserted");
     assert!(!stored.contains_key(&3), "document 3 deleted");
