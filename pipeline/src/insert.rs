@@ -125,8 +125,13 @@ pub(super) async fn insert(
         let _ = part;
     }
     let lookups = scans.iter().filter_map(|s| s.lookup.as_ref().map(|l| l.counters.clone())).collect();
+    // Decoders per reader: the cores the readers leave (a format's decode
+    // is usually most of a scan's work).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let decoders = (cores / readers).clamp(1, 4);
     for (part, mut scan) in scans.into_iter().enumerate() {
         scan.keep_part(part, readers);
+        scan.pipeline(operator, decoders).await.map_err(|e| e.in_table(&source.table.name))?;
         let (ask, asked) = tokio::sync::mpsc::unbounded_channel();
         asks.push(ask);
         tasks.push(tokio::spawn(read_into(scan, tx.clone(), asked, done.subscribe())));
@@ -169,6 +174,22 @@ pub(super) async fn read_into(
 ) {
     loop {
         while let Ok(id) = asked.try_recv() {
+            // The batches still decoding go before the barrier: the
+            // source's state covers them.
+            loop {
+                match scan.flush().await {
+                    Ok(Some(rows)) => {
+                        if tx.send(Msg::Rows(rows, scan.take_bytes())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Msg::Failed(e.in_table(&scan.source.table.name))).await;
+                        return;
+                    }
+                }
+            }
             let msg = match scan.checkpoint().await {
                 Ok(splits) => Msg::Barrier(id, splits),
                 Err(e) => Msg::Failed(e),

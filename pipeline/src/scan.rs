@@ -10,7 +10,7 @@ use arrow_array::BooleanArray;
 use weir::batch::ChangelogBatch;
 use weir::checkpoint;
 use weir::error::{Error, Result};
-use weir::handles::{Decoder, Plan, Read, Records, ScanRequest, ScanSource, SplitReader};
+use weir::handles::{Decoder, Metadata, Plan, Read, Records, ScanRequest, ScanSource, SplitReader};
 use weir::policy::Grants;
 
 use super::columns::{with_computed, with_partitions};
@@ -72,6 +72,72 @@ pub(super) struct Scan {
     pub(super) lookup: Option<Lookup>,
     /// The query's vector search, if it has one.
     pub(super) search: Option<Search>,
+    /// Pipelined ([`Scan::pipeline`]): decoders on tasks of their own,
+    /// given batches in turn.
+    pub(super) workers: Vec<DecodeWorker>,
+    /// The worker the next batch goes to.
+    pub(super) next_worker: usize,
+    /// The batches the workers are decoding, in the order they were read.
+    pub(super) in_flight: std::collections::VecDeque<InFlight>,
+}
+
+/// A decoder on a task of its own. While the workers decode batches N,
+/// N+1, …, the scan's task reads the next batch from the source and applies
+/// the query to the rows decoded before, so a scan whose format does most
+/// of the work keeps every core busy; the rows still come out in the order
+/// they were read. (A format's decode is a function of its frames — the
+/// contract's `decode` — so which instance decodes a batch does not matter.)
+pub(super) struct DecodeWorker {
+    jobs: tokio::sync::mpsc::Sender<DecodeJob>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+type Decoded = Result<(ChangelogBatch, Metadata)>;
+
+struct DecodeJob {
+    values: weir::Frames,
+    keys: Option<arrow_array::ArrayRef>,
+    metadata: Metadata,
+    reply: tokio::sync::oneshot::Sender<Decoded>,
+}
+
+/// A batch handed to the worker, and where it was read (to place a bad
+/// record in its split).
+pub(super) struct InFlight {
+    answer: tokio::sync::oneshot::Receiver<Decoded>,
+    split: usize,
+    before: u64,
+    resumed: bool,
+}
+
+impl DecodeWorker {
+    fn spawn(source: Arc<Resolved>, mut decoder: Decoder, mut key_decoder: Option<Decoder>) -> DecodeWorker {
+        // One batch decoding, one waiting.
+        let (jobs, mut queue) = tokio::sync::mpsc::channel::<DecodeJob>(1);
+        let task = tokio::spawn(async move {
+            while let Some(job) = queue.recv().await {
+                let decoded = decode_records(
+                    &source,
+                    &mut decoder,
+                    key_decoder.as_mut(),
+                    &job.values,
+                    job.keys.as_ref(),
+                    job.metadata,
+                )
+                .await;
+                if job.reply.send(decoded).is_err() {
+                    return;
+                }
+            }
+        });
+        DecodeWorker { jobs, task }
+    }
+}
+
+impl Drop for DecodeWorker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Scan {
@@ -131,27 +197,7 @@ impl Scan {
                 None => Slot::Pending(None),
             });
         }
-        // The format decodes the columns in the records; partition columns
-        // come from the path (the connector's per-record metadata).
-        let decode_schema = source.value_schema();
-        let decoder = match &source.format {
-            Some((entry, options)) => {
-                let grants = source.format_grants(operator)?;
-                Some(Decoder::open(entry, options, &decode_schema, &grants).await.map_err(|e| source.format_error(e))?)
-            }
-            None => None,
-        };
-        let key_decoder = match &source.key {
-            Some(key) => {
-                let grants = source.format_grants(operator)?;
-                Some(
-                    Decoder::open(&key.entry, &key.options, &key.schema, &grants)
-                        .await
-                        .map_err(|e| key.error(e).in_table(&table.name))?,
-                )
-            }
-            None => None,
-        };
+        let (decoder, key_decoder) = open_decoders(&source, operator).await?;
         let remaining = query.limit;
         Ok(Scan {
             source,
@@ -166,7 +212,47 @@ impl Scan {
             bytes: 0,
             lookup,
             search,
+            workers: Vec::new(),
+            next_worker: 0,
+            in_flight: std::collections::VecDeque::new(),
         })
+    }
+
+    /// Decodes on `decoders` tasks of their own from now on (see
+    /// [`DecodeWorker`]; the scan's decoder and `decoders - 1` more
+    /// instances). The caller must take [`Scan::flush`]'s rows until it
+    /// has none before every [`Scan::checkpoint`]: the source is a few
+    /// batches ahead of the rows returned.
+    pub(super) async fn pipeline(&mut self, operator: &Grants, decoders: usize) -> Result<()> {
+        let Some(decoder) = self.decoder.take() else { return Ok(()) };
+        self.workers.push(DecodeWorker::spawn(self.source.clone(), decoder, self.key_decoder.take()));
+        for _ in 1..decoders {
+            let (decoder, key_decoder) = open_decoders(&self.source, operator).await?;
+            let decoder = decoder.expect("the source has a format");
+            self.workers.push(DecodeWorker::spawn(self.source.clone(), decoder, key_decoder));
+        }
+        Ok(())
+    }
+
+    /// The rows of the oldest batch still being decoded, if any (query
+    /// applied; `None` also when they were all filtered out).
+    pub(super) async fn flush(&mut self) -> Result<Option<ChangelogBatch>> {
+        while let Some(in_flight) = self.in_flight.pop_front() {
+            let rows = self.finish(in_flight).await?;
+            if rows.rows.num_rows() > 0 {
+                return Ok(Some(rows));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Waits for a batch the worker decodes and applies the query to it.
+    async fn finish(&mut self, in_flight: InFlight) -> Result<ChangelogBatch> {
+        let InFlight { answer, split, before, resumed } = in_flight;
+        let decoded = answer.await.map_err(|_| Error::Host(anyhow::anyhow!("the decoding task ended early")))?;
+        let (decoded, metadata) = decoded.map_err(|e| placed(e, &self.plan.splits[split].id, before, resumed))?;
+        let rows = with_partitions(&self.source.table, decoded, &metadata)?;
+        self.apply(rows).await
     }
 
     /// Keeps every `parts`-th split starting at `part`; the others are read
@@ -206,6 +292,10 @@ impl Scan {
     /// Every split's state after the rows returned so far (splits not
     /// started yet are left out: they start from the beginning).
     pub(super) async fn checkpoint(&mut self) -> Result<BTreeMap<String, checkpoint::SplitState>> {
+        if !self.in_flight.is_empty() {
+            // The source's state would cover rows not returned yet.
+            return Err(Error::Host(anyhow::anyhow!("a checkpoint with a batch still decoding (flush first)")));
+        }
         let mut states = BTreeMap::new();
         for (split, slot) in self.plan.splits.iter().zip(&self.slots) {
             let state = match slot {
@@ -230,8 +320,14 @@ impl Scan {
             self.open_readers().await?;
             let open: Vec<usize> =
                 self.slots.iter().enumerate().filter(|(_, s)| matches!(s, Slot::Open(..))).map(|(i, _)| i).collect();
-            if self.remaining == Some(0) || open.is_empty() {
+            if self.remaining == Some(0) {
                 return Ok(Step::End);
+            }
+            if open.is_empty() {
+                return Ok(match self.flush().await? {
+                    Some(rows) => Step::Rows(rows),
+                    None => Step::End,
+                });
             }
             self.turn = (self.turn + 1) % open.len();
             let i = open[self.turn];
@@ -241,6 +337,28 @@ impl Scan {
                 Read::Records(Records { values, keys, metadata, .. }) => {
                     self.bytes += values.byte_len() as u64;
                     self.slots[i] = Slot::Open(reader, before + values.len() as u64, resumed);
+                    if !self.workers.is_empty() {
+                        // Hand the batch to the next worker; once every
+                        // worker has one, take the oldest batch's rows (it
+                        // was decoded while the later ones were read).
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        let job = DecodeJob { values, keys, metadata, reply };
+                        let worker = &self.workers[self.next_worker];
+                        self.next_worker = (self.next_worker + 1) % self.workers.len();
+                        if worker.jobs.send(job).await.is_err() {
+                            return Err(Error::Host(anyhow::anyhow!("the decoding task ended early")));
+                        }
+                        self.in_flight.push_back(InFlight { answer, split: i, before, resumed });
+                        if self.in_flight.len() > self.workers.len()
+                            && let Some(oldest) = self.in_flight.pop_front()
+                        {
+                            let rows = self.finish(oldest).await?;
+                            if rows.rows.num_rows() > 0 {
+                                return Ok(Step::Rows(rows));
+                            }
+                        }
+                        continue;
+                    }
                     let decoder = self.decoder.as_mut().expect("raw records only come from connectors with a format");
                     let decoded =
                         decode_records(&source, decoder, self.key_decoder.as_mut(), &values, keys.as_ref(), metadata)
@@ -257,6 +375,10 @@ impl Scan {
                     continue;
                 }
                 Read::WouldBlock => {
+                    // Nothing new: first the batch still decoding.
+                    if let Some(rows) = self.flush().await? {
+                        return Ok(Step::Rows(rows));
+                    }
                     // Nothing ready: pause once every open split had its turn.
                     idle_turns += 1;
                     if idle_turns >= open.len() {
@@ -340,6 +462,35 @@ impl Scan {
         }
         Ok(ChangelogBatch { rows, row_kinds })
     }
+}
+
+/// The source's value and key decoders (each if it has that format). The
+/// format decodes the columns in the records; partition columns come from
+/// the path (the connector's per-record metadata).
+async fn open_decoders(source: &Resolved, operator: &Grants) -> Result<(Option<Decoder>, Option<Decoder>)> {
+    let decoder = match &source.format {
+        Some((entry, options)) => {
+            let grants = source.format_grants(operator)?;
+            Some(
+                Decoder::open(entry, options, &source.value_schema(), &grants)
+                    .await
+                    .map_err(|e| source.format_error(e))?,
+            )
+        }
+        None => None,
+    };
+    let key_decoder = match &source.key {
+        Some(key) => {
+            let grants = source.format_grants(operator)?;
+            Some(
+                Decoder::open(&key.entry, &key.options, &key.schema, &grants)
+                    .await
+                    .map_err(|e| key.error(e).in_table(&source.table.name))?,
+            )
+        }
+        None => None,
+    };
+    Ok((decoder, key_decoder))
 }
 
 /// A format's data error placed in its split: the record's number in the

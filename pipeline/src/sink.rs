@@ -22,6 +22,52 @@ pub(super) struct Writer {
     pub(super) key_encoder: Option<Encoder>,
     /// Where each part of a written row goes, worked out once.
     layout: Layout,
+    /// Encoders on tasks of their own (see [`EncodeWorker`]); empty when
+    /// the sink takes rows, or while `encoder` encodes inline.
+    encoders: Vec<EncodeWorker>,
+    /// The worker the next batch goes to.
+    next_encoder: usize,
+    /// Batches being encoded, in the order they were written.
+    in_flight: std::collections::VecDeque<Encoding>,
+}
+
+/// An encoder on a task of its own. While the workers encode batches N,
+/// N+1, …, the writer's task hands the frames encoded before to the sink,
+/// so a job whose format does most of the writing keeps every core busy;
+/// the sink still receives the records in the order they were written.
+/// (A format's encode is a function of its rows — the contract's `encode` —
+/// so which instance encodes a batch does not matter.)
+struct EncodeWorker {
+    jobs: tokio::sync::mpsc::Sender<(ChangelogBatch, tokio::sync::oneshot::Sender<Result<weir::Frames>>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EncodeWorker {
+    fn spawn(mut encoder: Encoder) -> EncodeWorker {
+        let (jobs, mut queue) =
+            tokio::sync::mpsc::channel::<(ChangelogBatch, tokio::sync::oneshot::Sender<Result<weir::Frames>>)>(1);
+        let task = tokio::spawn(async move {
+            while let Some((rows, reply)) = queue.recv().await {
+                if reply.send(encoder.encode(&rows).await).is_err() {
+                    return;
+                }
+            }
+        });
+        EncodeWorker { jobs, task }
+    }
+}
+
+impl Drop for EncodeWorker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A batch being encoded, with the rest of its records.
+struct Encoding {
+    values: tokio::sync::oneshot::Receiver<Result<weir::Frames>>,
+    keys: Option<arrow_array::ArrayRef>,
+    metadata: Metadata,
 }
 
 /// The columns of a row the sink is given (the table's written columns:
@@ -87,28 +133,29 @@ impl Layout {
 impl Writer {
     /// Opens writer `subtask` of `parallelism` after committing `recommit`
     /// (a restored checkpoint's committables).
+    /// `encoders` > 0: that many encoder instances on tasks of their own
+    /// (0: the format encodes on the writer's task).
     pub(super) async fn open(
         sink: Arc<Resolved>,
         operator: &Grants,
         restored_checkpoint: u64,
         recommit: &[Vec<u8>],
         (subtask, parallelism): (u32, u32),
+        encoders: usize,
     ) -> Result<Writer> {
         let table = &sink.table;
         let grants = sink.grants(operator)?;
         let context = WriterContext { subtask, parallelism, restored_checkpoint, ..WriterContext::default() };
         let writer =
             SinkWriter::open(&sink.connector, &sink.options, &table.schema, &context, recommit, &grants).await?;
-        // The format encodes the columns without the partition columns,
-        // whose values travel as metadata.
-        let encode_schema = sink.value_schema();
-        let encoder = match &sink.format {
-            Some((entry, options)) => {
-                let grants = sink.format_grants(operator)?;
-                Some(Encoder::open(entry, options, &encode_schema, &grants).await.map_err(|e| sink.format_error(e))?)
+        let mut encoder = open_encoder(&sink, operator).await?;
+        let mut workers = Vec::new();
+        if encoder.is_some() && encoders > 0 {
+            workers.push(EncodeWorker::spawn(encoder.take().expect("checked")));
+            for _ in 1..encoders {
+                workers.push(EncodeWorker::spawn(open_encoder(&sink, operator).await?.expect("the sink has a format")));
             }
-            None => None,
-        };
+        }
         let key_encoder = match &sink.key {
             Some(key) => {
                 let grants = sink.format_grants(operator)?;
@@ -121,7 +168,16 @@ impl Writer {
             None => None,
         };
         let layout = Layout::of(&sink)?;
-        Ok(Writer { sink: sink.clone(), writer, encoder, key_encoder, layout })
+        Ok(Writer {
+            sink: sink.clone(),
+            writer,
+            encoder,
+            key_encoder,
+            layout,
+            encoders: workers,
+            next_encoder: 0,
+            in_flight: std::collections::VecDeque::new(),
+        })
     }
 
     pub(super) async fn write(&mut self, rows: &ChangelogBatch) -> Result<()> {
@@ -177,11 +233,28 @@ impl Writer {
         };
         let widened = widen(rows, &layout.physical)?;
         let rows = widened.as_ref().unwrap_or(rows);
-        let Some(encoder) = &mut self.encoder else { return self.writer.write_rows(rows).await };
+        if self.encoder.is_none() && self.encoders.is_empty() {
+            return self.writer.write_rows(rows).await;
+        }
         // The value holds the value columns; the key (if any) its own.
-        let values = match &layout.value {
-            Some((positions, schema)) => encoder.encode(&project(rows, positions, schema)?).await?,
-            None => encoder.encode(rows).await?,
+        let value_rows = match &layout.value {
+            Some((positions, schema)) => Some(project(rows, positions, schema)?),
+            None => None,
+        };
+        let value_rows = value_rows.as_ref().unwrap_or(rows);
+        let values = if self.encoders.is_empty() {
+            let encoder = self.encoder.as_mut().expect("checked above");
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let _ = reply.send(encoder.encode(value_rows).await);
+            answer
+        } else {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let worker = &self.encoders[self.next_encoder];
+            self.next_encoder = (self.next_encoder + 1) % self.encoders.len();
+            if worker.jobs.send((value_rows.clone(), reply)).await.is_err() {
+                return Err(Error::Host(anyhow::anyhow!("the encoding task ended early")));
+            }
+            answer
         };
         let keys = match (&mut self.key_encoder, &self.sink.key, &layout.key) {
             (Some(key_encoder), Some(key), Some((positions, schema))) => {
@@ -202,12 +275,34 @@ impl Writer {
             };
             metadata.push((ROW_KIND.to_owned(), Arc::new(kinds)));
         }
+        self.in_flight.push_back(Encoding { values, keys, metadata });
+        // Once every worker has a batch, the oldest goes to the sink.
+        while self.in_flight.len() > self.encoders.len() {
+            self.write_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the oldest encoded batch to the sink.
+    async fn write_oldest(&mut self) -> Result<()> {
+        let Some(Encoding { values, keys, metadata }) = self.in_flight.pop_front() else { return Ok(()) };
+        let values = values.await.map_err(|_| Error::Host(anyhow::anyhow!("the encoding task ended early")))??;
         self.writer.write_records(Records { values, keys, metadata, ..Records::default() }).await
+    }
+
+    /// Every batch still being encoded to the sink (before a checkpoint's
+    /// prepare and at the end).
+    async fn drain(&mut self) -> Result<()> {
+        while !self.in_flight.is_empty() {
+            self.write_oldest().await?;
+        }
+        Ok(())
     }
 
     /// Stages what was written since the last checkpoint; returns the
     /// committables that make it visible.
     pub(super) async fn prepare(&mut self, id: u64) -> Result<Vec<Vec<u8>>> {
+        self.drain().await?;
         self.writer.prepare_commit(id).await
     }
 
@@ -216,8 +311,23 @@ impl Writer {
         self.writer.commit(committables).await
     }
 
-    pub(super) async fn close(self) -> Result<()> {
+    pub(super) async fn close(mut self) -> Result<()> {
+        self.drain().await?;
         self.writer.close().await
+    }
+}
+
+/// The sink's value encoder, if it has a format. The format encodes the
+/// columns without the partition columns, whose values travel as metadata.
+async fn open_encoder(sink: &Resolved, operator: &Grants) -> Result<Option<Encoder>> {
+    match &sink.format {
+        Some((entry, options)) => {
+            let grants = sink.format_grants(operator)?;
+            Ok(Some(
+                Encoder::open(entry, options, &sink.value_schema(), &grants).await.map_err(|e| sink.format_error(e))?,
+            ))
+        }
+        None => Ok(None),
     }
 }
 
@@ -312,12 +422,16 @@ impl Writers {
         recommit: &[Vec<u8>],
     ) -> Result<Writers> {
         let parallelism = sink.sink_parallelism() as u32;
+        // Encoders per writer: the cores the writers leave.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let encoders = (cores / parallelism as usize).clamp(1, 4);
         let mut tasks = Vec::new();
         for subtask in 0..parallelism {
             // The first writer commits the restored committables again
             // before any writer opens (and discards its uncommitted files).
             let recommit = if subtask == 0 { recommit } else { &[] };
-            let writer = Writer::open(sink.clone(), operator, restored, recommit, (subtask, parallelism)).await?;
+            let writer =
+                Writer::open(sink.clone(), operator, restored, recommit, (subtask, parallelism), encoders).await?;
             let (tx, rx) = tokio::sync::mpsc::channel(2);
             tasks.push((tx, Some(tokio::spawn(run_writer(writer, rx)))));
         }
