@@ -43,6 +43,8 @@ pub struct Json {
     schema: Schema,
     /// The top-level column names, for the fast path's key matching.
     names: Vec<String>,
+    /// Each top-level column's `"name":`, rendered once for the encoder.
+    keys: Vec<Vec<u8>>,
     fail_on_missing_field: bool,
     ignore_parse_errors: bool,
     style: TextStyle,
@@ -131,6 +133,16 @@ impl Format for Json {
         Ok(Json {
             schema: schema.clone(),
             names: schema.fields.iter().map(|f| f.name.clone()).collect(),
+            keys: schema
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut key = Vec::new();
+                    write_string(&mut key, &f.name);
+                    key.push(b':');
+                    key
+                })
+                .collect(),
             fail_on_missing_field,
             ignore_parse_errors,
             style: TextStyle { timestamp, decimal_scientific: !options.boolean("encode.decimal-as-plain-number")? },
@@ -296,11 +308,14 @@ impl Json {
         let reader = BatchReader::new(rows);
         let mut out = VarDataBuilder::new();
         let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
+        // Values' text is formed here, one buffer for the whole batch.
+        let mut scratch = String::new();
         for row in 0..reader.rows() {
             let (before, after) = envelope(reader.row_kind(row));
             let mut buf = std::mem::take(out.buffer());
             buf.extend_from_slice(before.as_bytes());
-            let written = self.write_fields(&mut buf, &self.schema.fields, &columns, row);
+            let written =
+                self.write_fields(&mut buf, &mut scratch, &self.schema.fields, Some(&self.keys), &columns, row);
             buf.extend_from_slice(after.as_bytes());
             *out.buffer() = buf;
             if let Err(message) = written {
@@ -436,16 +451,20 @@ impl Json {
         pushed.map_err(|e| e.message())
     }
 
+    /// A JSON object of `fields`; `keys`, when given, their `"name":`
+    /// rendered beforehand (the top level).
     fn write_fields(
         &self,
         out: &mut Vec<u8>,
+        scratch: &mut String,
         fields: &[Field],
+        keys: Option<&[Vec<u8>]>,
         columns: &[ColumnRef<'_>],
         row: usize,
     ) -> Result<(), String> {
         out.push(b'{');
         let mut first = true;
-        for (field, column) in fields.iter().zip(columns) {
+        for (f, (field, column)) in fields.iter().zip(columns).enumerate() {
             if column.is_null(row) && self.ignore_null_fields {
                 continue;
             }
@@ -453,20 +472,34 @@ impl Json {
                 out.push(b',');
             }
             first = false;
-            write_string(out, &field.name);
-            out.push(b':');
-            self.write_value(out, &field.data_type, column, row).map_err(|m| format!("field '{}': {m}", field.name))?;
+            match keys {
+                Some(keys) => out.extend_from_slice(&keys[f]),
+                None => {
+                    write_string(out, &field.name);
+                    out.push(b':');
+                }
+            }
+            self.write_value(out, scratch, &field.data_type, column, row)
+                .map_err(|m| format!("field '{}': {m}", field.name))?;
         }
         out.push(b'}');
         Ok(())
     }
 
-    fn write_value(&self, out: &mut Vec<u8>, ty: &LogicalType, column: &ColumnRef<'_>, i: usize) -> Result<(), String> {
+    fn write_value(
+        &self,
+        out: &mut Vec<u8>,
+        scratch: &mut String,
+        ty: &LogicalType,
+        column: &ColumnRef<'_>,
+        i: usize,
+    ) -> Result<(), String> {
         use LogicalType as T;
         let value = column.value(i).map_err(|e| e.message())?;
         match (ty, value) {
             (_, ValueRef::Null) => out.extend_from_slice(b"null"),
             (_, ValueRef::Str(s)) => write_string(out, s),
+            (_, ValueRef::Bool(b)) => out.extend_from_slice(if b { b"true" } else { b"false" }),
             (T::Array(e), ValueRef::Nested) => {
                 let element = self.element(e.element)?;
                 let elements = column.elements().map_err(|e| e.message())?;
@@ -475,7 +508,7 @@ impl Json {
                     if n > 0 {
                         out.push(b',');
                     }
-                    self.write_value(out, element, &elements, j)?;
+                    self.write_value(out, scratch, element, &elements, j)?;
                 }
                 out.push(b']');
             }
@@ -503,7 +536,7 @@ impl Json {
                     first = false;
                     write_string(out, &key);
                     out.push(b':');
-                    self.write_value(out, value_type, &values, j)?;
+                    self.write_value(out, scratch, value_type, &values, j)?;
                 }
                 out.push(b'}');
             }
@@ -513,7 +546,7 @@ impl Json {
                 };
                 let children =
                     (0..fields.len()).map(|f| column.field(f)).collect::<Result<Vec<_>>>().map_err(|e| e.message())?;
-                self.write_fields(out, fields, &children, i)?;
+                self.write_fields(out, scratch, fields, None, &children, i)?;
             }
             (_, ValueRef::F32(v)) if !v.is_finite() => write_string(out, &java_special(f64::from(v))),
             (_, ValueRef::F64(v)) if !v.is_finite() => write_string(out, &java_special(v)),
@@ -521,14 +554,14 @@ impl Json {
                 T::Date | T::Time(_) | T::Timestamp(_) | T::TimestampLtz(_) | T::Binary(_) | T::Varbinary(_) | T::Bytes,
                 _,
             ) => {
-                let mut s = String::new();
-                text::write_text(&mut s, ty, value, &self.style)?;
-                write_string(out, &s);
+                scratch.clear();
+                text::write_text(scratch, ty, value, &self.style)?;
+                write_string(out, scratch);
             }
             _ => {
-                let mut s = String::new();
-                text::write_text(&mut s, ty, value, &self.style)?;
-                out.extend_from_slice(s.as_bytes());
+                scratch.clear();
+                text::write_text(scratch, ty, value, &self.style)?;
+                out.extend_from_slice(scratch.as_bytes());
             }
         }
         Ok(())
@@ -543,6 +576,12 @@ fn java_special(v: f64) -> String {
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
+    // Most strings need no escape: one branch-free pass says so.
+    if !s.bytes().fold(false, |any, b| any | (b == b'"' || b == b'\\' || b < 0x20)) {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let escape: Option<&[u8]> = match b {
