@@ -138,6 +138,7 @@ def main():
     p.add_argument("weir")
     p.add_argument("--rows", type=int, default=17_200_000)
     p.add_argument("--work")
+    p.add_argument("--runs", type=int, default=3, help="runs per job and side; the best counts (the machine is noisy)")
     args = p.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="weir-vs-flink-")
     os.makedirs(work, exist_ok=True)
@@ -163,11 +164,15 @@ def main():
          f"CREATE TABLE dst ({SCHEMA}) WITH ('connector' = 'blackhole');\n"
          "INSERT INTO dst SELECT * FROM src;\n", None),
     ]:
-        if out:
-            shutil.rmtree(os.path.join(work, out), ignore_errors=True)
-        elapsed, rss, summary_rows = run_weir(args.weir, work, name, sql)
-        rows = count_lines(os.path.join(work, out)) if out else summary_rows
-        results.append(("weir", name, elapsed, rss, rows))
+        best = None
+        for _ in range(args.runs):
+            if out:
+                shutil.rmtree(os.path.join(work, out), ignore_errors=True)
+            elapsed, rss, summary_rows = run_weir(args.weir, work, name, sql)
+            rows = count_lines(os.path.join(work, out)) if out else summary_rows
+            if best is None or elapsed < best[2]:
+                best = ("weir", name, elapsed, rss, rows)
+        results.append(best)
 
     # Flink, in this process's child JVM (PyFlink's gateway).
     env = flink_env()
@@ -180,10 +185,13 @@ def main():
     env.execute_sql(f"CREATE TABLE json_dst ({SCHEMA}) WITH ('connector' = 'filesystem', "
                     f"'path' = 'file://{out}', 'format' = 'json')")
     env.execute_sql(f"CREATE TABLE hole ({SCHEMA}) WITH ('connector' = 'blackhole')")
-    r = env.execute_sql("INSERT INTO json_dst SELECT * FROM csv_src")
-    results.append(("flink", "csv-to-json", net_runtime_s(r), None, count_lines(out)))
-    r = env.execute_sql("INSERT INTO hole SELECT * FROM json_src")
-    seconds = net_runtime_s(r)
+    seconds = None
+    for _ in range(args.runs):
+        shutil.rmtree(out, ignore_errors=True)
+        r = env.execute_sql("INSERT INTO json_dst SELECT * FROM csv_src")
+        seconds = min(seconds or float("inf"), net_runtime_s(r))
+    results.append(("flink", "csv-to-json", seconds, None, count_lines(out)))
+    seconds = min(net_runtime_s(env.execute_sql("INSERT INTO hole SELECT * FROM json_src")) for _ in range(args.runs))
     with env.execute_sql("SELECT COUNT(*) FROM json_src").collect() as rows:
         counted = list(rows)[0][0]
     results.append(("flink", "json-to-blackhole", seconds, None, counted))
@@ -199,7 +207,8 @@ def main():
                 sys.exit(f"{side[0]} {name}: {side[4]} rows, expected {args.rows}")
         wr, fr = args.rows / w[2], args.rows / f[2]
         print(f"{name:<22}{wr:>14,.0f}{fr:>14,.0f}{wr / fr:>11.2f}x{w[3]:>8} MB{jvm_rss:>8} MB")
-    print(f"(Weir: the whole process; Flink: the job's net runtime. Work dir: {work})")
+    print(f"(best of {args.runs} runs per job and side; Weir: the whole process; Flink: the job's net runtime. "
+          f"Work dir: {work})")
 
 
 if __name__ == "__main__":
