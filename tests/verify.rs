@@ -334,12 +334,16 @@ async fn jdbc_vector_search_passes_the_vector_checks() {
     }
 }
 
-/// `id BIGINT NOT NULL, embedding ARRAY<FLOAT>, name STRING, PRIMARY KEY (id)`.
+/// `id BIGINT NOT NULL, embedding ARRAY<FLOAT> NOT NULL, name STRING,
+/// PRIMARY KEY (id)` (a Chroma record always has a vector).
 fn vector_schema() -> weir::model::Schema {
     use weir::model::{DataType, Field, Schema};
     let mut schema = Schema::new(vec![
         Field { nullable: false, ..Field::new("id", DataType::BigInt) },
-        Field::new("embedding", DataType::Array { element: Box::new(DataType::Float), nullable: true }),
+        Field {
+            nullable: false,
+            ..Field::new("embedding", DataType::Array { element: Box::new(DataType::Float), nullable: true })
+        },
         Field::new("name", DataType::String),
     ]);
     schema.primary_key = vec!["id".into()];
@@ -370,5 +374,14 @@ async fn chroma_passes_the_vector_checks_on_a_full_and_an_empty_collection() {
         }
         assert!(report.check("vector.top-k").expect("ran").detail.contains(top_k), "{rendered}");
         assert!(report.check("vector.dimension").expect("ran").detail.contains(dimension), "{rendered}");
+        // The sink checks write vectors of the dimension the search
+        // answered (none is known for the empty collection).
+        let sink = report.check("sink.commit-idempotent").expect("ran");
+        let want = if collection == "verify-vectors" { Outcome::Pass } else { Outcome::Skip };
+        assert_eq!(sink.outcome, want, "{collection}:\n{rendered}");
     }
+    // Chroma's own client sees the records the sink check upserted beside
+    // the 20 seeded ones (20 generated rows, some keys repeated: upserts).
+    let count: usize = chroma.client("count", "verify-vectors").trim().parse().expect("a count");
+    assert!((21..=40).contains(&count), "{count} records");
 }

@@ -182,3 +182,55 @@ impl Rng {
         &items[(self.next() % items.len() as u64) as usize]
     }
 }
+
+/// [`random_rows`] for a schema whose nested columns are all vectors,
+/// ARRAY<FLOAT> or ARRAY<DOUBLE>: those hold `dimension` finite elements in
+/// [-1, 1) per row (NULL about one row in five of a nullable column), what a
+/// vector store takes. `None` when another nested column is present.
+pub fn random_rows_with_vectors(
+    schema: &Schema,
+    rows: usize,
+    seed: u64,
+    text: &[char],
+    dimension: usize,
+) -> Option<ChangelogBatch> {
+    use arrow_buffer::{NullBuffer, OffsetBuffer};
+    let vector = |t: &LogicalType| match t {
+        LogicalType::Array { element, .. } => match **element {
+            LogicalType::Float => Some(false),
+            LogicalType::Double => Some(true),
+            _ => None,
+        },
+        _ => None,
+    };
+    if schema.fields.iter().any(|f| f.data_type.is_nested() && vector(&f.data_type).is_none()) {
+        return None;
+    }
+    let scalar: Vec<usize> =
+        (0..schema.fields.len()).filter(|&i| vector(&schema.fields[i].data_type).is_none()).collect();
+    let scalars = random_rows(&schema.project(&scalar), rows, seed, text);
+    let arrow_schema = Arc::new(schema.to_arrow().ok()?);
+    let mut r = Rng(seed ^ 0x5eed_0f_7ec7);
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, field) in schema.fields.iter().enumerate() {
+        if let Some(at) = scalar.iter().position(|&s| s == i) {
+            columns.push(scalars.rows.column(at).clone());
+            continue;
+        }
+        let arrow_schema::DataType::List(item) = arrow_schema.field(i).data_type() else { return None };
+        let nulls: Vec<bool> = (0..rows).map(|_| field.nullable && r.next().is_multiple_of(5)).collect();
+        let lengths = nulls.iter().map(|&null| if null { 0 } else { dimension });
+        let offsets = OffsetBuffer::<i32>::from_lengths(lengths);
+        let count = offsets.last() as usize;
+        let element = |r: &mut Rng| (r.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let values: ArrayRef = if vector(&field.data_type) == Some(true) {
+            Arc::new((0..count).map(|_| element(&mut r)).collect::<Float64Array>())
+        } else {
+            Arc::new((0..count).map(|_| element(&mut r) as f32).collect::<Float32Array>())
+        };
+        let validity = field.nullable.then(|| NullBuffer::from(nulls.iter().map(|&n| !n).collect::<Vec<bool>>()));
+        columns.push(Arc::new(arrow_array::ListArray::try_new(item.clone(), offsets, values, validity).ok()?));
+    }
+    let rows_batch = RecordBatch::try_new(arrow_schema, columns).ok()?;
+    Some(ChangelogBatch { rows: rows_batch, row_kinds: Vec::new() })
+}

@@ -166,7 +166,8 @@ pub async fn verify(engine: Arc<Engine>, file: &str, wasm: &[u8], config: &Verif
     report
         .pass("load", format!("{} '{}' version {}", kind_name(entry.kind), entry.spec.identifier, entry.spec.version));
 
-    let mut suite = Suite { entry: &entry, report, limit_hit: None, denials: Vec::new(), config };
+    let mut suite =
+        Suite { entry: &entry, report, limit_hit: None, denials: Vec::new(), config, vector_dimension: None };
     suite.spec_checks();
     let given = suite.option_checks().await;
     match entry.kind {
@@ -226,6 +227,9 @@ struct Suite<'a> {
     /// Accesses the policy refused, over every instance.
     denials: Vec<String>,
     config: &'a VerifyConfig,
+    /// The query dimension the vector checks found answered: the sink
+    /// checks write vectors of it.
+    vector_dimension: Option<usize>,
 }
 
 impl Suite<'_> {

@@ -23,22 +23,34 @@ impl Suite<'_> {
                 metadata: Vec::new(),
             })
         } else {
-            // Generated rows are scalar: a schema with ARRAY, MAP or ROW
-            // columns (given for the vector checks) cannot be written here.
-            if let Some(f) = self.config.schema.as_ref().and_then(|s| s.fields.iter().find(|f| f.data_type.is_nested()))
-            {
+            // Generated rows are scalar, and vectors of the dimension the
+            // vector checks found; a schema with other ARRAY, MAP or ROW
+            // columns cannot be written here.
+            let nested = self.config.schema.as_ref().and_then(|s| s.fields.iter().find(|f| f.data_type.is_nested()));
+            let vectors = match (nested, self.vector_dimension) {
+                (None, _) => None,
+                (Some(_), Some(dimension)) => weir::Schema::from_contract(&schema)
+                    .ok()
+                    .and_then(|s| generate::random_rows_with_vectors(&s, 20, 7, SAFE_TEXT, dimension)),
+                (Some(_), None) => None,
+            };
+            if let (Some(f), None) = (nested, &vectors) {
                 for name in ["sink.commit-idempotent", "sink.abort"] {
                     self.report.skip(
                         name,
                         format!(
-                            "column '{}' is {}; the sink checks write generated scalar columns only",
+                            "column '{}' is {}; the sink checks write generated scalar columns, and vectors of the \
+                             dimension a vector search answered, only",
                             f.name, f.data_type
                         ),
                     );
                 }
                 return;
             }
-            let rows = weir::Schema::from_contract(&schema).map(|s| generate::random_rows(&s, 20, 7, SAFE_TEXT));
+            let rows = match vectors {
+                Some(rows) => Ok(rows),
+                None => weir::Schema::from_contract(&schema).map(|s| generate::random_rows(&s, 20, 7, SAFE_TEXT)),
+            };
             match rows.and_then(|rows| batch::from_arrow(&rows)) {
                 Ok(b) => wsink::SinkInput::Rows(b),
                 Err(e) => {

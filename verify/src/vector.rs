@@ -85,6 +85,9 @@ impl Suite<'_> {
         };
         self.report
             .pass("vector.top-k", format!("a top-5 search of dimension {dims} answered {rows} rows, one score each"));
+        if rows > 0 {
+            self.vector_dimension = Some(dims);
+        }
         // Another dimension: an error, never rows and never a trap.
         let other = if dims == 1 { 2 } else { dims - 1 };
         let query = vec![0.5f32; other];
