@@ -210,7 +210,7 @@ pub fn random_rows_with_vectors(
         (0..schema.fields.len()).filter(|&i| vector(&schema.fields[i].data_type).is_none()).collect();
     let scalars = random_rows(&schema.project(&scalar), rows, seed, text);
     let arrow_schema = Arc::new(schema.to_arrow().ok()?);
-    let mut r = Rng(seed ^ 0x5eed_0f_7ec7);
+    let mut r = Rng(seed ^ 0x005e_ed0f_7ec7);
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (i, field) in schema.fields.iter().enumerate() {
         if let Some(at) = scalar.iter().position(|&s| s == i) {
