@@ -422,9 +422,10 @@ impl Writers {
         recommit: &[Vec<u8>],
     ) -> Result<Writers> {
         let parallelism = sink.sink_parallelism() as u32;
-        // Encoders per writer: the cores the writers leave.
+        // Encoders per writer: twice the cores the writers leave (as the
+        // decoders per reader, see `insert`).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let encoders = (cores / parallelism as usize).clamp(1, 4);
+        let encoders = (2 * cores / parallelism as usize).clamp(1, 4);
         let mut tasks = Vec::new();
         for subtask in 0..parallelism {
             // The first writer commits the restored committables again
