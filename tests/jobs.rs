@@ -726,3 +726,79 @@ async fn datagen_draws_floats_from_flinks_range_and_generates_nested_values() {
         .to_string();
     assert!(e.contains("fields.tags.elements.length") && e.contains("'element'"), "{e}");
 }
+
+/// The sink side encodes on tasks of its own, several batches in flight:
+/// a quiet stream's last rows must still reach a write-through sink at
+/// once, not wait for the next checkpoint (a minute away here).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_stream_reaches_a_write_through_sink_without_a_checkpoint() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let source = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let (source_port, sink_port) =
+        (source.local_addr().expect("address").port(), sink.local_addr().expect("address").port());
+    let feeding = tokio::spawn(async move {
+        let (mut conn, _) = source.accept().await.expect("connect");
+        conn.write_all(b"Alice,12\nBob,5\n").await.expect("send");
+        // Then silence, connection open.
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    });
+    let (got, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let receiving = tokio::spawn(async move {
+        let (mut conn, _) = sink.accept().await.expect("the sink connects");
+        let mut buf = [0u8; 4096];
+        let mut text = String::new();
+        while let Ok(n) = conn.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            while let Some(end) = text.find('\n') {
+                let _ = got.send(text[..end].to_owned());
+                text.drain(..=end);
+            }
+        }
+    });
+    let sql = format!(
+        "CREATE TABLE S (name STRING, score INT) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1',
+           'port' = '{source_port}', 'format' = 'csv');
+         CREATE TABLE Out (name STRING, score INT) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1',
+           'port' = '{sink_port}', 'format' = 'json');
+         INSERT INTO Out SELECT * FROM S;"
+    );
+    let job = weir_sql::parse("quiet-sink.sql", &sql).expect("parses");
+    let runtime = runtime().await;
+    let grants = weir::policy::Grants {
+        connect: vec![
+            weir::policy::Endpoint { host: "127.0.0.1".into(), port: source_port },
+            weir::policy::Endpoint { host: "127.0.0.1".into(), port: sink_port },
+        ],
+        ..weir::policy::Grants::none()
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let config = pipeline::RunConfig {
+        checkpoint_dir: None,
+        checkpoint_interval: Some(std::time::Duration::from_secs(60)),
+        progress: None,
+        stop: Some(stop.clone()),
+        restart: None,
+    };
+    let running = tokio::spawn(async move { pipeline::run(&runtime, &job, &grants, &config, &mut Vec::new()).await });
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let Ok(line) = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv()).await else {
+            let state = if running.is_finished() {
+                format!("the job ended: {:?}", running.await.expect("task").err())
+            } else {
+                "the job runs".to_owned()
+            };
+            panic!("the sink got {lines:?} within 10 s, not both rows ({state})");
+        };
+        lines.push(line.expect("the sink server runs"));
+    }
+    assert_eq!(lines, ["{\"name\":\"Alice\",\"score\":12}", "{\"name\":\"Bob\",\"score\":5}"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), running).await.expect("stops promptly");
+    feeding.abort();
+    receiving.abort();
+}

@@ -379,7 +379,21 @@ pub(super) enum Cmd {
 /// A writer on its own task; it stops at its first error, which its
 /// handle returns.
 pub(super) async fn run_writer(mut writer: Writer, mut commands: tokio::sync::mpsc::Receiver<Cmd>) -> Result<()> {
-    while let Some(cmd) = commands.recv().await {
+    loop {
+        // Batches still encoding wait only while more rows are queued: when
+        // none are, they go to the sink now (a quiet stream must not hold
+        // its last rows back until the next checkpoint).
+        let cmd = match commands.try_recv() {
+            Ok(cmd) => cmd,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                writer.drain().await?;
+                match commands.recv().await {
+                    Some(cmd) => cmd,
+                    None => return Ok(()),
+                }
+            }
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+        };
         match cmd {
             Cmd::Rows(rows) => writer.write(&rows).await?,
             Cmd::Prepare(id, reply) => {
@@ -394,7 +408,6 @@ pub(super) async fn run_writer(mut writer: Writer, mut commands: tokio::sync::mp
             }
         }
     }
-    Ok(())
 }
 
 /// `sink.parallelism` writers, each its own sink and encoder instances on
