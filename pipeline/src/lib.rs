@@ -38,6 +38,7 @@ mod scan;
 mod search;
 mod sink;
 mod table;
+mod worker;
 
 pub use config::{Restart, RunConfig};
 pub use filter::check_filter;

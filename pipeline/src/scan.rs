@@ -20,6 +20,7 @@ use super::lookup::Lookup;
 use super::model;
 use super::resolve::Resolved;
 use super::search::Search;
+use super::worker::Worker;
 
 /// Rows asked of a reader per call.
 pub(super) const READ_BATCH: u32 = 4096;
@@ -74,31 +75,20 @@ pub(super) struct Scan {
     pub(super) search: Option<Search>,
     /// Pipelined ([`Scan::pipeline`]): decoders on tasks of their own,
     /// given batches in turn.
-    pub(super) workers: Vec<DecodeWorker>,
+    pub(super) workers: Vec<Worker<DecodeJob, Decoded>>,
     /// The worker the next batch goes to.
     pub(super) next_worker: usize,
     /// The batches the workers are decoding, in the order they were read.
     pub(super) in_flight: std::collections::VecDeque<InFlight>,
 }
 
-/// A decoder on a task of its own. While the workers decode batches N,
-/// N+1, …, the scan's task reads the next batch from the source and applies
-/// the query to the rows decoded before, so a scan whose format does most
-/// of the work keeps every core busy; the rows still come out in the order
-/// they were read. (A format's decode is a function of its frames — the
-/// contract's `decode` — so which instance decodes a batch does not matter.)
-pub(super) struct DecodeWorker {
-    jobs: tokio::sync::mpsc::Sender<DecodeJob>,
-    task: tokio::task::JoinHandle<()>,
-}
-
 type Decoded = Result<(ChangelogBatch, Metadata)>;
 
-struct DecodeJob {
+/// A batch of raw records for a decoder [`Worker`].
+pub(super) struct DecodeJob {
     values: weir::Frames,
     keys: Option<arrow_array::ArrayRef>,
     metadata: Metadata,
-    reply: tokio::sync::oneshot::Sender<Decoded>,
 }
 
 /// A batch handed to the worker, and where it was read (to place a bad
@@ -110,34 +100,29 @@ pub(super) struct InFlight {
     resumed: bool,
 }
 
-impl DecodeWorker {
-    fn spawn(source: Arc<Resolved>, mut decoder: Decoder, mut key_decoder: Option<Decoder>) -> DecodeWorker {
-        // One batch decoding, one waiting.
-        let (jobs, mut queue) = tokio::sync::mpsc::channel::<DecodeJob>(1);
-        let task = tokio::spawn(async move {
-            while let Some(job) = queue.recv().await {
-                let decoded = decode_records(
-                    &source,
-                    &mut decoder,
-                    key_decoder.as_mut(),
-                    &job.values,
-                    job.keys.as_ref(),
-                    job.metadata,
-                )
-                .await;
-                if job.reply.send(decoded).is_err() {
-                    return;
-                }
-            }
-        });
-        DecodeWorker { jobs, task }
-    }
-}
-
-impl Drop for DecodeWorker {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// A source's decoders on a task of their own. While the workers decode
+/// batches N, N+1, …, the scan's task reads the next batch from the source
+/// and applies the query to the rows decoded before, so a scan whose format
+/// does most of the work keeps every core busy; the rows still come out in
+/// the order they were read. (A format's decode is a function of its frames
+/// — the contract's `decode` — so which instance decodes a batch does not
+/// matter.)
+fn decode_worker(source: Arc<Resolved>, decoder: Decoder, key_decoder: Option<Decoder>) -> Worker<DecodeJob, Decoded> {
+    Worker::spawn((decoder, key_decoder), move |(mut decoder, mut key_decoder), job: DecodeJob| {
+        let source = source.clone();
+        async move {
+            let decoded = decode_records(
+                &source,
+                &mut decoder,
+                key_decoder.as_mut(),
+                &job.values,
+                job.keys.as_ref(),
+                job.metadata,
+            )
+            .await;
+            ((decoder, key_decoder), decoded)
+        }
+    })
 }
 
 impl Scan {
@@ -219,17 +204,17 @@ impl Scan {
     }
 
     /// Decodes on `decoders` tasks of their own from now on (see
-    /// [`DecodeWorker`]; the scan's decoder and `decoders - 1` more
+    /// [`decode_worker`]; the scan's decoder and `decoders - 1` more
     /// instances). The caller must take [`Scan::flush`]'s rows until it
     /// has none before every [`Scan::checkpoint`]: the source is a few
     /// batches ahead of the rows returned.
     pub(super) async fn pipeline(&mut self, operator: &Grants, decoders: usize) -> Result<()> {
         let Some(decoder) = self.decoder.take() else { return Ok(()) };
-        self.workers.push(DecodeWorker::spawn(self.source.clone(), decoder, self.key_decoder.take()));
+        self.workers.push(decode_worker(self.source.clone(), decoder, self.key_decoder.take()));
         for _ in 1..decoders {
             let (decoder, key_decoder) = open_decoders(&self.source, operator).await?;
             let decoder = decoder.expect("the source has a format");
-            self.workers.push(DecodeWorker::spawn(self.source.clone(), decoder, key_decoder));
+            self.workers.push(decode_worker(self.source.clone(), decoder, key_decoder));
         }
         Ok(())
     }
@@ -341,13 +326,11 @@ impl Scan {
                         // Hand the batch to the next worker; once every
                         // worker has one, take the oldest batch's rows (it
                         // was decoded while the later ones were read).
-                        let (reply, answer) = tokio::sync::oneshot::channel();
-                        let job = DecodeJob { values, keys, metadata, reply };
                         let worker = &self.workers[self.next_worker];
                         self.next_worker = (self.next_worker + 1) % self.workers.len();
-                        if worker.jobs.send(job).await.is_err() {
+                        let Some(answer) = worker.submit(DecodeJob { values, keys, metadata }).await else {
                             return Err(Error::Host(anyhow::anyhow!("the decoding task ended early")));
-                        }
+                        };
                         self.in_flight.push_back(InFlight { answer, split: i, before, resumed });
                         if self.in_flight.len() > self.workers.len()
                             && let Some(oldest) = self.in_flight.pop_front()

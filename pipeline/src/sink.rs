@@ -12,6 +12,7 @@ use weir::policy::Grants;
 use super::columns::{constant_text, partition_text, physical_columns, widen};
 use super::keys::ROW_KIND;
 use super::resolve::Resolved;
+use super::worker::Worker;
 
 /// A sink writer on one instance, staging rows until `finish`.
 pub(super) struct Writer {
@@ -22,45 +23,26 @@ pub(super) struct Writer {
     pub(super) key_encoder: Option<Encoder>,
     /// Where each part of a written row goes, worked out once.
     layout: Layout,
-    /// Encoders on tasks of their own (see [`EncodeWorker`]); empty when
+    /// Encoders on tasks of their own (see [`encode_worker`]); empty when
     /// the sink takes rows, or while `encoder` encodes inline.
-    encoders: Vec<EncodeWorker>,
+    encoders: Vec<Worker<ChangelogBatch, Result<weir::Frames>>>,
     /// The worker the next batch goes to.
     next_encoder: usize,
     /// Batches being encoded, in the order they were written.
     in_flight: std::collections::VecDeque<Encoding>,
 }
 
-/// An encoder on a task of its own. While the workers encode batches N,
+/// A sink's encoder on a task of its own. While the workers encode batches N,
 /// N+1, …, the writer's task hands the frames encoded before to the sink,
 /// so a job whose format does most of the writing keeps every core busy;
 /// the sink still receives the records in the order they were written.
 /// (A format's encode is a function of its rows — the contract's `encode` —
 /// so which instance encodes a batch does not matter.)
-struct EncodeWorker {
-    jobs: tokio::sync::mpsc::Sender<(ChangelogBatch, tokio::sync::oneshot::Sender<Result<weir::Frames>>)>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EncodeWorker {
-    fn spawn(mut encoder: Encoder) -> EncodeWorker {
-        let (jobs, mut queue) =
-            tokio::sync::mpsc::channel::<(ChangelogBatch, tokio::sync::oneshot::Sender<Result<weir::Frames>>)>(1);
-        let task = tokio::spawn(async move {
-            while let Some((rows, reply)) = queue.recv().await {
-                if reply.send(encoder.encode(&rows).await).is_err() {
-                    return;
-                }
-            }
-        });
-        EncodeWorker { jobs, task }
-    }
-}
-
-impl Drop for EncodeWorker {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+fn encode_worker(encoder: Encoder) -> Worker<ChangelogBatch, Result<weir::Frames>> {
+    Worker::spawn(encoder, |mut encoder, rows: ChangelogBatch| async move {
+        let frames = encoder.encode(&rows).await;
+        (encoder, frames)
+    })
 }
 
 /// A batch being encoded, with the rest of its records.
@@ -151,9 +133,9 @@ impl Writer {
         let mut encoder = open_encoder(&sink, operator).await?;
         let mut workers = Vec::new();
         if encoder.is_some() && encoders > 0 {
-            workers.push(EncodeWorker::spawn(encoder.take().expect("checked")));
+            workers.push(encode_worker(encoder.take().expect("checked")));
             for _ in 1..encoders {
-                workers.push(EncodeWorker::spawn(open_encoder(&sink, operator).await?.expect("the sink has a format")));
+                workers.push(encode_worker(open_encoder(&sink, operator).await?.expect("the sink has a format")));
             }
         }
         let key_encoder = match &sink.key {
@@ -248,12 +230,11 @@ impl Writer {
             let _ = reply.send(encoder.encode(value_rows).await);
             answer
         } else {
-            let (reply, answer) = tokio::sync::oneshot::channel();
             let worker = &self.encoders[self.next_encoder];
             self.next_encoder = (self.next_encoder + 1) % self.encoders.len();
-            if worker.jobs.send((value_rows.clone(), reply)).await.is_err() {
+            let Some(answer) = worker.submit(value_rows.clone()).await else {
                 return Err(Error::Host(anyhow::anyhow!("the encoding task ended early")));
-            }
+            };
             answer
         };
         let keys = match (&mut self.key_encoder, &self.sink.key, &layout.key) {
