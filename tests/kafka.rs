@@ -522,8 +522,12 @@ async fn checkpointed_offsets_are_committed_to_the_group_and_group_offsets_resum
         });
     for line in &committed {
         let (p, o) = line.split_once('\t').expect("partition and offset");
-        assert_eq!(Some(&o.parse::<i64>().expect("offset")), ends.get(p), "{committed:?} vs {ends:?}");
+        // A partition the producer left empty (librdkafka's sticky
+        // partitioner may put every record in one) is committed at 0.
+        let end = ends.get(p).copied().unwrap_or(0);
+        assert_eq!(o.parse::<i64>().expect("offset"), end, "{committed:?} vs {ends:?}");
     }
+    assert_eq!(committed.len(), 2, "both partitions committed: {committed:?}");
     // More records; group-offsets reads only them.
     k.client(&["produce", "grouped"], &(1000..1100).map(|i| format!("{i}\n")).collect::<String>());
     let out = run(&format!("{}\n SELECT * FROM G;", table("group-offsets"))).await;
