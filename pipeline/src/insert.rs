@@ -125,13 +125,7 @@ pub(super) async fn insert(
         let _ = part;
     }
     let lookups = scans.iter().filter_map(|s| s.lookup.as_ref().map(|l| l.counters.clone())).collect();
-    // Decoders per reader: twice the cores the readers leave (a format's
-    // decode is usually most of a scan's work; more batches in flight than
-    // cores keep the cores busy while the reader reads — on 2 cores at
-    // parallelism 1, json → blackhole took 11.0 s with 2, 9.2 s with 3 and
-    // 8.7 s with 4 decoders).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let decoders = (2 * cores / readers).clamp(1, 4);
+    let decoders = super::worker::per_task(readers);
     for (part, mut scan) in scans.into_iter().enumerate() {
         scan.keep_part(part, readers);
         scan.pipeline(operator, decoders).await.map_err(|e| e.in_table(&source.table.name))?;

@@ -18,13 +18,12 @@ use super::worker::Worker;
 pub(super) struct Writer {
     pub(super) sink: Arc<Resolved>,
     pub(super) writer: SinkWriter,
-    pub(super) encoder: Option<Encoder>,
     /// The key format's encoder (keyed connectors with `key.format`).
     pub(super) key_encoder: Option<Encoder>,
     /// Where each part of a written row goes, worked out once.
     layout: Layout,
-    /// Encoders on tasks of their own (see [`encode_worker`]); empty when
-    /// the sink takes rows, or while `encoder` encodes inline.
+    /// The value format's encoders on tasks of their own (see
+    /// [`encode_worker`]); empty when the sink takes rows.
     encoders: Vec<Worker<ChangelogBatch, Result<weir::Frames>>>,
     /// The worker the next batch goes to.
     next_encoder: usize,
@@ -115,8 +114,8 @@ impl Layout {
 impl Writer {
     /// Opens writer `subtask` of `parallelism` after committing `recommit`
     /// (a restored checkpoint's committables).
-    /// `encoders` > 0: that many encoder instances on tasks of their own
-    /// (0: the format encodes on the writer's task).
+    /// With a format, `encoders` (at least one) encoder instances on tasks
+    /// of their own.
     pub(super) async fn open(
         sink: Arc<Resolved>,
         operator: &Grants,
@@ -130,11 +129,9 @@ impl Writer {
         let context = WriterContext { subtask, parallelism, restored_checkpoint, ..WriterContext::default() };
         let writer =
             SinkWriter::open(&sink.connector, &sink.options, &table.schema, &context, recommit, &grants).await?;
-        let mut encoder = open_encoder(&sink, operator).await?;
         let mut workers = Vec::new();
-        if encoder.is_some() && encoders > 0 {
-            workers.push(encode_worker(encoder.take().expect("checked")));
-            for _ in 1..encoders {
+        if sink.format.is_some() {
+            for _ in 0..encoders.max(1) {
                 workers.push(encode_worker(open_encoder(&sink, operator).await?.expect("the sink has a format")));
             }
         }
@@ -153,7 +150,6 @@ impl Writer {
         Ok(Writer {
             sink: sink.clone(),
             writer,
-            encoder,
             key_encoder,
             layout,
             encoders: workers,
@@ -215,7 +211,7 @@ impl Writer {
         };
         let widened = widen(rows, &layout.physical)?;
         let rows = widened.as_ref().unwrap_or(rows);
-        if self.encoder.is_none() && self.encoders.is_empty() {
+        if self.encoders.is_empty() {
             return self.writer.write_rows(rows).await;
         }
         // The value holds the value columns; the key (if any) its own.
@@ -224,18 +220,10 @@ impl Writer {
             None => None,
         };
         let value_rows = value_rows.as_ref().unwrap_or(rows);
-        let values = if self.encoders.is_empty() {
-            let encoder = self.encoder.as_mut().expect("checked above");
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let _ = reply.send(encoder.encode(value_rows).await);
-            answer
-        } else {
-            let worker = &self.encoders[self.next_encoder];
-            self.next_encoder = (self.next_encoder + 1) % self.encoders.len();
-            let Some(answer) = worker.submit(value_rows.clone()).await else {
-                return Err(Error::Host(anyhow::anyhow!("the encoding task ended early")));
-            };
-            answer
+        let worker = &self.encoders[self.next_encoder];
+        self.next_encoder = (self.next_encoder + 1) % self.encoders.len();
+        let Some(values) = worker.submit(value_rows.clone()).await else {
+            return Err(Error::Host(anyhow::anyhow!("the encoding task ended early")));
         };
         let keys = match (&mut self.key_encoder, &self.sink.key, &layout.key) {
             (Some(key_encoder), Some(key), Some((positions, schema))) => {
@@ -416,10 +404,7 @@ impl Writers {
         recommit: &[Vec<u8>],
     ) -> Result<Writers> {
         let parallelism = sink.sink_parallelism() as u32;
-        // Encoders per writer: twice the cores the writers leave (as the
-        // decoders per reader, see `insert`).
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let encoders = (2 * cores / parallelism as usize).clamp(1, 4);
+        let encoders = super::worker::per_task(parallelism as usize);
         let mut tasks = Vec::new();
         for subtask in 0..parallelism {
             // The first writer commits the restored committables again
