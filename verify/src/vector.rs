@@ -5,11 +5,12 @@
 //! may answer any dimension with no rows), top-k 0 refused or answered empty, a
 //! top-k far beyond the table answered within the call's limits.
 
+use weir::bindings::v0_1_0::exports::weir::connector::source::SearchResult;
 use weir::error::Error;
 use weir::model::DataType;
-use weir::types::Options;
+use weir::types::{Options, Schema};
 
-use crate::Suite;
+use crate::{Fault, Suite};
 
 const CHECKS: [&str; 3] = ["vector.top-k", "vector.dimension", "vector.top-k-bounds"];
 
@@ -47,15 +48,8 @@ impl Suite<'_> {
         let mut answered: Option<(usize, usize)> = None;
         let mut refused = Vec::new();
         for dims in [1usize, 2, 3, 4, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536] {
-            let query = vec![0.5f32; dims];
-            let result = self
-                .in_fresh(&options, async |i| {
-                    let index = i.open_vector_index(&options, &schema, column as u32).await?;
-                    i.search(index, &query, 5).await
-                })
-                .await;
-            match result {
-                Ok(found) => {
+            match self.search(&options, &schema, column, &vec![0.5f32; dims], 5).await {
+                Ok(Ok(found)) => {
                     let rows = found.rows.row_count as usize;
                     if rows > 5 || found.scores.len() != rows {
                         self.report.fail(
@@ -73,6 +67,7 @@ impl Suite<'_> {
                     }
                     return;
                 }
+                Ok(Err(refusal)) => refused.push((dims, refusal)),
                 Err(f) => refused.push((dims, f.message)),
             }
         }
@@ -90,64 +85,64 @@ impl Suite<'_> {
         }
         // Another dimension: an error, never rows and never a trap.
         let other = if dims == 1 { 2 } else { dims - 1 };
-        let query = vec![0.5f32; other];
-        let result = self
-            .in_fresh(&options, async |i| {
-                let index = i.open_vector_index(&options, &schema, column as u32).await?;
-                i.search(index, &query, 5).await.map_err(|e| match e {
-                    Error::Trap { .. } => e,
-                    other => Error::Config(format!("refused: {other}")),
-                })
-            })
-            .await;
-        match result {
-            Err(f) if f.message.starts_with("refused: ") => self
-                .report
-                .pass("vector.dimension", format!("a query of dimension {other} was refused: {}", &f.message[9..])),
+        match self.search(&options, &schema, column, &vec![0.5f32; other], 5).await {
+            Ok(Err(refusal)) => {
+                self.report.pass("vector.dimension", format!("a query of dimension {other} was refused: {refusal}"))
+            }
             Err(f) => self.report.fail("vector.dimension", format!("a query of dimension {other}: {}", f.message)),
             // An empty index may declare no dimension (a Chroma collection
             // gets one with its first vector): nothing to mismatch.
-            Ok(found) if rows == 0 && found.scores.is_empty() => self.report.pass(
+            Ok(Ok(found)) if rows == 0 && found.scores.is_empty() => self.report.pass(
                 "vector.dimension",
                 format!(
                     "the index is empty and declares no dimension: queries of dimension {dims} and {other} both \
                      answered no rows"
                 ),
             ),
-            Ok(_) => self.report.fail(
+            Ok(Ok(_)) => self.report.fail(
                 "vector.dimension",
                 format!("a query of dimension {other} was answered, though dimension {dims} was too"),
             ),
         }
         // Top-k 0 and a top-k far beyond the table.
         let query = vec![0.5f32; dims];
-        let zero = self
-            .in_fresh(&options, async |i| {
-                let index = i.open_vector_index(&options, &schema, column as u32).await?;
-                i.search(index, &query, 0).await.map_err(|e| match e {
-                    Error::Trap { .. } => e,
-                    other => Error::Config(format!("refused: {other}")),
-                })
-            })
-            .await;
-        let large = self
-            .in_fresh(&options, async |i| {
-                let index = i.open_vector_index(&options, &schema, column as u32).await?;
-                i.search(index, &query, 1_000_000).await
-            })
-            .await;
+        let zero = self.search(&options, &schema, column, &query, 0).await;
+        let large = self.search(&options, &schema, column, &query, 1_000_000).await;
         match (zero, large) {
-            (Ok(found), _) if !found.scores.is_empty() => {
+            (Ok(Ok(found)), _) if !found.scores.is_empty() => {
                 self.report.fail("vector.top-k-bounds", format!("top-k 0 answered {} rows", found.scores.len()));
             }
-            (Err(f), _) if !f.message.starts_with("refused: ") => {
-                self.report.fail("vector.top-k-bounds", format!("top-k 0: {}", f.message));
+            (Err(f), _) => self.report.fail("vector.top-k-bounds", format!("top-k 0: {}", f.message)),
+            (_, Ok(Err(message)) | Err(Fault { message, .. })) => {
+                self.report.fail("vector.top-k-bounds", format!("top-k 1,000,000: {message}"))
             }
-            (_, Err(f)) => self.report.fail("vector.top-k-bounds", format!("top-k 1,000,000: {}", f.message)),
-            (_, Ok(found)) => self.report.pass(
+            (_, Ok(Ok(found))) => self.report.pass(
                 "vector.top-k-bounds",
                 format!("top-k 0 refused or empty; top-k 1,000,000 answered {} rows", found.scores.len()),
             ),
         }
+    }
+
+    /// A top-`k` search for `query` on `column`, in a fresh instance: what
+    /// it found, or `Err` with the error the component refused it with; a
+    /// trap (a limit among them), an access not granted or an index that
+    /// does not open is the fault.
+    async fn search(
+        &mut self,
+        options: &Options,
+        schema: &Schema,
+        column: usize,
+        query: &[f32],
+        k: u32,
+    ) -> Result<Result<SearchResult, String>, Fault> {
+        self.in_fresh(options, async |i| {
+            let index = i.open_vector_index(options, schema, column as u32).await?;
+            match i.search(index, query, k).await {
+                Ok(found) => Ok(Ok(found)),
+                Err(e @ Error::Trap { .. }) => Err(e),
+                Err(refusal) => Ok(Err(refusal.to_string())),
+            }
+        })
+        .await
     }
 }
