@@ -724,17 +724,20 @@ impl Writer {
             self.last_flush = Instant::now();
             return Ok(());
         }
+        // The buffer moves into the requests (a failed flush fails the
+        // writer, which is restored from the last checkpoint).
+        self.positions.clear();
         let (mut ids, mut embeddings, mut documents, mut metadatas, mut deleted) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (id, change) in &self.pending {
+        for (id, change) in std::mem::take(&mut self.pending) {
             match change {
                 Some(upsert) => {
-                    ids.push(Value::String(id.clone()));
-                    embeddings.push(upsert.embedding.clone());
-                    documents.push(upsert.document.clone());
-                    metadatas.push(upsert.metadata.clone());
+                    ids.push(Value::String(id));
+                    embeddings.push(upsert.embedding);
+                    documents.push(upsert.document);
+                    metadatas.push(upsert.metadata);
                 }
-                None => deleted.push(Value::String(id.clone())),
+                None => deleted.push(Value::String(id)),
             }
         }
         let mut requests = Vec::new();
@@ -765,8 +768,6 @@ impl Writer {
                 }
             }
         }
-        self.pending.clear();
-        self.positions.clear();
         self.last_flush = Instant::now();
         Ok(())
     }
