@@ -229,13 +229,7 @@ impl Json {
             let Object(entries) = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
             let mut next = 0;
             for (key, raw) in entries {
-                // Keys usually come in schema order: try the next column first.
-                let c = if self.schema.fields.get(next).is_some_and(|f| f.name == *key) {
-                    Some(next)
-                } else {
-                    self.schema.fields.iter().position(|f| f.name == *key)
-                };
-                if let Some(c) = c {
+                if let Some(c) = scan::column(&self.names, next, key.as_bytes()) {
                     found[c] = Some(raw.get());
                     next = c + 1;
                 }

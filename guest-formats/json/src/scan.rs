@@ -43,13 +43,7 @@ pub fn object<'a>(text: &'a str, names: &[String], found: &mut [Option<&'a str>]
             let start = i;
             i = value_end(b, i)?;
             let value = &text[start..i];
-            // Keys usually come in schema order: try the next column first.
-            let column = if names.get(next).is_some_and(|n| n.as_bytes() == key) {
-                Some(next)
-            } else {
-                names.iter().position(|n| n.as_bytes() == key)
-            };
-            if let Some(c) = column {
+            if let Some(c) = column(names, next, key) {
                 found[c] = Some(value);
                 next = c + 1;
             }
@@ -65,6 +59,16 @@ pub fn object<'a>(text: &'a str, names: &[String], found: &mut [Option<&'a str>]
         }
     }
     (skip_ws(b, i) == b.len()).then_some(())
+}
+
+/// The column named `key`. Keys usually come in schema order, so the one
+/// after the last found (`next`) is tried first.
+pub fn column(names: &[String], next: usize, key: &[u8]) -> Option<usize> {
+    if names.get(next).is_some_and(|n| n.as_bytes() == key) {
+        Some(next)
+    } else {
+        names.iter().position(|n| n.as_bytes() == key)
+    }
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
