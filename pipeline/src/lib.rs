@@ -51,4 +51,4 @@ pub use output::Output;
 pub use progress::{ProgressEvent, ProgressSink};
 pub use resolve::{Resolved, check_changelog, check_statement, resolve, table_role, tables_of};
 pub use run::run;
-pub use table::{ScanStep, TableSink, TableSource};
+pub use table::{ScanStep, TableCommitter, TableSink, TableSource};

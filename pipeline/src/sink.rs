@@ -396,6 +396,12 @@ pub(super) struct Writers {
 /// A writer task's handle; it returns the writer's first error.
 pub(super) type WriterTask = tokio::task::JoinHandle<Result<()>>;
 
+/// A writer on a task of its own, and the queue of its commands.
+fn spawn_writer(writer: Writer) -> (tokio::sync::mpsc::Sender<Cmd>, Option<WriterTask>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    (tx, Some(tokio::spawn(run_writer(writer, rx))))
+}
+
 impl Writers {
     pub(super) async fn open(
         sink: Arc<Resolved>,
@@ -412,10 +418,23 @@ impl Writers {
             let recommit = if subtask == 0 { recommit } else { &[] };
             let writer =
                 Writer::open(sink.clone(), operator, restored, recommit, (subtask, parallelism), encoders).await?;
-            let (tx, rx) = tokio::sync::mpsc::channel(2);
-            tasks.push((tx, Some(tokio::spawn(run_writer(writer, rx)))));
+            tasks.push(spawn_writer(writer));
         }
         Ok(Writers { tasks, turn: 0, prepared_by: std::collections::HashMap::new() })
+    }
+
+    /// Only writer `subtask` of `parallelism`, the others being run
+    /// elsewhere (by an engine that runs one writer per subtask, as Flink
+    /// does); it commits nothing on opening: that engine's committer does.
+    pub(super) async fn open_subtask(
+        sink: Arc<Resolved>,
+        operator: &Grants,
+        restored: u64,
+        (subtask, parallelism): (u32, u32),
+    ) -> Result<Writers> {
+        let encoders = super::worker::per_task(parallelism as usize);
+        let writer = Writer::open(sink, operator, restored, &[], (subtask, parallelism.max(1)), encoders).await?;
+        Ok(Writers { tasks: vec![spawn_writer(writer)], turn: 0, prepared_by: std::collections::HashMap::new() })
     }
 
     /// The error of writer `i`, which has stopped.

@@ -25,13 +25,14 @@ use std::sync::Arc;
 
 use super::model::{Position, Query, Table};
 use super::resolve::resolve;
-use super::scan::{Scan, Step};
+use super::scan::{Scan, Slot, Step};
 use super::sink::Writers;
 use weir::Runtime;
 use weir::batch::ChangelogBatch;
 use weir::catalog::Role;
 use weir::checkpoint::SplitState;
 use weir::error::Result;
+use weir::handles::{Plan, SinkCommitter, Split};
 use weir::policy::Grants;
 
 /// What [`TableSource::next`] gave.
@@ -69,9 +70,32 @@ impl TableSource {
         Ok(TableSource { scan })
     }
 
-    /// How many splits the source planned.
+    /// Resolves `table` as a source that reads only the splits given to
+    /// it with [`TableSource::add_split`] — for an engine that plans once
+    /// and hands splits to its readers itself (Flink's split enumerator).
+    /// The source still plans here, to learn what it accepts.
+    pub async fn open_unassigned(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<TableSource> {
+        let mut source = TableSource::open(runtime, table, operator).await?;
+        source.scan.plan.splits.clear();
+        source.scan.slots.clear();
+        Ok(source)
+    }
+
+    /// How many splits the source planned (or was given).
     pub fn splits(&self) -> usize {
         self.scan.plan.splits.len()
+    }
+
+    /// The source's plan: its splits, whether it ends, what it accepted.
+    pub fn plan(&self) -> &Plan {
+        &self.scan.plan
+    }
+
+    /// Reads `split` too, from `state` (a [`SplitState::Reading`] state of
+    /// an earlier checkpoint) or from its beginning.
+    pub fn add_split(&mut self, split: Split, state: Option<Vec<u8>>) {
+        self.scan.plan.splits.push(split);
+        self.scan.slots.push(Slot::Pending(state));
     }
 
     /// The next batch of rows, [`ScanStep::Idle`], or [`ScanStep::End`].
@@ -108,6 +132,25 @@ impl TableSink {
         Ok(TableSink { writers, table: table.name.clone() })
     }
 
+    /// Resolves `table` as a sink and opens only writer `subtask` of
+    /// `parallelism` (after checkpoint `restored`, 0 on a fresh start), for
+    /// an engine that runs one writer per subtask and commits with a
+    /// committer of its own ([`TableCommitter`]), as Flink's Sink V2 does.
+    pub async fn open_subtask(
+        runtime: &Runtime,
+        table: &Table,
+        operator: &Grants,
+        subtask: u32,
+        parallelism: u32,
+        restored: u64,
+    ) -> Result<TableSink> {
+        let sink = Arc::new(resolve(runtime, table, Role::Sink)?);
+        let writers = Writers::open_subtask(sink, operator, restored, (subtask, parallelism))
+            .await
+            .map_err(|e| e.in_table(&table.name))?;
+        Ok(TableSink { writers, table: table.name.clone() })
+    }
+
     /// Writes rows (their columns are those of the table).
     pub async fn write(&mut self, rows: ChangelogBatch) -> Result<()> {
         self.writers.write(rows).await.map_err(|e| e.in_table(&self.table))
@@ -129,5 +172,35 @@ impl TableSink {
     pub async fn close(self) -> Result<()> {
         let table = self.table;
         self.writers.close().await.map_err(|e| e.in_table(&table))
+    }
+}
+
+/// A table's sink component, only to commit (or abort) what writers
+/// staged — an engine's committer that runs apart from the writers.
+pub struct TableCommitter {
+    committer: SinkCommitter,
+    table: String,
+}
+
+impl TableCommitter {
+    /// Resolves `table` as a sink and opens one instance of its connector.
+    pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<TableCommitter> {
+        let sink = resolve(runtime, table, Role::Sink)?;
+        let grants = sink.grants(operator).map_err(|e| e.in_table(&table.name))?;
+        let committer = SinkCommitter::open(&sink.connector, &sink.options, &table.schema, &grants)
+            .await
+            .map_err(|e| e.in_table(&table.name))?;
+        Ok(TableCommitter { committer, table: table.name.clone() })
+    }
+
+    /// Makes staged data visible (idempotent: a commit repeated after a
+    /// restart is safe).
+    pub async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.committer.commit(committables).await.map_err(|e| e.in_table(&self.table))
+    }
+
+    /// Discards staged data that will never be committed.
+    pub async fn abort(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.committer.abort(committables).await.map_err(|e| e.in_table(&self.table))
     }
 }

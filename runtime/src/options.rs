@@ -181,7 +181,7 @@ pub fn parse(option: &OptionSpec, value: &str) -> Result<(), String> {
 pub use weir_text::{parse_duration, parse_memory_size, unescape_char};
 
 /// The valid name closest to a misspelt one, if close enough to suggest.
-pub(crate) fn closest<'a>(key: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest<'a>(key: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     valid
         .map(|v| (edit_distance(key, v), v))
         .filter(|(d, v)| *d <= 2.max(v.len() / 4))

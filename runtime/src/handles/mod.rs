@@ -25,7 +25,7 @@ mod source;
 
 pub use format::{Decoder, Encoder};
 pub use lookup::{LookupRows, LookupTable, SearchRows, VectorIndex};
-pub use sink::{SinkWriter, WriterContext};
+pub use sink::{SinkCommitter, SinkWriter, WriterContext};
 pub use source::{Accepted, Plan, Read, Records, ScanRequest, ScanSource, Split, SplitReader};
 
 use arrow_array::ArrayRef;

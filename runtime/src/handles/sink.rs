@@ -109,6 +109,38 @@ impl SinkWriter {
     }
 }
 
+/// A sink component instance that only commits or aborts committables —
+/// Flink's committer, which runs apart from the writers and must not open
+/// one (a writer discards the in-progress data of its subtask).
+pub struct SinkCommitter {
+    instance: Instance,
+    options: Vec<(String, String)>,
+}
+
+impl SinkCommitter {
+    /// Opens an instance of the sink `entry` with already validated
+    /// `options`.
+    pub async fn open(
+        entry: &Entry,
+        options: &[(String, String)],
+        schema: &Schema,
+        grants: &Grants,
+    ) -> Result<SinkCommitter> {
+        let (instance, _) = open_instance(entry, options, schema, grants).await?;
+        Ok(SinkCommitter { instance, options: options.to_vec() })
+    }
+
+    /// Makes staged data visible (idempotent).
+    pub async fn commit(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.instance.commit(&self.options, committables).await
+    }
+
+    /// Discards staged data that will never be committed.
+    pub async fn abort(&mut self, committables: &[Vec<u8>]) -> Result<()> {
+        self.instance.abort(&self.options, committables).await
+    }
+}
+
 /// A batch the host built that the contract cannot carry.
 fn invalid(message: String) -> Error {
     Error::InvalidBatch { component: "(host)".to_owned(), message }

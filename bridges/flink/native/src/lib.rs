@@ -1,0 +1,505 @@
+//! The native half of Weir's Flink bridge (`'connector' = 'wasm'`): the
+//! JNI functions of `dev.weir.flink.Native`, built only on the public API
+//! of the Weir library and pipeline — the same resolution, validation,
+//! capability checks and component handles `weir run` uses.
+//!
+//! One [`Bridge`] per loaded library (one per TaskManager JVM and user
+//! class loader): a tokio runtime and a Weir runtime (engine + catalog).
+//! A Flink subtask holds handles — a source reader, a sink writer, a
+//! committer — each its own sandboxed component instances, as a `jlong`.
+//! Batches cross as one byte array each ([`columns`]). An error, a
+//! component trap or a panic becomes a `dev.weir.flink.WeirException`,
+//! which fails the Flink task (Flink restarts it by its restart strategy);
+//! nothing unwinds into the JVM.
+
+mod columns;
+mod table;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use jni::JNIEnv;
+use jni::objects::{JByteArray, JClass, JString};
+use jni::sys::{jboolean, jbyteArray, jint, jlong};
+use weir::catalog::Role;
+use weir::checkpoint::{SplitState, unhex};
+use weir::handles::Split;
+use weir::{Runtime, RuntimeConfig};
+use weir_pipeline::{ScanStep, TableCommitter, TableSink, TableSource};
+
+use table::FlinkTable;
+
+/// The Java exception every failure becomes.
+const EXCEPTION: &str = "dev/weir/flink/WeirException";
+
+/// What one loaded copy of the library shares.
+pub struct Bridge {
+    tokio: tokio::runtime::Runtime,
+    weir: tokio::sync::RwLock<Runtime>,
+    /// Component files loaded into the catalog: path → identifier.
+    loaded: tokio::sync::Mutex<HashMap<PathBuf, String>>,
+}
+
+static BRIDGE: OnceLock<Result<Bridge, String>> = OnceLock::new();
+
+fn bridge() -> Result<&'static Bridge, String> {
+    BRIDGE
+        .get_or_init(|| {
+            let tokio = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("weir-flink")
+                .build()
+                .map_err(|e| format!("cannot start the bridge's tokio runtime: {e}"))?;
+            let config = RuntimeConfig {
+                plugin_dir: std::env::var_os("WEIR_PLUGIN_DIR").map(PathBuf::from),
+                ..RuntimeConfig::default()
+            };
+            let (weir, problems) = tokio
+                .block_on(Runtime::new(config))
+                .map_err(|e| format!("cannot start the Weir runtime: {}", table::message(&e)))?;
+            for problem in problems {
+                eprintln!("weir: a plugin was not loaded: {problem}");
+            }
+            Ok(Bridge { tokio, weir: tokio::sync::RwLock::new(weir), loaded: Default::default() })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs `body` on the bridge; its error (or panic) is thrown as a
+/// `WeirException` and `fallback` returned to Java.
+fn call<T>(env: &mut JNIEnv<'_>, fallback: T, body: impl FnOnce(&mut JNIEnv<'_>, &Bridge) -> Result<T, String>) -> T {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let bridge = bridge()?;
+        body(env, bridge)
+    }));
+    let message = match outcome {
+        Ok(Ok(value)) => return value,
+        Ok(Err(message)) => message,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            format!("the Weir bridge failed: {what}")
+        }
+    };
+    if !env.exception_check().unwrap_or(false) {
+        let _ = env.throw_new(EXCEPTION, message);
+    }
+    fallback
+}
+
+fn string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> Result<String, String> {
+    env.get_string(s).map(Into::into).map_err(|e| format!("a string from Java: {e}"))
+}
+
+fn bytes(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> Result<Option<Vec<u8>>, String> {
+    if array.is_null() {
+        return Ok(None);
+    }
+    env.convert_byte_array(array).map(Some).map_err(|e| format!("a byte array from Java: {e}"))
+}
+
+fn array(env: &mut JNIEnv<'_>, bytes: &[u8]) -> Result<jbyteArray, String> {
+    env.byte_array_from_slice(bytes).map(JByteArray::into_raw).map_err(|e| format!("a byte array for Java: {e}"))
+}
+
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The handle behind a `jlong`.
+///
+/// # Safety
+/// `handle` came from `Box::into_raw` of a `T` in this library and was not
+/// closed: the Java side owns it and calls from one thread at a time.
+unsafe fn handle<'a, T>(handle: jlong) -> Result<&'a mut T, String> {
+    if handle == 0 {
+        return Err("the Weir handle was closed".to_owned());
+    }
+    // SAFETY: see above.
+    Ok(unsafe { &mut *(handle as *mut T) })
+}
+
+fn open<T>(value: T) -> jlong {
+    Box::into_raw(Box::new(value)) as jlong
+}
+
+/// # Safety
+/// As [`handle`]; the handle is not used again.
+unsafe fn close<T>(handle: jlong) -> Option<T> {
+    // SAFETY: see above.
+    (handle != 0).then(|| *unsafe { Box::from_raw(handle as *mut T) })
+}
+
+async fn parse(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
+    table::table(bridge, ddl).await
+}
+
+/// Checks a table for Flink's planner: options (by the component's spec),
+/// format, capabilities. Returns `[bounded, row kinds…]` (Flink's byte
+/// values) of the source, or `[1, row kinds…]` accepted by the sink.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_describe<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+    sink: jboolean,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        let role = if sink != 0 { Role::Sink } else { Role::Source };
+        let out = bridge.tokio.block_on(async {
+            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let resolved = weir_pipeline::resolve(&runtime, &table, role).map_err(|e| table::message(&e))?;
+            resolved.grants(&grants).map_err(|e| table::message(&e))?;
+            resolved.format_grants(&grants).map_err(|e| table::message(&e))?;
+            resolved.validate().await.map_err(|e| table::message(&e))?;
+            let bounded = match role {
+                Role::Source => {
+                    let source = TableSource::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
+                    source.plan().bounded
+                }
+                _ => true,
+            };
+            let mut out = vec![u8::from(bounded)];
+            out.extend(resolved.changelog().iter().map(|&k| k as u8));
+            Ok::<_, String>(out)
+        })?;
+        array(env, &out)
+    })
+}
+
+/// Plans the source's splits (Flink's split enumerator): `u32 count`, then
+/// per split its id and payload, each as `u32 length | bytes`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_plan<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        let out = bridge.tokio.block_on(async {
+            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let source = TableSource::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
+            let mut out = Vec::new();
+            out.extend_from_slice(&(source.plan().splits.len() as u32).to_le_bytes());
+            for split in &source.plan().splits {
+                put(&mut out, split.id.as_bytes());
+                put(&mut out, &split.payload);
+            }
+            Ok::<_, String>(out)
+        })?;
+        array(env, &out)
+    })
+}
+
+/// A source reader (one per Flink reader subtask): its own source and
+/// decoder instances, reading the splits it is given.
+struct Reader {
+    source: TableSource,
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_openReader<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+) -> jlong {
+    call(&mut env, 0, |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        bridge.tokio.block_on(async {
+            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let source =
+                TableSource::open_unassigned(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
+            Ok(open(Reader { source }))
+        })
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_addSplit<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+    id: JString<'l>,
+    payload: JByteArray<'l>,
+    state: JByteArray<'l>,
+) {
+    call(&mut env, (), |env, _| {
+        // SAFETY: a handle of `openReader`, owned by the calling reader.
+        let reader = unsafe { handle::<Reader>(reader)? };
+        let id = string(env, &id)?;
+        let payload = bytes(env, &payload)?.unwrap_or_default();
+        let state = bytes(env, &state)?;
+        reader.source.add_split(Split { id, payload }, state);
+        Ok(())
+    })
+}
+
+/// The next rows: `[0, batch…]`, `[1]` for nothing yet (an unbounded
+/// source), `[2]` when every split given was read to its end.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_next<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openReader`, owned by the calling reader.
+        let reader = unsafe { handle::<Reader>(reader)? };
+        let out = match bridge.tokio.block_on(reader.source.next()).map_err(|e| table::message(&e))? {
+            ScanStep::Rows(rows) => {
+                let mut out = vec![0];
+                out.extend(columns::encode(&rows)?);
+                out
+            }
+            ScanStep::Idle => vec![1],
+            ScanStep::End => vec![2],
+        };
+        array(env, &out)
+    })
+}
+
+/// Where the reader's splits stand: `u32 count`, then per split its id
+/// (`u32 length | bytes`), `u8` 0 finished / 1 reading, and the state
+/// (`u32 length | bytes`). Splits not started are left out.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_checkpoint<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openReader`, owned by the calling reader.
+        let reader = unsafe { handle::<Reader>(reader)? };
+        let states = bridge.tokio.block_on(reader.source.checkpoint()).map_err(|e| table::message(&e))?;
+        let mut out = Vec::new();
+        out.extend_from_slice(&(states.len() as u32).to_le_bytes());
+        for (id, state) in states {
+            put(&mut out, id.as_bytes());
+            match state {
+                SplitState::Finished => {
+                    out.push(0);
+                    put(&mut out, &[]);
+                }
+                SplitState::Reading(hex) => {
+                    out.push(1);
+                    put(&mut out, &unhex(&hex).ok_or("a split state is not hex")?);
+                }
+            }
+        }
+        array(env, &out)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_closeReader<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+) {
+    call(&mut env, (), |_, bridge| {
+        // SAFETY: a handle of `openReader`, closed once by its reader.
+        if let Some(reader) = unsafe { close::<Reader>(reader) } {
+            // Dropping instances may wait for tasks of the runtime.
+            let _guard = bridge.tokio.enter();
+            drop(reader);
+        }
+        Ok(())
+    })
+}
+
+/// A sink writer (one per Flink writer subtask).
+struct Writer {
+    sink: Option<TableSink>,
+    schema: arrow_schema::SchemaRef,
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_openWriter<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+    subtask: jint,
+    parallelism: jint,
+    restored: jlong,
+) -> jlong {
+    call(&mut env, 0, |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        bridge.tokio.block_on(async {
+            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let schema = Arc::new(table.schema.to_arrow()?);
+            let runtime = bridge.weir.read().await;
+            let sink = TableSink::open_subtask(
+                &runtime,
+                &table,
+                &grants,
+                subtask.max(0) as u32,
+                parallelism.max(1) as u32,
+                restored.max(0) as u64,
+            )
+            .await
+            .map_err(|e| table::message(&e))?;
+            Ok(open(Writer { sink: Some(sink), schema }))
+        })
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_write<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    writer: jlong,
+    batch: JByteArray<'l>,
+) {
+    call(&mut env, (), |env, bridge| {
+        // SAFETY: a handle of `openWriter`, owned by the calling writer.
+        let writer = unsafe { handle::<Writer>(writer)? };
+        let batch = bytes(env, &batch)?.unwrap_or_default();
+        let rows = columns::decode(&batch, &writer.schema)?;
+        let sink = writer.sink.as_mut().ok_or("the writer was closed")?;
+        bridge.tokio.block_on(sink.write(rows)).map_err(|e| table::message(&e))
+    })
+}
+
+/// Stages what was written for checkpoint `id`: the committables as
+/// `u32 count`, then each as `u32 length | bytes`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_prepare<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    writer: jlong,
+    id: jlong,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openWriter`, owned by the calling writer.
+        let writer = unsafe { handle::<Writer>(writer)? };
+        let sink = writer.sink.as_mut().ok_or("the writer was closed")?;
+        let committables =
+            bridge.tokio.block_on(sink.prepare_commit(id.max(0) as u64)).map_err(|e| table::message(&e))?;
+        array(env, &list(&committables))
+    })
+}
+
+fn list(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for item in items {
+        put(&mut out, item);
+    }
+    out
+}
+
+fn unlist(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let short = || "a committable list from Java is cut short".to_owned();
+    let word = |at: usize| -> Result<usize, String> {
+        Ok(u32::from_le_bytes(bytes.get(at..at + 4).ok_or_else(short)?.try_into().map_err(|_| short())?) as usize)
+    };
+    let n = word(0)?;
+    let mut at = 4;
+    let mut items = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let len = word(at)?;
+        items.push(bytes.get(at + 4..at + 4 + len).ok_or_else(short)?.to_vec());
+        at += 4 + len;
+    }
+    Ok(items)
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_closeWriter<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    writer: jlong,
+) {
+    call(&mut env, (), |_, bridge| {
+        // SAFETY: a handle of `openWriter`, closed once by its writer.
+        if let Some(sink) = unsafe { close::<Writer>(writer) }.and_then(|mut w| w.sink.take()) {
+            bridge.tokio.block_on(sink.close()).map_err(|e| table::message(&e))?;
+        }
+        Ok(())
+    })
+}
+
+/// A committer (Flink's, one per committer subtask).
+struct Committer {
+    committer: TableCommitter,
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_openCommitter<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+) -> jlong {
+    call(&mut env, 0, |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        bridge.tokio.block_on(async {
+            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let committer = TableCommitter::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
+            Ok(open(Committer { committer }))
+        })
+    })
+}
+
+/// Commits (`abort` false) or aborts a committable list (as `prepare`
+/// returned it).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_commit<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    committer: jlong,
+    committables: JByteArray<'l>,
+    abort: jboolean,
+) {
+    call(&mut env, (), |env, bridge| {
+        // SAFETY: a handle of `openCommitter`, owned by the calling committer.
+        let committer = unsafe { handle::<Committer>(committer)? };
+        let committables = unlist(&bytes(env, &committables)?.unwrap_or_default())?;
+        let done = if abort != 0 {
+            bridge.tokio.block_on(committer.committer.abort(&committables))
+        } else {
+            bridge.tokio.block_on(committer.committer.commit(&committables))
+        };
+        done.map_err(|e| table::message(&e))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_closeCommitter<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    committer: jlong,
+) {
+    call(&mut env, (), |_, bridge| {
+        // SAFETY: a handle of `openCommitter`, closed once by its committer.
+        if let Some(committer) = unsafe { close::<Committer>(committer) } {
+            let _guard = bridge.tokio.enter();
+            drop(committer);
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_committable_list_survives_the_round_trip_and_a_cut_one_is_an_error() {
+        let items = vec![b"a".to_vec(), Vec::new(), b"/tmp/.part-0-1.inprogress".to_vec()];
+        let bytes = super::list(&items);
+        assert_eq!(super::unlist(&bytes).expect("unlist"), items);
+        for cut in 0..bytes.len() {
+            assert!(super::unlist(&bytes[..cut]).is_err());
+        }
+    }
+}

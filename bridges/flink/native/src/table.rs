@@ -1,0 +1,169 @@
+//! The table Flink hands over, as Weir sees it: the Java factory writes the
+//! table's physical schema and its `WITH` options as Flink SQL DDL; here it
+//! becomes a [`Table`] whose connector is the named component, and the
+//! `weir.*` options become the operator's [`Grants`].
+
+use std::path::{Path, PathBuf};
+
+use weir::catalog::{Entry, Origin};
+use weir::error::Error;
+use weir::policy::{self, Endpoint, Grants, UrlPrefix};
+use weir_pipeline::Table;
+
+use crate::Bridge;
+
+/// The option naming the component: a catalog identifier (`filesystem`)
+/// or the path of a `.wasm` file.
+pub const COMPONENT: &str = "component";
+
+/// Grant options, each a `;`-separated list (Flink's list syntax), and what
+/// `weir run` calls them.
+const GRANTS: &[(&str, &str)] = &[
+    ("weir.allow-read", "--allow-read"),
+    ("weir.allow-write", "--allow-write"),
+    ("weir.allow-net", "--allow-net"),
+    ("weir.allow-http", "--allow-http"),
+    ("weir.allow-env", "--allow-env"),
+    ("weir.allow-stdout", "--allow-stdout"),
+    ("weir.allow-stderr", "--allow-stderr"),
+    ("weir.policy", "--policy"),
+];
+
+/// A table of a Flink job, ready for the pipeline's handles.
+pub struct FlinkTable {
+    /// The table, `'connector'` naming the component's identifier.
+    pub table: Table,
+    /// What the operator granted in the table's options.
+    pub grants: Grants,
+}
+
+/// Parses the DDL the Java side wrote and resolves its component (loading
+/// a `.wasm` file into the catalog the first time it is named).
+pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
+    let job = weir_sql::parse("(Flink table)", ddl).map_err(|e| e.to_string())?;
+    let Some(mut table) = job.tables.into_iter().next() else {
+        return Err("the Flink bridge was given no table".to_owned());
+    };
+    let mut grants = Grants::none();
+    let base = std::env::current_dir().unwrap_or_default();
+    let mut component = None;
+    let mut options = Vec::new();
+    for (key, value) in std::mem::take(&mut table.options) {
+        if key == "connector" {
+            continue;
+        }
+        if key == COMPONENT {
+            component = Some(value);
+            continue;
+        }
+        if key.starts_with("weir.") {
+            grant(&mut grants, &key, &value, &base).map_err(|e| format!("table '{}': {e}", table.name))?;
+            continue;
+        }
+        options.push((key, value));
+    }
+    let Some(component) = component else {
+        return Err(format!(
+            "table '{}' has 'connector' = 'wasm' but no 'component': name a Weir connector \
+             ('component' = 'filesystem') or a component file ('component' = '/path/to/connector.wasm')",
+            table.name
+        ));
+    };
+    let identifier = identifier(bridge, &component).await.map_err(|e| format!("table '{}': {e}", table.name))?;
+    options.insert(0, ("connector".to_owned(), identifier));
+    table.options = options;
+    Ok(FlinkTable { table, grants })
+}
+
+/// The catalog identifier of `component`: itself, or the identifier of
+/// the `.wasm` file it names (loaded into the catalog once).
+async fn identifier(bridge: &Bridge, component: &str) -> Result<String, String> {
+    if !component.ends_with(".wasm") {
+        return Ok(component.to_owned());
+    }
+    let path = PathBuf::from(component);
+    if let Some(known) = bridge.loaded.lock().await.get(&path) {
+        return Ok(known.clone());
+    }
+    let wasm = std::fs::read(&path).map_err(|e| format!("cannot read component '{component}': {e}"))?;
+    let mut runtime = bridge.weir.write().await;
+    let entry = Entry::load(runtime.engine().clone(), Origin::File(path.clone()), &wasm)
+        .await
+        .map_err(|e| format!("component '{component}': {e}"))?;
+    let identifier = entry.spec.identifier.clone();
+    runtime.catalog_mut().add(entry).map_err(|e| format!("component '{component}': {e}"))?;
+    bridge.loaded.lock().await.insert(path, identifier.clone());
+    Ok(identifier)
+}
+
+/// Adds the grant option `key` to `grants`.
+fn grant(grants: &mut Grants, key: &str, value: &str, base: &Path) -> Result<(), String> {
+    let items = || value.split(';').map(str::trim).filter(|v| !v.is_empty());
+    let path = |p: &str| policy::absolute(base, p);
+    let yes = || match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("'{key}' is 'true' or 'false', not '{other}'")),
+    };
+    match key {
+        "weir.allow-read" => grants.read.extend(items().map(path)),
+        "weir.allow-write" => grants.write.extend(items().map(path)),
+        "weir.allow-net" => {
+            for item in items() {
+                grants.connect.push(
+                    Endpoint::parse(item)
+                        .ok_or_else(|| format!("'{key}' = '{item}': write HOST:PORT, e.g. 'localhost:9092'"))?,
+                );
+            }
+        }
+        "weir.allow-http" => {
+            for item in items() {
+                UrlPrefix::parse(item).map_err(|e| format!("'{key}' = '{item}': {e}"))?;
+                grants.http.push(item.to_owned());
+            }
+        }
+        "weir.allow-env" => grants.env.extend(items().map(str::to_owned)),
+        "weir.allow-stdout" => grants.stdout = yes()?,
+        "weir.allow-stderr" => grants.stderr = yes()?,
+        "weir.policy" => {
+            let file = path(value.trim());
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("'{key}': cannot read policy file {}: {e}", file.display()))?;
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            let policy = Grants::from_policy(&text, &dir)
+                .map_err(|e| format!("'{key}': policy file {} is not valid: {e:#}", file.display()))?;
+            *grants = std::mem::take(grants).union(policy);
+        }
+        _ => {
+            let known: Vec<&str> = GRANTS.iter().map(|(k, _)| *k).collect();
+            let suggestion = weir::options::closest(key, known.iter().copied())
+                .map(|c| format!(" (did you mean '{c}'?)"))
+                .unwrap_or_default();
+            return Err(format!("unknown option '{key}'{suggestion}; the grant options are {}", known.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// Weir's error as Flink users read it: a denied capability names the
+/// table option that grants it instead of `weir run`'s flag.
+pub fn message(error: &Error) -> String {
+    if let Error::Denied { table, role, component, missing } = error {
+        let missing: Vec<String> = missing
+            .iter()
+            .map(|(need, flag)| match GRANTS.iter().find(|(_, f)| flag.starts_with(f)) {
+                Some((option, f)) => match flag[f.len()..].trim() {
+                    "" => format!("{need} (grant with '{option}' = 'true')"),
+                    value => format!("{need} (grant with '{option}' = '{value}')"),
+                },
+                None => format!("{need} {flag}"),
+            })
+            .collect();
+        return format!(
+            "table '{table}': {role} '{component}' needs {} that the table's options do not grant: {}",
+            if missing.len() == 1 { "a capability" } else { "capabilities" },
+            missing.join("; ")
+        );
+    }
+    format!("{error:#}")
+}
