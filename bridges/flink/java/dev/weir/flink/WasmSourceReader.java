@@ -41,9 +41,17 @@ final class WasmSourceReader implements SourceReader<RowData, WasmSplit> {
 
     @Override
     public void start() {
-        Native.load();
-        reader = Native.openReader(table.ddl);
+        open();
         request();
+    }
+
+    /** The native reader; Flink gives a restored reader its splits before {@code start}. */
+    private long open() {
+        if (reader == 0) {
+            Native.load();
+            reader = Native.openReader(table.ddl);
+        }
+        return reader;
     }
 
     private void request() {
@@ -120,7 +128,7 @@ final class WasmSourceReader implements SourceReader<RowData, WasmSplit> {
     @Override
     public void addSplits(List<WasmSplit> splits) {
         for (WasmSplit split : splits) {
-            Native.addSplit(reader, split.id, split.payload, split.state);
+            Native.addSplit(open(), split.id, split.payload, split.state);
             assigned.put(split.id, split);
         }
         requested = false;

@@ -1,0 +1,152 @@
+"""Weir's Flink bridge on a real Flink 2.3 mini-cluster (PyFlink from PyPI).
+
+    bridge.py JAR SCENARIO ARGS...
+
+Scenarios (tests/flink_bridge.rs runs them and checks what they print or
+write; scripts/build-flink-bridge builds JAR):
+
+  changelog PORT         the seeds' socket + changelog-csv example through
+                         'connector' = 'wasm' (streaming); prints each row
+                         as Flink writes it (+I[Alice, 12]) and stops after
+                         the fourth
+  copy IN OUT PAR        filesystem csv -> filesystem json, both through
+                         'connector' = 'wasm', batch mode, parallelism PAR
+  native IN OUT PAR      the same with Flink's own filesystem connector
+  denied IN              a wasm source without 'weir.allow-read': prints
+                         the planner's error
+  bad-option IN          a misspelt component option: prints the error
+  failover IN OUT CHECKPOINTS [RESTORE]
+                         csv -> json through wasm source and sink in
+                         streaming mode, checkpointing every 200 ms into
+                         CHECKPOINTS (retained); RESTORE: a checkpoint to
+                         resume from. Prints 'done' when the job ends.
+
+Every job prints 'runtime_ms N' (Flink's net runtime) when it finishes.
+"""
+
+import socket
+import sys
+import threading
+
+from pyflink.table import EnvironmentSettings, TableEnvironment
+
+SCHEMA = "id BIGINT, name STRING, price DOUBLE, ts TIMESTAMP(3), flag BOOLEAN"
+KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
+
+
+def env_for(jar, streaming=False, parallelism=1, extra=None):
+    settings = EnvironmentSettings.in_streaming_mode() if streaming else EnvironmentSettings.in_batch_mode()
+    env = TableEnvironment.create(settings)
+    config = env.get_config()
+    config.set("pipeline.jars", "file://" + jar)
+    config.set("parallelism.default", str(parallelism))
+    for key, value in (extra or {}).items():
+        config.set(key, value)
+    return env
+
+
+def runtime_ms(result):
+    job = result.get_job_client().get_job_execution_result().result()
+    print("runtime_ms", job.get_net_runtime(), flush=True)
+
+
+def wasm_files(name, path, fmt_options, grant, schema=SCHEMA):
+    return (f"CREATE TABLE {name} ({schema}) WITH ('connector' = 'wasm', 'component' = 'filesystem', "
+            f"'path' = '{path}', {fmt_options}, {grant})")
+
+
+def changelog(jar, port):
+    env = env_for(jar, streaming=True)
+    env.execute_sql(
+        "CREATE TABLE UserScores (name STRING, score INT) WITH ("
+        "'connector' = 'wasm', 'component' = 'socket', "
+        f"'hostname' = '127.0.0.1', 'port' = '{port}', 'byte-delimiter' = '10', "
+        "'format' = 'changelog-csv', 'changelog-csv.column-delimiter' = '|', "
+        f"'weir.allow-net' = '127.0.0.1:{port}')")
+    seen = 0
+    with env.execute_sql("SELECT * FROM UserScores").collect() as rows:
+        for row in rows:
+            fields = ", ".join(str(v) for v in row)
+            print(f"{KINDS[row.get_row_kind().name]}[{fields}]", flush=True)
+            seen += 1
+            if seen == 4:
+                break
+
+
+def serve(lines):
+    """A socket server on a free loopback port that sends `lines` and stays open."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def run():
+        while True:
+            conn, _ = server.accept()
+            conn.sendall(lines)
+
+    threading.Thread(target=run, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def copy(jar, src, dst, parallelism, native=False):
+    env = env_for(jar, parallelism=int(parallelism))
+    csv = "'format' = 'csv', 'csv.null-literal' = ''"
+    if native:
+        env.execute_sql(f"CREATE TABLE src ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{src}', {csv})")
+        env.execute_sql(f"CREATE TABLE dst ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{dst}', 'format' = 'json')")
+    else:
+        env.execute_sql(wasm_files("src", src, csv, f"'weir.allow-read' = '{src}'"))
+        env.execute_sql(wasm_files("dst", dst, "'format' = 'json'", f"'weir.allow-write' = '{dst}'"))
+    runtime_ms(env.execute_sql("INSERT INTO dst SELECT * FROM src"))
+
+
+def refused(jar, ddl):
+    env = env_for(jar)
+    env.execute_sql(ddl)
+    try:
+        env.execute_sql("SELECT * FROM src").collect().close()
+        print("accepted")
+    except Exception as e:  # the planner's ValidationException, through py4j
+        text = str(e)
+        start = text.find("table 'src'")
+        print("refused:", text[start:].splitlines()[0] if start >= 0 else text)
+
+
+def failover(jar, src, dst, checkpoints, restore=None):
+    extra = {
+        "execution.checkpointing.interval": "200 ms",
+        "execution.checkpointing.dir": "file://" + checkpoints,
+        "execution.checkpointing.num-retained": "1000",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+    }
+    if restore:
+        extra["execution.state-recovery.path"] = "file://" + restore
+    env = env_for(jar, streaming=True, parallelism=2, extra=extra)
+    env.execute_sql(wasm_files("src", src, "'format' = 'csv', 'csv.null-literal' = ''", f"'weir.allow-read' = '{src}'"))
+    env.execute_sql(wasm_files("dst", dst, "'format' = 'json'", f"'weir.allow-write' = '{dst}'"))
+    runtime_ms(env.execute_sql("INSERT INTO dst SELECT * FROM src"))
+    print("done", flush=True)
+
+
+def main():
+    jar, scenario, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if scenario == "changelog":
+        port = serve(b"INSERT|Alice|12\nINSERT|Bob|5\nDELETE|Alice|12\nINSERT|Alice|18\n")
+        changelog(jar, port)
+    elif scenario == "copy":
+        copy(jar, *args)
+    elif scenario == "native":
+        copy(jar, *args, native=True)
+    elif scenario == "denied":
+        refused(jar, wasm_files("src", args[0], "'format' = 'csv'", "'weir.allow-read' = '/nowhere'"))
+    elif scenario == "bad-option":
+        refused(jar, wasm_files("src", args[0], "'format' = 'csv', 'csv.field-delimeter' = ';'",
+                                f"'weir.allow-read' = '{args[0]}'"))
+    elif scenario == "failover":
+        failover(jar, *args)
+    else:
+        sys.exit(f"unknown scenario {scenario}")
+
+
+if __name__ == "__main__":
+    main()

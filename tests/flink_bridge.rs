@@ -1,0 +1,301 @@
+//! Weir components inside Apache Flink (`'connector' = 'wasm'`, the bridge
+//! in bridges/flink): real Flink 2.3 mini-clusters started by PyFlink
+//! (tests/flink/bridge.py), the bridge jar built by `scripts/test` with
+//! `scripts/build-flink-bridge --debug`. Results are read from Flink's own
+//! output (its collected rows, the files its sinks committed) and compared
+//! with `weir run` on the same input.
+//!
+//! Each scenario starts a JVM; they run one at a time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One Flink mini-cluster at a time: two at once on a small machine slow
+/// each other down past the failover test's timing.
+static FLINK: Mutex<()> = Mutex::new(());
+
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    exe.ancestors().nth(3).expect("target dir").to_path_buf()
+}
+
+fn jar() -> PathBuf {
+    let jar = target_dir().join("flink-bridge/debug/weir-flink-bridge.jar");
+    assert!(
+        jar.is_file(),
+        "{} is missing: run the tests with `bash scripts/test` (it runs `scripts/build-flink-bridge --debug`)",
+        jar.display()
+    );
+    jar
+}
+
+fn python() -> PathBuf {
+    let venv = std::env::var_os("WEIR_FLINK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/weir/flink-venv"));
+    let python = venv.join("bin/python");
+    assert!(python.is_file(), "{} is missing: run `bash scripts/build-flink-bridge`", python.display());
+    python
+}
+
+fn driver() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("flink/bridge.py")
+}
+
+/// Runs a scenario of tests/flink/bridge.py to its end.
+fn flink(args: &[&str]) -> String {
+    let out: Output =
+        Command::new(python()).arg(driver()).arg(jar()).args(args).stdin(Stdio::null()).output().expect("run PyFlink");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "Flink scenario {args:?} failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn weir_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let weir = exe.parent().and_then(|d| d.parent()).expect("target dir").join("weir");
+    assert!(weir.is_file(), "{} is missing: run `cargo test --workspace`", weir.display());
+    weir
+}
+
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("weir-flink-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const SCHEMA: &str = "id BIGINT, name STRING, price DOUBLE, ts TIMESTAMP(3), flag BOOLEAN";
+
+/// `files` CSV files of `rows` rows each under `dir`: quoted names with
+/// commas and doubled quotes, and a NULL (empty field) now and then.
+fn write_csv(dir: &str, files: usize, rows: usize) {
+    std::fs::create_dir_all(dir).expect("input dir");
+    let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+    for f in 0..files {
+        let mut text = String::new();
+        for r in 0..rows {
+            let i = (f * rows + r + 1) as u64;
+            let h = i.wrapping_mul(2_654_435_761) & 0xFFFF_FFFF;
+            let base = names[(h % 8) as usize];
+            let name = match h % 13 {
+                0 => format!("\"{base}, jr.\""),
+                1 => format!("\"{base} \"\"the\"\" {}\"", h % 100),
+                _ => format!("{base}{}", h % 1000),
+            };
+            let ms = 1_700_000_000_000 + i * 37;
+            let (secs, milli) = (ms / 1000, ms % 1000);
+            let (days, rest) = (secs / 86_400, secs % 86_400);
+            // 2023-11-14 is day 19675 after the epoch; the days that follow stay in November.
+            let ts = format!(
+                "2023-11-{:02} {:02}:{:02}:{:02}.{milli:03}",
+                14 + days - 19_675,
+                rest / 3600,
+                rest % 3600 / 60,
+                rest % 60
+            );
+            let fields = [
+                i.to_string(),
+                if h % 67 == 1 { String::new() } else { name },
+                if h % 67 == 2 { String::new() } else { format!("{:.2}", (h % 1_000_000) as f64 / 100.0) },
+                if h % 67 == 3 { String::new() } else { ts },
+                if h % 67 == 4 { String::new() } else { (h & 1 == 1).to_string() },
+            ];
+            text.push_str(&fields.join(","));
+            text.push('\n');
+        }
+        std::fs::write(format!("{dir}/part-{f}.csv"), text).expect("input file");
+    }
+}
+
+/// Every line of the committed (visible) files under `dir`, counted.
+fn committed_lines(dir: &str) -> BTreeMap<String, usize> {
+    let mut lines = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("output dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).expect("output file").lines() {
+            *lines.entry(line.to_owned()).or_insert(0) += 1;
+        }
+    }
+    lines
+}
+
+/// What `weir run` writes for csv `input` as json.
+fn weir_copy(scratch: &Scratch, input: &str) -> BTreeMap<String, usize> {
+    let out = scratch.path("weir-out");
+    let job = scratch.path("copy.sql");
+    std::fs::write(
+        &job,
+        format!(
+            "CREATE TABLE src ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{input}', 'format' = 'csv', \
+             'csv.null-literal' = '');\n\
+             CREATE TABLE dst ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = '{out}', 'format' = 'json');\n\
+             INSERT INTO dst SELECT * FROM src;\n"
+        ),
+    )
+    .expect("job file");
+    let status = Command::new(weir_binary())
+        .args(["run", &job, "--allow-read", input, "--allow-write", &out])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("weir run");
+    assert!(status.success(), "weir run failed");
+    committed_lines(&out)
+}
+
+#[test]
+fn the_socket_changelog_example_prints_flinks_rows_through_the_wasm_connector() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = flink(&["changelog"]);
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with(['+', '-'])).collect();
+    assert_eq!(rows, ["+I[Alice, 12]", "+I[Bob, 5]", "-D[Alice, 12]", "+I[Alice, 18]"], "{out}");
+}
+
+#[test]
+fn a_csv_to_json_copy_at_parallelism_2_in_flink_writes_what_weir_writes() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("copy");
+    let input = scratch.path("in");
+    write_csv(&input, 4, 5_000);
+    let expected = weir_copy(&scratch, &input);
+    assert_eq!(expected.values().sum::<usize>(), 20_000);
+    let out = scratch.path("flink-out");
+    flink(&["copy", &input, &out, "2"]);
+    assert_eq!(committed_lines(&out), expected, "Flink through the bridge wrote other rows than weir run");
+    let parts: Vec<String> =
+        std::fs::read_dir(&out).expect("out").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    for subtask in ["part-0-", "part-1-"] {
+        assert!(parts.iter().any(|p| p.starts_with(subtask)), "both writer subtasks wrote: {parts:?}");
+    }
+}
+
+#[test]
+fn a_wasm_table_is_refused_when_flink_plans_it_without_its_grant_or_with_a_misspelt_option() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("refused");
+    let input = scratch.path("in");
+    write_csv(&input, 1, 10);
+    let denied = flink(&["denied", &input]);
+    assert!(
+        denied.contains(&format!(
+            "refused: table 'src': connector 'filesystem' needs a capability that the table's options do not grant: \
+             read {input} (grant with 'weir.allow-read' = '{input}')"
+        )),
+        "{denied}"
+    );
+    let misspelt = flink(&["bad-option", &input]);
+    assert!(
+        misspelt.contains("refused: table 'src': unsupported option 'csv.field-delimeter' for format 'csv', did you mean 'csv.field-delimiter'?"),
+        "{misspelt}"
+    );
+}
+
+/// Runs the failover scenario's first attempt and kills its whole process
+/// (the JVM with the mini-cluster: job manager and task manager) once a
+/// checkpoint completed and some rows were committed.
+fn run_and_kill(input: &str, out: &str, checkpoints: &str) -> String {
+    use std::os::unix::process::CommandExt;
+    let log = format!("{checkpoints}/../first-attempt.log");
+    let mut child = Command::new(python())
+        .arg(driver())
+        .arg(jar())
+        .args(["failover", input, out, checkpoints])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start PyFlink");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let committed = std::fs::read_dir(out)
+            .is_ok_and(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("part-")));
+        if committed && latest_checkpoint(checkpoints).is_some() {
+            break;
+        }
+        assert!(child.try_wait().expect("wait").is_none(), "the first attempt ended before it could be killed");
+        assert!(Instant::now() < deadline, "no checkpoint completed in 5 minutes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status().expect("kill");
+    assert!(status.success(), "kill the first attempt");
+    let _ = child.wait();
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
+/// The newest completed checkpoint (`<job>/chk-N` with its `_metadata`).
+fn latest_checkpoint(dir: &str) -> Option<PathBuf> {
+    let mut best: Option<(u64, PathBuf)> = None;
+    for job in std::fs::read_dir(dir).ok()?.flatten() {
+        for chk in std::fs::read_dir(job.path()).into_iter().flatten().flatten() {
+            let name = chk.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_prefix("chk-").and_then(|n| n.parse::<u64>().ok())
+                && chk.path().join("_metadata").is_file()
+                && best.as_ref().is_none_or(|(b, _)| n > *b)
+            {
+                best = Some((n, chk.path()));
+            }
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+#[test]
+fn a_flink_job_killed_mid_run_resumes_from_its_checkpoint_with_no_row_lost_or_duplicated() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("failover");
+    let input = scratch.path("in");
+    write_csv(&input, 8, 50_000);
+    let expected = weir_copy(&scratch, &input);
+    let out = scratch.path("flink-out");
+    let checkpoints = scratch.path("checkpoints");
+    std::fs::create_dir_all(&checkpoints).expect("checkpoints dir");
+    let first = run_and_kill(&input, &out, &checkpoints);
+    assert!(!first.contains("done"), "the job finished before the kill: {first}");
+    let before: usize = committed_lines(&out).values().sum();
+    assert!(before > 0 && before < 400_000, "killed mid-run ({before} rows committed)");
+    let restore = latest_checkpoint(&checkpoints).expect("a completed checkpoint");
+    let second = flink(&["failover", &input, &out, &checkpoints, &restore.display().to_string()]);
+    assert!(second.contains("done"), "{second}");
+    let got = committed_lines(&out);
+    let duplicated: Vec<&String> =
+        got.iter().filter(|(l, n)| **n > expected.get(*l).copied().unwrap_or(0)).map(|(l, _)| l).collect();
+    let lost = expected.keys().filter(|l| !got.contains_key(*l)).count();
+    assert!(
+        duplicated.is_empty() && lost == 0,
+        "{} duplicated, {lost} lost (first: {:?})",
+        duplicated.len(),
+        duplicated.first()
+    );
+    assert_eq!(got, expected);
+}
