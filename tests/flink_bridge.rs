@@ -220,6 +220,45 @@ fn a_wasm_table_is_refused_when_flink_plans_it_without_its_grant_or_with_a_missp
     );
 }
 
+#[test]
+fn a_lookup_join_in_flink_asks_postgresql_through_the_wasm_jdbc_component() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let pg = weir_tests::peers::postgres();
+    pg.psql(
+        "CREATE TABLE customers (id INT PRIMARY KEY, name TEXT, country TEXT, since DATE);
+         INSERT INTO customers SELECT i, 'name ' || i, CASE WHEN i % 10 = 0 THEN NULL ELSE 'c' || (i % 7) END,
+           DATE '2020-01-01' + i FROM generate_series(1, 300) AS i;
+         CREATE TABLE lookup_orders (order_id INT PRIMARY KEY, customer_id INT, total INT);
+         INSERT INTO lookup_orders SELECT i, (i * 37) % 400, i % 1000 FROM generate_series(1, 2000) AS i;",
+    );
+    let scratch = Scratch::new("lookup");
+    let orders = scratch.path("orders.csv");
+    std::fs::write(
+        &orders,
+        pg.psql("COPY (SELECT order_id, customer_id, total FROM lookup_orders ORDER BY order_id) TO STDOUT CSV"),
+    )
+    .expect("orders");
+    let out = flink(&["lookup", &orders, &pg.url(), pg.user, pg.password]);
+    assert!(!out.contains(pg.password), "the password stays out of Flink's output");
+    let mut got: Vec<&str> = out.lines().filter(|l| l.starts_with("+I[")).collect();
+    got.sort();
+    // PostgreSQL's own join of the same rows (the independent answer).
+    let want = pg.psql(
+        "SELECT o.order_id, o.total, c.name, c.country, c.since FROM lookup_orders o JOIN customers c
+           ON o.customer_id = c.id",
+    );
+    let mut want: Vec<String> = want
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').map(|v| if v.is_empty() { "null" } else { v }).collect();
+            format!("+I[{}]", f.join(", "))
+        })
+        .collect();
+    want.sort();
+    assert!(want.len() > 1000 && want.len() < 2000, "some orders have no customer: {}", want.len());
+    assert_eq!(got, want);
+}
+
 /// Runs the failover scenario's first attempt and kills its whole process
 /// (the JVM with the mini-cluster: job manager and task manager) once a
 /// checkpoint completed and some rows were committed.

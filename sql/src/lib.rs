@@ -194,7 +194,11 @@ fn create_table(create: &CreateTable, at: Position) -> Located<Table> {
                     return Err((at, format!("table '{name}': write PRIMARY KEY (…) NOT ENFORCED, as Flink requires")));
                 }
                 for c in columns {
-                    let col = c.column.expr.to_string();
+                    // A quoted name (`id`) is the name without its quotes.
+                    let col = match &c.column.expr {
+                        sqlparser::ast::Expr::Identifier(ident) => ident.value.clone(),
+                        other => other.to_string(),
+                    };
                     let index = fields
                         .iter()
                         .position(|f| f.name.eq_ignore_ascii_case(&col))
@@ -1021,6 +1025,13 @@ mod tests {
         assert!(e.contains("table 't', column 'a'") && e.contains("not supported"), "{e}");
         let e = error("DROP TABLE t;");
         assert!(e.contains("DROP statements are not supported"), "{e}");
+    }
+
+    #[test]
+    fn a_quoted_primary_key_column_is_found_by_its_name() {
+        let job = parse("job.sql", "CREATE TABLE t (`id` INT, `my col` STRING, PRIMARY KEY (`my col`, `id`) NOT ENFORCED) WITH ('connector' = 'x');")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(job.tables[0].schema.primary_key, ["my col", "id"]);
     }
 
     /// Flink's lookup join example (docs: "Lookup Join"), as written there.

@@ -15,6 +15,11 @@ write; scripts/build-flink-bridge builds JAR):
   denied IN              a wasm source without 'weir.allow-read': prints
                          the planner's error
   bad-option IN          a misspelt component option: prints the error
+  lookup ORDERS URL USER PASSWORD
+                         orders (a csv file, read by Flink's own filesystem
+                         connector) lookup-joined with PostgreSQL's
+                         `customers` through 'component' = 'jdbc'; prints
+                         the joined rows
   failover IN OUT CHECKPOINTS [RESTORE]
                          csv -> json through wasm source and sink in
                          streaming mode, checkpointing every 200 ms into
@@ -112,6 +117,21 @@ def refused(jar, ddl):
         print("refused:", text[start:].splitlines()[0] if start >= 0 else text)
 
 
+def lookup(jar, orders, url, user, password):
+    env = env_for(jar)
+    env.execute_sql("CREATE TABLE orders (order_id INT, customer_id INT, total INT, proc_time AS PROCTIME()) "
+                    f"WITH ('connector' = 'filesystem', 'path' = 'file://{orders}', 'format' = 'csv')")
+    host = url.split("//", 1)[1].split("/", 1)[0]
+    env.execute_sql("CREATE TABLE customers (id INT, name STRING, country STRING, since DATE, PRIMARY KEY (id) NOT ENFORCED) "
+                    f"WITH ('connector' = 'wasm', 'component' = 'jdbc', 'url' = '{url}', 'table-name' = 'customers', "
+                    f"'username' = '{user}', 'password' = '{password}', 'weir.allow-net' = '{host}')")
+    query = ("SELECT o.order_id, o.total, c.name, c.country, c.since FROM orders AS o "
+             "JOIN customers FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer_id = c.id")
+    with env.execute_sql(query).collect() as rows:
+        for row in rows:
+            print("+I[" + ", ".join("null" if v is None else str(v) for v in row) + "]")
+
+
 def failover(jar, src, dst, checkpoints, restore=None):
     extra = {
         "execution.checkpointing.interval": "200 ms",
@@ -142,6 +162,8 @@ def main():
     elif scenario == "bad-option":
         refused(jar, wasm_files("src", args[0], "'format' = 'csv', 'csv.field-delimeter' = ';'",
                                 f"'weir.allow-read' = '{args[0]}'"))
+    elif scenario == "lookup":
+        lookup(jar, *args)
     elif scenario == "failover":
         failover(jar, *args)
     else:

@@ -20,11 +20,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use jni::JNIEnv;
+use jni::objects::JIntArray;
 use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jboolean, jbyteArray, jint, jlong};
 use weir::catalog::Role;
 use weir::checkpoint::{SplitState, unhex};
-use weir::handles::Split;
+use weir::handles::{LookupTable, Split};
 use weir::{Runtime, RuntimeConfig};
 use weir_pipeline::{ScanStep, TableCommitter, TableSink, TableSource};
 
@@ -486,6 +487,76 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeCommitter<'l>(
         if let Some(committer) = unsafe { close::<Committer>(committer) } {
             let _guard = bridge.tokio.enter();
             drop(committer);
+        }
+        Ok(())
+    })
+}
+
+/// A lookup table (Flink's lookup function, one per join subtask): one
+/// instance of a source component with the `lookup` ability.
+struct Lookup {
+    table: LookupTable,
+    keys: arrow_schema::SchemaRef,
+}
+
+/// Opens `ddl`'s table for lookups on the columns `keys`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_openLookup<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+    keys: JIntArray<'l>,
+) -> jlong {
+    call(&mut env, 0, |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        let n = env.get_array_length(&keys).map_err(|e| format!("lookup keys from Java: {e}"))?;
+        let mut columns = vec![0; n.max(0) as usize];
+        env.get_int_array_region(&keys, 0, &mut columns).map_err(|e| format!("lookup keys from Java: {e}"))?;
+        let columns: Vec<usize> = columns.iter().map(|&c| c.max(0) as usize).collect();
+        bridge.tokio.block_on(async {
+            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
+            let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
+            let lookup =
+                LookupTable::open(&resolved.connector, &resolved.options, &table.stored_schema(), &columns, &grants)
+                    .await
+                    .map_err(|e| table::message(&e.in_table(&table.name)))?;
+            let keys = Arc::new(lookup.key_schema().to_arrow()?);
+            Ok(open(Lookup { table: lookup, keys }))
+        })
+    })
+}
+
+/// The rows matching the key rows of `keys` (a batch of the key columns),
+/// as a batch of the table's rows.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_lookup<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    lookup: jlong,
+    keys: JByteArray<'l>,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openLookup`, owned by the calling function.
+        let lookup = unsafe { handle::<Lookup>(lookup)? };
+        let keys = columns::decode(&bytes(env, &keys)?.unwrap_or_default(), &lookup.keys)?;
+        let found = bridge.tokio.block_on(lookup.table.lookup(&keys)).map_err(|e| table::message(&e))?;
+        array(env, &columns::encode(&found.rows)?)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_closeLookup<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    lookup: jlong,
+) {
+    call(&mut env, (), |_, bridge| {
+        // SAFETY: a handle of `openLookup`, closed once by its function.
+        if let Some(lookup) = unsafe { close::<Lookup>(lookup) } {
+            let _guard = bridge.tokio.enter();
+            drop(lookup);
         }
         Ok(())
     })

@@ -79,4 +79,11 @@ final class Native {
     static native void commit(long committer, byte[] committables, boolean abort);
 
     static native void closeCommitter(long committer);
+
+    static native long openLookup(String ddl, int[] keys);
+
+    /** The table's rows matching a batch of key rows. */
+    static native byte[] lookup(long lookup, byte[] keys);
+
+    static native void closeLookup(long lookup);
 }

@@ -12,7 +12,9 @@ import org.apache.flink.table.connector.sink.DynamicTableSink;
 import org.apache.flink.table.connector.sink.SinkV2Provider;
 import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.connector.source.ScanTableSource;
+import org.apache.flink.table.connector.source.LookupTableSource;
 import org.apache.flink.table.connector.source.SourceProvider;
+import org.apache.flink.table.connector.source.lookup.LookupFunctionProvider;
 import org.apache.flink.table.factories.DynamicTableSinkFactory;
 import org.apache.flink.table.factories.DynamicTableSourceFactory;
 import org.apache.flink.types.RowKind;
@@ -99,7 +101,7 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
         return mode.build();
     }
 
-    static final class TableSource implements ScanTableSource {
+    static final class TableSource implements ScanTableSource, LookupTableSource {
         private final WasmTable table;
         private final boolean bounded;
         private final ChangelogMode mode;
@@ -120,6 +122,19 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
         @Override
         public ScanRuntimeProvider getScanRuntimeProvider(ScanContext context) {
             return SourceProvider.of(new WasmSource(table, bounded), parallelism);
+        }
+
+        @Override
+        public LookupRuntimeProvider getLookupRuntimeProvider(LookupContext context) {
+            int[][] paths = context.getKeys();
+            int[] keys = new int[paths.length];
+            for (int i = 0; i < paths.length; i++) {
+                if (paths[i].length != 1) {
+                    throw new ValidationException("table '" + table.name + "': a lookup key inside a nested column is not supported");
+                }
+                keys[i] = paths[i][0];
+            }
+            return LookupFunctionProvider.of(new WasmLookup(table, keys));
         }
 
         @Override
