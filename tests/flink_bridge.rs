@@ -221,6 +221,37 @@ fn a_wasm_table_is_refused_when_flink_plans_it_without_its_grant_or_with_a_missp
 }
 
 #[test]
+fn flinks_projection_filters_and_limit_are_pushed_into_the_wasm_source() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("pushdown");
+    let input = scratch.path("in");
+    write_csv(&input, 1, 100);
+    let out = flink(&["pushdown", &input]);
+    let scan = out.lines().find(|l| l.starts_with("scan:")).unwrap_or_else(|| panic!("no source scan in {out}"));
+    assert!(scan.contains("project=[id, flag]") && scan.contains("limit=[100]"), "{scan}");
+    assert!(scan.contains("filter=["), "{scan}");
+    assert!(!out.lines().any(|l| l.starts_with("calc:") && l.contains("where=")), "every filter was pushed: {out}");
+    let mut got: Vec<u64> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("row "))
+        .map(|l| l.split(' ').next().expect("id").parse().expect("id"))
+        .collect();
+    got.sort();
+    // The input file, read independently: ids below 40 whose flag is true and name not empty.
+    let text = std::fs::read_to_string(format!("{input}/part-0.csv")).expect("input");
+    let want: Vec<u64> = text
+        .lines()
+        .filter_map(|l| {
+            let id: u64 = l.split(',').next()?.parse().ok()?;
+            let name_empty = l.split(',').nth(1) == Some("");
+            (l.ends_with(",true") && !name_empty && id < 40).then_some(id)
+        })
+        .collect();
+    assert!(want.len() > 5, "{want:?}");
+    assert_eq!(got, want);
+}
+
+#[test]
 fn a_lookup_join_in_flink_asks_postgresql_through_the_wasm_jdbc_component() {
     let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
     let pg = weir_tests::peers::postgres();

@@ -56,15 +56,37 @@ impl TableSource {
     /// Resolves `table` as a source and plans its splits; every column is
     /// read.
     pub async fn open(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<TableSource> {
+        TableSource::open_query(runtime, table, None, operator).await
+    }
+
+    /// Resolves `table` as a source of `query`'s rows (`None`: every
+    /// column): its columns, filters and limit are offered to the source,
+    /// and what the source does not take the scan applies. The query reads
+    /// `table` alone (no lookup join, no vector search).
+    pub async fn open_query(
+        runtime: &Runtime,
+        table: &Table,
+        query: Option<&Query>,
+        operator: &Grants,
+    ) -> Result<TableSource> {
         let source = Arc::new(resolve(runtime, table, Role::Source)?);
-        let query = Query {
-            source: table.name.clone(),
-            columns: (0..table.schema.fields.len()).collect(),
-            lookup: None,
-            search: None,
-            filters: Vec::new(),
-            limit: None,
-            at: Position::default(),
+        let query = match query {
+            Some(q) if q.lookup.is_some() || q.search.is_some() => {
+                return Err(weir::error::Error::Config(format!(
+                    "table '{}': a table source reads one table (no lookup join or vector search)",
+                    table.name
+                )));
+            }
+            Some(q) => q.clone(),
+            None => Query {
+                source: table.name.clone(),
+                columns: (0..table.schema.fields.len()).collect(),
+                lookup: None,
+                search: None,
+                filters: Vec::new(),
+                limit: None,
+                at: Position::default(),
+            },
         };
         let scan = Scan::open(source, query, operator, None, None, None).await.map_err(|e| e.in_table(&table.name))?;
         Ok(TableSource { scan })
@@ -74,8 +96,13 @@ impl TableSource {
     /// it with [`TableSource::add_split`] — for an engine that plans once
     /// and hands splits to its readers itself (Flink's split enumerator).
     /// The source still plans here, to learn what it accepts.
-    pub async fn open_unassigned(runtime: &Runtime, table: &Table, operator: &Grants) -> Result<TableSource> {
-        let mut source = TableSource::open(runtime, table, operator).await?;
+    pub async fn open_unassigned(
+        runtime: &Runtime,
+        table: &Table,
+        query: Option<&Query>,
+        operator: &Grants,
+    ) -> Result<TableSource> {
+        let mut source = TableSource::open_query(runtime, table, query, operator).await?;
         source.scan.plan.splits.clear();
         source.scan.slots.clear();
         Ok(source)

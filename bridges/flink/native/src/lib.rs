@@ -155,7 +155,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_describe<'l>(
         let ddl = string(env, &ddl)?;
         let role = if sink != 0 { Role::Sink } else { Role::Source };
         let out = bridge.tokio.block_on(async {
-            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
             let resolved = weir_pipeline::resolve(&runtime, &table, role).map_err(|e| table::message(&e))?;
             resolved.grants(&grants).map_err(|e| table::message(&e))?;
@@ -187,9 +187,11 @@ pub extern "system" fn Java_dev_weir_flink_Native_plan<'l>(
     call(&mut env, std::ptr::null_mut(), |env, bridge| {
         let ddl = string(env, &ddl)?;
         let out = bridge.tokio.block_on(async {
-            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, query } = parse(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
-            let source = TableSource::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
+            let source = TableSource::open_query(&runtime, &table, query.as_ref(), &grants)
+                .await
+                .map_err(|e| table::message(&e))?;
             let mut out = Vec::new();
             out.extend_from_slice(&(source.plan().splits.len() as u32).to_le_bytes());
             for split in &source.plan().splits {
@@ -217,10 +219,11 @@ pub extern "system" fn Java_dev_weir_flink_Native_openReader<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, query } = parse(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
-            let source =
-                TableSource::open_unassigned(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
+            let source = TableSource::open_unassigned(&runtime, &table, query.as_ref(), &grants)
+                .await
+                .map_err(|e| table::message(&e))?;
             Ok(open(Reader { source }))
         })
     })
@@ -337,7 +340,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openWriter<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
             let schema = Arc::new(table.schema.to_arrow()?);
             let runtime = bridge.weir.read().await;
             let sink = TableSink::open_subtask(
@@ -445,7 +448,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openCommitter<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
             let committer = TableCommitter::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
             Ok(open(Committer { committer }))
@@ -514,7 +517,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openLookup<'l>(
         env.get_int_array_region(&keys, 0, &mut columns).map_err(|e| format!("lookup keys from Java: {e}"))?;
         let columns: Vec<usize> = columns.iter().map(|&c| c.max(0) as usize).collect();
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
             let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
             let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;

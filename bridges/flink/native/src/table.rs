@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use weir::catalog::{Entry, Origin};
 use weir::error::Error;
 use weir::policy::{self, Endpoint, Grants, UrlPrefix};
-use weir_pipeline::Table;
+use weir_pipeline::{Query, Statement, Table};
 
 use crate::Bridge;
 
@@ -35,12 +35,19 @@ pub struct FlinkTable {
     pub table: Table,
     /// What the operator granted in the table's options.
     pub grants: Grants,
+    /// What Flink pushed down into the source (columns, filters, limit),
+    /// written by the Java side as a `SELECT` after the table.
+    pub query: Option<Query>,
 }
 
 /// Parses the DDL the Java side wrote and resolves its component (loading
 /// a `.wasm` file into the catalog the first time it is named).
 pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
     let job = weir_sql::parse("(Flink table)", ddl).map_err(|e| e.to_string())?;
+    let query = job.statements.into_iter().find_map(|s| match s {
+        Statement::Select(query) => Some(query),
+        _ => None,
+    });
     let Some(mut table) = job.tables.into_iter().next() else {
         return Err("the Flink bridge was given no table".to_owned());
     };
@@ -72,7 +79,7 @@ pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
     let identifier = identifier(bridge, &component).await.map_err(|e| format!("table '{}': {e}", table.name))?;
     options.insert(0, ("connector".to_owned(), identifier));
     table.options = options;
-    Ok(FlinkTable { table, grants })
+    Ok(FlinkTable { table, grants, query })
 }
 
 /// The catalog identifier of `component`: itself, or the identifier of

@@ -71,7 +71,7 @@ final class WasmSourceReader implements SourceReader<RowData, WasmSplit> {
         byte[] step = Native.next(reader);
         switch (step[0]) {
             case 0:
-                for (RowData row : Columns.read(step, 1, table.rowType)) output.collect(row);
+                for (RowData row : Columns.read(step, 1, table.produced)) output.collect(row);
                 return InputStatus.MORE_AVAILABLE;
             case 1:
                 return wait(true);

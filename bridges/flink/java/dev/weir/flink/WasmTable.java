@@ -25,12 +25,52 @@ final class WasmTable implements Serializable {
     private static final long serialVersionUID = 1L;
 
     final String name;
+    /** The table's DDL, followed by the query pushed into the source, if any. */
     final String ddl;
+    /** The physical columns. */
     final RowType rowType;
+    /** The columns the source produces: all, or those pushed down. */
+    final RowType produced;
+
+    private WasmTable(String name, String ddl, RowType rowType, RowType produced) {
+        this.name = name;
+        this.ddl = ddl;
+        this.rowType = rowType;
+        this.produced = produced;
+    }
+
+    /**
+     * This table read through {@code SELECT columns FROM t [WHERE filters] [LIMIT n]}: what Flink
+     * pushed into the source. Weir offers it to the component and applies what the component does
+     * not take.
+     */
+    WasmTable withQuery(int[] columns, java.util.List<String> filters, Long limit) {
+        if (columns == null && filters.isEmpty() && limit == null) {
+            return this;
+        }
+        StringBuilder sql = new StringBuilder(";\nSELECT ");
+        RowType produced = rowType;
+        if (columns == null) {
+            sql.append("*");
+        } else {
+            List<RowType.RowField> fields = new java.util.ArrayList<>();
+            for (int i = 0; i < columns.length; i++) {
+                RowType.RowField field = rowType.getFields().get(columns[i]);
+                fields.add(field);
+                sql.append(i == 0 ? "" : ", ").append(quote(field.getName()));
+            }
+            produced = new RowType(fields);
+        }
+        sql.append(" FROM ").append(quote(name));
+        if (!filters.isEmpty()) sql.append(" WHERE ").append(String.join(" AND ", filters));
+        if (limit != null) sql.append(" LIMIT ").append(limit);
+        return new WasmTable(name, ddl + sql, rowType, produced);
+    }
 
     WasmTable(String name, ResolvedSchema schema, Map<String, String> options) {
         this.name = name;
         this.rowType = (RowType) schema.toPhysicalRowDataType().getLogicalType();
+        this.produced = rowType;
         StringBuilder sql = new StringBuilder("CREATE TABLE ").append(quote(name)).append(" (");
         List<RowType.RowField> fields = rowType.getFields();
         for (int i = 0; i < fields.size(); i++) {
@@ -63,11 +103,11 @@ final class WasmTable implements Serializable {
         }
     }
 
-    private static String quote(String name) {
+    static String quote(String name) {
         return "`" + name.replace("`", "``") + "`";
     }
 
-    private static String literal(String value) {
+    static String literal(String value) {
         return "'" + value.replace("'", "''") + "'";
     }
 

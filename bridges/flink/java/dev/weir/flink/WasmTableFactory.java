@@ -1,6 +1,8 @@
 package dev.weir.flink;
 
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -14,7 +16,12 @@ import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.connector.source.ScanTableSource;
 import org.apache.flink.table.connector.source.LookupTableSource;
 import org.apache.flink.table.connector.source.SourceProvider;
+import org.apache.flink.table.connector.source.abilities.SupportsFilterPushDown;
+import org.apache.flink.table.connector.source.abilities.SupportsLimitPushDown;
+import org.apache.flink.table.connector.source.abilities.SupportsProjectionPushDown;
 import org.apache.flink.table.connector.source.lookup.LookupFunctionProvider;
+import org.apache.flink.table.expressions.ResolvedExpression;
+import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.factories.DynamicTableSinkFactory;
 import org.apache.flink.table.factories.DynamicTableSourceFactory;
 import org.apache.flink.types.RowKind;
@@ -101,11 +108,24 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
         return mode.build();
     }
 
-    static final class TableSource implements ScanTableSource, LookupTableSource {
+    /**
+     * A Weir source as Flink's scan (and lookup) source. Projection, filters and a limit Flink
+     * pushes down are handed to Weir's scan, which offers them to the component and applies what it
+     * does not take; so every filter Weir can express is accepted.
+     */
+    static final class TableSource
+            implements ScanTableSource,
+                    LookupTableSource,
+                    SupportsProjectionPushDown,
+                    SupportsFilterPushDown,
+                    SupportsLimitPushDown {
         private final WasmTable table;
         private final boolean bounded;
         private final ChangelogMode mode;
         private final Integer parallelism;
+        private int[] projection;
+        private List<String> filters = new ArrayList<>();
+        private Long limit;
 
         TableSource(WasmTable table, boolean bounded, ChangelogMode mode, Integer parallelism) {
             this.table = table;
@@ -121,7 +141,39 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
 
         @Override
         public ScanRuntimeProvider getScanRuntimeProvider(ScanContext context) {
-            return SourceProvider.of(new WasmSource(table, bounded), parallelism);
+            return SourceProvider.of(new WasmSource(table.withQuery(projection, filters, limit), bounded), parallelism);
+        }
+
+        @Override
+        public boolean supportsNestedProjection() {
+            return false;
+        }
+
+        @Override
+        public void applyProjection(int[][] projected, DataType producedDataType) {
+            projection = new int[projected.length];
+            for (int i = 0; i < projected.length; i++) projection[i] = projected[i][0];
+        }
+
+        @Override
+        public Result applyFilters(List<ResolvedExpression> given) {
+            List<ResolvedExpression> accepted = new ArrayList<>();
+            List<ResolvedExpression> remaining = new ArrayList<>();
+            for (ResolvedExpression filter : given) {
+                String sql = Filters.toSql(filter);
+                if (sql == null) {
+                    remaining.add(filter);
+                } else {
+                    accepted.add(filter);
+                    filters.add(sql);
+                }
+            }
+            return Result.of(accepted, remaining);
+        }
+
+        @Override
+        public void applyLimit(long limit) {
+            this.limit = limit;
         }
 
         @Override
@@ -130,7 +182,8 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
             int[] keys = new int[paths.length];
             for (int i = 0; i < paths.length; i++) {
                 if (paths[i].length != 1) {
-                    throw new ValidationException("table '" + table.name + "': a lookup key inside a nested column is not supported");
+                    throw new ValidationException(
+                            "table '" + table.name + "': a lookup key inside a nested column is not supported");
                 }
                 keys[i] = paths[i][0];
             }
@@ -139,7 +192,11 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
 
         @Override
         public DynamicTableSource copy() {
-            return new TableSource(table, bounded, mode, parallelism);
+            TableSource copy = new TableSource(table, bounded, mode, parallelism);
+            copy.projection = projection == null ? null : projection.clone();
+            copy.filters = new ArrayList<>(filters);
+            copy.limit = limit;
+            return copy;
         }
 
         @Override
