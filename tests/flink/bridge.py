@@ -23,6 +23,16 @@ write; scripts/build-flink-bridge builds JAR):
                          connector) lookup-joined with PostgreSQL's
                          `customers` through 'component' = 'jdbc'; prints
                          the joined rows
+  kafka-sink IN BOOTSTRAP TOPIC
+                         numbers (csv files, a wasm filesystem source) into
+                         a Kafka topic through 'component' = 'kafka' with
+                         'sink.delivery-guarantee' = 'exactly-once'
+                         (streaming, checkpoints every 200 ms,
+                         parallelism 2); prints 'done' at the end
+  kafka-source BOOTSTRAP TOPIC
+                         the topic read back through 'component' = 'kafka'
+                         (earliest to latest offset, batch mode); prints
+                         each value as 'n N'
   failover IN OUT CHECKPOINTS [RESTORE]
                          csv -> json through wasm source and sink in
                          streaming mode, checkpointing every 200 ms into
@@ -151,6 +161,28 @@ def lookup(jar, orders, url, user, password):
             print("+I[" + ", ".join("null" if v is None else str(v) for v in row) + "]")
 
 
+def kafka_sink(jar, src, bootstrap, topic):
+    env = env_for(jar, streaming=True, parallelism=2, extra={"execution.checkpointing.interval": "200 ms"})
+    env.execute_sql(wasm_files("src", src, "'format' = 'csv'", f"'weir.allow-read' = '{src}'", schema="n BIGINT"))
+    env.execute_sql("CREATE TABLE dst (n BIGINT) WITH ('connector' = 'wasm', 'component' = 'kafka', "
+                    f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}', 'format' = 'csv', "
+                    "'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'flink-bridge', "
+                    f"'weir.allow-net' = '{bootstrap}')")
+    runtime_ms(env.execute_sql("INSERT INTO dst SELECT * FROM src"))
+    print("done", flush=True)
+
+
+def kafka_source(jar, bootstrap, topic):
+    env = env_for(jar, parallelism=2)
+    env.execute_sql("CREATE TABLE src (n BIGINT) WITH ('connector' = 'wasm', 'component' = 'kafka', "
+                    f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}', 'format' = 'csv', "
+                    "'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
+                    f"'weir.allow-net' = '{bootstrap}')")
+    with env.execute_sql("SELECT n FROM src").collect() as rows:
+        for row in rows:
+            print("n", row[0])
+
+
 def failover(jar, src, dst, checkpoints, restore=None):
     extra = {
         "execution.checkpointing.interval": "200 ms",
@@ -185,6 +217,10 @@ def main():
         pushdown(jar, *args)
     elif scenario == "lookup":
         lookup(jar, *args)
+    elif scenario == "kafka-sink":
+        kafka_sink(jar, *args)
+    elif scenario == "kafka-source":
+        kafka_source(jar, *args)
     elif scenario == "failover":
         failover(jar, *args)
     else:
