@@ -291,6 +291,52 @@ fn a_lookup_join_in_flink_asks_postgresql_through_the_wasm_jdbc_component() {
 }
 
 #[test]
+fn array_columns_cross_from_flink_to_a_wasm_sink_with_their_nulls() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("arrays");
+    let out = scratch.path("out");
+    flink(&["arrays", &out]);
+    let got: Vec<String> = committed_lines(&out).into_keys().collect();
+    assert_eq!(
+        got,
+        [
+            r#"{"id":1,"v":[1.5,null,-2.0],"w":[0.25]}"#,
+            r#"{"id":2,"v":null,"w":[1.0,2.0]}"#,
+            r#"{"id":3,"v":[3.0],"w":null}"#,
+        ]
+    );
+}
+
+#[test]
+fn flinks_vector_search_finds_pgvectors_nearest_rows_through_the_wasm_jdbc_component() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let pg = weir_tests::peers::postgres();
+    pg.psql(
+        "CREATE EXTENSION IF NOT EXISTS vector;
+         CREATE TABLE flink_docs (id INT PRIMARY KEY, title TEXT, embedding vector(3));
+         INSERT INTO flink_docs VALUES (1, 'x', '[1,0,0]'), (2, 'mostly x', '[0.9,0.1,0.2]'),
+           (3, 'y', '[0,1,0]'), (4, 'z', '[0,0,1]'), (5, 'yz', '[0,0.6,0.9]');",
+    );
+    let out = flink(&["vector-search", &pg.url(), pg.user, pg.password]);
+    let mut got: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("hit ")).collect();
+    got.sort();
+    // pgvector's own answer (psql): the two nearest by cosine distance, with
+    // the similarity the jdbc component reports (1 - distance).
+    let mut want = Vec::new();
+    for (qid, q) in [(1, "[1,0,0]"), (2, "[0,0.5,1]")] {
+        let rows = pg.psql(&format!(
+            "SELECT id, round((1 - (embedding <=> '{q}'))::numeric, 5) FROM flink_docs ORDER BY embedding <=> '{q}' LIMIT 2"
+        ));
+        for line in rows.lines() {
+            let (id, score) = line.split_once('|').expect("id|score");
+            want.push(format!("{qid} {id} {score}"));
+        }
+    }
+    want.sort();
+    assert_eq!(got, want, "{out}");
+}
+
+#[test]
 fn a_flink_job_writes_kafka_exactly_once_and_reads_it_back_through_the_wasm_kafka_component() {
     let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
     let k = weir_tests::peers::kafka();

@@ -23,6 +23,12 @@ write; scripts/build-flink-bridge builds JAR):
                          connector) lookup-joined with PostgreSQL's
                          `customers` through 'component' = 'jdbc'; prints
                          the joined rows
+  arrays OUT             ARRAY<FLOAT> values (null arrays and elements
+                         among them) written through a wasm json sink
+  vector-search URL USER PASSWORD
+                         VECTOR_SEARCH over PostgreSQL's pgvector table
+                         `flink_docs` through 'component' = 'jdbc' (cosine),
+                         for two query vectors; prints 'hit QID ID SCORE'
   kafka-sink IN BOOTSTRAP TOPIC
                          numbers (csv files, a wasm filesystem source) into
                          a Kafka topic through 'component' = 'kafka' with
@@ -161,6 +167,38 @@ def lookup(jar, orders, url, user, password):
             print("+I[" + ", ".join("null" if v is None else str(v) for v in row) + "]")
 
 
+def arrays(jar, out):
+    env = env_for(jar)
+    env.execute_sql(wasm_files("dst", out, "'format' = 'json'", f"'weir.allow-write' = '{out}'",
+                               schema="id INT, v ARRAY<FLOAT>, w ARRAY<DOUBLE>"))
+    runtime_ms(env.execute_sql(
+        "INSERT INTO dst SELECT * FROM (VALUES "
+        "(1, ARRAY[CAST(1.5 AS FLOAT), CAST(NULL AS FLOAT), CAST(-2 AS FLOAT)], ARRAY[CAST(0.25 AS DOUBLE)]), "
+        "(2, CAST(NULL AS ARRAY<FLOAT>), ARRAY[CAST(1 AS DOUBLE), CAST(2 AS DOUBLE)]), "
+        "(3, ARRAY[CAST(3 AS FLOAT)], CAST(NULL AS ARRAY<DOUBLE>))) AS t(id, v, w)"))
+
+
+def vector_search(jar, url, user, password):
+    env = env_for(jar, streaming=True)
+    host = url.split("//", 1)[1].split("/", 1)[0]
+    env.execute_sql("CREATE TABLE docs (id INT, title STRING, embedding ARRAY<FLOAT>, PRIMARY KEY (id) NOT ENFORCED) "
+                    f"WITH ('connector' = 'wasm', 'component' = 'jdbc', 'url' = '{url}', 'table-name' = 'flink_docs', "
+                    f"'username' = '{user}', 'password' = '{password}', 'vector-search.metric' = 'cosine', "
+                    f"'weir.allow-net' = '{host}')")
+    env.execute_sql("CREATE TEMPORARY VIEW queries AS SELECT * FROM (VALUES "
+                    "(1, ARRAY[CAST(1.0 AS FLOAT), CAST(0.0 AS FLOAT), CAST(0.0 AS FLOAT)]), "
+                    "(2, ARRAY[CAST(0.0 AS FLOAT), CAST(0.5 AS FLOAT), CAST(1.0 AS FLOAT)])) AS t(qid, q)")
+    query = ("SELECT queries.qid, id, score FROM queries, "
+             "LATERAL TABLE(VECTOR_SEARCH(TABLE docs, DESCRIPTOR(embedding), queries.q, 2))")
+    seen = 0
+    with env.execute_sql(query).collect() as rows:
+        for row in rows:
+            print("hit", row[0], row[1], f"{row[2]:.5f}", flush=True)
+            seen += 1
+            if seen == 4:
+                break
+
+
 def kafka_sink(jar, src, bootstrap, topic):
     env = env_for(jar, streaming=True, parallelism=2, extra={"execution.checkpointing.interval": "200 ms"})
     env.execute_sql(wasm_files("src", src, "'format' = 'csv'", f"'weir.allow-read' = '{src}'", schema="n BIGINT"))
@@ -217,6 +255,10 @@ def main():
         pushdown(jar, *args)
     elif scenario == "lookup":
         lookup(jar, *args)
+    elif scenario == "arrays":
+        arrays(jar, *args)
+    elif scenario == "vector-search":
+        vector_search(jar, *args)
     elif scenario == "kafka-sink":
         kafka_sink(jar, *args)
     elif scenario == "kafka-source":

@@ -20,12 +20,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use jni::JNIEnv;
-use jni::objects::JIntArray;
 use jni::objects::{JByteArray, JClass, JString};
+use jni::objects::{JFloatArray, JIntArray};
 use jni::sys::{jboolean, jbyteArray, jint, jlong};
 use weir::catalog::Role;
 use weir::checkpoint::{SplitState, unhex};
-use weir::handles::{LookupTable, Split};
+use weir::handles::{LookupTable, Split, VectorIndex};
 use weir::{Runtime, RuntimeConfig};
 use weir_pipeline::{ScanStep, TableCommitter, TableSink, TableSource};
 
@@ -560,6 +560,86 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeLookup<'l>(
         if let Some(lookup) = unsafe { close::<Lookup>(lookup) } {
             let _guard = bridge.tokio.enter();
             drop(lookup);
+        }
+        Ok(())
+    })
+}
+
+/// A vector index (Flink's vector search function, one per subtask): one
+/// instance of a source component with the `vector-search` ability.
+struct Search {
+    index: VectorIndex,
+}
+
+/// Opens `ddl`'s table for top-k searches on the ARRAY<FLOAT> column
+/// `column`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_openSearch<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+    column: jint,
+) -> jlong {
+    call(&mut env, 0, |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        bridge.tokio.block_on(async {
+            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
+            let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
+            let index = VectorIndex::open(
+                &resolved.connector,
+                &resolved.options,
+                &table.stored_schema(),
+                column.max(0) as usize,
+                &grants,
+            )
+            .await
+            .map_err(|e| table::message(&e.in_table(&table.name)))?;
+            Ok(open(Search { index }))
+        })
+    })
+}
+
+/// The `top_k` rows nearest to `query`, best first: `u32 count`, the
+/// scores as f32, then the rows as a batch.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_search<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    search: jlong,
+    query: JFloatArray<'l>,
+    top_k: jint,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openSearch`, owned by the calling function.
+        let search = unsafe { handle::<Search>(search)? };
+        let n = env.get_array_length(&query).map_err(|e| format!("a query vector from Java: {e}"))?;
+        let mut vector = vec![0f32; n.max(0) as usize];
+        env.get_float_array_region(&query, 0, &mut vector).map_err(|e| format!("a query vector from Java: {e}"))?;
+        let found =
+            bridge.tokio.block_on(search.index.search(&vector, top_k.max(0) as u32)).map_err(|e| table::message(&e))?;
+        let mut out = Vec::new();
+        out.extend_from_slice(&(found.scores.len() as u32).to_le_bytes());
+        for score in &found.scores {
+            out.extend_from_slice(&score.to_le_bytes());
+        }
+        out.extend(columns::encode(&found.rows)?);
+        array(env, &out)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_closeSearch<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    search: jlong,
+) {
+    call(&mut env, (), |_, bridge| {
+        // SAFETY: a handle of `openSearch`, closed once by its function.
+        if let Some(search) = unsafe { close::<Search>(search) } {
+            let _guard = bridge.tokio.enter();
+            drop(search);
         }
         Ok(())
     })

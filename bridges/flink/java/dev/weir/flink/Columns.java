@@ -127,6 +127,28 @@ final class Columns {
                         out[r].setField(c, text ? StringData.fromBytes(data, from, len) : Arrays.copyOfRange(data, from, from + len));
                     }
                     break;
+                case ARRAY:
+                    boolean floats = ((org.apache.flink.table.types.logical.ArrayType) t).getElementType().getTypeRoot()
+                            == org.apache.flink.table.types.logical.LogicalTypeRoot.FLOAT;
+                    int[] bounds = new int[rows + 1];
+                    for (int r = 0; r <= rows; r++) bounds[r] = in.getInt();
+                    int n = bounds[rows];
+                    byte[] elementValid = null;
+                    if (in.get() == 1) {
+                        elementValid = new byte[(n + 7) / 8];
+                        in.get(elementValid);
+                    }
+                    Object[] all = new Object[n];
+                    for (int i = 0; i < n; i++) {
+                        Object v = floats ? (Object) in.getFloat() : (Object) in.getDouble();
+                        all[i] = isValid(elementValid, i) ? v : null;
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        if (!isValid(valid, r)) continue;
+                        out[r].setField(c, new org.apache.flink.table.data.GenericArrayData(
+                                Arrays.copyOfRange(all, bounds[r], bounds[r + 1])));
+                    }
+                    break;
                 default:
                     throw new WeirException("column " + c + " has a type the bridge does not carry: " + t);
             }
@@ -169,6 +191,10 @@ final class Columns {
         private final Growable[] validity;
         private final int[][] offsets;
         private final boolean[] hasNulls;
+        /** ARRAY columns: element validity (one bit per element) and element count. */
+        private final Growable[] elementValidity;
+        private final int[] elements;
+        private final boolean[] elementNulls;
         private int rows;
 
         Builder(RowType type) {
@@ -178,10 +204,17 @@ final class Columns {
             validity = new Growable[n];
             offsets = new int[n][];
             hasNulls = new boolean[n];
+            elementValidity = new Growable[n];
+            elements = new int[n];
+            elementNulls = new boolean[n];
             for (int c = 0; c < n; c++) {
                 values[c] = new Growable(4096);
                 validity[c] = new Growable(64);
                 if (isVar(type.getTypeAt(c))) offsets[c] = new int[1025];
+                if (type.getTypeAt(c).getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.ARRAY) {
+                    offsets[c] = new int[1025];
+                    elementValidity[c] = new Growable(64);
+                }
             }
         }
 
@@ -234,6 +267,27 @@ final class Columns {
                         if (offsets[c].length <= rows + 1) offsets[c] = Arrays.copyOf(offsets[c], offsets[c].length * 2);
                         offsets[c][rows + 1] = out.size();
                         break;
+                    case ARRAY:
+                        boolean floats = ((org.apache.flink.table.types.logical.ArrayType) t).getElementType().getTypeRoot()
+                                == org.apache.flink.table.types.logical.LogicalTypeRoot.FLOAT;
+                        if (!isNull) {
+                            org.apache.flink.table.data.ArrayData array = row.getArray(c);
+                            for (int i = 0; i < array.size(); i++) {
+                                boolean nullElement = array.isNullAt(i);
+                                if ((elements[c] & 7) == 0) elementValidity[c].put((byte) 0);
+                                if (nullElement) {
+                                    elementNulls[c] = true;
+                                } else {
+                                    elementValidity[c].orLast((byte) (1 << (elements[c] & 7)));
+                                }
+                                if (floats) out.putInt(Float.floatToRawIntBits(nullElement ? 0 : array.getFloat(i)));
+                                else out.putLong(Double.doubleToRawLongBits(nullElement ? 0 : array.getDouble(i)));
+                                elements[c]++;
+                            }
+                        }
+                        if (offsets[c].length <= rows + 1) offsets[c] = Arrays.copyOf(offsets[c], offsets[c].length * 2);
+                        offsets[c][rows + 1] = elements[c];
+                        break;
                     default:
                         throw new WeirException("column " + c + " has a type the bridge does not carry: " + t);
                 }
@@ -246,6 +300,7 @@ final class Columns {
             int size = 5 + rows;
             for (int c = 0; c < values.length; c++) {
                 size += 1 + validity[c].size() + values[c].size() + (offsets[c] != null ? 4 * (rows + 1) : 0);
+                if (elementValidity[c] != null) size += 1 + elementValidity[c].size();
             }
             ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
             out.putInt(rows);
@@ -256,6 +311,13 @@ final class Columns {
                 if (hasNulls[c]) out.put(validity[c].bytes, 0, (rows + 7) / 8);
                 if (offsets[c] != null) {
                     for (int r = 0; r <= rows; r++) out.putInt(offsets[c][r]);
+                }
+                if (elementValidity[c] != null) {
+                    out.put((byte) (elementNulls[c] ? 1 : 0));
+                    if (elementNulls[c]) out.put(elementValidity[c].bytes, 0, (elements[c] + 7) / 8);
+                    elementValidity[c].clear();
+                    elementNulls[c] = false;
+                    elements[c] = 0;
                 }
                 out.put(values[c].bytes, 0, values[c].size());
                 values[c].clear();

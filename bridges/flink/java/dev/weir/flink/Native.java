@@ -86,4 +86,11 @@ final class Native {
     static native byte[] lookup(long lookup, byte[] keys);
 
     static native void closeLookup(long lookup);
+
+    static native long openSearch(String ddl, int column);
+
+    /** u32 count, the scores as f32, then the rows as a batch. */
+    static native byte[] search(long search, float[] query, int topK);
+
+    static native void closeSearch(long search);
 }

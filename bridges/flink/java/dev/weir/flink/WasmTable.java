@@ -148,11 +148,27 @@ final class WasmTable implements Serializable {
             case TIMESTAMP_WITH_LOCAL_TIME_ZONE:
                 sql = "TIMESTAMP_LTZ(" + ((LocalZonedTimestampType) type).getPrecision() + ")";
                 break;
+            case ARRAY:
+                LogicalType element = ((org.apache.flink.table.types.logical.ArrayType) type).getElementType();
+                switch (element.getTypeRoot()) {
+                    case FLOAT:
+                        sql = "ARRAY<FLOAT>";
+                        break;
+                    case DOUBLE:
+                        sql = "ARRAY<DOUBLE>";
+                        break;
+                    default:
+                        throw new ValidationException(
+                                "table '" + name + "': column '" + field.getName() + "' has type " + type.asSummaryString()
+                                        + "; of arrays the Weir bridge carries ARRAY<FLOAT> and ARRAY<DOUBLE>");
+                }
+                break;
             default:
                 throw new ValidationException(
                         "table '" + name + "': column '" + field.getName() + "' has type " + type.asSummaryString()
                                 + ", which the Weir bridge does not carry yet (it carries BOOLEAN, numbers, DECIMAL,"
-                                + " STRING, BYTES, DATE, TIME, TIMESTAMP and TIMESTAMP_LTZ)");
+                                + " STRING, BYTES, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ,"
+                                + " ARRAY<FLOAT> and ARRAY<DOUBLE>)");
         }
         return type.isNullable() ? sql : sql + " NOT NULL";
     }

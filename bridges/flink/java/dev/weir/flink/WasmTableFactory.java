@@ -16,6 +16,8 @@ import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.connector.source.ScanTableSource;
 import org.apache.flink.table.connector.source.LookupTableSource;
 import org.apache.flink.table.connector.source.SourceProvider;
+import org.apache.flink.table.connector.source.VectorSearchTableSource;
+import org.apache.flink.table.connector.source.search.VectorSearchFunctionProvider;
 import org.apache.flink.table.connector.source.abilities.SupportsFilterPushDown;
 import org.apache.flink.table.connector.source.abilities.SupportsLimitPushDown;
 import org.apache.flink.table.connector.source.abilities.SupportsProjectionPushDown;
@@ -118,7 +120,8 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
                     LookupTableSource,
                     SupportsProjectionPushDown,
                     SupportsFilterPushDown,
-                    SupportsLimitPushDown {
+                    SupportsLimitPushDown,
+                    VectorSearchTableSource {
         private final WasmTable table;
         private final boolean bounded;
         private final ChangelogMode mode;
@@ -188,6 +191,16 @@ public final class WasmTableFactory implements DynamicTableSourceFactory, Dynami
                 keys[i] = paths[i][0];
             }
             return LookupFunctionProvider.of(new WasmLookup(table, keys));
+        }
+
+        @Override
+        public VectorSearchRuntimeProvider getSearchRuntimeProvider(VectorSearchContext context) {
+            int[][] columns = context.getSearchColumns();
+            if (columns.length != 1 || columns[0].length != 1) {
+                throw new ValidationException(
+                        "table '" + table.name + "': VECTOR_SEARCH over Weir searches one top-level ARRAY<FLOAT> column");
+            }
+            return VectorSearchFunctionProvider.of(new WasmVectorSearch(table, columns[0][0]));
         }
 
         @Override
