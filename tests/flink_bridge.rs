@@ -50,8 +50,19 @@ fn driver() -> PathBuf {
 
 /// Runs a scenario of tests/flink/bridge.py to its end.
 fn flink(args: &[&str]) -> String {
-    let out: Output =
-        Command::new(python()).arg(driver()).arg(jar()).args(args).stdin(Stdio::null()).output().expect("run PyFlink");
+    flink_with(args, &[])
+}
+
+/// [`flink`] with environment variables for the JVM (and so the bridge).
+fn flink_with(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out: Output = Command::new(python())
+        .arg(driver())
+        .arg(jar())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run PyFlink");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -288,6 +299,27 @@ fn a_lookup_join_in_flink_asks_postgresql_through_the_wasm_jdbc_component() {
     want.sort();
     assert!(want.len() > 1000 && want.len() < 2000, "some orders have no customer: {}", want.len());
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_component_file_runs_as_a_connector_and_a_trapping_component_fails_its_job_not_the_jvm() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("third-party");
+    let plugins = scratch.path("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins");
+    std::fs::copy(weir_tests::guests::PANIC_FORMAT, format!("{plugins}/panicky.wasm")).expect("plugin");
+    let input = scratch.path("in");
+    std::fs::create_dir_all(&input).expect("input");
+    std::fs::write(format!("{input}/a.txt"), "one\ntwo\n").expect("input file");
+    let out = flink_with(
+        &["third-party", weir_tests::guests::TUTORIAL_COUNTER, &input],
+        &[("WEIR_PLUGIN_DIR", plugins.as_str())],
+    );
+    let sums: Vec<&str> = out.lines().filter(|l| l.starts_with("sum ")).collect();
+    assert_eq!(sums, ["sum 1000 500500", "sum 1000 500500"], "the same JVM answers after the failed job: {out}");
+    let failed =
+        out.lines().find(|l| l.starts_with("failed:")).unwrap_or_else(|| panic!("the job did not fail: {out}"));
+    assert!(failed.contains("panicky"), "the failure names the component: {failed}");
 }
 
 #[test]

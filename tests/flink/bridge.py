@@ -23,6 +23,12 @@ write; scripts/build-flink-bridge builds JAR):
                          connector) lookup-joined with PostgreSQL's
                          `customers` through 'component' = 'jdbc'; prints
                          the joined rows
+ third-party COUNTER_WASM IN
+                         a component file as the connector ('component' =
+                         '…/counter.wasm': counts with SUM), then a job whose
+                         format traps (the 'panicky' plugin, WEIR_PLUGIN_DIR)
+                         and fails, then the first query again in the same
+                         JVM; prints 'sum N S', 'failed: …', 'sum N S'
   arrays OUT             ARRAY<FLOAT> values (null arrays and elements
                          among them) written through a wasm json sink
   vector-search URL USER PASSWORD
@@ -167,6 +173,32 @@ def lookup(jar, orders, url, user, password):
             print("+I[" + ", ".join("null" if v is None else str(v) for v in row) + "]")
 
 
+def third_party(jar, counter, src):
+    env = env_for(jar, parallelism=2, extra={"restart-strategy.type": "fixed-delay",
+                                              "restart-strategy.fixed-delay.attempts": "1",
+                                              "restart-strategy.fixed-delay.delay": "100 ms"})
+    env.execute_sql(f"CREATE TABLE nums (n BIGINT) WITH ('connector' = 'wasm', 'component' = '{counter}', "
+                    "'count' = '1000', 'splits' = '3')")
+    env.execute_sql(wasm_files("bad", src, "'format' = 'panicky'", f"'weir.allow-read' = '{src}'", schema="line STRING"))
+
+    def count():
+        with env.execute_sql("SELECT COUNT(*), SUM(n) FROM nums").collect() as rows:
+            for row in rows:
+                print("sum", row[0], row[1], flush=True)
+
+    count()
+    try:
+        env.execute_sql("SELECT * FROM bad").collect().close()
+        with env.execute_sql("SELECT * FROM bad").collect() as rows:
+            list(rows)
+        print("no failure")
+    except Exception as e:
+        text = str(e)
+        causes = [l for l in text.splitlines() if "WeirException" in l]
+        print("failed:", causes[0] if causes else text.splitlines()[0], flush=True)
+    count()
+
+
 def arrays(jar, out):
     env = env_for(jar)
     env.execute_sql(wasm_files("dst", out, "'format' = 'json'", f"'weir.allow-write' = '{out}'",
@@ -255,6 +287,8 @@ def main():
         pushdown(jar, *args)
     elif scenario == "lookup":
         lookup(jar, *args)
+    elif scenario == "third-party":
+        third_party(jar, *args)
     elif scenario == "arrays":
         arrays(jar, *args)
     elif scenario == "vector-search":
