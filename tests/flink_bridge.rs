@@ -323,6 +323,27 @@ fn a_component_file_runs_as_a_connector_and_a_trapping_component_fails_its_job_n
 }
 
 #[test]
+fn weir_formats_run_inside_flinks_own_filesystem_connector_as_format_wasm() {
+    let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("format");
+    let input = scratch.path("in");
+    std::fs::create_dir_all(&input).expect("input");
+    std::fs::write(format!("{input}/a.csv"), "1;alice;1.5\n2;\"bob; jr.\";\n3;\"say \"\"hi\"\"\";2.25\n")
+        .expect("input file");
+    let out = scratch.path("out");
+    flink(&["wasm-format", &input, &out]);
+    let got: Vec<String> = committed_lines(&out).into_keys().collect();
+    assert_eq!(
+        got,
+        [
+            r#"{"id":1,"name":"alice","price":1.5}"#,
+            r#"{"id":2,"name":"bob; jr.","price":null}"#,
+            r#"{"id":3,"name":"say \"hi\"","price":2.25}"#,
+        ]
+    );
+}
+
+#[test]
 fn array_columns_cross_from_flink_to_a_wasm_sink_with_their_nulls() {
     let _one = FLINK.lock().unwrap_or_else(|e| e.into_inner());
     let scratch = Scratch::new("arrays");

@@ -29,6 +29,9 @@ write; scripts/build-flink-bridge builds JAR):
                          format traps (the 'panicky' plugin, WEIR_PLUGIN_DIR)
                          and fails, then the first query again in the same
                          JVM; prints 'sum N S', 'failed: …', 'sum N S'
+ wasm-format IN OUT      Flink's own filesystem connector with 'format' =
+                         'wasm': Weir's csv (';'-delimited) reads IN,
+                         Weir's json writes OUT
   arrays OUT             ARRAY<FLOAT> values (null arrays and elements
                          among them) written through a wasm json sink
   vector-search URL USER PASSWORD
@@ -199,6 +202,16 @@ def third_party(jar, counter, src):
     count()
 
 
+def wasm_format(jar, src, dst):
+    env = env_for(jar)
+    schema = "id BIGINT, name STRING, price DOUBLE"
+    env.execute_sql(f"CREATE TABLE src ({schema}) WITH ('connector' = 'filesystem', 'path' = 'file://{src}', "
+                    "'format' = 'wasm', 'wasm.component' = 'csv', 'wasm.field-delimiter' = ';')")
+    env.execute_sql(f"CREATE TABLE dst ({schema}) WITH ('connector' = 'filesystem', 'path' = 'file://{dst}', "
+                    "'format' = 'wasm', 'wasm.component' = 'json')")
+    runtime_ms(env.execute_sql("INSERT INTO dst SELECT * FROM src"))
+
+
 def arrays(jar, out):
     env = env_for(jar)
     env.execute_sql(wasm_files("dst", out, "'format' = 'json'", f"'weir.allow-write' = '{out}'",
@@ -289,6 +302,8 @@ def main():
         lookup(jar, *args)
     elif scenario == "third-party":
         third_party(jar, *args)
+    elif scenario == "wasm-format":
+        wasm_format(jar, *args)
     elif scenario == "arrays":
         arrays(jar, *args)
     elif scenario == "vector-search":

@@ -26,7 +26,7 @@ use jni::sys::{jboolean, jbyteArray, jint, jlong};
 use weir::catalog::Role;
 use weir::checkpoint::{SplitState, unhex};
 use weir::handles::{LookupTable, Split, VectorIndex};
-use weir::{Runtime, RuntimeConfig};
+use weir::{Decoder, Encoder, Frames, Runtime, RuntimeConfig};
 use weir_pipeline::{ScanStep, TableCommitter, TableSink, TableSource};
 
 use table::FlinkTable;
@@ -640,6 +640,147 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeSearch<'l>(
         if let Some(search) = unsafe { close::<Search>(search) } {
             let _guard = bridge.tokio.enter();
             drop(search);
+        }
+        Ok(())
+    })
+}
+
+/// Every option key of every format component in the catalog, `\n`
+/// separated: what `'format' = 'wasm'` may be given as `wasm.<key>` (Flink
+/// checks format options against a factory's list before any table exists).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_formatOptions<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        let runtime = bridge.tokio.block_on(bridge.weir.read());
+        let mut keys: Vec<&str> = runtime
+            .catalog()
+            .entries()
+            .iter()
+            .filter(|e| e.kind == weir::spec::Kind::Format)
+            .flat_map(|e| e.spec.options.iter().map(|o| o.key.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        array(env, keys.join("\n").as_bytes())
+    })
+}
+
+/// A format component as a Flink format (`'format' = 'wasm'`): one decoder
+/// or encoder instance per Flink (de)serialization schema.
+struct Format {
+    decoder: Option<Decoder>,
+    encoder: Option<Encoder>,
+    schema: arrow_schema::SchemaRef,
+}
+
+/// Opens a decoder (`encode` false) or encoder of the format `ddl` names:
+/// a table whose options are the format's (`component` naming it).
+/// Returns the handle; `describe` of the format's changelog is `kinds`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_openFormat<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+    encode: jboolean,
+) -> jlong {
+    call(&mut env, 0, |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        bridge.tokio.block_on(async {
+            let (table, format, options) = table::format(bridge, &ddl).await?;
+            let schema = Arc::new(table.schema.to_arrow()?);
+            let runtime = bridge.weir.read().await;
+            let (decoder, encoder) = if encode != 0 {
+                let encoder = runtime.encoder(&table.name, &format, &options, &table.schema).await;
+                (None, Some(encoder.map_err(|e| table::message(&e.in_table(&table.name)))?))
+            } else {
+                let decoder = runtime.decoder(&table.name, &format, &options, &table.schema).await;
+                (Some(decoder.map_err(|e| table::message(&e.in_table(&table.name)))?), None)
+            };
+            Ok(open(Format { decoder, encoder, schema }))
+        })
+    })
+}
+
+/// The row kinds the format `ddl` names produces (Flink's byte values);
+/// its options are validated on the way.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_describeFormat<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    ddl: JString<'l>,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        let ddl = string(env, &ddl)?;
+        let kinds = bridge.tokio.block_on(async {
+            let (table, format, options) = table::format(bridge, &ddl).await?;
+            let runtime = bridge.weir.read().await;
+            let entry = runtime.catalog().find(&format, Role::Format).map_err(|e| table::message(&e))?;
+            let target = weir::options::Target { table: &table.name, role: "format", prefix: Some("wasm") };
+            weir::options::validate(target, &entry.spec, &options).map_err(|e| format!("{e}"))?;
+            let kinds: Vec<u8> = if entry.spec.changelog_mode.is_empty() {
+                vec![0]
+            } else {
+                entry.spec.changelog_mode.iter().map(|&k| k as u8).collect()
+            };
+            Ok::<_, String>(kinds)
+        })?;
+        array(env, &kinds)
+    })
+}
+
+/// Decodes one record (Flink hands a format one message at a time): the
+/// rows it makes, as a batch.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_decode<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    format: jlong,
+    record: JByteArray<'l>,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openFormat`, owned by the calling schema.
+        let format = unsafe { handle::<Format>(format)? };
+        let record = bytes(env, &record)?.unwrap_or_default();
+        let decoder = format.decoder.as_mut().ok_or("the format was opened to encode")?;
+        let rows = bridge.tokio.block_on(decoder.decode(&Frames::new([record]))).map_err(|e| table::message(&e))?;
+        array(env, &columns::encode(&rows)?)
+    })
+}
+
+/// Encodes a batch of rows: the records, as a list (`u32 count`, then
+/// `u32 length | bytes` each).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_encode<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    format: jlong,
+    batch: JByteArray<'l>,
+) -> jbyteArray {
+    call(&mut env, std::ptr::null_mut(), |env, bridge| {
+        // SAFETY: a handle of `openFormat`, owned by the calling schema.
+        let format = unsafe { handle::<Format>(format)? };
+        let rows = columns::decode(&bytes(env, &batch)?.unwrap_or_default(), &format.schema)?;
+        let encoder = format.encoder.as_mut().ok_or("the format was opened to decode")?;
+        let frames = bridge.tokio.block_on(encoder.encode(&rows)).map_err(|e| table::message(&e))?;
+        let records: Vec<Vec<u8>> = frames.iter().map(<[u8]>::to_vec).collect();
+        array(env, &list(&records))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_weir_flink_Native_closeFormat<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    format: jlong,
+) {
+    call(&mut env, (), |_, bridge| {
+        // SAFETY: a handle of `openFormat`, closed once by its schema.
+        if let Some(format) = unsafe { close::<Format>(format) } {
+            let _guard = bridge.tokio.enter();
+            drop(format);
         }
         Ok(())
     })

@@ -103,6 +103,34 @@ async fn identifier(bridge: &Bridge, component: &str) -> Result<String, String> 
     Ok(identifier)
 }
 
+/// The format a `'format' = 'wasm'` DDL names: the table (its schema),
+/// the format's identifier (a `.wasm` file is loaded into the catalog) and
+/// its options (the table's other options, without the `wasm.` prefix the
+/// Java side already removed).
+pub async fn format(bridge: &Bridge, ddl: &str) -> Result<(Table, String, Vec<(String, String)>), String> {
+    let job = weir_sql::parse("(Flink table)", ddl).map_err(|e| e.to_string())?;
+    let Some(mut table) = job.tables.into_iter().next() else {
+        return Err("the Flink bridge was given no table".to_owned());
+    };
+    let mut component = None;
+    let mut options = Vec::new();
+    for (key, value) in std::mem::take(&mut table.options) {
+        match key.as_str() {
+            COMPONENT => component = Some(value),
+            _ => options.push((key, value)),
+        }
+    }
+    let Some(component) = component else {
+        return Err(format!(
+            "table '{}' has 'format' = 'wasm' but no 'wasm.component': name a Weir format ('wasm.component' = \
+             'csv') or a component file ('wasm.component' = '/path/to/format.wasm')",
+            table.name
+        ));
+    };
+    let identifier = identifier(bridge, &component).await.map_err(|e| format!("table '{}': {e}", table.name))?;
+    Ok((table, identifier, options))
+}
+
 /// Adds the grant option `key` to `grants`.
 fn grant(grants: &mut Grants, key: &str, value: &str, base: &Path) -> Result<(), String> {
     let items = || value.split(';').map(str::trim).filter(|v| !v.is_empty());

@@ -87,6 +87,22 @@ final class Native {
 
     static native void closeLookup(long lookup);
 
+    /** Every option key of every format component, newline-separated. */
+    static native byte[] formatOptions();
+
+    /** The row kinds of the format the DDL names (its options validated). */
+    static native byte[] describeFormat(String ddl);
+
+    static native long openFormat(String ddl, boolean encode);
+
+    /** The rows one record makes, as a batch. */
+    static native byte[] decode(long format, byte[] record);
+
+    /** The records of a batch, as a list. */
+    static native byte[] encode(long format, byte[] batch);
+
+    static native void closeFormat(long format);
+
     static native long openSearch(String ddl, int column);
 
     /** u32 count, the scores as f32, then the rows as a batch. */

@@ -71,26 +71,29 @@ final class WasmTable implements Serializable {
         this.name = name;
         this.rowType = (RowType) schema.toPhysicalRowDataType().getLogicalType();
         this.produced = rowType;
+        this.ddl = ddl(name, rowType, schema.getPrimaryKey().map(UniqueConstraint::getColumns).orElse(null), options);
+    }
+
+    /** A table of these columns and options, as Flink SQL DDL. */
+    static String ddl(String name, RowType rowType, List<String> primaryKey, Map<String, String> options) {
         StringBuilder sql = new StringBuilder("CREATE TABLE ").append(quote(name)).append(" (");
         List<RowType.RowField> fields = rowType.getFields();
         for (int i = 0; i < fields.size(); i++) {
             RowType.RowField field = fields.get(i);
-            sql.append(i == 0 ? "" : ", ").append(quote(field.getName())).append(' ').append(type(field));
+            sql.append(i == 0 ? "" : ", ").append(quote(field.getName())).append(' ').append(type(name, field));
         }
-        schema.getPrimaryKey()
-                .map(UniqueConstraint::getColumns)
-                .ifPresent(
-                        key ->
-                                sql.append(", PRIMARY KEY (")
-                                        .append(key.stream().map(WasmTable::quote).collect(Collectors.joining(", ")))
-                                        .append(") NOT ENFORCED"));
+        if (primaryKey != null) {
+            sql.append(", PRIMARY KEY (")
+                    .append(primaryKey.stream().map(WasmTable::quote).collect(Collectors.joining(", ")))
+                    .append(") NOT ENFORCED");
+        }
         sql.append(") WITH (");
         boolean first = true;
         for (Map.Entry<String, String> option : options.entrySet()) {
             sql.append(first ? "" : ", ").append(literal(option.getKey())).append(" = ").append(literal(option.getValue()));
             first = false;
         }
-        this.ddl = sql.append(")").toString();
+        return sql.append(")").toString();
     }
 
     /** Asks Weir whether the table is valid in this role; Weir's message otherwise. */
@@ -112,7 +115,7 @@ final class WasmTable implements Serializable {
     }
 
     /** The column's type in the Flink SQL Weir reads. */
-    private String type(RowType.RowField field) {
+    private static String type(String name, RowType.RowField field) {
         LogicalType type = field.getType();
         String sql;
         switch (type.getTypeRoot()) {
