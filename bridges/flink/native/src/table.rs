@@ -202,3 +202,67 @@ pub fn message(error: &Error) -> String {
     }
     format!("{error:#}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_options_become_grants_relative_paths_made_absolute() {
+        let mut grants = Grants::none();
+        let base = Path::new("/work");
+        grant(&mut grants, "weir.allow-read", "/data/in; rel/dir", base).expect("read");
+        grant(&mut grants, "weir.allow-net", "localhost:9092;127.0.0.1:5432", base).expect("net");
+        grant(&mut grants, "weir.allow-stdout", "true", base).expect("stdout");
+        grant(&mut grants, "weir.allow-env", "TZ", base).expect("env");
+        assert_eq!(grants.read, [PathBuf::from("/data/in"), PathBuf::from("/work/rel/dir")]);
+        assert_eq!(grants.connect.len(), 2);
+        assert!(grants.stdout && !grants.stderr);
+        assert_eq!(grants.env, ["TZ"]);
+    }
+
+    #[test]
+    fn a_bad_grant_option_says_what_to_write() {
+        let mut grants = Grants::none();
+        let base = Path::new("/");
+        let e = grant(&mut grants, "weir.allow-net", "localhost", base).expect_err("no port");
+        assert!(e.contains("write HOST:PORT"), "{e}");
+        let e = grant(&mut grants, "weir.allow-stdout", "yes", base).expect_err("not a boolean");
+        assert!(e.contains("'true' or 'false'"), "{e}");
+        let e = grant(&mut grants, "weir.allow-reed", "/x", base).expect_err("misspelt");
+        assert!(e.contains("did you mean 'weir.allow-read'"), "{e}");
+        let e = grant(&mut grants, "weir.policy", "/nonexistent/policy.toml", base).expect_err("no file");
+        assert!(e.contains("cannot read policy file"), "{e}");
+    }
+
+    #[test]
+    fn a_policy_file_adds_its_grants() {
+        let dir = std::env::temp_dir().join(format!("weir-flink-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("policy.toml");
+        std::fs::write(&file, "read = [\"/data\"]\nnet = [\"localhost:9092\"]\n").expect("policy");
+        let mut grants = Grants::none();
+        grant(&mut grants, "weir.policy", &file.display().to_string(), Path::new("/")).expect("policy");
+        assert_eq!(grants.read, [PathBuf::from("/data")]);
+        assert_eq!(grants.connect.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_denial_names_the_table_option_that_grants_it() {
+        let e = Error::Denied {
+            table: "src".into(),
+            role: "connector".into(),
+            component: "filesystem".into(),
+            missing: vec![
+                ("read /data".into(), "--allow-read /data".into()),
+                ("stdout".into(), "--allow-stdout".into()),
+            ],
+        };
+        assert_eq!(
+            message(&e),
+            "table 'src': connector 'filesystem' needs capabilities that the table's options do not grant: \
+             read /data (grant with 'weir.allow-read' = '/data'); stdout (grant with 'weir.allow-stdout' = 'true')"
+        );
+    }
+}
