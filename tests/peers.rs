@@ -255,6 +255,22 @@ impl Postgres {
         String::from_utf8(out.stdout).expect("UTF-8")
     }
 
+    /// The rows `sql` returns as Flink prints them (`+I[1, a, null]`; an
+    /// empty value is NULL), sorted: PostgreSQL's own answer, to compare a
+    /// job's output with.
+    pub fn flink_rows(&self, sql: &str) -> Vec<String> {
+        let mut rows: Vec<String> = self
+            .psql(sql)
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').map(|v| if v.is_empty() { "null" } else { v }).collect();
+                format!("+I[{}]", f.join(", "))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
     /// Stops the server at once (`-m immediate`: connections drop, as in a
     /// crash) and starts it again on the same port.
     pub fn restart(&self) {

@@ -187,18 +187,7 @@ async fn a_lookup_join_enriches_a_stream_with_and_without_cache() {
             rows
         }
     };
-    let psql_rows = |sql: &str| {
-        let mut rows: Vec<String> = pg
-            .psql(sql)
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split('|').map(|v| if v.is_empty() { "null" } else { v }).collect();
-                format!("+I[{}]", f.join(", "))
-            })
-            .collect();
-        rows.sort();
-        rows
-    };
+    let psql_rows = |sql: &str| pg.flink_rows(sql);
     let inner = "SELECT o.order_id, o.total, c.name, c.country, c.since FROM Orders AS o
        JOIN customers FOR SYSTEM_TIME AS OF o.proc_time AS c ON o.customer_id = c.id;";
     let want = psql_rows(

@@ -130,6 +130,22 @@ fn open<T>(value: T) -> jlong {
     Box::into_raw(Box::new(value)) as jlong
 }
 
+/// Closes the handle behind a `jlong`: its instances are dropped (inside
+/// the runtime, whose tasks they may wait for).
+///
+/// # Safety
+/// As [`close`].
+unsafe fn drop_handle<T>(env: &mut JNIEnv<'_>, handle: jlong) {
+    call(env, (), |_, bridge| {
+        // SAFETY: the caller's.
+        if let Some(value) = unsafe { close::<T>(handle) } {
+            let _guard = bridge.tokio.enter();
+            drop(value);
+        }
+        Ok(())
+    })
+}
+
 /// # Safety
 /// As [`handle`]; the handle is not used again.
 unsafe fn close<T>(handle: jlong) -> Option<T> {
@@ -139,6 +155,20 @@ unsafe fn close<T>(handle: jlong) -> Option<T> {
 
 async fn parse(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
     table::table(bridge, ddl).await
+}
+
+/// `ddl`'s table resolved as a source, and what its connector instance
+/// is granted (for the handles opened straight on the component: lookup
+/// table, vector index).
+async fn resolve_source(
+    bridge: &Bridge,
+    ddl: &str,
+) -> Result<(weir_pipeline::Table, weir_pipeline::Resolved, weir::policy::Grants), String> {
+    let FlinkTable { table, grants, .. } = parse(bridge, ddl).await?;
+    let runtime = bridge.weir.read().await;
+    let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
+    let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
+    Ok((table, resolved, grants))
 }
 
 /// Checks a table for Flink's planner: options (by the component's spec),
@@ -311,15 +341,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeReader<'l>(
     _class: JClass<'l>,
     reader: jlong,
 ) {
-    call(&mut env, (), |_, bridge| {
-        // SAFETY: a handle of `openReader`, closed once by its reader.
-        if let Some(reader) = unsafe { close::<Reader>(reader) } {
-            // Dropping instances may wait for tasks of the runtime.
-            let _guard = bridge.tokio.enter();
-            drop(reader);
-        }
-        Ok(())
-    })
+    // SAFETY: a handle of `openReader`, closed once by its reader.
+    unsafe { drop_handle::<Reader>(&mut env, reader) }
 }
 
 /// A sink writer (one per Flink writer subtask).
@@ -485,14 +508,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeCommitter<'l>(
     _class: JClass<'l>,
     committer: jlong,
 ) {
-    call(&mut env, (), |_, bridge| {
-        // SAFETY: a handle of `openCommitter`, closed once by its committer.
-        if let Some(committer) = unsafe { close::<Committer>(committer) } {
-            let _guard = bridge.tokio.enter();
-            drop(committer);
-        }
-        Ok(())
-    })
+    // SAFETY: a handle of `openCommitter`, closed once by its committer.
+    unsafe { drop_handle::<Committer>(&mut env, committer) }
 }
 
 /// A lookup table (Flink's lookup function, one per join subtask): one
@@ -517,10 +534,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openLookup<'l>(
         env.get_int_array_region(&keys, 0, &mut columns).map_err(|e| format!("lookup keys from Java: {e}"))?;
         let columns: Vec<usize> = columns.iter().map(|&c| c.max(0) as usize).collect();
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
-            let runtime = bridge.weir.read().await;
-            let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
-            let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
+            let (table, resolved, grants) = resolve_source(bridge, &ddl).await?;
             let lookup =
                 LookupTable::open(&resolved.connector, &resolved.options, &table.stored_schema(), &columns, &grants)
                     .await
@@ -555,14 +569,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeLookup<'l>(
     _class: JClass<'l>,
     lookup: jlong,
 ) {
-    call(&mut env, (), |_, bridge| {
-        // SAFETY: a handle of `openLookup`, closed once by its function.
-        if let Some(lookup) = unsafe { close::<Lookup>(lookup) } {
-            let _guard = bridge.tokio.enter();
-            drop(lookup);
-        }
-        Ok(())
-    })
+    // SAFETY: a handle of `openLookup`, closed once by its function.
+    unsafe { drop_handle::<Lookup>(&mut env, lookup) }
 }
 
 /// A vector index (Flink's vector search function, one per subtask): one
@@ -583,10 +591,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openSearch<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
-            let runtime = bridge.weir.read().await;
-            let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
-            let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
+            let (table, resolved, grants) = resolve_source(bridge, &ddl).await?;
             let index = VectorIndex::open(
                 &resolved.connector,
                 &resolved.options,
@@ -635,14 +640,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeSearch<'l>(
     _class: JClass<'l>,
     search: jlong,
 ) {
-    call(&mut env, (), |_, bridge| {
-        // SAFETY: a handle of `openSearch`, closed once by its function.
-        if let Some(search) = unsafe { close::<Search>(search) } {
-            let _guard = bridge.tokio.enter();
-            drop(search);
-        }
-        Ok(())
-    })
+    // SAFETY: a handle of `openSearch`, closed once by its function.
+    unsafe { drop_handle::<Search>(&mut env, search) }
 }
 
 /// Every option key of every format component in the catalog, `\n`
@@ -776,14 +775,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_closeFormat<'l>(
     _class: JClass<'l>,
     format: jlong,
 ) {
-    call(&mut env, (), |_, bridge| {
-        // SAFETY: a handle of `openFormat`, closed once by its schema.
-        if let Some(format) = unsafe { close::<Format>(format) } {
-            let _guard = bridge.tokio.enter();
-            drop(format);
-        }
-        Ok(())
-    })
+    // SAFETY: a handle of `openFormat`, closed once by its schema.
+    unsafe { drop_handle::<Format>(&mut env, format) }
 }
 
 #[cfg(test)]

@@ -95,6 +95,12 @@ public final class WasmFormatFactory implements DeserializationFormatFactory, Se
         return mode.build();
     }
 
+    /** The changelog of the table's format (its options validated by Weir on the way). */
+    private static ChangelogMode changelog(DynamicTableFactory.Context context, ReadableConfig formatOptions) {
+        RowType type = (RowType) context.getPhysicalRowDataType().getLogicalType();
+        return changelog(ddl(context, formatOptions, type));
+    }
+
     @Override
     public DecodingFormat<DeserializationSchema<RowData>> createDecodingFormat(
             DynamicTableFactory.Context context, ReadableConfig formatOptions) {
@@ -109,8 +115,7 @@ public final class WasmFormatFactory implements DeserializationFormatFactory, Se
 
             @Override
             public ChangelogMode getChangelogMode() {
-                RowType type = (RowType) context.getPhysicalRowDataType().getLogicalType();
-                return changelog(ddl(context, formatOptions, type));
+                return changelog(context, formatOptions);
             }
         };
     }
@@ -129,8 +134,7 @@ public final class WasmFormatFactory implements DeserializationFormatFactory, Se
 
             @Override
             public ChangelogMode getChangelogMode() {
-                RowType type = (RowType) context.getPhysicalRowDataType().getLogicalType();
-                return changelog(ddl(context, formatOptions, type));
+                return changelog(context, formatOptions);
             }
         };
     }
