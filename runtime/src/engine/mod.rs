@@ -237,6 +237,11 @@ fn build_engine(config: &EngineConfig, pooling: bool) -> anyhow::Result<wasmtime
     // (the compile cache keys on these settings).
     c.consume_fuel(config.limits.fuel_per_call.is_some());
     c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // `WEIR_PERF_MAP=1`: write /tmp/perf-<pid>.map so `perf report` names
+    // the components' functions (docs/performance.md, "Where the time goes").
+    if std::env::var_os("WEIR_PERF_MAP").is_some_and(|v| v == "1") {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         // Sized for a few hundred concurrent instances; each memory slot is

@@ -44,7 +44,7 @@ pub fn truncate_fraction(s: &str, precision: u8) -> String {
 /// trimmed first, as Flink does, except for strings.
 pub fn push_text(column: &mut ColumnBuilder, ty: &LogicalType, text: &str, style: &TextStyle) -> Result<(), String> {
     use LogicalType as T;
-    let t = text.trim();
+    let t = trimmed(text);
     let pushed = match ty {
         T::Char(_) | T::Varchar(_) | T::String => column.push_str(text),
         T::Boolean => column.push_bool(parse_bool(t)?),
@@ -66,6 +66,17 @@ pub fn push_text(column: &mut ColumnBuilder, ty: &LogicalType, text: &str, style
         T::Array(_) | T::Map(_) | T::Row(_) => return Err("nested types have no text form in this format".into()),
     };
     pushed.map_err(|e| e.message())
+}
+
+/// `text.trim()`, without the call when both ends are ASCII and not
+/// whitespace (the usual value; Unicode whitespace at an end would be a
+/// non-ASCII byte there).
+fn trimmed(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        [only] if only.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
 }
 
 /// Writes `value` of type `ty` as text. `Null` writes nothing.
@@ -120,5 +131,15 @@ pub fn type_name(ty: &LogicalType) -> String {
         T::Array(_) => "ARRAY".into(),
         T::Map(_) => "MAP".into(),
         T::Row(_) => "ROW".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trimmed_is_str_trim() {
+        for text in ["", "5", " 5", "5 ", "\t-1.5\n", "\u{a0}7\u{3000}", "a b", "é", " é ", "x\u{a0}"] {
+            assert_eq!(super::trimmed(text), text.trim(), "{text:?}");
+        }
     }
 }
