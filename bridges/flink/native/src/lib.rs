@@ -153,21 +153,16 @@ unsafe fn close<T>(handle: jlong) -> Option<T> {
     (handle != 0).then(|| *unsafe { Box::from_raw(handle as *mut T) })
 }
 
-async fn parse(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
-    table::table(bridge, ddl).await
-}
-
-/// `ddl`'s table resolved as a source, and what its connector instance
-/// is granted (for the handles opened straight on the component: lookup
-/// table, vector index).
-async fn resolve_source(
+/// `ddl`'s table resolved for `role` (options validated by the spec,
+/// format found), and the grants its options give.
+async fn resolve(
     bridge: &Bridge,
     ddl: &str,
+    role: Role,
 ) -> Result<(weir_pipeline::Table, weir_pipeline::Resolved, weir::policy::Grants), String> {
-    let FlinkTable { table, grants, .. } = parse(bridge, ddl).await?;
+    let FlinkTable { table, grants, .. } = table::table(bridge, ddl).await?;
     let runtime = bridge.weir.read().await;
-    let resolved = weir_pipeline::resolve(&runtime, &table, Role::Source).map_err(|e| table::message(&e))?;
-    let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
+    let resolved = weir_pipeline::resolve(&runtime, &table, role).map_err(|e| table::message(&e))?;
     Ok((table, resolved, grants))
 }
 
@@ -185,14 +180,13 @@ pub extern "system" fn Java_dev_weir_flink_Native_describe<'l>(
         let ddl = string(env, &ddl)?;
         let role = if sink != 0 { Role::Sink } else { Role::Source };
         let out = bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
-            let runtime = bridge.weir.read().await;
-            let resolved = weir_pipeline::resolve(&runtime, &table, role).map_err(|e| table::message(&e))?;
+            let (table, resolved, grants) = resolve(bridge, &ddl, role).await?;
             resolved.grants(&grants).map_err(|e| table::message(&e))?;
             resolved.format_grants(&grants).map_err(|e| table::message(&e))?;
             resolved.validate().await.map_err(|e| table::message(&e))?;
             let bounded = match role {
                 Role::Source => {
+                    let runtime = bridge.weir.read().await;
                     let source = TableSource::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
                     source.plan().bounded
                 }
@@ -217,7 +211,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_plan<'l>(
     call(&mut env, std::ptr::null_mut(), |env, bridge| {
         let ddl = string(env, &ddl)?;
         let out = bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, query } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, query } = table::table(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
             let source = TableSource::open_query(&runtime, &table, query.as_ref(), &grants)
                 .await
@@ -249,7 +243,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openReader<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, query } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, query } = table::table(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
             let source = TableSource::open_unassigned(&runtime, &table, query.as_ref(), &grants)
                 .await
@@ -363,7 +357,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openWriter<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, .. } = table::table(bridge, &ddl).await?;
             let schema = Arc::new(table.schema.to_arrow()?);
             let runtime = bridge.weir.read().await;
             let sink = TableSink::open_subtask(
@@ -471,7 +465,7 @@ pub extern "system" fn Java_dev_weir_flink_Native_openCommitter<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let FlinkTable { table, grants, .. } = parse(bridge, &ddl).await?;
+            let FlinkTable { table, grants, .. } = table::table(bridge, &ddl).await?;
             let runtime = bridge.weir.read().await;
             let committer = TableCommitter::open(&runtime, &table, &grants).await.map_err(|e| table::message(&e))?;
             Ok(open(Committer { committer }))
@@ -534,7 +528,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_openLookup<'l>(
         env.get_int_array_region(&keys, 0, &mut columns).map_err(|e| format!("lookup keys from Java: {e}"))?;
         let columns: Vec<usize> = columns.iter().map(|&c| c.max(0) as usize).collect();
         bridge.tokio.block_on(async {
-            let (table, resolved, grants) = resolve_source(bridge, &ddl).await?;
+            let (table, resolved, grants) = resolve(bridge, &ddl, Role::Source).await?;
+            let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
             let lookup =
                 LookupTable::open(&resolved.connector, &resolved.options, &table.stored_schema(), &columns, &grants)
                     .await
@@ -591,7 +586,8 @@ pub extern "system" fn Java_dev_weir_flink_Native_openSearch<'l>(
     call(&mut env, 0, |env, bridge| {
         let ddl = string(env, &ddl)?;
         bridge.tokio.block_on(async {
-            let (table, resolved, grants) = resolve_source(bridge, &ddl).await?;
+            let (table, resolved, grants) = resolve(bridge, &ddl, Role::Source).await?;
+            let grants = resolved.grants(&grants).map_err(|e| table::message(&e))?;
             let index = VectorIndex::open(
                 &resolved.connector,
                 &resolved.options,

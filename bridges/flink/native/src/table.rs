@@ -40,9 +40,15 @@ pub struct FlinkTable {
     pub query: Option<Query>,
 }
 
-/// Parses the DDL the Java side wrote and resolves its component (loading
-/// a `.wasm` file into the catalog the first time it is named).
-pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
+/// The first table of the DDL the Java side wrote, the catalog identifier
+/// its `component` option names (a `.wasm` file is loaded into the catalog
+/// the first time), its other options in order, and the `SELECT` after it,
+/// if any. `missing` words the error when there is no `component`.
+async fn parse(
+    bridge: &Bridge,
+    ddl: &str,
+    missing: impl FnOnce(&str) -> String,
+) -> Result<(Table, String, Vec<(String, String)>, Option<Query>), String> {
     let job = weir_sql::parse("(Flink table)", ddl).map_err(|e| e.to_string())?;
     let query = job.statements.into_iter().find_map(|s| match s {
         Statement::Select(query) => Some(query),
@@ -51,16 +57,30 @@ pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
     let Some(mut table) = job.tables.into_iter().next() else {
         return Err("the Flink bridge was given no table".to_owned());
     };
+    let mut options = std::mem::take(&mut table.options);
+    let Some(at) = options.iter().position(|(k, _)| k == COMPONENT) else {
+        return Err(missing(&table.name));
+    };
+    let (_, component) = options.remove(at);
+    let identifier = identifier(bridge, &component).await.map_err(|e| format!("table '{}': {e}", table.name))?;
+    Ok((table, identifier, options, query))
+}
+
+/// Parses the DDL of a `'connector' = 'wasm'` table: its connector is the
+/// named component, its `weir.*` options the operator's grants.
+pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
+    let (mut table, identifier, given, query) = parse(bridge, ddl, |name| {
+        format!(
+            "table '{name}' has 'connector' = 'wasm' but no 'component': name a Weir connector \
+             ('component' = 'filesystem') or a component file ('component' = '/path/to/connector.wasm')"
+        )
+    })
+    .await?;
     let mut grants = Grants::none();
     let base = std::env::current_dir().unwrap_or_default();
-    let mut component = None;
-    let mut options = Vec::new();
-    for (key, value) in std::mem::take(&mut table.options) {
+    let mut options = vec![("connector".to_owned(), identifier)];
+    for (key, value) in given {
         if key == "connector" {
-            continue;
-        }
-        if key == COMPONENT {
-            component = Some(value);
             continue;
         }
         if key.starts_with("weir.") {
@@ -69,27 +89,20 @@ pub async fn table(bridge: &Bridge, ddl: &str) -> Result<FlinkTable, String> {
         }
         options.push((key, value));
     }
-    let Some(component) = component else {
-        return Err(format!(
-            "table '{}' has 'connector' = 'wasm' but no 'component': name a Weir connector \
-             ('component' = 'filesystem') or a component file ('component' = '/path/to/connector.wasm')",
-            table.name
-        ));
-    };
-    let identifier = identifier(bridge, &component).await.map_err(|e| format!("table '{}': {e}", table.name))?;
-    options.insert(0, ("connector".to_owned(), identifier));
     table.options = options;
     Ok(FlinkTable { table, grants, query })
 }
 
 /// The catalog identifier of `component`: itself, or the identifier of
-/// the `.wasm` file it names (loaded into the catalog once).
+/// the `.wasm` file it names (loaded into the catalog once: the map stays
+/// locked while a file loads, so subtasks opening at once load it once).
 async fn identifier(bridge: &Bridge, component: &str) -> Result<String, String> {
     if !component.ends_with(".wasm") {
         return Ok(component.to_owned());
     }
     let path = PathBuf::from(component);
-    if let Some(known) = bridge.loaded.lock().await.get(&path) {
+    let mut loaded = bridge.loaded.lock().await;
+    if let Some(known) = loaded.get(&path) {
         return Ok(known.clone());
     }
     let wasm = std::fs::read(&path).map_err(|e| format!("cannot read component '{component}': {e}"))?;
@@ -99,35 +112,21 @@ async fn identifier(bridge: &Bridge, component: &str) -> Result<String, String> 
         .map_err(|e| format!("component '{component}': {e}"))?;
     let identifier = entry.spec.identifier.clone();
     runtime.catalog_mut().add(entry).map_err(|e| format!("component '{component}': {e}"))?;
-    bridge.loaded.lock().await.insert(path, identifier.clone());
+    loaded.insert(path, identifier.clone());
     Ok(identifier)
 }
 
 /// The format a `'format' = 'wasm'` DDL names: the table (its schema),
-/// the format's identifier (a `.wasm` file is loaded into the catalog) and
-/// its options (the table's other options, without the `wasm.` prefix the
-/// Java side already removed).
+/// the format's identifier and its options (the table's other options,
+/// without the `wasm.` prefix the Java side already removed).
 pub async fn format(bridge: &Bridge, ddl: &str) -> Result<(Table, String, Vec<(String, String)>), String> {
-    let job = weir_sql::parse("(Flink table)", ddl).map_err(|e| e.to_string())?;
-    let Some(mut table) = job.tables.into_iter().next() else {
-        return Err("the Flink bridge was given no table".to_owned());
-    };
-    let mut component = None;
-    let mut options = Vec::new();
-    for (key, value) in std::mem::take(&mut table.options) {
-        match key.as_str() {
-            COMPONENT => component = Some(value),
-            _ => options.push((key, value)),
-        }
-    }
-    let Some(component) = component else {
-        return Err(format!(
-            "table '{}' has 'format' = 'wasm' but no 'wasm.component': name a Weir format ('wasm.component' = \
-             'csv') or a component file ('wasm.component' = '/path/to/format.wasm')",
-            table.name
-        ));
-    };
-    let identifier = identifier(bridge, &component).await.map_err(|e| format!("table '{}': {e}", table.name))?;
+    let (table, identifier, options, _) = parse(bridge, ddl, |name| {
+        format!(
+            "table '{name}' has 'format' = 'wasm' but no 'wasm.component': name a Weir format ('wasm.component' = \
+             'csv') or a component file ('wasm.component' = '/path/to/format.wasm')"
+        )
+    })
+    .await?;
     Ok((table, identifier, options))
 }
 

@@ -14,6 +14,7 @@ import org.apache.flink.table.data.TimestampData;
 import org.apache.flink.table.types.logical.DecimalType;
 import org.apache.flink.table.types.logical.LocalZonedTimestampType;
 import org.apache.flink.table.types.logical.LogicalType;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.RowType;
 import org.apache.flink.table.types.logical.TimestampType;
 import org.apache.flink.types.RowKind;
@@ -119,8 +120,7 @@ final class Columns {
                     for (int r = 0; r <= rows; r++) offsets[r] = in.getInt();
                     byte[] data = new byte[offsets[rows]];
                     in.get(data);
-                    boolean text = t.getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.CHAR
-                            || t.getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.VARCHAR;
+                    boolean text = isText(t);
                     for (int r = 0; r < rows; r++) {
                         if (!isValid(valid, r)) continue;
                         int from = offsets[r], len = offsets[r + 1] - offsets[r];
@@ -128,8 +128,7 @@ final class Columns {
                     }
                     break;
                 case ARRAY:
-                    boolean floats = ((org.apache.flink.table.types.logical.ArrayType) t).getElementType().getTypeRoot()
-                            == org.apache.flink.table.types.logical.LogicalTypeRoot.FLOAT;
+                    boolean floats = floatElements(t);
                     int[] bounds = new int[rows + 1];
                     for (int r = 0; r <= rows; r++) bounds[r] = in.getInt();
                     int n = bounds[rows];
@@ -211,7 +210,7 @@ final class Columns {
                 values[c] = new Growable(4096);
                 validity[c] = new Growable(64);
                 if (isVar(type.getTypeAt(c))) offsets[c] = new int[1025];
-                if (type.getTypeAt(c).getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.ARRAY) {
+                if (type.getTypeAt(c).getTypeRoot() == LogicalTypeRoot.ARRAY) {
                     offsets[c] = new int[1025];
                     elementValidity[c] = new Growable(64);
                 }
@@ -260,16 +259,14 @@ final class Columns {
                     case BINARY:
                     case VARBINARY:
                         if (!isNull) {
-                            boolean text = t.getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.CHAR
-                                    || t.getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.VARCHAR;
+                            boolean text = isText(t);
                             out.put(text ? row.getString(c).toBytes() : row.getBinary(c));
                         }
                         if (offsets[c].length <= rows + 1) offsets[c] = Arrays.copyOf(offsets[c], offsets[c].length * 2);
                         offsets[c][rows + 1] = out.size();
                         break;
                     case ARRAY:
-                        boolean floats = ((org.apache.flink.table.types.logical.ArrayType) t).getElementType().getTypeRoot()
-                                == org.apache.flink.table.types.logical.LogicalTypeRoot.FLOAT;
+                        boolean floats = floatElements(t);
                         if (!isNull) {
                             org.apache.flink.table.data.ArrayData array = row.getArray(c);
                             for (int i = 0; i < array.size(); i++) {
@@ -330,16 +327,18 @@ final class Columns {
         }
 
         private static boolean isVar(LogicalType t) {
-            switch (t.getTypeRoot()) {
-                case CHAR:
-                case VARCHAR:
-                case BINARY:
-                case VARBINARY:
-                    return true;
-                default:
-                    return false;
-            }
+            return isText(t) || t.getTypeRoot() == LogicalTypeRoot.BINARY || t.getTypeRoot() == LogicalTypeRoot.VARBINARY;
         }
+    }
+
+    /** CHAR / VARCHAR: bytes that are UTF-8 text. */
+    private static boolean isText(LogicalType t) {
+        return t.getTypeRoot() == LogicalTypeRoot.CHAR || t.getTypeRoot() == LogicalTypeRoot.VARCHAR;
+    }
+
+    /** ARRAY&lt;FLOAT&gt; (else ARRAY&lt;DOUBLE&gt;, the other array the bridge carries). */
+    private static boolean floatElements(LogicalType t) {
+        return ((org.apache.flink.table.types.logical.ArrayType) t).getElementType().getTypeRoot() == LogicalTypeRoot.FLOAT;
     }
 
     /** A little-endian byte buffer that grows. */
