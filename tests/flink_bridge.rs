@@ -415,14 +415,16 @@ fn a_flink_job_writes_kafka_exactly_once_and_reads_it_back_through_the_wasm_kafk
 
 /// Runs the failover scenario's first attempt and kills its whole process
 /// (the JVM with the mini-cluster: job manager and task manager) once a
-/// checkpoint completed and some rows were committed.
-fn run_and_kill(input: &str, out: &str, checkpoints: &str) -> String {
+/// checkpoint completed and some rows were committed. The JVM's temp dir is
+/// `tmp`, where the bridge unpacks its native library.
+fn run_and_kill(input: &str, out: &str, checkpoints: &str, tmp: &str) -> String {
     use std::os::unix::process::CommandExt;
     let log = format!("{checkpoints}/../first-attempt.log");
     let mut child = Command::new(python())
         .arg(driver())
         .arg(jar())
         .args(["failover", input, out, checkpoints])
+        .env("JVM_ARGS", format!("-Djava.io.tmpdir={tmp}"))
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).expect("log"))
         .stderr(Stdio::null())
@@ -473,8 +475,17 @@ fn a_flink_job_killed_mid_run_resumes_from_its_checkpoint_with_no_row_lost_or_du
     let out = scratch.path("flink-out");
     let checkpoints = scratch.path("checkpoints");
     std::fs::create_dir_all(&checkpoints).expect("checkpoints dir");
-    let first = run_and_kill(&input, &out, &checkpoints);
+    let tmp = scratch.path("jvm-tmp");
+    std::fs::create_dir_all(&tmp).expect("JVM temp dir");
+    let first = run_and_kill(&input, &out, &checkpoints, &tmp);
     assert!(!first.contains("done"), "the job finished before the kill: {first}");
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .expect("JVM temp dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("weir_flink"))
+        .collect();
+    assert!(left.is_empty(), "a killed JVM left the bridge's unpacked native library behind: {left:?}");
     let before: usize = committed_lines(&out).values().sum();
     assert!(before > 0 && before < 400_000, "killed mid-run ({before} rows committed)");
     let restore = latest_checkpoint(&checkpoints).expect("a completed checkpoint");

@@ -9,7 +9,8 @@ import java.nio.file.StandardCopyOption;
 /**
  * The JNI functions of the native library (bridges/flink/native). The library travels in the
  * bridge jar and is loaded once per class loader: it is copied to a file of its own first, since a
- * JVM binds a native library file to the first class loader that loads it.
+ * JVM binds a native library file to the first class loader that loads it. The copy is deleted as
+ * soon as it is loaded (the mapping outlives the name), so a JVM that is killed leaves none behind.
  *
  * <p>Every function throws {@link WeirException} on failure. Handles are owned by one Flink
  * subtask and used from its thread only.
@@ -40,6 +41,11 @@ final class Native {
                     Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
                 }
                 System.load(file.toString());
+                try {
+                    Files.delete(file);
+                } catch (IOException stillMapped) {
+                    // Windows keeps a loaded library's file; deleteOnExit removes it at a clean exit.
+                }
             }
         } catch (IOException e) {
             throw new WeirException("cannot unpack the Weir native library: " + e);
