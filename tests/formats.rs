@@ -169,6 +169,31 @@ async fn json_malformed_records_name_position_and_excerpt() {
     assert!(err.to_string().contains("data error at record 0"), "{err}");
 }
 
+/// json's one-pass scanner finds a string's end 16 bytes at a time
+/// (`simd128` inside the component): every special byte at every offset
+/// around those steps reads as serde_json reads it, and a control character
+/// or invalid UTF-8 at any offset is still a data error.
+#[tokio::test]
+async fn json_strings_read_right_whatever_the_offset_of_their_special_bytes() {
+    let mut f = open("json", &[], "s STRING, t STRING").await;
+    for special in ["\"", "\\", "/", "\n", "é", "€", "😀", "\u{7f}", "\u{e9}x\"y"] {
+        for at in 0..40 {
+            let value = format!("{}{special}{}", "x".repeat(at), "y".repeat(40 - at));
+            let record = format!("{{\"s\":{},\"t\":\"tail\"}}", serde_json::to_string(&value).expect("json"));
+            let rows = f.rows(&[record.as_bytes()]).await.unwrap_or_else(|e| panic!("{record}: {e}"));
+            assert_eq!(rows, [format!("+I[{value}, tail]")], "{record}");
+        }
+    }
+    for at in 0..40 {
+        let head = format!("{{\"s\":\"{}", "x".repeat(at));
+        for bad in [&b"\x01"[..], b"\x1f", b"\xff", b"\xc3\x28", b"\xed\xa0\x80"] {
+            let record = [head.as_bytes(), bad, "y".repeat(20).as_bytes(), b"\",\"t\":\"tail\"}"].concat();
+            let err = f.rows(&[&record]).await.expect_err("a control character or invalid UTF-8 in a string");
+            assert!(err.to_string().contains("data error at record 0"), "{}: {err}", String::from_utf8_lossy(&record));
+        }
+    }
+}
+
 #[tokio::test]
 async fn json_reads_what_flink_reads() {
     // Flink's documented leniencies (JsonToRowDataConverters): a number with

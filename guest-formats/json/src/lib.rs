@@ -227,20 +227,19 @@ impl Json {
         let n = self.schema.fields.len();
         let mut on_stack = [None; 32];
         let mut on_heap = Vec::new();
-        let found: &mut [Option<&str>] = if n <= on_stack.len() {
+        let found: &mut [Option<scan::Raw<'_>>] = if n <= on_stack.len() {
             &mut on_stack[..n]
         } else {
             on_heap.resize(n, None);
             &mut on_heap
         };
-        let scanned = std::str::from_utf8(frame).ok().and_then(|text| scan::object(text, &self.names, found));
-        if scanned.is_none() {
+        if scan::object(frame, &self.names, found).is_none() {
             found.iter_mut().for_each(|f| *f = None);
             let Object(entries) = serde_json::from_slice(frame).map_err(|e| format!("malformed JSON: {e}"))?;
             let mut next = 0;
             for (key, raw) in entries {
                 if let Some(c) = scan::column(&self.names, next, key.as_bytes()) {
-                    found[c] = Some(raw.get());
+                    found[c] = Some(scan::Raw::of(raw.get()));
                     next = c + 1;
                 }
             }
@@ -333,20 +332,21 @@ impl Json {
 
     /// One field from its JSON text: scalars straight from the text, the
     /// rest (objects, arrays, unusual combinations) through a parsed value.
-    fn read_raw(&self, column: &mut ColumnBuilder, ty: &LogicalType, text: &str) -> Result<(), String> {
+    fn read_raw(&self, column: &mut ColumnBuilder, ty: &LogicalType, raw: scan::Raw<'_>) -> Result<(), String> {
         use LogicalType as T;
+        let text = raw.text;
         let is_string_type = matches!(ty, T::Char(_) | T::Varchar(_) | T::String);
         let is_number_type =
             matches!(ty, T::Tinyint | T::Smallint | T::Int | T::Bigint | T::Float | T::Double | T::Decimal(_));
         let nested = matches!(ty, T::Array(_) | T::Map(_) | T::Row(_));
         match text.as_bytes().first() {
-            _ if text == "null" => column.push_null().map_err(|e| e.message()),
+            // A valid JSON value starting with `n` is `null`.
+            Some(b'n') => column.push_null().map_err(|e| e.message()),
             Some(b'"') if !nested => {
-                // A valid JSON string without escapes is its own value.
-                let s: std::borrow::Cow<'_, str> = if text.len() >= 2 && !text.contains('\\') {
-                    std::borrow::Cow::Borrowed(&text[1..text.len() - 1])
-                } else {
-                    serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?
+                // A JSON string without escapes is its own value.
+                let s: std::borrow::Cow<'_, str> = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                    Some(inner) if !raw.escaped => std::borrow::Cow::Borrowed(inner),
+                    _ => serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?,
                 };
                 if is_string_type {
                     column.push_str(&s).map_err(|e| e.message())
@@ -356,7 +356,7 @@ impl Json {
             }
             // A JSON number with a fraction or exponent in an integer column
             // is truncated, as Flink (Jackson's asInt/asLong) does.
-            Some(b'-' | b'0'..=b'9') if is_integer(ty) && text.contains(['.', 'e', 'E']) => {
+            Some(b'-' | b'0'..=b'9') if is_integer(ty) && text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => {
                 let value: f64 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
                 text::push_text(column, ty, &format!("{}", value.trunc()), &self.style)
             }
