@@ -119,6 +119,16 @@ struct Bits {
 }
 
 impl Bits {
+    /// `len` set bits.
+    fn set_ones(&mut self, len: usize) {
+        self.bytes.clear();
+        self.bytes.resize(len / 8, 0xFF);
+        if !len.is_multiple_of(8) {
+            self.bytes.push((1u8 << (len % 8)) - 1);
+        }
+        self.len = len;
+    }
+
     fn push(&mut self, bit: bool) {
         if self.len.is_multiple_of(8) {
             self.bytes.push(0);
@@ -186,6 +196,10 @@ enum Values {
 pub struct ColumnBuilder {
     name: String,
     nullable: bool,
+    /// Values appended, nulls included.
+    len: usize,
+    /// Written only once the column has a null (empty while `nulls` is 0):
+    /// a column without nulls pays nothing per value for it.
     validity: Bits,
     nulls: usize,
     values: Values,
@@ -199,7 +213,7 @@ macro_rules! push_fixed {
                 Values::$variant(values) => values.push(v),
                 _ => return Err(self.mismatch(stringify!($ty))),
             }
-            self.validity.push(true);
+            self.push_valid();
             Ok(())
         }
     )*};
@@ -246,7 +260,7 @@ impl ColumnBuilder {
                 _ => Values::Invalid(format!("column '{name}': row reference {r} is not a ROW in the nested table")),
             },
         };
-        ColumnBuilder { name: name.to_owned(), nullable, validity: Bits::default(), nulls: 0, values }
+        ColumnBuilder { name: name.to_owned(), nullable, len: 0, validity: Bits::default(), nulls: 0, values }
     }
 
     /// Makes room for `rows` more top-level values (no effect on nested
@@ -291,7 +305,16 @@ impl ColumnBuilder {
 
     /// Number of values appended.
     pub fn len(&self) -> usize {
-        self.validity.len
+        self.len
+    }
+
+    /// Counts a value appended (see `validity`).
+    #[inline(always)]
+    fn push_valid(&mut self) {
+        if self.nulls > 0 {
+            self.validity.push(true);
+        }
+        self.len += 1;
     }
 
     /// Whether no value was appended.
@@ -328,8 +351,13 @@ impl ColumnBuilder {
             }
             Values::Invalid(e) => return Err(Error::unsupported(e.clone())),
         }
+        if self.nulls == 0 {
+            // The first null: every value before it was valid.
+            self.validity.set_ones(self.len);
+        }
         self.validity.push(false);
         self.nulls += 1;
+        self.len += 1;
         Ok(())
     }
 
@@ -339,7 +367,7 @@ impl ColumnBuilder {
             Values::Boolean(b) => b.push(v),
             _ => return Err(self.mismatch("bool")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -364,7 +392,7 @@ impl ColumnBuilder {
             Values::Decimal(v) => v.extend([unscaled as u64, (unscaled >> 64) as u64]),
             _ => return Err(self.mismatch("decimal")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -374,7 +402,7 @@ impl ColumnBuilder {
             Values::Utf8(b) => b.push(v.as_bytes())?,
             _ => return Err(self.mismatch("string")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -384,7 +412,7 @@ impl ColumnBuilder {
             Values::Binary(b) => b.push(v)?,
             _ => return Err(self.mismatch("bytes")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -406,7 +434,7 @@ impl ColumnBuilder {
             Values::List { offsets, element } => offsets.push(child_offset(element.len())?),
             _ => return Err(self.mismatch("array")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -428,13 +456,13 @@ impl ColumnBuilder {
             Values::Map { offsets, keys, values } => {
                 if keys.len() != values.len() {
                     let message = format!("map '{}' got {} keys and {} values", self.name, keys.len(), values.len());
-                    return Err(Error::data(self.validity.len as u64, b"", message));
+                    return Err(Error::data(self.len as u64, b"", message));
                 }
                 offsets.push(child_offset(keys.len())?);
             }
             _ => return Err(self.mismatch("map")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -462,7 +490,7 @@ impl ColumnBuilder {
             }
             _ => return Err(self.mismatch("row")),
         }
-        self.validity.push(true);
+        self.push_valid();
         Ok(())
     }
 
@@ -470,9 +498,15 @@ impl ColumnBuilder {
         if len >= self.len() {
             return;
         }
-        let dropped_nulls = (len..self.len()).filter(|&i| !bit(&self.validity.bytes, i)).count();
-        self.nulls -= dropped_nulls;
-        self.validity.truncate(len);
+        if self.nulls > 0 {
+            let dropped_nulls = (len..self.len).filter(|&i| !bit(&self.validity.bytes, i)).count();
+            self.nulls -= dropped_nulls;
+            self.validity.truncate(len);
+            if self.nulls == 0 {
+                self.validity.set_ones(0);
+            }
+        }
+        self.len = len;
         match &mut self.values {
             Values::Boolean(b) => b.truncate(len),
             Values::Int8(v) => v.truncate(len),
@@ -875,4 +909,54 @@ fn read_value(column: &Column, row: usize) -> Result<ValueRef<'_>> {
         ColumnData::List(_) | ColumnData::Struct(_) => ValueRef::Nested,
     };
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values, nulls and truncations in a pseudo-random order: the bitmap,
+    /// written only from the first null on, matches a plain model.
+    #[test]
+    fn validity_is_written_from_the_first_null_and_survives_truncation() {
+        for seed in 1..200u64 {
+            let mut column = ColumnBuilder::new("c", &LogicalType::Bigint, true, &[]);
+            let mut model: Vec<Option<i64>> = Vec::new();
+            let mut h = seed;
+            for step in 0..(seed % 40) as i64 {
+                h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                match (h >> 33) % 10 {
+                    0 => {
+                        column.push_null().expect("nullable");
+                        model.push(None);
+                    }
+                    1 => {
+                        let keep = model.len().saturating_sub(((h >> 40) % 4) as usize);
+                        column.truncate(keep);
+                        model.truncate(keep);
+                    }
+                    _ => {
+                        column.push_i64(step).expect("BIGINT");
+                        model.push(Some(step));
+                    }
+                }
+                assert_eq!(column.len(), model.len());
+                assert_eq!(column.nulls, model.iter().filter(|v| v.is_none()).count());
+            }
+            let done = column.finish(&mut Vec::new()).expect("finish");
+            let ColumnData::Int64(values) = &done.data else { panic!("{:?}", done.data) };
+            assert_eq!(values.len(), model.len());
+            assert_eq!(done.validity.is_some(), model.contains(&None), "seed {seed}");
+            for (i, want) in model.iter().enumerate() {
+                let valid = done.validity.as_deref().is_none_or(|v| bit(v, i));
+                assert_eq!(valid, want.is_some(), "seed {seed}, value {i}");
+                if let Some(v) = want {
+                    assert_eq!(values[i], *v, "seed {seed}, value {i}");
+                }
+            }
+            if let Some(v) = &done.validity {
+                assert_eq!(v.len(), model.len().div_ceil(8), "seed {seed}");
+            }
+        }
+    }
 }
