@@ -60,8 +60,11 @@ pub fn write_int<I: itoa::Integer>(out: &mut String, v: I) {
 }
 
 /// Writes `v` with at least `width` digits, zero-padded.
-fn write_padded(out: &mut String, mut v: u64, width: usize) {
-    let mut buf = [b'0'; 20];
+///
+/// In 32 bits: inside WASM a 64-bit division by ten is a real divide (LLVM
+/// turns a 32-bit one into a multiply), and every date and time field fits.
+fn write_padded(out: &mut String, mut v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
     let mut i = buf.len();
     while v > 0 {
         i -= 1;
@@ -69,9 +72,8 @@ fn write_padded(out: &mut String, mut v: u64, width: usize) {
         v /= 10;
     }
     let start = i.min(buf.len() - width.min(buf.len()));
-    for &b in &buf[start..] {
-        out.push(char::from(b));
-    }
+    // SAFETY: `buf` holds ASCII digits only.
+    out.push_str(unsafe { core::str::from_utf8_unchecked(&buf[start..]) });
 }
 
 /// The first 40 characters of `text`, for error messages.
@@ -279,9 +281,44 @@ pub fn write_f64(out: &mut String, v: f64) {
         out.push_str("NaN");
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
-    } else {
+    } else if !write_short_plain(out, v) {
         write_java_float(out, ryu::Buffer::new().format_finite(v), v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0);
     }
+}
+
+/// Writes `v` in the plain range (10^-3 to 10^7) with at most four
+/// decimals — prices, measurements: the usual DOUBLE — without ryu (whose
+/// 128-bit multiplies are emulated in software inside WASM). `false` for
+/// any other value.
+///
+/// The text is the shortest that reads back as `v`, as ryu's: with the
+/// fewest decimals `s` for which `round(v·10^s) / 10^s == v` (both
+/// operands exact, so the division rounds once, as parsing the text does),
+/// and under 10^15 the digits are the only ones with `s` decimals that do.
+fn write_short_plain(out: &mut String, v: f64) -> bool {
+    const SCALES: [(f64, u64); 5] = [(1.0, 1), (10.0, 10), (100.0, 100), (1e3, 1_000), (1e4, 10_000)];
+    let a = v.abs();
+    if !(1e-3..1e7).contains(&a) {
+        return false;
+    }
+    for (decimals, (scale, unit)) in SCALES.into_iter().enumerate() {
+        let m = (a * scale).round();
+        if m / scale == a {
+            let m = m as u64;
+            if v < 0.0 {
+                out.push('-');
+            }
+            write_int(out, m / unit);
+            out.push('.');
+            if decimals == 0 {
+                out.push('0');
+            } else {
+                write_padded(out, (m % unit) as u32, decimals);
+            }
+            return true;
+        }
+    }
+    false
 }
 
 /// Writes a FLOAT as Java's `Float.toString` does.
@@ -565,11 +602,11 @@ pub fn parse_date(t: &str) -> Result<i32, String> {
 pub fn write_date(out: &mut String, days: i32) {
     let (y, m, d) = civil_from_days(i64::from(days));
     if (0..=9999).contains(&y) {
-        write_padded(out, y as u64, 4);
+        write_padded(out, y as u32, 4);
         out.push('-');
-        write_padded(out, u64::from(m), 2);
+        write_padded(out, m, 2);
         out.push('-');
-        write_padded(out, u64::from(d), 2);
+        write_padded(out, d, 2);
     } else {
         let _ = write!(out, "{y:04}-{m:02}-{d:02}");
     }
@@ -640,13 +677,14 @@ pub fn parse_time(t: &str, precision: u8) -> Result<i64, String> {
 
 /// Writes nanoseconds of the day as `HH:mm:ss[.f…]` (minimal fraction).
 pub fn write_nanos_of_day(out: &mut String, nanos: i64) {
-    let secs = (nanos / NANOS_PER_SECOND) as u64;
+    // A day's seconds and a second's nanoseconds fit 32 bits.
+    let secs = (nanos / NANOS_PER_SECOND) as u32;
     write_padded(out, secs / 3600, 2);
     out.push(':');
     write_padded(out, secs / 60 % 60, 2);
     out.push(':');
     write_padded(out, secs % 60, 2);
-    let mut frac = nanos % NANOS_PER_SECOND;
+    let mut frac = (nanos % NANOS_PER_SECOND) as u32;
     if frac != 0 {
         let mut width = 9;
         while frac % 10 == 0 {
@@ -654,7 +692,7 @@ pub fn write_nanos_of_day(out: &mut String, nanos: i64) {
             width -= 1;
         }
         out.push('.');
-        write_padded(out, frac as u64, width);
+        write_padded(out, frac, width);
     }
 }
 
@@ -780,6 +818,31 @@ pub fn write_base64(out: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    /// The plain fast path writes what ryu's shortest form laid out the
+    /// Java way writes.
+    #[test]
+    fn short_plain_doubles_are_written_as_ryu_writes_them() {
+        let mut h = 11u64;
+        let mut values = vec![0.001, 0.0015, 9_999_999.9999, 1234.5, 12.0, 0.1, 0.3, 0.7, 1e6, 5e-3, 2.675, 1.005];
+        for _ in 0..50_000 {
+            h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let digits = (h >> 20) % 100_000_000_000;
+            let scale = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5][(h >> 60) as usize % 6];
+            let v = digits as f64 / scale;
+            values.extend([v, -v, f64::from_bits(v.to_bits() + 1)]);
+        }
+        for v in values {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            write_f64(&mut fast, v);
+            write_java_float(
+                &mut slow,
+                ryu::Buffer::new().format_finite(v),
+                v.abs() >= 1e-3 && v.abs() < 1e7 || v == 0.0,
+            );
+            assert_eq!(fast, slow, "{v:?}");
+        }
+    }
+
     /// The one-division fast paths give exactly what `str::parse` gives,
     /// and leave everything else to it.
     #[test]
