@@ -687,7 +687,7 @@ pub fn write_nanos_of_day(out: &mut String, nanos: i64) {
     let mut frac = (nanos % NANOS_PER_SECOND) as u32;
     if frac != 0 {
         let mut width = 9;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
@@ -823,7 +823,7 @@ mod tests {
     #[test]
     fn short_plain_doubles_are_written_as_ryu_writes_them() {
         let mut h = 11u64;
-        let mut values = vec![0.001, 0.0015, 9_999_999.9999, 1234.5, 12.0, 0.1, 0.3, 0.7, 1e6, 5e-3, 2.675, 1.005];
+        let mut values = vec![0.001, 0.0015, 9_999_999.999_9, 1234.5, 12.0, 0.1, 0.3, 0.7, 1e6, 5e-3, 2.675, 1.005];
         for _ in 0..50_000 {
             h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let digits = (h >> 20) % 100_000_000_000;
