@@ -170,18 +170,22 @@ async fn json_malformed_records_name_position_and_excerpt() {
 }
 
 /// json's one-pass scanner finds a string's end 16 bytes at a time
-/// (`simd128` inside the component): every special byte at every offset
-/// around those steps reads as serde_json reads it, and a control character
-/// or invalid UTF-8 at any offset is still a data error.
+/// (`simd128` inside the component), and its encoder the bytes to escape:
+/// every special byte at every offset around those steps reads as
+/// serde_json reads it and is written back so, and a control character or
+/// invalid UTF-8 at any offset is still a data error.
 #[tokio::test]
 async fn json_strings_read_right_whatever_the_offset_of_their_special_bytes() {
     let mut f = open("json", &[], "s STRING, t STRING").await;
-    for special in ["\"", "\\", "/", "\n", "é", "€", "😀", "\u{7f}", "\u{e9}x\"y"] {
+    for special in ["\"", "\\", "/", "\n", "\t", "\u{1}", "é", "€", "😀", "\u{7f}", "\u{e9}x\"y"] {
         for at in 0..40 {
             let value = format!("{}{special}{}", "x".repeat(at), "y".repeat(40 - at));
             let record = format!("{{\"s\":{},\"t\":\"tail\"}}", serde_json::to_string(&value).expect("json"));
-            let rows = f.rows(&[record.as_bytes()]).await.unwrap_or_else(|e| panic!("{record}: {e}"));
+            let (rows, written) = f.round_trip(&record).await.unwrap_or_else(|e| panic!("{record}: {e}"));
             assert_eq!(rows, [format!("+I[{value}, tail]")], "{record}");
+            // Written back with the escapes JSON needs, found the same way.
+            let back: serde_json::Value = serde_json::from_str(&written[0]).expect("the encoder writes JSON");
+            assert_eq!(back["s"], value.as_str(), "{record} written as {}", written[0]);
         }
     }
     for at in 0..40 {

@@ -27,7 +27,8 @@ use serde_json::{Map, Value};
 use weir_sdk::text::{self, TextStyle, TimestampStyle};
 use weir_sdk::{
     Batch, BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ComponentSpec, Error, Field, Format, LogicalType,
-    NestedType, OptionSpec, Options, OptionsExt, Result, RowKind, Schema, ValueRef, VarData, VarDataBuilder,
+    NestedType, OptionSpec, Options, OptionsExt, Result, RowKind, Schema, Typed, ValueRef, VarData, VarDataBuilder,
+    bool_at,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,14 +312,16 @@ impl Json {
         let reader = BatchReader::new(rows);
         let mut out = VarDataBuilder::new();
         let columns = (0..self.schema.fields.len()).map(|c| reader.column(c)).collect::<Result<Vec<_>>>()?;
+        let cells: Vec<Cell<'_>> =
+            self.schema.fields.iter().zip(&columns).map(|(f, c)| Cell::of(&f.data_type, c.typed())).collect();
         // Values' text is formed here, one buffer for the whole batch.
         let mut scratch = String::new();
         for row in 0..reader.rows() {
             let (before, after) = envelope(reader.row_kind(row));
             let mut buf = std::mem::take(out.buffer());
             buf.extend_from_slice(before.as_bytes());
-            let written =
-                self.write_fields(&mut buf, &mut scratch, &self.schema.fields, Some(&self.keys), &columns, row);
+            let top = Some((&self.keys[..], &cells[..]));
+            let written = self.write_fields(&mut buf, &mut scratch, &self.schema.fields, top, &columns, row);
             buf.extend_from_slice(after.as_bytes());
             *out.buffer() = buf;
             if let Err(message) = written {
@@ -455,14 +458,14 @@ impl Json {
         pushed.map_err(|e| e.message())
     }
 
-    /// A JSON object of `fields`; `keys`, when given, their `"name":`
-    /// rendered beforehand (the top level).
+    /// A JSON object of `fields`; `top`, at the top level, their `"name":`
+    /// rendered beforehand and their [`Cell`]s.
     fn write_fields(
         &self,
         out: &mut Vec<u8>,
         scratch: &mut String,
         fields: &[Field],
-        keys: Option<&[Vec<u8>]>,
+        top: Option<(&[Vec<u8>], &[Cell<'_>])>,
         columns: &[ColumnRef<'_>],
         row: usize,
     ) -> Result<(), String> {
@@ -476,8 +479,13 @@ impl Json {
                 out.push(b',');
             }
             first = false;
-            match keys {
-                Some(keys) => out.extend_from_slice(&keys[f]),
+            match top {
+                Some((keys, cells)) => {
+                    out.extend_from_slice(&keys[f]);
+                    if write_cell(out, scratch, cells[f], &self.style, column, row) {
+                        continue;
+                    }
+                }
                 None => {
                     write_string(out, &field.name);
                     out.push(b':');
@@ -572,6 +580,89 @@ impl Json {
     }
 }
 
+/// How a top-level column's values are written, chosen once per batch
+/// from its type: the usual scalars straight from their slice, without a
+/// type `match` per value; anything else through `write_value`.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Bigint(&'a [i64]),
+    Int(&'a [i32]),
+    Double(&'a [f64]),
+    Str(&'a VarData),
+    Boolean(&'a [u8]),
+    Timestamp(&'a [i64], u8),
+    General,
+}
+
+impl<'a> Cell<'a> {
+    fn of(ty: &LogicalType, values: Typed<'a>) -> Cell<'a> {
+        use LogicalType as T;
+        match (ty, values) {
+            (T::Bigint, Typed::I64(v)) => Cell::Bigint(v),
+            (T::Int, Typed::I32(v)) => Cell::Int(v),
+            (T::Double, Typed::F64(v)) => Cell::Double(v),
+            (T::Char(_) | T::Varchar(_) | T::String, Typed::Str(v)) => Cell::Str(v),
+            (T::Boolean, Typed::Bool(v)) => Cell::Boolean(v),
+            (T::Timestamp(p), Typed::I64(v)) => Cell::Timestamp(v, *p),
+            _ => Cell::General,
+        }
+    }
+}
+
+/// Writes value `row` of `cell` as `write_value` would; `false` when it
+/// leaves it to `write_value`: a `General` cell, a NaN or infinity (written
+/// as Java's quoted text), a row past the slice's end (an error there).
+fn write_cell(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    cell: Cell<'_>,
+    style: &TextStyle,
+    column: &ColumnRef<'_>,
+    row: usize,
+) -> bool {
+    if column.is_null(row) {
+        out.extend_from_slice(b"null");
+        return true;
+    }
+    scratch.clear();
+    match cell {
+        Cell::Bigint(v) => match v.get(row) {
+            Some(&v) => text::write_int(scratch, v),
+            None => return false,
+        },
+        Cell::Int(v) => match v.get(row) {
+            Some(&v) => text::write_int(scratch, v),
+            None => return false,
+        },
+        Cell::Double(v) => match v.get(row) {
+            Some(&v) if v.is_finite() => text::write_f64(scratch, v),
+            _ => return false,
+        },
+        Cell::Str(v) => match v.get(row).map(std::str::from_utf8) {
+            Some(Ok(s)) => {
+                write_string(out, s);
+                return true;
+            }
+            _ => return false,
+        },
+        Cell::Boolean(v) => match bool_at(v, row) {
+            Some(b) => scratch.push_str(if b { "true" } else { "false" }),
+            None => return false,
+        },
+        Cell::Timestamp(v, p) => match v.get(row) {
+            Some(&v) => {
+                text::write_timestamp(scratch, v, p, style.timestamp, false);
+                write_string(out, scratch);
+                return true;
+            }
+            None => return false,
+        },
+        Cell::General => return false,
+    }
+    out.extend_from_slice(scratch.as_bytes());
+    true
+}
+
 fn java_special(v: f64) -> String {
     let mut s = String::new();
     text::write_f64(&mut s, v);
@@ -580,8 +671,8 @@ fn java_special(v: f64) -> String {
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    // Most strings need no escape: one branch-free pass says so.
-    if !s.bytes().fold(false, |any, b| any | (b == b'"' || b == b'\\' || b < 0x20)) {
+    // Most strings need no escape: one SIMD pass says so.
+    if scan::special::<false>(s.as_bytes(), 0) == s.len() {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
         return;

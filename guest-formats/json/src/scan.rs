@@ -148,7 +148,7 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
 /// SIMD (`simd128` inside the component, SSE2 natively): a string is
 /// scanned once, and a short one without a call.
 #[inline(always)]
-fn special<const HIGH: bool>(b: &[u8], mut j: usize) -> usize {
+pub fn special<const HIGH: bool>(b: &[u8], mut j: usize) -> usize {
     #[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64"))]
     while j + 16 <= b.len() {
         // SAFETY: the 16 bytes read start at `j` and end within `b`;

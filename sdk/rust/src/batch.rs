@@ -771,6 +771,38 @@ pub enum ValueRef<'a> {
     Nested,
 }
 
+/// A column's values by type (see [`ColumnRef::typed`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Typed<'a> {
+    /// BOOLEAN, bit-packed (read with [`bool_at`]).
+    Bool(&'a [u8]),
+    /// TINYINT.
+    I8(&'a [i8]),
+    /// SMALLINT.
+    I16(&'a [i16]),
+    /// INT, DATE, TIME(0..=3).
+    I32(&'a [i32]),
+    /// BIGINT, TIME(4..=9), TIMESTAMP, TIMESTAMP_LTZ.
+    I64(&'a [i64]),
+    /// FLOAT.
+    F32(&'a [f32]),
+    /// DOUBLE.
+    F64(&'a [f64]),
+    /// DECIMAL: two words per value, low first.
+    Decimal(&'a [u64]),
+    /// CHAR, VARCHAR, STRING (UTF-8, checked by the host).
+    Str(&'a VarData),
+    /// BINARY, VARBINARY, BYTES.
+    Bytes(&'a VarData),
+    /// ARRAY, MAP, ROW.
+    Nested,
+}
+
+/// Value `i` of a bit-packed BOOLEAN column; `None` past its end.
+pub fn bool_at(bits: &[u8], i: usize) -> Option<bool> {
+    bits.get(i / 8).map(|b| b & (1 << (i % 8)) != 0)
+}
+
 /// Reads a batch received from the host.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchReader<'a> {
@@ -832,6 +864,27 @@ impl<'a> ColumnRef<'a> {
     /// Whether the value at `index` is null.
     pub fn is_null(&self, index: usize) -> bool {
         self.column.validity.as_deref().is_some_and(|v| !bit(v, index))
+    }
+
+    /// The column's values as one typed slice: an encoder writing many rows
+    /// matches on this once per batch rather than on every value (see
+    /// [`value`](Self::value)). Slots under a null hold any value; check
+    /// [`is_null`](Self::is_null) first, and index with `get` (the host's
+    /// batch may be shorter than its row count says).
+    pub fn typed(&self) -> Typed<'a> {
+        match &self.column.data {
+            ColumnData::Boolean(b) => Typed::Bool(b),
+            ColumnData::Int8(v) => Typed::I8(v),
+            ColumnData::Int16(v) => Typed::I16(v),
+            ColumnData::Int32(v) => Typed::I32(v),
+            ColumnData::Int64(v) => Typed::I64(v),
+            ColumnData::Float32(v) => Typed::F32(v),
+            ColumnData::Float64(v) => Typed::F64(v),
+            ColumnData::Decimal128(v) => Typed::Decimal(v),
+            ColumnData::Utf8(v) => Typed::Str(v),
+            ColumnData::Binary(v) => Typed::Bytes(v),
+            ColumnData::List(_) | ColumnData::Struct(_) => Typed::Nested,
+        }
     }
 
     fn child_at(&self, i: u32) -> Result<ColumnRef<'a>> {

@@ -64,7 +64,7 @@ mod options;
 mod spec;
 pub mod text;
 
-pub use batch::{BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, ValueRef, VarDataBuilder};
+pub use batch::{BatchBuilder, BatchReader, ColumnBuilder, ColumnRef, Typed, ValueRef, VarDataBuilder, bool_at};
 pub use bindings::exports::weir::connector::sink::{Committable, SinkInput, WriterContext};
 pub use bindings::exports::weir::connector::source::{
     Accepted, CompareOp, LookupResult, Predicate, ReadResult, Scalar, ScanPlan, ScanRequest, SearchResult, Split,
