@@ -198,6 +198,29 @@ async fn json_strings_read_right_whatever_the_offset_of_their_special_bytes() {
     }
 }
 
+/// csv cuts a record 16 bytes at a time (`simd128` inside the component)
+/// and leaves records with quotes to its byte loop: delimiters and quotes
+/// at every offset around those steps read the same.
+#[tokio::test]
+async fn csv_fields_read_right_whatever_the_offset_of_delimiters_and_quotes() {
+    let mut f = open("csv", &[], "a STRING, b STRING").await;
+    for at in 0..40 {
+        let (x, y) = ("x".repeat(at), "y".repeat(40 - at));
+        for (record, want) in [
+            (format!("{x},{y}"), format!("+I[{x}, {y}]")),
+            (format!("\"{x},q\",{y}"), format!("+I[{x},q, {y}]")),
+            // A quote inside a field (not at its start) is a plain byte.
+            (format!("a{x}\"q,{y}"), format!("+I[a{x}\"q, {y}]")),
+            (format!("{y},\"{x}\"\"q\""), format!("+I[{y}, {x}\"q]")),
+        ] {
+            let rows = f.rows(&[record.as_bytes()]).await.unwrap_or_else(|e| panic!("{record}: {e}"));
+            assert_eq!(rows, [want], "{record}");
+        }
+        let three = format!("{x},{y},z");
+        assert_data_error(&mut f, &three, 0, "expected 2 fields, found 3").await;
+    }
+}
+
 #[tokio::test]
 async fn json_reads_what_flink_reads() {
     // Flink's documented leniencies (JsonToRowDataConverters): a number with
