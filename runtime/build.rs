@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use sha2::{Digest, Sha256};
+
 /// Every built-in component: its crate (a workspace member) and folder.
 /// Adding a connector or format = one folder + one line here.
 const BUILTINS: &[(&str, &str)] = &[
@@ -30,7 +32,7 @@ const BUILTINS: &[(&str, &str)] = &[
 fn main() {
     if std::env::var_os("CARGO_FEATURE_BUILTINS").is_none() {
         let dest = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("builtins.rs");
-        let empty = "/// Built-in components: none (the `builtins` feature is off).\npub static BUILTINS: &[(&str, &[u8])] = &[];\n";
+        let empty = "/// Built-in components: none (the `builtins` feature is off).\npub static BUILTINS: &[(&str, &[u8], &str)] = &[];\n";
         std::fs::write(&dest, empty).unwrap_or_else(|e| panic!("failed to write {}: {e}", dest.display()));
         return;
     }
@@ -47,10 +49,16 @@ fn main() {
     let built = weir_guest_build::build(&packages);
 
     let mut out = String::from(
-        "/// Built-in components: (crate, component bytes).\npub static BUILTINS: &[(&str, &[u8])] = &[\n",
+        "/// Built-in components: (crate, component bytes, their SHA-256 in hex).\n\
+         pub static BUILTINS: &[(&str, &[u8], &str)] = &[\n",
     );
     for guest in &built {
-        writeln!(out, "    ({:?}, include_bytes!({:?})),", guest.package, guest.wasm).expect("write to String");
+        // The digest names the component in the compile cache; worked out
+        // here so a process start does not hash every built-in.
+        let bytes = std::fs::read(&guest.wasm).unwrap_or_else(|e| panic!("reading {}: {e}", guest.wasm.display()));
+        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        writeln!(out, "    ({:?}, include_bytes!({:?}), {digest:?}),", guest.package, guest.wasm)
+            .expect("write to String");
     }
     out.push_str("];\n");
     let dest = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("builtins.rs");

@@ -542,7 +542,8 @@ async fn json_map_null_key_modes() {
             let target = weir::options::Target { table: "t", role: "format", prefix: Some("json") };
             let options = weir::options::validate(target, &entry.spec, &opts(&options)).expect("valid options");
             let grants = weir::policy::Grants::none();
-            let mut instance = entry.loaded.instantiate("json", &grants).await.expect("instance");
+            let mut instance =
+                entry.loaded().expect("load the component").instantiate("json", &grants).await.expect("instance");
             let encoder = instance.open_encoder(&options, &schema.to_contract()).await.expect("opens");
             instance
                 .encode(encoder, &map_with_null_key())

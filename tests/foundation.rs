@@ -12,6 +12,7 @@ use arrow_array::{
 };
 use weir::batch::{self, ChangelogBatch};
 use weir::catalog::{Catalog, Origin, Role};
+use weir::engine::EngineConfig;
 use weir::model::Schema;
 use weir::options::OptionsError;
 use weir::policy::Grants;
@@ -153,7 +154,7 @@ async fn spec_is_read_from_a_test_format() {
     let runtime = runtime_with(&[ROUNDTRIP_FORMAT]).await;
     let entry = runtime.catalog().find("roundtrip", Role::Format).expect("found");
     assert_eq!(entry.kind, weir::spec::Kind::Format);
-    assert_eq!(entry.loaded.wit_version, "0.1.0");
+    assert_eq!(entry.loaded().expect("load the component").wit_version, "0.1.0");
     let keys: Vec<&str> = entry.spec.options.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(keys, ["marker", "strict"]);
     assert!(entry.spec.options[0].required);
@@ -375,4 +376,31 @@ async fn compiled_components_are_cached_on_disk() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
         .count();
     assert!(cached >= 2, "expected the built-ins precompiled in the cache, found {cached}");
+}
+
+/// A process reads the built-ins' specs from the compile cache and loads a
+/// component only when its job uses it (start-up cost grows with what a
+/// job uses, not with the size of the catalog).
+#[tokio::test(flavor = "multi_thread")]
+async fn builtin_specs_come_from_the_cache_and_components_load_on_first_use() {
+    let dir = std::env::temp_dir().join(format!("weir-catalog-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let engine = || {
+        let config = EngineConfig { cache_dir: Some(dir.clone()), ..EngineConfig::default() };
+        Arc::new(weir::engine::Engine::new(&config).expect("engine"))
+    };
+    let (first, problems) = Catalog::load(engine(), None).await.expect("catalog");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(first.entries().iter().all(|e| e.is_loaded()), "a cold cache loads every built-in to read its spec");
+    let (second, _) = Catalog::load(engine(), None).await.expect("catalog");
+    assert!(second.entries().iter().all(|e| !e.is_loaded()), "a warm cache loads none");
+    assert_eq!(second.entries().len(), first.entries().len());
+    for (a, b) in first.entries().iter().zip(second.entries()) {
+        assert_eq!((&a.spec, a.kind), (&b.spec, b.kind));
+    }
+    let csv = second.find("csv", Role::Format).expect("csv");
+    assert_eq!(csv.loaded().expect("loads").kind, csv.kind);
+    assert!(csv.is_loaded());
+    assert_eq!(second.entries().iter().filter(|e| e.is_loaded()).count(), 1, "only what was used");
+    let _ = std::fs::remove_dir_all(&dir);
 }

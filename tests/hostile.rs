@@ -444,7 +444,8 @@ async fn a_stderr_flood_is_captured_within_bounds() {
 async fn metric_and_log_floods_are_bounded() {
     let runtime = hostile_runtime(test_limits()).await;
     let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
-    let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
+    let mut instance =
+        entry.loaded().expect("load the component").instantiate("hostile", &Grants::none()).await.expect("instance");
     let schema = weir::schema![("line", String)];
     let options = vec![("attack".to_owned(), "metric-flood".to_owned())];
     let decoder = instance.open_decoder(&options, &schema.to_contract()).await.expect("opens");
@@ -745,7 +746,7 @@ async fn a_replaced_cache_artifact_is_not_loaded() {
         let config = EngineConfig { cache_dir: Some(cache.clone()), ..EngineConfig::default() };
         Arc::new(weir::engine::Engine::new(&config).expect("engine"))
     };
-    let (_, raw) = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-format-raw").expect("raw");
+    let (_, raw, _) = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-format-raw").expect("raw");
     let hostile = std::fs::read(HOSTILE_FORMAT).expect("hostile");
     let load = |engine, wasm: &[u8]| {
         let wasm = wasm.to_vec();
@@ -774,6 +775,42 @@ async fn a_replaced_cache_artifact_is_not_loaded() {
     }
     // A fresh process (engine) loading raw gets raw, not the planted code.
     assert_eq!(load(engine(), raw).await, "raw", "a planted artifact was loaded as trusted code");
+}
+
+/// The catalog keeps each built-in's spec (capabilities included) in the
+/// compile cache, authenticated like the artifacts: records swapped
+/// between components, or rewritten, are not used.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_spec_record_is_not_used() {
+    use weir::catalog::Catalog;
+    let scratch = Scratch::new("probe-spec-records");
+    let cache = scratch.0.join("cache");
+    let engine = || {
+        let config = EngineConfig { cache_dir: Some(cache.clone()), ..EngineConfig::default() };
+        Arc::new(weir::engine::Engine::new(&config).expect("engine"))
+    };
+    let (honest, _) = Catalog::load(engine(), None).await.expect("catalog");
+    let specs = |c: &Catalog| c.entries().iter().map(|e| (e.spec.clone(), e.kind)).collect::<Vec<_>>();
+    let records: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .expect("cache")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".spec.json"))
+        .collect();
+    assert_eq!(records.len(), weir::catalog::BUILTINS.len(), "{records:?}");
+    let tag = |p: &PathBuf| PathBuf::from(format!("{}.tag", p.display()));
+    // Every record (and its tag) replaced by the next one's: a print sink
+    // would claim the filesystem's grants, a format a connector's.
+    let saved: Vec<(Vec<u8>, Vec<u8>)> =
+        records.iter().map(|p| (std::fs::read(p).expect("record"), std::fs::read(tag(p)).expect("tag"))).collect();
+    for (i, p) in records.iter().enumerate() {
+        let (record, t) = &saved[(i + 1) % saved.len()];
+        std::fs::write(p, record).expect("replace the record");
+        std::fs::write(tag(p), t).expect("replace the tag");
+    }
+    let (after, _) = Catalog::load(engine(), None).await.expect("catalog");
+    assert_eq!(specs(&after), specs(&honest), "a replaced spec record was used");
+    assert!(after.entries().iter().all(|e| e.is_loaded()), "each spec was read from its component again");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -853,7 +890,8 @@ async fn a_huge_error_message_is_cut() {
 async fn a_log_flood_is_capped_per_call() {
     let runtime = hostile_runtime(Limits { cpu_per_call: Duration::from_secs(30), ..test_limits() }).await;
     let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
-    let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
+    let mut instance =
+        entry.loaded().expect("load the component").instantiate("hostile", &Grants::none()).await.expect("instance");
     let schema = weir::schema![("line", String)];
     let decoder = instance
         .open_decoder(&vec![("attack".into(), "log-flood".into())], &schema.to_contract())
@@ -870,7 +908,8 @@ async fn a_refused_listen_is_recorded_as_a_listen() {
     let (l, addr) = listener();
     let runtime = hostile_runtime(test_limits()).await;
     let entry = runtime.catalog().find("hostile", weir::catalog::Role::Format).expect("hostile");
-    let mut instance = entry.loaded.instantiate("hostile", &net_grant(&addr)).await.expect("instance");
+    let mut instance =
+        entry.loaded().expect("load the component").instantiate("hostile", &net_grant(&addr)).await.expect("instance");
     let schema = weir::schema![("line", String)];
     let options = vec![("attack".to_owned(), "listen".to_owned()), ("victim".to_owned(), "0.0.0.0:0".to_owned())];
     let decoder = instance.open_decoder(&options, &schema.to_contract()).await.expect("opens");

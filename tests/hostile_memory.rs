@@ -37,7 +37,12 @@ async fn host_memory_stays_bounded_over_100_hostile_instances() {
     let run = |attack: &'static str| {
         let (entry, schema) = (&entry, &schema);
         async move {
-            let mut instance = entry.loaded.instantiate("hostile", &Grants::none()).await.expect("instance");
+            let mut instance = entry
+                .loaded()
+                .expect("load the component")
+                .instantiate("hostile", &Grants::none())
+                .await
+                .expect("instance");
             let options = vec![("attack".to_owned(), attack.to_owned())];
             let decoder = instance.open_decoder(&options, &schema.to_contract()).await.expect("opens");
             let e = instance.decode(decoder, weir::Frames::new(["go"]).as_contract()).await.expect_err("contained");

@@ -97,9 +97,11 @@ fn start_kafka() -> Kafka {
         // The broker lives as long as this test process.
         format!(
             "'{tansu}' broker --listener-url {url} --advertised-listener-url {url} >tansu.log 2>&1 & b=$!; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $b 2>/dev/null; do sleep 0.5; done; kill $b 2>/dev/null",
+             while kill -0 {parent} 2>/dev/null && kill -0 $b 2>/dev/null; do sleep 0.5; done; kill $b 2>/dev/null; \
+             sleep 1; rm -rf '{work}'",
             tansu = tansu.display(),
-            parent = std::process::id()
+            parent = std::process::id(),
+            work = work.display()
         )
     });
     if let Some((port, _watchdog)) = started {
@@ -226,9 +228,9 @@ fn start_postgres(name: &str) -> Postgres {
             "{b}/pg_ctl -D {w}/data -o \"-p {port} -c listen_addresses=127.0.0.1 -c max_prepared_transactions=64 -k {w}\" -l {w}/log -w start >/dev/null"
         ));
         let stop = as_peer(format!("{b}/pg_ctl -D {w}/data -m immediate stop >/dev/null 2>&1"));
-        // PostgreSQL lives as long as this test process.
+        // PostgreSQL lives as long as this test process; its files with it.
         format!(
-            "{start} || exit 1; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {stop}",
+            "{start} || exit 1; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {stop}; rm -rf '{w}'",
             parent = std::process::id()
         )
     });
@@ -357,9 +359,10 @@ fn start_mariadb() -> MariaDb {
              >/dev/null 2>&1",
             server.display()
         ));
-        // MariaDB lives as long as this test process.
+        // MariaDB lives as long as this test process; its files with it.
         format!(
-            "{start} & while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill $(cat {w}/pid) 2>/dev/null",
+            "{start} & while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; m=$(cat {w}/pid); kill $m 2>/dev/null; \
+             for _ in $(seq 20); do kill -0 $m 2>/dev/null || break; sleep 0.5; done; rm -rf '{w}'",
             parent = std::process::id()
         )
     });

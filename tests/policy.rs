@@ -43,7 +43,8 @@ async fn an_env_grant_gives_exactly_that_variable() {
     let runtime = runtime_with(&[SNOOP_FORMAT]).await;
     let entry = runtime.catalog().find("snoop", weir::catalog::Role::Format).expect("snoop");
     let grants = weir::policy::Grants { env: vec![name.to_owned()], ..weir::policy::Grants::none() };
-    let mut instance = entry.loaded.instantiate("snoop", &grants).await.expect("instance");
+    let mut instance =
+        entry.loaded().expect("load the component").instantiate("snoop", &grants).await.expect("instance");
     let schema = weir::schema![("attempt", String)];
     let decoder = instance.open_decoder(&Vec::new(), &schema.to_contract()).await.expect("opens");
     let batch = instance.decode(decoder, weir::Frames::new(["127.0.0.1:9"]).as_contract()).await.expect("probe runs");

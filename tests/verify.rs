@@ -54,7 +54,7 @@ async fn every_built_in_component_conforms() {
         }
     });
     let path = dir.display().to_string();
-    for (package, wasm) in weir::catalog::BUILTINS {
+    for (package, wasm, _) in weir::catalog::BUILTINS {
         // What each built-in needs from the operator to run its data path.
         let config = match *package {
             "weir-connector-datagen" => {
@@ -167,7 +167,7 @@ async fn every_built_in_component_conforms() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_restore_check_reads_real_splits() {
     // datagen, bounded: the restore check runs (and passes) rather than skip.
-    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-datagen").expect("datagen").1;
     let config = VerifyConfig { options: options(&[("number-of-rows", "300")]), ..Default::default() };
     let report = verify_bytes("datagen", wasm, &config).await;
     let restore = report.check("source.checkpoint-restore").expect("ran");
@@ -177,7 +177,7 @@ async fn the_restore_check_reads_real_splits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_restore_check_compares_a_bounded_prefix_of_long_and_slow_splits() {
-    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-datagen").expect("datagen").1;
     // Longer than one read of the check (100,000 records): a correct
     // source must pass on the prefix, not be blamed for "duplicates".
     let long = VerifyConfig {
@@ -200,7 +200,7 @@ async fn the_restore_check_compares_a_bounded_prefix_of_long_and_slow_splits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skipped_checks_are_counted_with_their_true_reason() {
-    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-filesystem").expect("fs").1;
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-filesystem").expect("fs").1;
     // No 'path': the data-path checks cannot run, and the verdict says so.
     let report = verify_bytes("filesystem", wasm, &VerifyConfig::default()).await;
     let verdict = weir_verify::verdict(&report);
@@ -219,7 +219,7 @@ async fn skipped_checks_are_counted_with_their_true_reason() {
         skipped.detail
     );
     // A schema the component refuses is the reason given, not "needs options".
-    let datagen = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let datagen = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-datagen").expect("datagen").1;
     let schema = weir::model::Schema::new(vec![weir::model::Field::new("v", weir::model::DataType::Varbinary(3))]);
     let config = VerifyConfig {
         options: options(&[("number-of-rows", "10"), ("fields.v.kind", "sequence")]),
@@ -240,11 +240,11 @@ async fn options_can_be_scoped_to_one_of_several_components() {
         ..Default::default()
     };
     for (package, name) in [("weir-connector-datagen", "datagen"), ("weir-format-csv", "csv")] {
-        let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == package).expect("built in").1;
+        let wasm = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == package).expect("built in").1;
         let report = verify_bytes(name, wasm, &config).await;
         assert!(report.passed(), "{name}: {}", weir_verify::render(&report));
     }
-    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-datagen").expect("datagen").1;
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-datagen").expect("datagen").1;
     let report = verify_bytes("datagen", wasm, &config).await;
     let restore = report.check("source.checkpoint-restore").expect("ran");
     assert!(restore.detail.contains("50 records read"), "the scoped option reached datagen: {}", restore.detail);
@@ -309,7 +309,7 @@ async fn jdbc_vector_search_passes_the_vector_checks() {
         Field::new("id", DataType::BigInt),
         Field::new("embedding", DataType::Array { element: Box::new(DataType::Float), nullable: true }),
     ]);
-    let jdbc = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-jdbc").expect("jdbc").1;
+    let jdbc = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-jdbc").expect("jdbc").1;
     for (table, rows) in [("verify_vectors", "5 rows"), ("verify_no_vectors", "0 rows")] {
         let config = VerifyConfig {
             options: options(&[
@@ -355,7 +355,7 @@ async fn chroma_passes_the_vector_checks_on_a_full_and_an_empty_collection() {
     let chroma = weir_tests::peers::chroma();
     chroma.client_with("seed", "verify-vectors", &["20"]);
     chroma.client_with("seed", "verify-empty", &["0"]);
-    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-connector-chroma").expect("chroma").1;
+    let wasm = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-connector-chroma").expect("chroma").1;
     for (collection, top_k, dimension) in [
         ("verify-vectors", "dimension 3 answered 5 rows", "the query vector has 2 dimensions"),
         ("verify-empty", "dimension 1 answered 0 rows", "the index is empty and declares no dimension"),

@@ -84,7 +84,8 @@ fn describe_unknown_identifier_fails_helpfully() {
 #[test]
 fn inspect_reads_a_component_file() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let (_, wasm) = weir::catalog::BUILTINS.iter().find(|(p, _)| *p == "weir-format-raw").expect("raw is built in");
+    let (_, wasm, _) =
+        weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-format-raw").expect("raw is built in");
     let file = dir.join("inspect-raw.wasm");
     std::fs::write(&file, wasm).expect("write");
     let out = stdout(&weir(&["inspect", file.to_str().expect("utf-8 path")]));

@@ -2,13 +2,13 @@
 //! and what it needs. Converted from each supported WIT version, so the
 //! catalog, option validation and the CLI never depend on generated types.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bindings::v0_1_0::weir::connector::types as wit;
 
 /// What a component can do, derived from the interfaces it exports (its
 /// WIT world), not from anything it claims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Exports `format`: decoder and encoder.
@@ -53,7 +53,7 @@ impl std::fmt::Display for Kind {
 }
 
 /// How an option's text is parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptionType {
     /// Any text.
@@ -93,7 +93,7 @@ impl std::fmt::Display for OptionType {
 }
 
 /// One option a component accepts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionSpec {
     /// Key without format prefix; `#` matches any field name.
     pub key: String,
@@ -112,7 +112,7 @@ pub struct OptionSpec {
 }
 
 /// The kind of access a declared capability asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CapabilityKind {
     /// Read files.
@@ -152,7 +152,7 @@ impl std::fmt::Display for CapabilityKind {
 }
 
 /// A declared capability; `target` is a template over option values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capability {
     /// Kind of access.
     pub kind: CapabilityKind,
@@ -173,7 +173,7 @@ impl std::fmt::Display for Capability {
 }
 
 /// Row kinds, Flink's `RowKind`, with its byte values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RowKind {
     /// +I
     Insert = 0,
@@ -209,7 +209,7 @@ impl RowKind {
 }
 
 /// Everything known about a component without running its data path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spec {
     /// `'connector' = '…'` / `'format' = '…'`.
     pub identifier: String,
@@ -222,8 +222,10 @@ pub struct Spec {
     /// Row kinds produced or accepted.
     pub changelog_mode: Vec<RowKind>,
     /// Names of the source abilities declared.
+    #[serde(deserialize_with = "ability_names")]
     pub source_abilities: Vec<&'static str>,
     /// Names of the sink abilities declared.
+    #[serde(deserialize_with = "ability_names")]
     pub sink_abilities: Vec<&'static str>,
     /// Whether a connector exchanges raw records (needs a `format`) or rows.
     pub needs_format: bool,
@@ -248,24 +250,52 @@ pub fn key_matches(pattern: &str, key: &str) -> bool {
     p.len() == k.len() && p.iter().zip(&k).all(|(p, k)| *p == "#" && !k.is_empty() || p == k)
 }
 
+/// Every ability name, source and sink.
+const ABILITIES: [&str; 12] = [
+    "projection-push-down",
+    "filter-push-down",
+    "limit-push-down",
+    "partition-push-down",
+    "reading-metadata",
+    "watermark-push-down",
+    "lookup",
+    "vector-search",
+    "overwrite",
+    "partitioning",
+    "upsert",
+    "writing-metadata",
+];
+
+/// Ability names read back (the catalog's stored specs); an unknown name
+/// is an error, so the record is not used.
+fn ability_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<&'static str>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| {
+            ABILITIES.iter().copied().find(|a| a == n).ok_or_else(|| serde::de::Error::custom(format!("ability {n}")))
+        })
+        .collect()
+}
+
 impl From<wit::ComponentSpec> for Spec {
     fn from(s: wit::ComponentSpec) -> Self {
         use wit::{SinkAbilities as K, SourceAbilities as S};
         let source_flags = [
-            (S::PROJECTION_PUSH_DOWN, "projection-push-down"),
-            (S::FILTER_PUSH_DOWN, "filter-push-down"),
-            (S::LIMIT_PUSH_DOWN, "limit-push-down"),
-            (S::PARTITION_PUSH_DOWN, "partition-push-down"),
-            (S::READING_METADATA, "reading-metadata"),
-            (S::WATERMARK_PUSH_DOWN, "watermark-push-down"),
-            (S::LOOKUP, "lookup"),
-            (S::VECTOR_SEARCH, "vector-search"),
+            (S::PROJECTION_PUSH_DOWN, ABILITIES[0]),
+            (S::FILTER_PUSH_DOWN, ABILITIES[1]),
+            (S::LIMIT_PUSH_DOWN, ABILITIES[2]),
+            (S::PARTITION_PUSH_DOWN, ABILITIES[3]),
+            (S::READING_METADATA, ABILITIES[4]),
+            (S::WATERMARK_PUSH_DOWN, ABILITIES[5]),
+            (S::LOOKUP, ABILITIES[6]),
+            (S::VECTOR_SEARCH, ABILITIES[7]),
         ];
         let sink_flags = [
-            (K::OVERWRITE, "overwrite"),
-            (K::PARTITIONING, "partitioning"),
-            (K::UPSERT, "upsert"),
-            (K::WRITING_METADATA, "writing-metadata"),
+            (K::OVERWRITE, ABILITIES[8]),
+            (K::PARTITIONING, ABILITIES[9]),
+            (K::UPSERT, ABILITIES[10]),
+            (K::WRITING_METADATA, ABILITIES[11]),
         ];
         Spec {
             identifier: s.identifier,

@@ -59,7 +59,7 @@ async fn main() {
             Some(f) => std::fs::read(polyglot(f)).expect("component"),
             None => weir::catalog::BUILTINS
                 .iter()
-                .find(|(p, _)| *p == "weir-format-changelog-csv")
+                .find(|(p, _, _)| *p == "weir-format-changelog-csv")
                 .expect("built-in")
                 .1
                 .to_vec(),

@@ -107,7 +107,7 @@ async fn main() {
     let entry = on.catalog().find("csv", weir::catalog::Role::Format).expect("csv");
     let n = 2000;
     for _ in 0..200 {
-        entry.loaded.instantiate_bare().await.expect("warm-up");
+        entry.loaded().expect("load the component").instantiate_bare().await.expect("warm-up");
     }
     let median = |mut v: Vec<Duration>| {
         v.sort();
@@ -117,10 +117,15 @@ async fn main() {
     let mut full = Vec::with_capacity(n);
     for _ in 0..n {
         let start = Instant::now();
-        entry.loaded.instantiate_bare().await.expect("instantiate");
+        entry.loaded().expect("load the component").instantiate_bare().await.expect("instantiate");
         bare.push(start.elapsed());
         let start = Instant::now();
-        let instance = entry.loaded.instantiate("csv", &weir::policy::Grants::none()).await.expect("instantiate");
+        let instance = entry
+            .loaded()
+            .expect("load the component")
+            .instantiate("csv", &weir::policy::Grants::none())
+            .await
+            .expect("instantiate");
         full.push(start.elapsed());
         drop(instance);
     }

@@ -15,8 +15,9 @@ PyPI, parallelism.default = 1); its figure is the job's net runtime as Flink
 reports it (cluster start-up excluded). Weir's figure is the whole `weir
 run` process, start-up included. Both sides' row counts are checked (the
 json files written, and the blackhole's input counted by a COUNT query on
-Flink's side and the run summary on Weir's). Prints rows/s, the ratio and
-each side's peak RSS. Run by scripts/compare-flink.
+Flink's side and the run summary on Weir's). Prints rows/s, the ratio,
+each side's peak RSS and Weir's start-to-first-row time. Run by
+scripts/compare-flink.
 """
 
 import argparse
@@ -102,6 +103,28 @@ def run_weir(weir, work, name, sql):
     return elapsed, rss, int(rows.group(1).replace(",", "")) if rows else None
 
 
+def first_row_ms(weir, work, runs=15):
+    """Median time from starting `weir run` of `SELECT * FROM src LIMIT 1`
+    (the CSV table; compiled components cached after the first run) to the
+    first row on its stdout."""
+    job = os.path.join(work, "first-row.sql")
+    with open(job, "w") as f:
+        f.write(f"CREATE TABLE src ({SCHEMA}) WITH ('connector' = 'filesystem', 'path' = 'in.csv', "
+                f"'format' = 'csv', {NULL_LITERAL});\nSELECT * FROM src LIMIT 1;\n")
+    times = []
+    for _ in range(runs + 1):
+        start = time.monotonic()
+        proc = subprocess.Popen([weir, "run", job, "--allow-read", work], cwd=work,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = proc.stdout.readline()
+        times.append((time.monotonic() - start) * 1000)
+        proc.stdout.close()
+        if proc.wait() != 0 or not line:
+            sys.exit(f"weir failed on the first-row job ({job})")
+    times = sorted(times[1:])  # the first run may compile the components
+    return times[len(times) // 2]
+
+
 def flink_env():
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -173,6 +196,7 @@ def main():
             if best is None or elapsed < best[2]:
                 best = ("weir", name, elapsed, rss, rows)
         results.append(best)
+    first_row = first_row_ms(args.weir, work)
 
     # Flink, in this process's child JVM (PyFlink's gateway).
     env = flink_env()
@@ -207,6 +231,7 @@ def main():
                 sys.exit(f"{side[0]} {name}: {side[4]} rows, expected {args.rows}")
         wr, fr = args.rows / w[2], args.rows / f[2]
         print(f"{name:<22}{wr:>14,.0f}{fr:>14,.0f}{wr / fr:>11.2f}x{w[3]:>8} MB{jvm_rss:>8} MB")
+    print(f"Weir start to first row: {first_row:.0f} ms (weir run of SELECT * FROM src LIMIT 1, median of 15)")
     print(f"(best of {args.runs} runs per job and side; Weir: the whole process; Flink: the job's net runtime. "
           f"Work dir: {work})")
 

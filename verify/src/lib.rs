@@ -275,7 +275,7 @@ impl Suite<'_> {
             limit: false,
             ungranted: true,
         })?;
-        Ok(self.entry.loaded.instantiate(&self.spec().identifier, &grants).await?)
+        Ok(self.entry.loaded()?.instantiate(&self.spec().identifier, &grants).await?)
     }
 
     /// Runs `call` in a fresh instance, recording what the instance was

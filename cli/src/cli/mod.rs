@@ -391,7 +391,7 @@ async fn verify(
     let engine = Arc::new(Engine::new(&engine_config(cli))?);
     let mut components: Vec<(String, Vec<u8>)> = Vec::new();
     if builtins {
-        for (package, wasm) in weir::catalog::BUILTINS {
+        for (package, wasm, _) in weir::catalog::BUILTINS {
             components.push((format!("built-in {package}"), wasm.to_vec()));
         }
     }
@@ -428,7 +428,7 @@ async fn inspect(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
             "file": file,
             "bytes": wasm.len(),
             "kind": entry.kind,
-            "wit": format!("weir:connector@{}", entry.loaded.wit_version),
+            "wit": format!("weir:connector@{}", entry.loaded()?.wit_version),
             "spec": entry.spec,
         });
         outln!("{}", serde_json::to_string_pretty(&json)?);
@@ -438,7 +438,7 @@ async fn inspect(cli: &Cli, file: &PathBuf) -> anyhow::Result<()> {
     outln!("file:          {} ({} KiB)", file.display(), wasm.len().div_ceil(1024));
     outln!("kind:          {}", entry.kind);
     outln!("identifier:    {}  ('{}' = '{}')", s.identifier, entry.kind.ddl_key(), s.identifier);
-    outln!("contract:      weir:connector@{}", entry.loaded.wit_version);
+    outln!("contract:      weir:connector@{}", entry.loaded()?.wit_version);
     outln!("version:       {}", s.version);
     outln!("description:   {}", s.description);
     outln!("changelog:     {}", changelog(s));

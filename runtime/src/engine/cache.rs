@@ -57,6 +57,37 @@ impl CompileCache {
         self.dir.join(format!("{hex}-{}.cwasm", self.engine_key))
     }
 
+    /// A small record stored for the component whose wasm has the SHA-256
+    /// `digest` (hex), authenticated like the artifacts: the catalog keeps
+    /// each built-in's spec here, so a process reads it without loading the
+    /// component. `None` when missing, unauthenticated or unreadable.
+    pub fn load_record(&self, digest: &str, what: &str) -> Option<Vec<u8>> {
+        let key = self.key()?;
+        let path = self.dir.join(format!("{digest}-{}.{what}", self.engine_key));
+        let bytes = std::fs::read(&path).ok()?;
+        let tag = std::fs::read(tag_path(&path)).ok()?;
+        if tag_of(key, &path, &bytes).verify_slice(&tag).is_ok() {
+            Some(bytes)
+        } else {
+            tracing::warn!(
+                "ignoring {}: its authentication tag is missing or wrong (was it replaced?)",
+                path.display()
+            );
+            None
+        }
+    }
+
+    /// Stores a record for [`load_record`](Self::load_record); a cache that
+    /// cannot be written only costs speed.
+    pub fn store_record(&self, digest: &str, what: &str, bytes: &[u8]) {
+        let Some(key) = self.key() else { return };
+        let path = self.dir.join(format!("{digest}-{}.{what}", self.engine_key));
+        let tag = tag_of(key, &path, bytes).finalize().into_bytes();
+        if let Err(e) = store_atomically(&path, bytes).and_then(|()| store_atomically(&tag_path(&path), &tag)) {
+            tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
+        }
+    }
+
     /// Loads the precompiled artifact, or compiles and stores it. A broken,
     /// incompatible or unauthenticated artifact is recompiled and replaced;
     /// a cache that cannot be written only costs speed.
@@ -161,9 +192,11 @@ impl CompileCache {
     }
 }
 
-/// The tag file next to an artifact.
-fn tag_path(artifact: &Path) -> PathBuf {
-    artifact.with_extension("cwasm.tag")
+/// The tag file next to an artifact or record.
+fn tag_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".tag");
+    PathBuf::from(name)
 }
 
 /// The MAC of an artifact: its file name (which says which component and

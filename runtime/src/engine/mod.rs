@@ -175,6 +175,11 @@ impl Engine {
         &self.wasmtime
     }
 
+    /// The on-disk compile cache, if there is one.
+    pub fn cache(&self) -> Option<&CompileCache> {
+        self.cache.as_ref()
+    }
+
     /// Weir's own directories that no grant may reach: the compile cache.
     pub fn protected_dirs(&self) -> &[PathBuf] {
         self.cache.as_ref().map_or(&[], |c| std::slice::from_ref(c.dir()))

@@ -48,7 +48,7 @@ async fn open_instance(
     grants: &Grants,
 ) -> Result<(Instance, wit::Schema)> {
     let schema = convert::schema(schema);
-    let mut instance = entry.loaded.instantiate(&entry.spec.identifier, grants).await?;
+    let mut instance = entry.loaded()?.instantiate(&entry.spec.identifier, grants).await?;
     instance.validate(&options.to_vec(), &schema).await?;
     Ok((instance, schema))
 }
