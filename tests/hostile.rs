@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -737,15 +737,18 @@ async fn grants_may_not_reach_the_compile_cache() {
     assert!(e.contains("component cache"), "{e}");
 }
 
+/// A fresh engine (as a new process would have) on the compile cache `cache`.
+fn engine_with_cache(cache: &Path) -> Arc<weir::engine::Engine> {
+    let config = EngineConfig { cache_dir: Some(cache.to_path_buf()), ..EngineConfig::default() };
+    Arc::new(weir::engine::Engine::new(&config).expect("engine"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replaced_cache_artifact_is_not_loaded() {
     use weir::catalog::{Entry, Origin};
     let scratch = Scratch::new("probe-cache-poison");
     let cache = scratch.0.join("cache");
-    let engine = || {
-        let config = EngineConfig { cache_dir: Some(cache.clone()), ..EngineConfig::default() };
-        Arc::new(weir::engine::Engine::new(&config).expect("engine"))
-    };
+    let engine = || engine_with_cache(&cache);
     let (_, raw, _) = weir::catalog::BUILTINS.iter().find(|(p, _, _)| *p == "weir-format-raw").expect("raw");
     let hostile = std::fs::read(HOSTILE_FORMAT).expect("hostile");
     let load = |engine, wasm: &[u8]| {
@@ -785,10 +788,7 @@ async fn a_replaced_spec_record_is_not_used() {
     use weir::catalog::Catalog;
     let scratch = Scratch::new("probe-spec-records");
     let cache = scratch.0.join("cache");
-    let engine = || {
-        let config = EngineConfig { cache_dir: Some(cache.clone()), ..EngineConfig::default() };
-        Arc::new(weir::engine::Engine::new(&config).expect("engine"))
-    };
+    let engine = || engine_with_cache(&cache);
     let (honest, _) = Catalog::load(engine(), None).await.expect("catalog");
     let specs = |c: &Catalog| c.entries().iter().map(|e| (e.spec.clone(), e.kind)).collect::<Vec<_>>();
     let records: Vec<PathBuf> = std::fs::read_dir(&cache)
