@@ -83,6 +83,7 @@ pub fn object<'a>(b: &'a [u8], names: &[String], found: &mut [Option<Raw<'a>>]) 
 
 /// The column named `key`. Keys usually come in schema order, so the one
 /// after the last found (`next`) is tried first.
+#[inline(always)]
 pub fn column(names: &[String], next: usize, key: &[u8]) -> Option<usize> {
     if names.get(next).is_some_and(|n| n.len() == key.len() && n.as_bytes() == key) {
         Some(next)
@@ -101,6 +102,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// The index after the closing quote of the string opening at `i`, and
 /// whether it holds escapes; `None` for a raw control character, a
 /// malformed escape or bytes that are not UTF-8.
+#[inline(always)]
 fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
@@ -210,6 +212,7 @@ unsafe fn special_mask<const HIGH: bool>(p: *const u8) -> u32 {
 
 /// The index after the JSON value starting at `i`, and whether it is a
 /// string with escapes.
+#[inline(always)]
 fn value_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let end = match *b.get(i)? {
         b'"' => return string_end(b, i),

@@ -208,6 +208,7 @@ pub struct ColumnBuilder {
 macro_rules! push_fixed {
     ($(#[$doc:meta] $fn:ident, $variant:ident, $ty:ty;)*) => {$(
         #[$doc]
+        #[inline]
         pub fn $fn(&mut self, v: $ty) -> Result<()> {
             match &mut self.values {
                 Values::$variant(values) => values.push(v),
@@ -362,6 +363,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a BOOLEAN.
+    #[inline]
     pub fn push_bool(&mut self, v: bool) -> Result<()> {
         match &mut self.values {
             Values::Boolean(b) => b.push(v),
@@ -397,6 +399,7 @@ impl ColumnBuilder {
     }
 
     /// Appends a CHAR / VARCHAR / STRING.
+    #[inline]
     pub fn push_str(&mut self, v: &str) -> Result<()> {
         match &mut self.values {
             Values::Utf8(b) => b.push(v.as_bytes())?,
