@@ -478,6 +478,42 @@ async fn large_files_are_read_as_byte_ranges_each_line_exactly_once() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An INSERT with a LIMIT that a file reaches in its first batch, while
+/// later batches are still being decoded on the decoders' tasks: the job
+/// ends with exactly the limit written (its final checkpoint once failed
+/// with "a batch still decoding").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limit_reached_with_batches_still_decoding_ends_the_job_cleanly() {
+    let dir = std::env::temp_dir().join(format!("weir-limit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("in")).expect("dir");
+    let text: String = (0..200_000).map(|i| format!("{i},name{i}\n")).collect();
+    std::fs::write(dir.join("in/rows.csv"), text).expect("write");
+    let sql = format!(
+        "CREATE TABLE Rows (id INT, name STRING) WITH ('connector' = 'filesystem', 'path' = '{0}/in', 'format' = 'csv');
+         CREATE TABLE Out (id INT, name STRING) WITH ('connector' = 'filesystem', 'path' = '{0}/out', 'format' = 'csv');
+         INSERT INTO Out SELECT * FROM Rows WHERE id >= 3 LIMIT 7;",
+        dir.display()
+    );
+    let job = weir_sql::parse("limit.sql", &sql).expect("parses");
+    let runtime = runtime().await;
+    let grants =
+        weir::policy::Grants { read: vec![dir.clone()], write: vec![dir.clone()], ..weir::policy::Grants::none() };
+    let mut out = Vec::new();
+    pipeline::run(&runtime, &job, &grants, &pipeline::RunConfig::default(), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut written: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .expect("output")
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .flat_map(|e| std::fs::read_to_string(e.path()).expect("file").lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    written.sort();
+    assert_eq!(written.len(), 7, "{written:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn filesystem_metadata_columns() {
     let dir = std::env::temp_dir().join(format!("weir-metadata-{}", std::process::id()));

@@ -306,6 +306,10 @@ impl Scan {
             let open: Vec<usize> =
                 self.slots.iter().enumerate().filter(|(_, s)| matches!(s, Slot::Open(..))).map(|(i, _)| i).collect();
             if self.remaining == Some(0) {
+                // The LIMIT is reached: batches still decoding hold rows
+                // past it. Their answers are dropped (their worker tasks
+                // end), so the final checkpoint has nothing in flight.
+                self.in_flight.clear();
                 return Ok(Step::End);
             }
             if open.is_empty() {
