@@ -54,7 +54,13 @@ impl CompileCache {
     pub fn path_for(&self, wasm: &[u8]) -> PathBuf {
         let digest = Sha256::digest(wasm);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{hex}-{}.cwasm", self.engine_key))
+        self.file(&hex, "cwasm")
+    }
+
+    /// The cache file for the component whose wasm has the SHA-256 `digest`
+    /// (hex), for this engine, with extension `what`.
+    fn file(&self, digest: &str, what: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{}.{what}", self.engine_key))
     }
 
     /// A small record stored for the component whose wasm has the SHA-256
@@ -62,29 +68,21 @@ impl CompileCache {
     /// each built-in's spec here, so a process reads it without loading the
     /// component. `None` when missing, unauthenticated or unreadable.
     pub fn load_record(&self, digest: &str, what: &str) -> Option<Vec<u8>> {
-        let key = self.key()?;
-        let path = self.dir.join(format!("{digest}-{}.{what}", self.engine_key));
-        let bytes = std::fs::read(&path).ok()?;
-        let tag = std::fs::read(tag_path(&path)).ok()?;
-        if tag_of(key, &path, &bytes).verify_slice(&tag).is_ok() {
-            Some(bytes)
-        } else {
-            tracing::warn!(
-                "ignoring {}: its authentication tag is missing or wrong (was it replaced?)",
-                path.display()
-            );
-            None
+        let path = self.file(digest, what);
+        match read_authenticated(self.key()?, &path)? {
+            Ok(bytes) => Some(bytes),
+            Err(why) => {
+                tracing::warn!("ignoring {}: {why}", path.display());
+                None
+            }
         }
     }
 
     /// Stores a record for [`load_record`](Self::load_record); a cache that
     /// cannot be written only costs speed.
     pub fn store_record(&self, digest: &str, what: &str, bytes: &[u8]) {
-        let Some(key) = self.key() else { return };
-        let path = self.dir.join(format!("{digest}-{}.{what}", self.engine_key));
-        let tag = tag_of(key, &path, bytes).finalize().into_bytes();
-        if let Err(e) = store_atomically(&path, bytes).and_then(|()| store_atomically(&tag_path(&path), &tag)) {
-            tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
+        if let Some(key) = self.key() {
+            store_authenticated(key, &self.file(digest, what), bytes);
         }
     }
 
@@ -101,11 +99,9 @@ impl CompileCache {
     ) -> anyhow::Result<(Component, bool)> {
         let path = self.path_for(wasm);
         let key = self.key();
-        if let Some(key) = key
-            && let Ok(bytes) = std::fs::read(&path)
-        {
-            match std::fs::read(tag_path(&path)) {
-                Ok(tag) if tag_of(key, &path, &bytes).verify_slice(&tag).is_ok() => {
+        if let Some(stored) = key.and_then(|key| read_authenticated(key, &path)) {
+            match stored {
+                Ok(bytes) => {
                     // SAFETY: the bytes are authenticated as an artifact this
                     // cache stored for exactly this component and engine
                     // (HMAC under a key only Weir can read), produced by
@@ -116,19 +112,13 @@ impl CompileCache {
                         Err(e) => tracing::warn!("discarding cached component {}: {e:#}", path.display()),
                     }
                 }
-                _ => tracing::warn!(
-                    "discarding cached component {}: its authentication tag is missing or wrong (was it replaced?)",
-                    path.display()
-                ),
+                Err(why) => tracing::warn!("discarding cached component {}: {why}", path.display()),
             }
         }
         compiling();
         let bytes = engine.precompile_component(wasm).map_err(anyhow::Error::from).context("compilation failed")?;
         if let Some(key) = key {
-            let tag = tag_of(key, &path, &bytes).finalize().into_bytes();
-            if let Err(e) = store_atomically(&path, &bytes).and_then(|()| store_atomically(&tag_path(&path), &tag)) {
-                tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
-            }
+            store_authenticated(key, &path, &bytes);
         }
         // SAFETY: `bytes` was just produced by this engine's precompiler.
         unsafe { Component::deserialize(engine, &bytes) }
@@ -189,6 +179,25 @@ impl CompileCache {
             }
             Err(e) => Err(anyhow::Error::from(e).context(format!("creating {}", path.display()))),
         }
+    }
+}
+
+/// The bytes of `path` if its tag shows this cache wrote them; `None` when
+/// there is no such file, the reason when its tag is missing or wrong.
+fn read_authenticated(key: &[u8], path: &Path) -> Option<Result<Vec<u8>, &'static str>> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(match std::fs::read(tag_path(path)) {
+        Ok(tag) if tag_of(key, path, &bytes).verify_slice(&tag).is_ok() => Ok(bytes),
+        _ => Err("its authentication tag is missing or wrong (was it replaced?)"),
+    })
+}
+
+/// Writes `bytes` to `path` with their tag; a cache that cannot be written
+/// only costs speed.
+fn store_authenticated(key: &[u8], path: &Path, bytes: &[u8]) {
+    let tag = tag_of(key, path, bytes).finalize().into_bytes();
+    if let Err(e) = store_atomically(path, bytes).and_then(|()| store_atomically(&tag_path(path), &tag)) {
+        tracing::warn!("cannot write the component cache {}: {e:#}", path.display());
     }
 }
 
