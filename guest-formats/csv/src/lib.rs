@@ -53,9 +53,6 @@ pub struct Csv {
     /// (`in_frame`), or in `fields`.
     ranges: Vec<(usize, usize)>,
     in_frame: bool,
-    /// Per column: for a scalar, whether an empty field is null (see
-    /// `read_value`), worked out once; `None` for ARRAY and ROW.
-    scalars: Vec<Option<bool>>,
     scratch: String,
 }
 
@@ -107,18 +104,12 @@ impl Format for Csv {
     fn open(options: &Options, schema: &Schema) -> Result<Self> {
         let settings = settings(options)?;
         check_schema(schema)?;
-        let scalars = schema
-            .fields
-            .iter()
-            .map(|f| is_scalar(&f.data_type).then(|| empty_is_null(&f.data_type, &schema.nested, &settings)))
-            .collect();
         Ok(Csv {
             schema: schema.clone(),
             settings,
             fields: Vec::new(),
             ranges: Vec::with_capacity(schema.fields.len() + 1),
             in_frame: true,
-            scalars,
             scratch: String::new(),
         })
     }
@@ -179,18 +170,7 @@ impl Csv {
                     .map_err(|e| format!("column '{}': invalid UTF-8 ({e})", field.name))?,
             };
             let column = out.column(c);
-            let read = match self.scalars[c] {
-                // The usual column, without looking up nested types.
-                Some(empty_is_null) => {
-                    if text.is_empty() && empty_is_null || self.settings.null_literal.as_deref() == Some(text) {
-                        column.push_null().map_err(|e| e.message())
-                    } else {
-                        text::push_text_as_flink(column, &field.data_type, text, &self.settings.style)
-                    }
-                }
-                None => read_value(column, &field.data_type, text, &self.schema.nested, &self.settings),
-            };
-            match read {
+            match read_value(column, &field.data_type, text, &self.schema.nested, &self.settings) {
                 Ok(()) => {}
                 // Flink: "Fields are set to null in case of errors" (a NOT
                 // NULL field cannot be, and the record is skipped).

@@ -472,7 +472,8 @@ impl Json {
         out.push(b'{');
         let mut first = true;
         for (f, (field, column)) in fields.iter().zip(columns).enumerate() {
-            if column.is_null(row) && self.ignore_null_fields {
+            let null = column.is_null(row);
+            if null && self.ignore_null_fields {
                 continue;
             }
             if !first {
@@ -482,7 +483,7 @@ impl Json {
             match top {
                 Some((keys, cells)) => {
                     out.extend_from_slice(&keys[f]);
-                    if write_cell(out, scratch, cells[f], &self.style, column, row) {
+                    if write_cell(out, scratch, cells[f], &self.style, null, row) {
                         continue;
                     }
                 }
@@ -609,18 +610,19 @@ impl<'a> Cell<'a> {
     }
 }
 
-/// Writes value `row` of `cell` as `write_value` would; `false` when it
-/// leaves it to `write_value`: a `General` cell, a NaN or infinity (written
-/// as Java's quoted text), a row past the slice's end (an error there).
+/// Writes value `row` of `cell` (`null`: the row's slot is null) as
+/// `write_value` would; `false` when it leaves it to `write_value`: a
+/// `General` cell, a NaN or infinity (written as Java's quoted text), a row
+/// past the slice's end (an error there).
 fn write_cell(
     out: &mut Vec<u8>,
     scratch: &mut String,
     cell: Cell<'_>,
     style: &TextStyle,
-    column: &ColumnRef<'_>,
+    null: bool,
     row: usize,
 ) -> bool {
-    if column.is_null(row) {
+    if null {
         out.extend_from_slice(b"null");
         return true;
     }

@@ -85,7 +85,7 @@ pub fn object<'a>(b: &'a [u8], names: &[String], found: &mut [Option<Raw<'a>>]) 
 /// after the last found (`next`) is tried first.
 #[inline(always)]
 pub fn column(names: &[String], next: usize, key: &[u8]) -> Option<usize> {
-    if names.get(next).is_some_and(|n| n.len() == key.len() && n.as_bytes() == key) {
+    if names.get(next).is_some_and(|n| n.as_bytes() == key) {
         Some(next)
     } else {
         names.iter().position(|n| n.as_bytes() == key)

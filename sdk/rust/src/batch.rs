@@ -154,7 +154,7 @@ impl Bits {
 }
 
 fn bit(bytes: &[u8], i: usize) -> bool {
-    bytes.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+    bool_at(bytes, i).unwrap_or(false)
 }
 
 // ---------------------------------------------------------------------------
@@ -940,12 +940,7 @@ fn read_value(column: &Column, row: usize) -> Result<ValueRef<'_>> {
     }
     let out_of_range = || Error::data(row as u64, b"", "row index out of range");
     let v = match &column.data {
-        ColumnData::Boolean(b) => {
-            if row / 8 >= b.len() {
-                return Err(out_of_range());
-            }
-            ValueRef::Bool(bit(b, row))
-        }
+        ColumnData::Boolean(b) => ValueRef::Bool(bool_at(b, row).ok_or_else(out_of_range)?),
         ColumnData::Int8(v) => ValueRef::I8(*v.get(row).ok_or_else(out_of_range)?),
         ColumnData::Int16(v) => ValueRef::I16(*v.get(row).ok_or_else(out_of_range)?),
         ColumnData::Int32(v) => ValueRef::I32(*v.get(row).ok_or_else(out_of_range)?),
